@@ -1,0 +1,183 @@
+"""Rules an administrator may change: scoring, thresholds, commission, tiers, licences.
+
+Values live in the `setting` table as JSON, falling back to SPEC's defaults; scoring rules
+and tiers have tables of their own. Every change is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from core import audit
+from core.domain import (
+    BROWSE_NEWS_POINTS_RANGE,
+    DEFAULT_ACTIVE_STAFF_LEAD_THRESHOLD,
+    DEFAULT_EARNING_POINTS,
+    DEFAULT_HANDOFF_THRESHOLD,
+    DEFAULT_IDLE_DECAY_POINTS,
+    DEFAULT_INTERACTION_POINTS,
+    DEFAULT_STAGE_THRESHOLDS,
+    InteractionKind,
+    Role,
+)
+from core.models import CardLicence, ScoringRule, Setting, Tier
+from core.permissions import Actor, require_role
+
+DEFAULTS: dict[str, Any] = {
+    "idle_decay_points": DEFAULT_IDLE_DECAY_POINTS,
+    "stage_thresholds": {str(k): v for k, v in DEFAULT_STAGE_THRESHOLDS.items()},
+    "handoff_threshold": DEFAULT_HANDOFF_THRESHOLD,
+    "auto_promotion": True,
+    "active_staff_lead_threshold": DEFAULT_ACTIVE_STAFF_LEAD_THRESHOLD,
+    "followup_activation_days": 14,
+    "followup_profile_days": 14,
+    "commission_per_appointment": "10",
+    "commission_rate": "0.05",
+    "earning_points": {str(k): v for k, v in DEFAULT_EARNING_POINTS.items()},
+    "default_licences": 400,
+    "timezone": "Asia/Shanghai",
+    "default_language": "en",
+    "points_expiry_months": None,
+    "idle_session_minutes": 120,
+    "absolute_session_hours": 12,
+}
+
+# SPEC section 3's default tiers (seed 001).
+DEFAULT_TIERS = [
+    Tier(
+        level=1,
+        name_en="Regular",
+        name_zh="普通",
+        threshold=0,
+        discount_rate=0.0,
+        free_items=None,
+        gifts=True,
+        checkup_package=False,
+    ),
+    Tier(
+        level=2,
+        name_en="Silver",
+        name_zh="银卡",
+        threshold=1_000,
+        discount_rate=0.05,
+        free_items="Free parking",
+        gifts=True,
+        checkup_package=False,
+    ),
+    Tier(
+        level=3,
+        name_en="Gold",
+        name_zh="金卡",
+        threshold=3_000,
+        discount_rate=0.08,
+        free_items="Free parking; free consultation",
+        gifts=True,
+        checkup_package=True,
+    ),
+    Tier(
+        level=4,
+        name_en="Platinum",
+        name_zh="铂金",
+        threshold=8_000,
+        discount_rate=0.10,
+        free_items="Free parking; free consultation; annual eye exam",
+        gifts=True,
+        checkup_package=True,
+    ),
+    Tier(
+        level=5,
+        name_en="Diamond",
+        name_zh="钻石",
+        threshold=20_000,
+        discount_rate=0.15,
+        free_items="Free parking; free consultation; annual eye exam; VIP lounge",
+        gifts=True,
+        checkup_package=True,
+    ),
+]
+
+
+def ensure_defaults(session: Session) -> None:
+    """Insert the default scoring rules and tiers where missing (idempotent)."""
+    existing_rules = set(session.exec(select(ScoringRule.kind)).all())
+    for kind, points in DEFAULT_INTERACTION_POINTS.items():
+        if str(kind) not in existing_rules:
+            low, high = (
+                BROWSE_NEWS_POINTS_RANGE if kind == InteractionKind.browse_news else (None, None)
+            )
+            session.add(ScoringRule(kind=str(kind), points=points, min_points=low, max_points=high))
+    existing_tiers = set(session.exec(select(Tier.level)).all())
+    for tier in DEFAULT_TIERS:
+        if tier.level not in existing_tiers:
+            session.add(Tier.model_validate(tier.model_dump()))
+    session.flush()
+
+
+def get_value(session: Session, key: str) -> Any:
+    if key not in DEFAULTS:
+        raise KeyError(f"unknown setting: {key}")
+    row = session.get(Setting, key)
+    return DEFAULTS[key] if row is None else json.loads(row.value)
+
+
+def get_all(session: Session) -> dict[str, Any]:
+    values = dict(DEFAULTS)
+    for row in session.exec(select(Setting)).all():
+        if row.key in values:
+            values[row.key] = json.loads(row.value)
+    return values
+
+
+def set_value(session: Session, *, actor: Actor, key: str, value: Any) -> None:
+    """Change a setting (admin only); audited with the old and new value."""
+    require_role(actor, Role.admin)
+    old = get_value(session, key)
+    row = session.get(Setting, key)
+    encoded = json.dumps(value, ensure_ascii=False)
+    if row is None:
+        session.add(Setting(key=key, value=encoded))
+    else:
+        row.value = encoded
+        session.add(row)
+    audit.record(
+        session,
+        actor=actor,
+        action="setting.change",
+        entity="setting",
+        entity_id=key,
+        detail={"old": old, "new": value},
+    )
+
+
+def scoring_rules(session: Session) -> dict[str, ScoringRule]:
+    rules = {rule.kind: rule for rule in session.exec(select(ScoringRule)).all()}
+    for kind, points in DEFAULT_INTERACTION_POINTS.items():
+        if str(kind) not in rules:
+            low, high = (
+                BROWSE_NEWS_POINTS_RANGE if kind == InteractionKind.browse_news else (None, None)
+            )
+            rules[str(kind)] = ScoringRule(
+                kind=str(kind), points=points, min_points=low, max_points=high
+            )
+    return rules
+
+
+def tiers(session: Session) -> list[Tier]:
+    rows = list(session.exec(select(Tier).order_by(Tier.level)).all())
+    return rows or [Tier.model_validate(t.model_dump()) for t in DEFAULT_TIERS]
+
+
+def licences_for(session: Session, month: str) -> int:
+    row = session.get(CardLicence, month)
+    return row.licences if row else int(get_value(session, "default_licences"))
+
+
+def hospital_today(session: Session | None = None) -> dt.date:
+    """Today's date in the hospital's timezone."""
+    zone = get_value(session, "timezone") if session is not None else DEFAULTS["timezone"]
+    return dt.datetime.now(ZoneInfo(zone)).date()
