@@ -1,0 +1,290 @@
+"""`python -m core.cli COMMAND`: the command-line contract of SPEC §4.
+
+Every command runs against DATABASE_URL (default: the SQLite file data/trustpool.db) and
+exits non-zero with a one-line reason on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import os
+import re
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class CliError(Exception):
+    """An error reported as one line on stderr with exit status 1."""
+
+
+def _month(value: str) -> str:
+    if not MONTH_PATTERN.match(value):
+        raise argparse.ArgumentTypeError(f"month must be YYYY-MM, got '{value}'")
+    return value
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"date must be YYYY-MM-DD, got '{value}'") from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, default=_json_default, indent=2))
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("(no rows)")
+        return
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
+
+
+def _engine():
+    from core import schema
+    from core.db import get_engine
+
+    engine = get_engine()
+    if not schema.has_table(engine, "alembic_version"):
+        raise CliError("the database has no schema yet: run `python -m core.cli init` first")
+    return engine
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def cmd_init(args) -> None:
+    from core import schema
+    from core.db import get_engine, write_session
+    from core.services import settings as settings_service
+
+    engine = get_engine()
+    schema.upgrade(engine)
+    with write_session(engine) as session:
+        settings_service.ensure_defaults(session)
+    print(f"schema is up to date ({engine.url.render_as_string(hide_password=True)})")
+
+
+def cmd_demo(args) -> None:
+    from core import demo
+
+    cmd_init(args)
+    engine = _engine()
+    summary = demo.load_demo(engine, progress=lambda message: print(message, file=sys.stderr))
+    print(summary)
+
+
+def cmd_import(args) -> None:
+    from core import importer
+    from core.db import write_session
+    from core.permissions import Actor
+
+    path = Path(args.file)
+    if not path.exists():
+        raise CliError(f"no such file: {path}")
+    with write_session(_engine()) as session:
+        report = importer.import_file(
+            session, actor=Actor.system(), kind=args.kind, path=path, dry_run=args.dry_run
+        )
+        if args.dry_run:
+            session.rollback()
+    print(report.summary())
+
+
+def cmd_kpi(args) -> None:
+    from core import metrics
+    from core.db import read_session
+    from core.permissions import Actor
+
+    with read_session(_engine()) as session:
+        figures = metrics.month_kpis(session, actor=Actor.system(), month=args.month)
+    if args.json:
+        _print_json(figures)
+    else:
+        for key, value in figures.items():
+            print(f"{key:22} {value}")
+
+
+def cmd_score(args) -> None:
+    from core import metrics
+    from core.db import read_session
+    from core.permissions import Actor
+
+    with read_session(_engine()) as session:
+        result = metrics.lead_score(
+            session, actor=Actor.system(), lead_ref=args.lead_ref, as_of=args.as_of
+        )
+    if args.json:
+        _print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key:16} {value}")
+
+
+def cmd_member(args) -> None:
+    from core import metrics
+    from core.db import read_session
+    from core.permissions import Actor
+
+    with read_session(_engine()) as session:
+        result = metrics.member_status(session, actor=Actor.system(), member_no=args.member_no)
+    if args.json:
+        _print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key:16} {value}")
+
+
+def cmd_commission(args) -> None:
+    from core import metrics
+    from core.db import read_session
+    from core.permissions import Actor
+
+    with read_session(_engine()) as session:
+        rows = metrics.commission_sheet(session, actor=Actor.system(), month=args.month)
+    if args.json:
+        _print_json(rows)
+    else:
+        _print_table(rows)
+
+
+def cmd_user_add(args) -> None:
+    from sqlmodel import select
+
+    from core.db import write_session
+    from core.models import AppUserCreate, Department, Staff
+    from core.permissions import Actor
+    from core.services import users
+
+    password = os.environ.get("TRUSTPOOL_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise CliError("set TRUSTPOOL_PASSWORD or run in a terminal to be asked for one")
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat password: "):
+            raise CliError("the passwords do not match")
+    with write_session(_engine()) as session:
+        staff_id = department_id = None
+        if args.staff:
+            staff = session.exec(select(Staff).where(Staff.staff_no == args.staff)).first()
+            if staff is None:
+                raise CliError(f"no staff member with staff_no '{args.staff}'")
+            staff_id = staff.id
+        if args.department:
+            department = session.exec(
+                select(Department).where(Department.code == args.department)
+            ).first()
+            if department is None:
+                raise CliError(f"no department with code '{args.department}'")
+            department_id = department.id
+        user = users.create_user(
+            session,
+            actor=Actor.system(),
+            user_create=AppUserCreate(
+                username=args.username,
+                role=args.role,
+                staff_id=staff_id,
+                department_id=department_id,
+                password=password,
+            ),
+        )
+        print(f"created user '{user.username}' with role {user.role}")
+
+
+def cmd_backup(args) -> None:
+    from core import backup
+
+    target = backup.backup_database(_engine(), Path(args.path))
+    print(f"backup written to {target}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core.cli", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("init", help="create or upgrade the schema").set_defaults(run=cmd_init)
+    commands.add_parser("demo", help="load the demo hospital").set_defaults(run=cmd_demo)
+
+    p = commands.add_parser("import", help="import a CSV or XLSX file (all rows or none)")
+    p.add_argument("kind")
+    p.add_argument("file")
+    p.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+    p.set_defaults(run=cmd_import)
+
+    p = commands.add_parser("kpi", help="the month's figures (SPEC §3)")
+    p.add_argument("--month", required=True, type=_month)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_kpi)
+
+    p = commands.add_parser("score", help="a lead's score and suggested stage")
+    p.add_argument("lead_ref")
+    p.add_argument("--as-of", type=_date, default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_score)
+
+    p = commands.add_parser("member", help="a member's balance, lifetime points and tier")
+    p.add_argument("member_no")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_member)
+
+    p = commands.add_parser("commission", help="the month's payout sheet")
+    p.add_argument("--month", required=True, type=_month)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_commission)
+
+    p = commands.add_parser("user", help="manage logins")
+    user_commands = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    p = user_commands.add_parser("add", help="create a login")
+    p.add_argument("username")
+    p.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "executive", "dept_head", "marketer", "consultant", "staff"],
+    )
+    p.add_argument("--staff", metavar="STAFF_NO")
+    p.add_argument("--department", metavar="CODE")
+    p.set_defaults(run=cmd_user_add)
+
+    p = commands.add_parser("backup", help="a consistent copy of the database")
+    p.add_argument("path")
+    p.set_defaults(run=cmd_backup)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # one line, never a traceback, for scripts that call us
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
