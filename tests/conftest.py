@@ -4,6 +4,7 @@ server named by TEST_DATABASE_URL (CI runs the whole suite both ways)."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,17 +46,101 @@ def _truncate_all(engine: Engine) -> None:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> Path:
+    """An empty database migrated once; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "empty.db"
+    engine = make_engine(f"sqlite:///{path}")
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def database_url(tmp_path, _postgres_engine) -> str:
+def database_url(tmp_path, _postgres_engine, request) -> str:
     """The URL of an empty, migrated database for this test."""
     if _postgres_engine is not None:
         _truncate_all(_postgres_engine)
         return normalise_url(POSTGRES_URL)
-    url = f"sqlite:///{tmp_path / f'test-{uuid.uuid4().hex[:8]}.db'}"
+    template = request.getfixturevalue("_sqlite_template")
+    path = tmp_path / f"test-{uuid.uuid4().hex[:8]}.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+def _postgres_url_for(database: str) -> str:
+    base = make_engine(POSTGRES_URL).url
+    return base.set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory) -> str:
+    """The demo hospital, loaded once per test run (a SQLite file or a PostgreSQL database)."""
+    from core import demo
+
+    if POSTGRES_URL:
+        admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text("DROP DATABASE IF EXISTS trustpool_demo_template"))
+            connection.execute(text("CREATE DATABASE trustpool_demo_template"))
+        admin.dispose()
+        url = _postgres_url_for("trustpool_demo_template")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
     engine = make_engine(url)
-    SQLModel.metadata.create_all(engine)
+    schema.upgrade(engine)
+    demo.load_demo(engine)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return url
+
+
+@pytest.fixture
+def demo_database_url(_demo_template, tmp_path) -> str:
+    """A private copy of the demo hospital for this test."""
+    if POSTGRES_URL:
+        name = f"trustpool_demo_{uuid.uuid4().hex[:10]}"
+        admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name} TEMPLATE trustpool_demo_template"))
+        admin.dispose()
+        yield normalise_url(_postgres_url_for(name))
+        from core.db import dispose_engines
+
+        dispose_engines()
+        admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+        return
+    path = tmp_path / "demo.db"
+    shutil.copyfile(make_engine(_demo_template).url.database, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def demo_app(demo_database_url, monkeypatch) -> str:
+    """Point the app (settings and engine factory) at a private copy of the demo hospital."""
+    from core.config import get_settings
+    from core.db import dispose_engines
+
+    monkeypatch.setenv("DATABASE_URL", demo_database_url)
+    get_settings.cache_clear()
+    dispose_engines()
+    yield demo_database_url
+    get_settings.cache_clear()
+    dispose_engines()
+
+
+@pytest.fixture
+def demo_engine(demo_database_url) -> Iterator[Engine]:
+    engine = make_engine(demo_database_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

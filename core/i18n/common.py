@@ -127,3 +127,25 @@ LABELS = {
     "metric.valid_appointments": ("Valid appointments", "有效预约"),
     "metric.commissionable_amount": ("Commissionable amount (¥)", "提成基数(元)"),
 }
+LABELS.update(
+    {
+        "app.loading_demo": (
+            "First start: loading the demo hospital…",
+            "首次启动:正在载入演示医院数据…",
+        ),
+        "home.welcome": ("Welcome, {name}", "欢迎,{name}"),
+        "home.figures_for": ("Figures for {month}", "{month} 数据"),
+        "home.your_pages": ("Your pages", "您的页面"),
+        "home.pending_handoffs": ("Leads waiting for you", "待接收线索"),
+        "home.accepted_handoffs": ("Leads you accepted", "已接收线索"),
+        "home.my_leads": ("My leads", "我的线索"),
+        "home.my_card": ("My card", "我的名片"),
+        "home.qualified_leads": ("Qualified leads", "合格线索"),
+        "home.members": ("Members", "会员数"),
+        "card.not_issued": ("Not issued", "未开通"),
+        "card.issued": ("Issued", "已开通"),
+        "card.activated": ("Activated", "已激活"),
+        "card.profile_complete": ("Profile complete", "资料已完善"),
+        "card.revoked": ("Revoked", "已停用"),
+    }
+)

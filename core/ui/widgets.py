@@ -1,0 +1,71 @@
+"""Shared widgets: figure tiles, month picker, table downloads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from core.i18n import t
+
+
+def format_value(value, *, is_money: bool = False, is_ratio: bool = False) -> str:
+    if value is None:
+        return "—"
+    if is_ratio:
+        return f"{float(value):.1%}"
+    if is_money:
+        return f"¥{float(value):,.2f}"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def figure_tiles(figures: Sequence, lang: str, per_row: int = 6) -> None:
+    """Metric tiles with the change on the previous month beside each figure."""
+    columns = st.columns(min(per_row, max(1, len(figures))))
+    for index, figure in enumerate(figures):
+        with columns[index % len(columns)]:
+            delta = None
+            if figure.delta is not None:
+                delta = (
+                    format_value(figure.delta, is_money=figure.is_money)
+                    if figure.is_money
+                    else t("app.vs_previous", lang, delta=int(figure.delta))
+                )
+            st.metric(
+                t(figure.label_key, lang, **(figure.label_values or {})),
+                format_value(figure.value, is_money=figure.is_money, is_ratio=figure.is_ratio),
+                delta=delta,
+            )
+
+
+def month_picker(months: Sequence[str], *, key: str, lang: str, default: str | None = None):
+    """A month selector that opens on the latest month with data (SPEC §7)."""
+    months = list(months)
+    if not months:
+        return None
+    index = months.index(default) if default in months else len(months) - 1
+    return st.selectbox(t("app.month", lang), months, index=index, key=key)
+
+
+def download_buttons(frame: pd.DataFrame, *, name: str, key: str, lang: str) -> None:
+    """CSV and Excel downloads of a table, with formula-looking cells neutralised."""
+    from core.exports import to_csv_bytes, to_xlsx_bytes
+
+    left, right = st.columns(2)
+    left.download_button(
+        t("app.download_csv", lang),
+        to_csv_bytes(frame),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+    )
+    right.download_button(
+        t("app.download_xlsx", lang),
+        to_xlsx_bytes(frame),
+        file_name=f"{name}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"{key}_xlsx",
+    )

@@ -1,0 +1,45 @@
+"""Run pages under AppTest as a signed-in user (the way a browser session would be)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+HOME = str(ROOT / "Home.py")
+
+
+def open_page(
+    page: str | None = None, *, username: str | None = None, lang: str = "en", timeout: float = 120
+) -> AppTest:
+    """Open `page` (e.g. "pages/3_Lead_board.py"; None for Home) as `username` (None: anonymous)."""
+    at = AppTest.from_file(HOME, default_timeout=timeout)
+    at.session_state["lang"] = lang
+    if username:
+        at.session_state["authentication_status"] = True
+        at.session_state["username"] = username
+        at.session_state["name"] = username
+        at.session_state["logout"] = None
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    """Everything a user reads on the page, as one string (for 'is X shown' checks)."""
+    parts = []
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "info",
+        "warning",
+        "error",
+        "success",
+    ):
+        parts.extend(str(element.value) for element in getattr(at, kind))
+    parts.extend(f"{m.label} {m.value}" for m in at.metric)
+    return "\n".join(parts)
