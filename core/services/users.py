@@ -181,6 +181,7 @@ def record_login_failure(session: Session, *, username: str) -> AppUser | None:
     audit.record(
         session, actor=actor_of(user), action="login.failure", entity="app_user", entity_id=user.id
     )
+    session.flush()
     return user
 
 
