@@ -15,7 +15,6 @@ def ensure_database(database_url: str) -> bool:
     """Once per server process and database (cache_resource serialises concurrent callers)."""
     from sqlmodel import select
 
-    from core import demo
     from core.models import Staff
 
     engine = get_engine(database_url)
@@ -25,6 +24,8 @@ def ensure_database(database_url: str) -> bool:
     with read_session(engine) as session:
         empty = session.exec(select(Staff.id).limit(1)).first() is None
     if empty:
+        from core import demo
+
         with st.spinner(t("app.loading_demo", st.session_state.get("lang", "en"))):
             demo.load_demo(engine)
     return True
