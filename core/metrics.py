@@ -1,0 +1,988 @@
+"""SPEC §3's numbers, each defined once, here, as an SQL aggregate.
+
+Months are compared with date bounds (`first_day <= d <= last_day`), never with
+`strftime`/`date_trunc`, so every query runs unchanged on SQLite and PostgreSQL. Figures over
+several months group by a small table of month bounds (`_months_table`) joined on
+`BETWEEN`, so a 24-month trend is one query per figure, not one per month.
+
+Scoping (every function takes the acting user): admin, executive and marketer see the whole
+hospital; a department head sees their department's staff and those staff's leads, orders
+and members; a staff login sees only themself (department-level lists such as the department
+table and the leaderboard show their own department); consultants see no hospital figures.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Date, String, and_, case, func, literal, or_, select, true, union_all
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Session
+
+from core import audit
+from core.domain import (
+    NON_EARNING_POINTS_KINDS,
+    STAGE_ORDER,
+    OrderKind,
+    OrderStatus,
+    Role,
+)
+from core.models import (
+    CardLicence,
+    CommissionLine,
+    CommissionSheet,
+    Department,
+    Handoff,
+    Interaction,
+    Lead,
+    Member,
+    Order,
+    PointsEntry,
+    Staff,
+    StaffActivity,
+    utcnow,
+)
+from core.permissions import (
+    Actor,
+    PermissionDenied,
+    department_scope,
+    require_role,
+    staff_scope,
+)
+from core.scoring import score_as_of, suggested_stage
+from core.services.settings import get_value, hospital_today, licences_for, tiers
+
+MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+CENT = Decimal("0.01")
+LEADERBOARD_MEASURES = ("leads", "valid_appointments", "valid_revenue", "members_converted")
+COMMISSION_KINDS = (OrderKind.mall, OrderKind.checkup)
+
+# Roles that see hospital figures (scoped as the module docstring says).
+FIGURE_ROLES = (Role.admin, Role.executive, Role.marketer, Role.dept_head, Role.staff)
+COMMISSION_ROLES = (Role.admin, Role.executive, Role.dept_head, Role.staff)
+
+
+# --- Months -------------------------------------------------------------------------------
+
+
+def month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of `month` ('YYYY-MM')."""
+    match = MONTH_PATTERN.match(month or "")
+    if not match:
+        raise ValueError(f"month must be YYYY-MM, got '{month}'")
+    year, number = int(match.group(1)), int(match.group(2))
+    return dt.date(year, number, 1), dt.date(year, number, calendar.monthrange(year, number)[1])
+
+
+def month_of(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def previous_month(month: str) -> str:
+    first, _ = month_bounds(month)
+    return month_of(first - dt.timedelta(days=1))
+
+
+def next_month(month: str) -> str:
+    _, last = month_bounds(month)
+    return month_of(last + dt.timedelta(days=1))
+
+
+def months_between(first_month: str, last_month: str) -> list[str]:
+    """Every month from `first_month` to `last_month`, both included."""
+    month_bounds(last_month)
+    if first_month > last_month:
+        raise ValueError(f"the first month {first_month} is after the last month {last_month}")
+    months = [first_month]
+    while months[-1] != last_month:
+        months.append(next_month(months[-1]))
+    return months
+
+
+def latest_data_month(session: Session) -> str | None:
+    """The latest month with leads, orders or staff activity (pages open on it)."""
+    latest = session.exec(
+        select(
+            select(func.max(Lead.created_on)).scalar_subquery(),
+            select(func.max(Order.created_on)).scalar_subquery(),
+            select(func.max(StaffActivity.date)).scalar_subquery(),
+        )
+    ).one()
+    days = [_as_date(day) for day in latest if day is not None]
+    return month_of(max(days)) if days else None
+
+
+def _as_date(value: Any) -> dt.date:
+    # A scalar subquery's max() comes back as text on SQLite.
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _months_table(months: list[str]):
+    """A CTE (month, first_day, last_day), one row per month, built from bound parameters."""
+    rows = []
+    for month in months:
+        first, last = month_bounds(month)
+        rows.append(
+            select(
+                literal(month, String(7)).label("month"),
+                literal(first, Date()).label("first_day"),
+                literal(last, Date()).label("last_day"),
+            )
+        )
+    table = union_all(*rows) if len(rows) > 1 else rows[0]
+    return table.cte("months")
+
+
+# --- Scope --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The staff a query is limited to: one department, one staff member, or everyone."""
+
+    department_id: int | None = None
+    staff_id: int | None = None
+
+    def staff(self) -> ColumnElement[bool] | None:
+        """A condition on the Staff table itself."""
+        if self.staff_id is not None:
+            return Staff.id == self.staff_id
+        if self.department_id is not None:
+            return Staff.department_id == self.department_id
+        return None
+
+    def owner(self, column) -> ColumnElement[bool] | None:
+        """A condition on a column that holds a staff id (lead owner, order's credited staff)."""
+        if self.staff_id is not None:
+            return column == self.staff_id
+        if self.department_id is not None:
+            return column.in_(select(Staff.id).where(Staff.department_id == self.department_id))
+        return None
+
+
+def _where(statement, condition):
+    return statement if condition is None else statement.where(condition)
+
+
+def _figure_scope(actor: Actor) -> _Scope:
+    """Personal figures: a staff login sees only themself."""
+    require_role(actor, *FIGURE_ROLES)
+    if actor.role == Role.staff:
+        return _Scope(staff_id=staff_scope(actor))
+    return _Scope(department_id=department_scope(actor))
+
+
+def _list_scope(actor: Actor, department_id: int | None = None) -> _Scope:
+    """Department-level lists: a staff login sees their own department's."""
+    require_role(actor, *FIGURE_ROLES)
+    own = department_scope(actor)
+    if own is not None and department_id is not None and department_id != own:
+        raise PermissionDenied("outside your department")
+    return _Scope(department_id=department_id if department_id is not None else own)
+
+
+def _count_if(condition) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# --- Card funnel --------------------------------------------------------------------------
+
+
+def _card_conditions(last_day) -> dict[str, ColumnElement[bool]]:
+    """SPEC §3 card states of a staff member as of `last_day` (a date or a column)."""
+    issued = and_(
+        Staff.card_issued_on <= last_day,
+        or_(Staff.card_revoked_on.is_(None), Staff.card_revoked_on > last_day),
+    )
+    activated = and_(issued, Staff.card_activated_on <= last_day)
+    return {
+        "issued": issued,
+        "not_activated": and_(
+            issued, or_(Staff.card_activated_on.is_(None), Staff.card_activated_on > last_day)
+        ),
+        "activated": activated,
+        "profile_incomplete": and_(
+            activated,
+            or_(Staff.profile_completed_on.is_(None), Staff.profile_completed_on > last_day),
+        ),
+        "profile_complete": and_(activated, Staff.profile_completed_on <= last_day),
+        "employed": or_(Staff.left_on.is_(None), Staff.left_on > last_day),
+    }
+
+
+def _threshold_reached(scope: _Scope, threshold: int):
+    """(staff_id, reached_on): the creation date of each owner's `threshold`-th lead."""
+    ranked = select(
+        Lead.owner_staff_id.label("staff_id"),
+        Lead.created_on.label("created_on"),
+        func.row_number()
+        .over(partition_by=Lead.owner_staff_id, order_by=(Lead.created_on, Lead.id))
+        .label("n"),
+    )
+    ranked = _where(ranked, scope.owner(Lead.owner_staff_id)).subquery("ranked")
+    return (
+        select(ranked.c.staff_id, ranked.c.created_on.label("reached_on"))
+        .where(ranked.c.n == threshold)
+        .subquery("reached")
+    )
+
+
+def _card_counts(session: Session, scope: _Scope, months: list[str], *, by_department: bool):
+    """Per month (and department): staff, issued, not activated, activated, profiles
+    incomplete and complete, and active staff (issued card, ≥ threshold leads by end(M))."""
+    table = _months_table(months)
+    last = table.c.last_day
+    state = _card_conditions(last)
+    threshold = int(get_value(session, "active_staff_lead_threshold"))
+    columns = [
+        _count_if(and_(Staff.id.is_not(None), state["employed"])).label("staff"),
+        _count_if(state["issued"]).label("cards_issued"),
+        _count_if(state["not_activated"]).label("cards_not_activated"),
+        _count_if(state["activated"]).label("activated"),
+        _count_if(state["profile_incomplete"]).label("profiles_incomplete"),
+        _count_if(state["profile_complete"]).label("profiles_complete"),
+    ]
+    reached = None
+    if threshold > 0:
+        reached = _threshold_reached(scope, threshold)
+        columns.append(
+            _count_if(and_(state["issued"], reached.c.reached_on <= last)).label("staff_active")
+        )
+    else:  # every issued card owns at least zero leads
+        columns.append(_count_if(state["issued"]).label("staff_active"))
+    if by_department:
+        statement = (
+            select(table.c.month, Department.id.label("department_id"), *columns)
+            .select_from(table)
+            .join(Department, true())
+            .outerjoin(Staff, Staff.department_id == Department.id)
+        )
+        if scope.department_id is not None:
+            statement = statement.where(Department.id == scope.department_id)
+        group = (table.c.month, Department.id)
+    else:
+        statement = select(table.c.month, *columns).select_from(table).join(Staff, true())
+        statement = _where(statement, scope.staff())
+        group = (table.c.month,)
+    if reached is not None:
+        statement = statement.outerjoin(reached, reached.c.staff_id == Staff.id)
+    return session.exec(statement.group_by(*group)).mappings().all()
+
+
+def _staff_using(session: Session, scope: _Scope, months: list[str], *, by_department: bool):
+    """Distinct staff with at least one activity record dated in the month."""
+    table = _months_table(months)
+    keys = [table.c.month]
+    if by_department:
+        keys.append(Staff.department_id.label("department_id"))
+    statement = (
+        select(*keys, func.count(func.distinct(StaffActivity.staff_id)).label("staff_using"))
+        .select_from(table)
+        .join(StaffActivity, StaffActivity.date.between(table.c.first_day, table.c.last_day))
+    )
+    if by_department:
+        statement = _where(statement.join(Staff, Staff.id == StaffActivity.staff_id), scope.staff())
+    else:
+        statement = _where(statement, scope.owner(StaffActivity.staff_id))
+    return session.exec(statement.group_by(*keys)).mappings().all()
+
+
+def _licences(session: Session, months: list[str]) -> dict[str, int]:
+    bought = dict(
+        session.exec(
+            select(CardLicence.month, CardLicence.licences).where(CardLicence.month.in_(months))
+        ).all()
+    )
+    default = int(get_value(session, "default_licences"))
+    return {month: int(bought.get(month, default)) for month in months}
+
+
+def card_funnel(session: Session, *, actor: Actor, month: str) -> dict[str, Any]:
+    """SPEC §3's card funnel for `month`: licences, issued, not activated, profiles
+    incomplete, staff using, staff active."""
+    scope = _figure_scope(actor)
+    month_bounds(month)
+    cards = {
+        row["month"]: row for row in _card_counts(session, scope, [month], by_department=False)
+    }
+    using = {
+        row["month"]: row["staff_using"]
+        for row in _staff_using(session, scope, [month], by_department=False)
+    }
+    row = cards.get(month, {})
+    return {
+        "licences": licences_for(session, month),
+        "cards_issued": int(row.get("cards_issued", 0)),
+        "cards_not_activated": int(row.get("cards_not_activated", 0)),
+        "profiles_incomplete": int(row.get("profiles_incomplete", 0)),
+        "staff_using": int(using.get(month, 0)),
+        "staff_active": int(row.get("staff_active", 0)),
+    }
+
+
+# --- Leads and orders ---------------------------------------------------------------------
+
+
+def _new_leads(session: Session, scope: _Scope, months: list[str]) -> tuple[dict[str, int], int]:
+    """Leads created per month, and the leads created before the first month."""
+    table = _months_table(months)
+    statement = (
+        select(table.c.month, func.count(Lead.id))
+        .select_from(table)
+        .join(Lead, Lead.created_on.between(table.c.first_day, table.c.last_day))
+    )
+    statement = _where(statement, scope.owner(Lead.owner_staff_id)).group_by(table.c.month)
+    per_month = {month: int(count) for month, count in session.exec(statement).all()}
+    before = select(func.count(Lead.id)).where(Lead.created_on < month_bounds(months[0])[0])
+    before = session.exec(_where(before, scope.owner(Lead.owner_staff_id))).one()[0]
+    return per_month, int(before)
+
+
+def _order_counts(session: Session, scope: _Scope, months: list[str]):
+    table = _months_table(months)
+    valid = Order.status == OrderStatus.valid
+    statement = (
+        select(
+            table.c.month,
+            func.count(Order.id).label("orders"),
+            _count_if(valid).label("valid_orders"),
+            func.coalesce(func.sum(case((valid, Order.amount), else_=0)), 0).label("revenue"),
+        )
+        .select_from(table)
+        .join(Order, Order.created_on.between(table.c.first_day, table.c.last_day))
+    )
+    statement = _where(statement, scope.owner(Order.staff_id)).group_by(table.c.month)
+    return {row["month"]: row for row in session.exec(statement).mappings().all()}
+
+
+def _growth(revenue: Decimal, previous: Decimal) -> float | None:
+    if previous == 0:
+        return None
+    return round(float((revenue - previous) / previous), 4)
+
+
+def _monthly_figures(session: Session, scope: _Scope, months: list[str]) -> list[dict[str, Any]]:
+    """The SPEC §3 figures of each month in `months` (revenue_growth of the first month is
+    left out: callers ask for one month more than they show)."""
+    cards = {r["month"]: r for r in _card_counts(session, scope, months, by_department=False)}
+    using = {
+        r["month"]: r["staff_using"]
+        for r in _staff_using(session, scope, months, by_department=False)
+    }
+    new, cumulative = _new_leads(session, scope, months)
+    orders = _order_counts(session, scope, months)
+    licences = _licences(session, months)
+    rows: list[dict[str, Any]] = []
+    previous_revenue: Decimal | None = None
+    for month in months:  # one pass over the months' aggregates, not over records
+        card = cards.get(month, {})
+        order = orders.get(month, {})
+        cumulative += new.get(month, 0)
+        revenue = _money(order.get("revenue"))
+        rows.append(
+            {
+                "month": month,
+                "licences": licences[month],
+                "cards_issued": int(card.get("cards_issued", 0)),
+                "cards_not_activated": int(card.get("cards_not_activated", 0)),
+                "profiles_incomplete": int(card.get("profiles_incomplete", 0)),
+                "staff_using": int(using.get(month, 0)),
+                "staff_active": int(card.get("staff_active", 0)),
+                "new_leads": new.get(month, 0),
+                "cumulative_leads": cumulative,
+                "orders": int(order.get("orders", 0)),
+                "valid_orders": int(order.get("valid_orders", 0)),
+                "revenue": revenue,
+                "revenue_growth": (
+                    None if previous_revenue is None else _growth(revenue, previous_revenue)
+                ),
+            }
+        )
+        previous_revenue = revenue
+    return rows
+
+
+def leads_by_stage(session: Session, *, actor: Actor) -> dict[str, int]:
+    """Current number of leads in each stage (every stage key present)."""
+    scope = _figure_scope(actor)
+    statement = select(Lead.stage, func.count(Lead.id)).group_by(Lead.stage)
+    counts = dict(session.exec(_where(statement, scope.owner(Lead.owner_staff_id))).all())
+    return {str(stage): int(counts.get(str(stage), 0)) for stage in STAGE_ORDER}
+
+
+def month_kpis(session: Session, *, actor: Actor, month: str) -> dict[str, Any]:
+    """The month's figures of SPEC §3 with the keys of `kpi --json` (SPEC §4)."""
+    scope = _figure_scope(actor)
+    rows = _monthly_figures(session, scope, [previous_month(month), month])
+    figures = rows[-1]
+    figures["leads_by_stage"] = leads_by_stage(session, actor=actor)
+    return figures
+
+
+def kpi_trend(session: Session, *, actor: Actor, first_month: str, last_month: str) -> pd.DataFrame:
+    """One row per month with the figures of `month_kpis` (revenue as a float)."""
+    scope = _figure_scope(actor)
+    months = months_between(first_month, last_month)
+    rows = _monthly_figures(session, scope, [previous_month(first_month), *months])[1:]
+    frame = pd.DataFrame(rows)
+    frame["revenue"] = frame["revenue"].astype(float)
+    frame["revenue_growth"] = frame["revenue_growth"].astype(float)
+    return frame
+
+
+# --- Departments --------------------------------------------------------------------------
+
+
+def _departments(session: Session, scope: _Scope) -> pd.DataFrame:
+    statement = select(
+        Department.id.label("department_id"),
+        Department.code.label("department_code"),
+        Department.name.label("department"),
+    ).order_by(Department.code)
+    if scope.department_id is not None:
+        statement = statement.where(Department.id == scope.department_id)
+    return pd.DataFrame(
+        session.exec(statement).mappings().all(),
+        columns=["department_id", "department_code", "department"],
+    )
+
+
+def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    return (numerator / denominator.where(denominator > 0)).astype(float).round(4)
+
+
+def department_table(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
+    """Per department in `month`: staff, cards issued, not activated, activated, profiles
+    incomplete and complete, staff using, staff active, and the rates over cards issued."""
+    scope = _list_scope(actor)
+    month_bounds(month)
+    frame = _departments(session, scope)
+    counts = pd.DataFrame(_card_counts(session, scope, [month], by_department=True))
+    using = pd.DataFrame(
+        _staff_using(session, scope, [month], by_department=True),
+        columns=["month", "department_id", "staff_using"],
+    )
+    count_columns = [
+        "staff",
+        "cards_issued",
+        "cards_not_activated",
+        "activated",
+        "profiles_incomplete",
+        "profiles_complete",
+        "staff_using",
+        "staff_active",
+    ]
+    if counts.empty:
+        counts = pd.DataFrame(columns=["department_id", *count_columns[:6], "staff_active"])
+    frame = frame.merge(
+        counts.drop(columns="month", errors="ignore"), on="department_id", how="left"
+    )
+    frame = frame.merge(using.drop(columns="month"), on="department_id", how="left")
+    frame[count_columns] = frame[count_columns].fillna(0).astype(int)
+    frame = frame[["department_id", "department_code", "department", *count_columns]]
+    frame["activation_rate"] = _rate(frame["activated"], frame["cards_issued"])
+    frame["profile_rate"] = _rate(frame["profiles_complete"], frame["cards_issued"])
+    frame["usage_rate"] = _rate(frame["staff_using"], frame["cards_issued"])
+    frame["active_rate"] = _rate(frame["staff_active"], frame["cards_issued"])
+    return frame
+
+
+def department_comparison(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
+    """Per department: new and cumulative leads, orders, valid orders and revenue of `month`,
+    and the current number of leads in each stage (the KPI page's department comparison)."""
+    scope = _list_scope(actor)
+    first, last = month_bounds(month)
+    frame = _departments(session, scope)
+    leads = (
+        select(
+            Staff.department_id.label("department_id"),
+            _count_if(Lead.created_on >= first).label("new_leads"),
+            func.count(Lead.id).label("cumulative_leads"),
+        )
+        .join(Staff, Staff.id == Lead.owner_staff_id)
+        .where(Lead.created_on <= last)
+    )
+    leads = _where(leads, scope.staff()).group_by(Staff.department_id)
+    valid = Order.status == OrderStatus.valid
+    orders = (
+        select(
+            Staff.department_id.label("department_id"),
+            func.count(Order.id).label("orders"),
+            _count_if(valid).label("valid_orders"),
+            func.coalesce(func.sum(case((valid, Order.amount), else_=0)), 0).label("revenue"),
+        )
+        .join(Staff, Staff.id == Order.staff_id)
+        .where(Order.created_on.between(first, last))
+    )
+    orders = _where(orders, scope.staff()).group_by(Staff.department_id)
+    stage_columns = [_count_if(Lead.stage == str(stage)).label(str(stage)) for stage in STAGE_ORDER]
+    stages = select(Staff.department_id.label("department_id"), *stage_columns).join(
+        Staff, Staff.id == Lead.owner_staff_id
+    )
+    stages = _where(stages, scope.staff()).group_by(Staff.department_id)
+    for statement, columns in (
+        (leads, ["new_leads", "cumulative_leads"]),
+        (orders, ["orders", "valid_orders", "revenue"]),
+        (stages, [str(stage) for stage in STAGE_ORDER]),
+    ):
+        part = pd.DataFrame(
+            session.exec(statement).mappings().all(), columns=["department_id", *columns]
+        )
+        frame = frame.merge(part, on="department_id", how="left")
+        frame[columns] = frame[columns].fillna(0)
+    integer_columns = ["new_leads", "cumulative_leads", "orders", "valid_orders"]
+    integer_columns += [str(stage) for stage in STAGE_ORDER]
+    frame[integer_columns] = frame[integer_columns].astype(int)
+    frame["revenue"] = frame["revenue"].map(lambda value: float(_money(value)))
+    return frame
+
+
+stage_funnel_by_department = department_comparison
+
+
+# --- Leaderboard and Pareto ---------------------------------------------------------------
+
+
+def leaderboard(
+    session: Session,
+    *,
+    actor: Actor,
+    first_month: str,
+    last_month: str,
+    by: str,
+    department_id: int | None = None,
+    limit: int = 20,
+) -> pd.DataFrame:
+    """Staff ranked by `by` over the months: leads created, valid appointment orders, valid
+    order revenue, or members converted (members who joined, credited to their owner or, if
+    none, to their lead's owner). Staff with nothing are left out; ties share a rank."""
+    if by not in LEADERBOARD_MEASURES:
+        raise ValueError(f"leaderboard measure must be one of {', '.join(LEADERBOARD_MEASURES)}")
+    scope = _list_scope(actor, department_id)
+    first, _ = month_bounds(first_month)
+    _, last = month_bounds(last_month)
+    valid = Order.status == OrderStatus.valid
+    in_range_orders = Order.created_on.between(first, last)
+    if by == "leads":
+        measure = select(
+            Lead.owner_staff_id.label("staff_id"), func.count(Lead.id).label("value")
+        ).where(Lead.created_on.between(first, last))
+        measure = measure.group_by(Lead.owner_staff_id)
+    elif by == "valid_appointments":
+        measure = select(Order.staff_id.label("staff_id"), func.count(Order.id).label("value"))
+        measure = measure.where(valid, Order.kind == OrderKind.appointment, in_range_orders)
+        measure = measure.group_by(Order.staff_id)
+    elif by == "valid_revenue":
+        measure = select(Order.staff_id.label("staff_id"), func.sum(Order.amount).label("value"))
+        measure = measure.where(valid, in_range_orders, Order.amount > 0)
+        measure = measure.group_by(Order.staff_id)
+    else:
+        credited = func.coalesce(Member.owner_staff_id, Lead.owner_staff_id)
+        measure = (
+            select(credited.label("staff_id"), func.count(Member.id).label("value"))
+            .select_from(Member)
+            .outerjoin(Lead, Lead.id == Member.lead_id)
+            .where(Member.joined_on.between(first, last), credited.is_not(None))
+            .group_by(credited)
+        )
+    measure = measure.subquery("measure")
+    statement = (
+        select(
+            Staff.staff_no,
+            Staff.name,
+            Department.name.label("department"),
+            measure.c.value,
+        )
+        .select_from(measure)
+        .join(Staff, Staff.id == measure.c.staff_id)
+        .join(Department, Department.id == Staff.department_id)
+        .order_by(measure.c.value.desc(), Staff.staff_no)
+        .limit(limit)
+    )
+    statement = _where(statement, scope.staff())
+    frame = pd.DataFrame(
+        session.exec(statement).mappings().all(),
+        columns=["staff_no", "name", "department", "value"],
+    )
+    if by == "valid_revenue":
+        frame["value"] = frame["value"].map(lambda value: float(_money(value)))
+    else:
+        frame["value"] = frame["value"].astype(int)
+    frame["rank"] = frame["value"].rank(method="min", ascending=False).astype(int)
+    return frame
+
+
+def revenue_by_member(
+    session: Session, *, actor: Actor, first_month: str, last_month: str
+) -> pd.DataFrame:
+    """Valid order revenue per member over the months, largest first, with each member's
+    share, the cumulative share, and the cumulative share of members (the 20/80 chart)."""
+    scope = _figure_scope(actor)
+    first, _ = month_bounds(first_month)
+    _, last = month_bounds(last_month)
+    statement = (
+        select(
+            Member.member_no,
+            Member.name,
+            func.count(Order.id).label("orders"),
+            func.sum(Order.amount).label("revenue"),
+        )
+        .join(Member, Member.id == Order.member_id)
+        .where(Order.status == OrderStatus.valid, Order.created_on.between(first, last))
+        .group_by(Member.id, Member.member_no, Member.name)
+        .order_by(func.sum(Order.amount).desc(), Member.member_no)
+    )
+    statement = _where(statement, scope.owner(Order.staff_id))
+    frame = pd.DataFrame(
+        session.exec(statement).mappings().all(),
+        columns=["member_no", "name", "orders", "revenue"],
+    )
+    frame["revenue"] = frame["revenue"].map(lambda value: float(_money(value))).astype(float)
+    total = frame["revenue"].sum()
+    frame["share"] = (frame["revenue"] / total).round(6) if total else 0.0
+    frame["cumulative_share"] = (frame["revenue"].cumsum() / total).round(6) if total else 0.0
+    frame["member_share"] = (frame.index + 1) / len(frame) if len(frame) else 0.0
+    return frame
+
+
+# --- Lead score ---------------------------------------------------------------------------
+
+
+def _check_lead_visible(session: Session, actor: Actor, lead: Lead) -> None:
+    if actor.role in (Role.admin, Role.executive, Role.marketer):
+        return
+    if actor.role == Role.consultant:
+        handed = session.exec(
+            select(func.count(Handoff.id)).where(
+                Handoff.lead_id == lead.id, Handoff.consultant_user_id == actor.user_id
+            )
+        ).one()[0]
+        if not handed:
+            raise PermissionDenied("this lead was not handed to you")
+        return
+    if actor.role == Role.staff:
+        if lead.owner_staff_id != staff_scope(actor):
+            raise PermissionDenied("not your lead")
+        return
+    owner = session.get(Staff, lead.owner_staff_id)
+    if owner is None or owner.department_id != department_scope(actor):
+        raise PermissionDenied("outside your department")
+
+
+def lead_score(
+    session: Session, *, actor: Actor, lead_ref: str, as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """A lead's score as of a day (default: the hospital's today), its suggested stage and
+    whether it is qualified for hand-off (score ≥ the hand-off threshold)."""
+    lead = session.exec(select(Lead).where(Lead.lead_ref == lead_ref)).scalars().first()
+    if lead is None:
+        raise LookupError(f"no lead with lead_ref '{lead_ref}'")
+    _check_lead_visible(session, actor, lead)
+    day = as_of or hospital_today(session)
+    interactions = session.exec(
+        select(Interaction.occurred_on, Interaction.points).where(
+            Interaction.lead_id == lead.id, Interaction.occurred_on <= day
+        )
+    ).all()
+    decay = int(get_value(session, "idle_decay_points"))
+    thresholds = {k: int(v) for k, v in get_value(session, "stage_thresholds").items()}
+    score = score_as_of(lead.created_on, [(d, int(p)) for d, p in interactions], day, decay)
+    return {
+        "lead_ref": lead.lead_ref,
+        "as_of": day.isoformat(),
+        "score": score,
+        "suggested_stage": str(suggested_stage(score, thresholds)),
+        "qualified": score >= int(get_value(session, "handoff_threshold")),
+    }
+
+
+# --- Members ------------------------------------------------------------------------------
+
+
+def _member_figures(session: Session):
+    """(balance, lifetime_points, tier) columns over Member, from one GROUP BY of the ledger."""
+    earning = and_(
+        PointsEntry.kind.not_in([str(kind) for kind in NON_EARNING_POINTS_KINDS]),
+        PointsEntry.points > 0,
+    )
+    ledger = (
+        select(
+            PointsEntry.member_id.label("member_id"),
+            func.sum(PointsEntry.points).label("balance"),
+            func.sum(case((earning, PointsEntry.points), else_=0)).label("lifetime_points"),
+        )
+        .group_by(PointsEntry.member_id)
+        .subquery("ledger")
+    )
+    balance = func.coalesce(ledger.c.balance, 0)
+    lifetime = func.coalesce(ledger.c.lifetime_points, 0)
+    levels = sorted(tiers(session), key=lambda tier: tier.level, reverse=True)
+    tier = case(
+        *[(lifetime >= level.threshold, level.level) for level in levels],
+        else_=min(level.level for level in levels),
+    )
+    return ledger, balance.label("balance"), lifetime.label("lifetime_points"), tier.label("tier")
+
+
+def _member_scope(actor: Actor) -> _Scope:
+    return _figure_scope(actor)
+
+
+def member_status(session: Session, *, actor: Actor, member_no: str) -> dict[str, Any]:
+    """A member's balance, lifetime points and tier level (SPEC §3)."""
+    scope = _member_scope(actor)
+    member = session.exec(select(Member).where(Member.member_no == member_no)).scalars().first()
+    if member is None:
+        raise LookupError(f"no member with member_no '{member_no}'")
+    if scope.department_id is not None or scope.staff_id is not None:
+        owner = session.get(Staff, member.owner_staff_id) if member.owner_staff_id else None
+        visible = owner is not None and (
+            owner.id == scope.staff_id
+            if scope.staff_id is not None
+            else owner.department_id == scope.department_id
+        )
+        if not visible:
+            raise PermissionDenied("this member is not one of yours")
+    ledger, balance, lifetime, tier = _member_figures(session)
+    row = session.exec(
+        select(balance, lifetime, tier)
+        .select_from(Member)
+        .outerjoin(ledger, ledger.c.member_id == Member.id)
+        .where(Member.id == member.id)
+    ).one()
+    return {
+        "member_no": member.member_no,
+        "balance": int(row.balance),
+        "lifetime_points": int(row.lifetime_points),
+        "tier": int(row.tier),
+    }
+
+
+def member_table(
+    session: Session,
+    *,
+    actor: Actor,
+    search: str | None = None,
+    tier: int | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Members with balance, lifetime points and tier; `search` matches number or name."""
+    scope = _member_scope(actor)
+    ledger, balance, lifetime, tier_column = _member_figures(session)
+    statement = (
+        select(
+            Member.member_no,
+            Member.name,
+            Member.joined_on,
+            Staff.staff_no.label("owner_staff_no"),
+            balance,
+            lifetime,
+            tier_column,
+        )
+        .select_from(Member)
+        .outerjoin(ledger, ledger.c.member_id == Member.id)
+        .outerjoin(Staff, Staff.id == Member.owner_staff_id)
+        .order_by(Member.member_no)
+    )
+    statement = _where(statement, scope.owner(Member.owner_staff_id))
+    if search:
+        pattern = f"%{search.strip()}%"
+        statement = statement.where(
+            or_(Member.member_no.ilike(pattern), Member.name.ilike(pattern))
+        )
+    if tier is not None:
+        statement = statement.where(tier_column == tier)
+    if limit is not None:
+        statement = statement.limit(limit)
+    columns = [
+        "member_no",
+        "name",
+        "joined_on",
+        "owner_staff_no",
+        "balance",
+        "lifetime_points",
+        "tier",
+    ]
+    frame = pd.DataFrame(session.exec(statement).mappings().all(), columns=columns)
+    frame[["balance", "lifetime_points", "tier"]] = frame[
+        ["balance", "lifetime_points", "tier"]
+    ].astype(int)
+    return frame
+
+
+# --- Commission ---------------------------------------------------------------------------
+
+
+def is_published(session: Session, month: str) -> bool:
+    """Whether `month`'s payout sheet is published (then it is frozen)."""
+    sheet = session.get(CommissionSheet, month)
+    return sheet is not None and sheet.published_at is not None
+
+
+def _computed_lines(session: Session, scope: _Scope, month: str) -> list[dict[str, Any]]:
+    """SPEC §3 commission per staff member from the month's valid orders (staff with
+    nothing are left out), sorted by staff_no."""
+    first, last = month_bounds(month)
+    per_appointment = Decimal(str(get_value(session, "commission_per_appointment")))
+    rate = Decimal(str(get_value(session, "commission_rate")))
+    appointments = _count_if(Order.kind == OrderKind.appointment)
+    amount = func.coalesce(
+        func.sum(case((Order.kind.in_([str(k) for k in COMMISSION_KINDS]), Order.amount), else_=0)),
+        0,
+    )
+    statement = (
+        select(Staff.id, Staff.staff_no, appointments.label("n"), amount.label("amount"))
+        .select_from(Order)
+        .join(Staff, Staff.id == Order.staff_id)
+        .where(
+            Order.status == OrderStatus.valid,
+            Order.created_on.between(first, last),
+            Order.kind.in_([str(OrderKind.appointment), *(str(k) for k in COMMISSION_KINDS)]),
+        )
+        .group_by(Staff.id, Staff.staff_no)
+        .having(or_(appointments > 0, amount > 0))
+        .order_by(Staff.staff_no)
+    )
+    statement = _where(statement, scope.staff())
+    lines = []
+    for row in session.exec(statement).all():
+        commissionable = _money(row.amount)
+        commission = (per_appointment * int(row.n) + rate * commissionable).quantize(
+            CENT, rounding=ROUND_HALF_UP
+        )
+        lines.append(
+            {
+                "staff_id": row.id,
+                "staff_no": row.staff_no,
+                "valid_appointments": int(row.n),
+                "commissionable_amount": commissionable,
+                "commission": commission,
+            }
+        )
+    return lines
+
+
+def _published_lines(session: Session, scope: _Scope, month: str) -> list[dict[str, Any]]:
+    statement = (
+        select(
+            CommissionLine.staff_id,
+            Staff.staff_no,
+            CommissionLine.valid_appointments,
+            CommissionLine.commissionable_amount,
+            CommissionLine.commission,
+        )
+        .join(Staff, Staff.id == CommissionLine.staff_id)
+        .where(CommissionLine.month == month, CommissionLine.is_adjustment.is_(False))
+        .order_by(Staff.staff_no)
+    )
+    statement = _where(statement, scope.staff())
+    return [
+        {
+            "staff_id": row.staff_id,
+            "staff_no": row.staff_no,
+            "valid_appointments": int(row.valid_appointments),
+            "commissionable_amount": _money(row.commissionable_amount),
+            "commission": _money(row.commission),
+        }
+        for row in session.exec(statement).all()
+    ]
+
+
+def _commission_lines(session: Session, actor: Actor, month: str) -> list[dict[str, Any]]:
+    require_role(actor, *COMMISSION_ROLES)
+    month_bounds(month)
+    published = is_published(session, month)
+    if actor.role == Role.staff:
+        if not published:
+            return []  # staff see their line once the sheet is published
+        scope = _Scope(staff_id=staff_scope(actor))
+    else:
+        scope = _Scope(department_id=department_scope(actor))
+    if published:
+        return _published_lines(session, scope, month)
+    return _computed_lines(session, scope, month)
+
+
+def commission_sheet(session: Session, *, actor: Actor, month: str) -> list[dict[str, Any]]:
+    """The month's payout sheet: staff_no, valid_appointments, commissionable_amount,
+    commission (the frozen lines once published)."""
+    return [
+        {key: value for key, value in line.items() if key != "staff_id"}
+        for line in _commission_lines(session, actor, month)
+    ]
+
+
+def commission_table(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
+    """The payout sheet with each staff member's name and department (for the page)."""
+    lines = _commission_lines(session, actor, month)
+    frame = pd.DataFrame(
+        lines,
+        columns=[
+            "staff_id",
+            "staff_no",
+            "valid_appointments",
+            "commissionable_amount",
+            "commission",
+        ],
+    )
+    names = session.exec(
+        select(Staff.id, Staff.name, Department.name)
+        .join(Department, Department.id == Staff.department_id)
+        .where(Staff.id.in_([line["staff_id"] for line in lines]))
+    ).all()
+    by_id = {staff_id: (name, department) for staff_id, name, department in names}
+    frame.insert(2, "name", frame["staff_id"].map(lambda i: by_id[i][0]))
+    frame.insert(3, "department", frame["staff_id"].map(lambda i: by_id[i][1]))
+    for column in ("commissionable_amount", "commission"):
+        frame[column] = frame[column].astype(float)
+    return frame.drop(columns="staff_id")
+
+
+def publish_commission(session: Session, *, actor: Actor, month: str) -> list[dict[str, Any]]:
+    """Freeze `month`'s computed sheet into commission lines (admin only; audited).
+    A month is published once, after it has ended."""
+    require_role(actor, Role.admin)
+    _, last = month_bounds(month)
+    if is_published(session, month):
+        raise ValueError(f"the commission sheet of {month} is already published")
+    if last >= hospital_today(session):
+        raise ValueError(f"{month} is not over yet: publish its sheet after {last.isoformat()}")
+    lines = _computed_lines(session, _Scope(), month)
+    sheet = session.get(CommissionSheet, month) or CommissionSheet(month=month)
+    sheet.published_at = utcnow()
+    sheet.published_by_user_id = actor.user_id
+    session.add(sheet)
+    session.flush()
+    for line in lines:
+        session.add(
+            CommissionLine(
+                month=month,
+                staff_id=line["staff_id"],
+                valid_appointments=line["valid_appointments"],
+                commissionable_amount=line["commissionable_amount"],
+                commission=line["commission"],
+            )
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="commission.publish",
+        entity="commission_sheet",
+        entity_id=month,
+        detail={
+            "lines": len(lines),
+            "total_commission": sum((line["commission"] for line in lines), Decimal("0")),
+        },
+    )
+    session.flush()
+    return [{k: v for k, v in line.items() if k != "staff_id"} for line in lines]
