@@ -24,6 +24,13 @@ class CliError(Exception):
     """An error reported as one line on stderr with exit status 1."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad argument (e.g. a month not in YYYY-MM) as one line, without the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message}\n")
+
+
 def _month(value: str) -> str:
     if not MONTH_PATTERN.match(value):
         raise argparse.ArgumentTypeError(f"month must be YYYY-MM, got '{value}'")
@@ -219,7 +226,7 @@ def cmd_backup(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core.cli", description=__doc__)
+    parser = _Parser(prog="python -m core.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("init", help="create or upgrade the schema").set_defaults(run=cmd_init)
