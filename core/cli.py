@@ -190,6 +190,7 @@ def cmd_user_add(args) -> None:
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Repeat password: "):
             raise CliError("the passwords do not match")
+    users.check_password_strength(password)
     with write_session(_engine()) as session:
         staff_id = department_id = None
         if args.staff:
