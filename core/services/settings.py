@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "timezone": "Asia/Shanghai",
     "default_language": "en",
     "points_expiry_months": None,
+    # Yearly tier requalification review (members service): off by default.
+    "tier_requalification_months": None,
     "idle_session_minutes": 120,
     "absolute_session_hours": 12,
 }
