@@ -1,7 +1,7 @@
 """Campaigns: planning, templates, the responsibility sheet, the calendar and the results.
 
-A campaign (SPEC §5 types) has an owner, dates, channels (';'-separated keys of
-`core.services.content.Channel`, or free text from an import), a budget, a lead target, a
+A campaign (SPEC §5 types) has an owner, dates, channels (the hospital's own channel
+names, ';'-separated, as in an import), a budget, a lead target, a
 status and a PDCA record. Templates create linked campaigns (`linked_campaign_id` points to
 the campaign a step follows) with their responsibility-sheet tasks (seed 004 step 6:
 responsible person, milestone, external action, feedback, internal coordination).
@@ -143,6 +143,9 @@ def _clean_campaign(session: Session, values: dict[str, Any], campaign_id: int |
         raise CampaignError("campaigns.error.required", field="name")
     if len(values["name"]) > 200:
         raise CampaignError("campaigns.error.too_long", field="name", limit=200)
+    if values.get("channel"):
+        parts = [part.strip() for part in values["channel"].split(";") if part.strip()]
+        values["channel"] = ";".join(dict.fromkeys(parts)) or None
     if values.get("channel") and len(values["channel"]) > 100:
         raise CampaignError("campaigns.error.too_long", field="channel", limit=100)
     if values.get("type") not in set(CampaignType):
@@ -458,7 +461,7 @@ def _template_steps(
                 title("free_clinic"),
                 starts_on,
                 clinic_end,
-                "community;wechat_group;wechat_official",
+                "社区;微信群;公众号",
                 [
                     task("book_venue", _day(starts_on, -14)),
                     task("announce", _day(starts_on, -7)),
@@ -470,7 +473,7 @@ def _template_steps(
                 title("discount_followup"),
                 followup_start,
                 followup_end,
-                "wechat_group;doctor_wechat",
+                "微信群;医生个人号",
                 [
                     task("call_participants", _day(followup_start, -1)),
                     task("review_uptake", followup_end),
@@ -481,7 +484,7 @@ def _template_steps(
                 title("conference"),
                 conference,
                 conference,
-                "wechat_group;doctor_wechat",
+                "微信群;医生个人号",
                 [
                     task("invite_qualified", _day(conference, -5)),
                     task("hand_off", _day(conference, 1)),
@@ -500,7 +503,7 @@ def _template_steps(
                     title("lecture", f" {number}/{lectures}"),
                     day,
                     day,
-                    "community;wechat_official;wechat_group",
+                    "社区;公众号;微信群",
                     [
                         task("confirm_speaker", _day(day, -10)),
                         task("publish_invitation", _day(day, -5)),
@@ -518,7 +521,7 @@ def _template_steps(
                 title("content"),
                 starts_on,
                 _day(offer_start, -1),
-                "wechat_official;douyin;toutiao",
+                "公众号;抖音;头条号",
                 [task("publish_content", _day(starts_on, 2))],
             ),
             _Step(
@@ -526,7 +529,7 @@ def _template_steps(
                 title("seasonal"),
                 offer_start,
                 offer_end,
-                "wechat_official;wechat_group;community",
+                "公众号;微信群;社区",
                 [
                     task("prepare_gifts", _day(offer_start, -7)),
                     task("midway_review", _day(offer_start, SEASONAL_DAYS // 2)),

@@ -35,27 +35,36 @@ from core.services.settings import hospital_today
 class ContentType(StrEnum):
     """Seed 004 step 2: the four types of content a hospital publishes."""
 
-    clinical_depth = "clinical_depth"  # 诊疗技术的深度内容
-    brand_story = "brand_story"  # 医疗机构品牌与故事
-    popular_science = "popular_science"  # 相关行业科普内容
-    life_related = "life_related"  # 与潜在患者生活与工作相关联的内容
+    technique = "technique"  # 诊疗技术的深度内容
+    story = "story"  # 医疗机构品牌与故事
+    knowledge = "knowledge"  # 相关行业科普内容
+    lifestyle = "lifestyle"  # 与潜在患者生活与工作相关联的内容
 
 
-class Channel(StrEnum):
-    """The media matrix and distribution channels (seed 004 steps 1 and 3; seed 003)."""
-
-    wechat_official = "wechat_official"  # 公众号
-    micro_site = "micro_site"  # 微网站
-    website = "website"  # 医院网站
-    mini_program = "mini_program"  # 小程序
-    toutiao = "toutiao"  # 今日头条
-    yidian = "yidian"  # 一点号
-    douyin = "douyin"  # 抖音
-    ximalaya = "ximalaya"  # 喜马拉雅
-    doctor_wechat = "doctor_wechat"  # 医生个人号
-    wechat_group = "wechat_group"  # 微信群
-    community = "community"  # 社区 (offline)
-    print_tv = "print_tv"  # 报纸、电视
+# The media matrix (seed 004 steps 1 and 3, seed 003), offered when channels are picked.
+# Channels are the hospital's own names (free text, ';'-separated), so any other is accepted.
+SUGGESTED_CHANNELS = (
+    "公众号",
+    "微网站",
+    "网站",
+    "小程序",
+    "头条号",
+    "一点号",
+    "抖音",
+    "视频号",
+    "喜马拉雅",
+    "医生个人号",
+    "微信群",
+    "朋友圈",
+    "直播",
+    "名片",
+    "名片公文包",
+    "社区",
+    "海报",
+    "短信",
+    "电话",
+    "报纸电视",
+)
 
 
 # Who reads each kind of piece (admins and marketers write all of them).
@@ -137,9 +146,10 @@ def _clean(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     content_type = values.get("content_type")
     if content_type is not None and content_type not in set(ContentType):
         raise ContentError("content.error.bad_content_type", value=content_type)
-    unknown = [c for c in split_list(values.get("channels")) if c not in set(Channel)]
-    if unknown:
-        raise ContentError("content.error.bad_channel", value=", ".join(unknown))
+    if values.get("channels") and len(values["channels"]) > 200:
+        raise ContentError("content.error.too_long", field="channels", limit=200)
+    if values.get("tags") and len(values["tags"]) > 200:
+        raise ContentError("content.error.too_long", field="tags", limit=200)
     return values
 
 
@@ -271,6 +281,26 @@ def library_departments(session: Session, *, actor: Actor) -> list[tuple[int, st
         raise PermissionDenied(f"role '{actor.role}' may not read the script library")
     statement = select(Department.id, Department.name).where(Department.active.is_(True))
     return [(row[0], row[1]) for row in session.execute(statement.order_by(Department.name))]
+
+
+def channel_choices(session: Session, *, actor: Actor) -> list[str]:
+    """The suggested media-matrix channels and every channel already used by a campaign or a
+    piece of content (for the channel pickers)."""
+    from core.models import Campaign
+
+    require_role(actor, Role.admin, Role.executive, Role.marketer)
+    used = session.execute(
+        select(Campaign.channel).where(Campaign.channel.is_not(None)).group_by(Campaign.channel)
+    ).all()
+    used += session.execute(
+        select(ContentPiece.channels)
+        .where(ContentPiece.channels.is_not(None))
+        .group_by(ContentPiece.channels)
+    ).all()
+    names = list(SUGGESTED_CHANNELS)
+    for (value,) in used:
+        names.extend(split_list(value))
+    return list(dict.fromkeys(names))
 
 
 def get_piece(session: Session, *, actor: Actor, piece_id: int) -> ContentPiece:
@@ -421,98 +451,3 @@ def share_piece(
         detail={"staff_id": actor.staff_id, "date": activity.date, "activity_id": activity.id},
     )
     return activity
-
-
-# --- A starter library --------------------------------------------------------------------
-
-STARTER_LIBRARY: list[dict[str, Any]] = [
-    {
-        "kind": ContentKind.script,
-        "title": "高血压患者问:血压正常了可以停药吗?",
-        "body": "不建议自行停药。血压正常多是药物控制的结果,停药后容易反弹。"
-        "请按医生意见复诊,在医生指导下调整剂量。我们内科每周有专家门诊,可以帮您预约。",
-        "condition": "高血压",
-        "tags": "用药;复诊",
-    },
-    {
-        "kind": ContentKind.script,
-        "title": "糖尿病患者问:血糖高但没有症状,需要治疗吗?",
-        "body": "需要。长期高血糖会悄悄损伤血管、肾脏和眼睛。建议先做一次糖化血红蛋白和并发症筛查,"
-        "由医生制定饮食、运动和用药方案。",
-        "condition": "糖尿病",
-        "tags": "筛查;并发症",
-    },
-    {
-        "kind": ContentKind.script,
-        "title": "孕妈妈问:产检都要做哪些项目?",
-        "body": "产检按孕周安排:早孕期建档与NT检查,中孕期唐筛或无创DNA、大排畸超声、糖耐量,"
-        "晚孕期胎心监护等。我们妇产科可为您制定完整的产检计划并提前预约。",
-        "condition": "孕期保健",
-        "tags": "产检;预约",
-    },
-    {
-        "kind": ContentKind.script,
-        "title": "体检客户问:套餐怎么选?",
-        "body": "根据年龄、性别和家族史选择。40岁以上建议加做心脑血管和肿瘤标志物筛查。"
-        "健康管理中心可为您定制个性化体检套餐。",
-        "condition": "健康体检",
-        "tags": "体检;套餐",
-    },
-    {
-        "kind": ContentKind.content,
-        "title": "我院心内科开展冠脉介入新技术",
-        "body": "介绍新技术的适应症、优势与专家团队。",
-        "content_type": ContentType.clinical_depth,
-        "channels": "wechat_official;website;toutiao",
-    },
-    {
-        "kind": ContentKind.content,
-        "title": "一位护士与 774 位妈妈的故事",
-        "body": "讲述产科护士用心服务孕产妇的故事。",
-        "content_type": ContentType.brand_story,
-        "channels": "wechat_official;douyin;doctor_wechat",
-    },
-    {
-        "kind": ContentKind.content,
-        "title": "春季过敏高发,如何预防?",
-        "body": "过敏性鼻炎、哮喘的春季预防要点。",
-        "content_type": ContentType.popular_science,
-        "channels": "toutiao;yidian;ximalaya",
-    },
-    {
-        "kind": ContentKind.content,
-        "title": "久坐上班族的颈椎保养操",
-        "body": "五个动作缓解颈肩不适,适合办公室练习。",
-        "content_type": ContentType.life_related,
-        "channels": "douyin;wechat_group;mini_program",
-    },
-    {
-        "kind": ContentKind.briefcase,
-        "title": "医院简介与专家团队(电子画册)",
-        "body": "可直接转发给患者和朋友的医院介绍。",
-        "channels": "wechat_group;doctor_wechat",
-    },
-    {
-        "kind": ContentKind.briefcase,
-        "title": "健康春风行动:免费体检名额报名",
-        "body": "季节活动报名页,转发即可为患者预约名额。",
-        "channels": "wechat_group;doctor_wechat",
-    },
-    {
-        "kind": ContentKind.briefcase,
-        "title": "在线预约挂号指南",
-        "body": "三步完成线上预约,减少排队等候。",
-        "channels": "wechat_group;mini_program",
-    },
-]
-
-
-def load_starter_library(session: Session, *, actor: Actor) -> int:
-    """Add the starter scripts, content and briefcase items (admin, marketer) to an empty
-    library; returns how many were added (0 when the library already has pieces)."""
-    require_role(actor, *MARKETING)
-    if session.execute(select(func.count(ContentPiece.id))).scalar_one():
-        return 0
-    for item in STARTER_LIBRARY:
-        create_piece(session, actor=actor, **item)
-    return len(STARTER_LIBRARY)

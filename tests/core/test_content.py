@@ -83,29 +83,31 @@ def test_media_content_is_tagged_with_a_content_type_and_channels(session, marke
         actor=marketer,
         kind="content",
         title="New stent technique",
-        content_type="clinical_depth",
-        channels=["wechat_official", "toutiao"],
+        content_type="technique",
+        channels=["公众号", "头条号"],
     )
     svc.create_piece(
         session,
         actor=marketer,
         kind="content",
         title="Neck exercises for office workers",
-        content_type="life_related",
-        channels="douyin; wechat_group",
+        content_type="lifestyle",
+        channels="抖音; 微信群;抖音",
     )
     rows = svc.list_pieces(session, actor=marketer, kind="content")
-    assert set(rows["channels"]) == {"wechat_official;toutiao", "douyin;wechat_group"}
-    on_douyin = svc.list_pieces(session, actor=marketer, kind="content", channel="douyin")
+    assert set(rows["channels"]) == {"公众号;头条号", "抖音;微信群"}
+    on_douyin = svc.list_pieces(session, actor=marketer, kind="content", channel="抖音")
     assert list(on_douyin["title"]) == ["Neck exercises for office workers"]
-    # 'wechat' alone is not a channel of either piece.
-    assert svc.list_pieces(session, actor=marketer, kind="content", channel="wechat").empty
-    deep = svc.list_pieces(session, actor=marketer, kind="content", content_type="clinical_depth")
+    # '微信' alone is not a channel of either piece (only part of '微信群').
+    assert svc.list_pieces(session, actor=marketer, kind="content", channel="微信").empty
+    deep = svc.list_pieces(session, actor=marketer, kind="content", content_type="technique")
     assert list(deep["title"]) == ["New stent technique"]
     with pytest.raises(ContentError, match="Unknown content type"):
         svc.create_piece(session, actor=marketer, kind="content", title="x", content_type="ads")
-    with pytest.raises(ContentError, match="Unknown channel"):
-        svc.create_piece(session, actor=marketer, kind="content", title="x", channels="fax")
+    choices = svc.channel_choices(session, actor=marketer)
+    assert "喜马拉雅" in choices  # suggested from seed 004's media matrix
+    svc.create_piece(session, actor=marketer, kind="content", title="y", channels="社区电台")
+    assert "社区电台" in svc.channel_choices(session, actor=marketer)
 
 
 def test_updates_and_deletes_are_audited(session, marketer):
@@ -194,13 +196,3 @@ def test_each_role_reads_only_its_part_of_the_library(session, marketer):
     with pytest.raises(PermissionDenied):
         svc.delete_piece(session, actor=executive, piece_id=piece_id)
     assert len(session.exec(select(ContentPiece)).all()) == 2
-
-
-def test_starter_library_fills_an_empty_library_once(session, marketer):
-    added = svc.load_starter_library(session, actor=marketer)
-    kinds = session.exec(select(ContentPiece.kind)).all()
-    assert added == len(kinds) > 0
-    assert {"script", "content", "briefcase"} == set(kinds)
-    types = set(svc.list_pieces(session, actor=marketer, kind="content")["content_type"])
-    assert types == {str(t) for t in svc.ContentType}
-    assert svc.load_starter_library(session, actor=marketer) == 0
