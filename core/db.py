@@ -119,8 +119,7 @@ def is_sqlite(engine: Engine) -> bool:
 def execute_many(
     session: Session,
     statement,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    columns: Mapping[str, Sequence[Any]],
     constants: Mapping[str, Any] | None = None,
 ) -> None:
     """Run an INSERT or UPDATE once per row, as `session.execute(statement, dicts)` would,
@@ -129,11 +128,16 @@ def execute_many(
     For bulk writes (imports, rescoring): SQLAlchemy's per-row parameter handling costs more
     than SQLite's own insert. Here each bound value goes through the same type processor
     SQLAlchemy applies (dates as ISO text on SQLite, UTC timestamps, ...), column by column.
-    `rows` are tuples in the order of `columns`; `constants` are the same for every row
-    (processed once). Every bound parameter of `statement` must be given one way or the
-    other, or carry its own value (like the 1 of `version + 1`).
+    `columns` maps each parameter to its values, one per row (all of one length);
+    `constants` are the same for every row (processed once). Every bound parameter of
+    `statement` must be given one way or the other, or carry its own value (like the 1 of
+    `version + 1`).
     """
-    if not rows:
+    counts = {len(values) for values in columns.values()}
+    if len(counts) != 1:
+        raise ValueError("execute_many: columns of different lengths")
+    count = counts.pop()
+    if not count:
         return
     constants = dict(constants or {})
     connection = session.connection()
@@ -144,15 +148,12 @@ def execute_many(
         names = list(compiled.positiontup)
     else:
         names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
-    position = {name: index for index, name in enumerate(columns)}
-    data = list(zip(*rows, strict=True))
-    count = len(rows)
     bound: list[Iterable[Any]] = []
     for name in names:
         bind = compiled.binds[name]
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if name in position:
-            values = data[position[name]]
+        if name in columns:
+            values = columns[name]
             bound.append(list(map(process, values)) if process else values)
             continue
         if name in constants:

@@ -1,0 +1,1203 @@
+"""Imports of SPEC §5: a CSV (UTF-8) or XLSX file of one KIND, all rows or none.
+
+The whole file is read and checked first (every bad row is collected, with the file's row
+number: the header is row 1), references and duplicate keys are looked up with one query per
+kind of record, and only a file without a single bad row is written, in bulk, in the caller's
+one transaction (`core.db.write_session`); nothing here commits. An accepted file leaves an
+`ImportBatch` row (its SHA-256 refuses a second import of the same file) and one audit row.
+
+Decisions SPEC leaves open:
+- `points` of kind `redeem` or `expire` take points away: the file may give them with either
+  sign (`200` or `-200`), they are stored negative. `adjust` may be either sign but not 0;
+  every earning kind must be positive. Balances are checked in date order together with the
+  member's existing entries (on one day, credits before debits), and a row that would take a
+  balance below 0 at any time, even through a later existing entry, is refused.
+- `interactions`: `points` is optional (the scoring rule's points by default); a kind whose
+  rule has a range (browse_news: 1..5) must stay inside it; other kinds take any points ≥ 0.
+  An interaction dated before its lead's creation is refused. Only active scoring-rule kinds
+  are accepted. After the write, each affected lead is rescored and promoted
+  (`core.services.leads.rescore_leads`).
+- References (department_code, staff_no, campaign_code, lead_ref, member_no) must exist in the
+  database already (import departments, staff, campaigns, leads, members in that order).
+- Enum values are matched without regard to case; keys and references exactly.
+- A text cell that starts with `=` is a spreadsheet formula and is refused (formula cells of an
+  XLSX file are read as their formula, never evaluated), as are control characters.
+- Staff card dates must be in order (issued ≤ activated ≤ profile completed; issued ≤ revoked).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from core import audit
+from core.db import execute_many
+from core.domain import (
+    STAGE_ORDER,
+    ActivityKind,
+    CampaignType,
+    OrderKind,
+    OrderStatus,
+    PointsKind,
+    Role,
+)
+from core.i18n import t
+from core.models import (
+    Campaign,
+    Department,
+    ImportBatch,
+    Interaction,
+    Lead,
+    Member,
+    Order,
+    PointsEntry,
+    Staff,
+    StaffActivity,
+    StageChange,
+    utcnow,
+)
+from core.permissions import Actor, PermissionDenied, require_role
+from core.services import settings as settings_service
+from core.services.leads import rescore_leads
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """A cell value quoted for a one-line message: control characters escaped, long cut."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    text = text.encode("unicode_escape").decode("ascii") if _CONTROL_ALL.search(text) else text
+    return f"'{text}'"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class ImportFailed(ValueError):
+    """A file that cannot be imported; nothing was written. `str()` is one line."""
+
+    def __init__(self, key: str, lang: str = "en", /, **values: Any):
+        self.key = key
+        self.values = values
+        self.lang = lang
+        super().__init__(self.message_in(lang))
+
+    def message_in(self, lang: str = "en") -> str:
+        return _one_line(t(self.key, lang, **self.values))
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad cell (or row, when `column` is None) at the file's row number `row`."""
+
+    row: int
+    column: str | None
+    message: str
+    key: str = ""
+    values: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def message_in(self, lang: str = "en") -> str:
+        return _one_line(t(self.key, lang, **self.values)) if self.key else self.message
+
+    def describe(self, lang: str = "en") -> str:
+        """`row 5, column occurred_on: bad date '2019-13-01'; use YYYY-MM-DD`."""
+        if self.column is None:
+            return t("importer.at_row", lang, row=self.row, message=self.message_in(lang))
+        return t(
+            "importer.at_row_column",
+            lang,
+            row=self.row,
+            column=self.column,
+            message=self.message_in(lang),
+        )
+
+
+class ImportRejected(ImportFailed):
+    """Bad rows: `errors` lists every one, ordered by row; nothing was written."""
+
+    def __init__(self, errors: list[RowError], lang: str = "en"):
+        self.errors = sorted(errors, key=lambda e: e.row)
+        self.bad_rows = len({e.row for e in self.errors})
+        super().__init__("importer.rejected", lang)
+
+    def message_in(self, lang: str = "en") -> str:
+        first = self.errors[0].describe(lang)
+        if self.bad_rows == 1:
+            return _one_line(t("importer.rejected_one", lang, first=first))
+        return _one_line(t("importer.rejected_many", lang, count=self.bad_rows, first=first))
+
+
+# --- column specs --------------------------------------------------------------------------
+
+
+def _length(model: type, column: str) -> int | None:
+    return getattr(model.__table__.c[column].type, "length", None)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a KIND: `type` is text, key, date, int, amount, choice, ref or tags."""
+
+    name: str
+    type: str = "text"
+    required: bool = True
+    max_length: int | None = None
+    choices: tuple[str, ...] = ()
+    ref: str | None = None  # department | staff | campaign | lead | member (ref and key)
+
+
+def _c(name, type="text", required=True, *, model=None, attr=None, **kw) -> Column:
+    if model is not None and "max_length" not in kw:
+        kw["max_length"] = _length(model, attr or name)
+    return Column(name, type, required, **kw)
+
+
+_KIND_CHOICES = tuple(str(k) for k in ActivityKind)
+KINDS: dict[str, tuple[Column, ...]] = {
+    "departments": (
+        _c("code", "key", model=Department, ref="department"),
+        _c("name", model=Department),
+    ),
+    "staff": (
+        _c("staff_no", "key", model=Staff, ref="staff"),
+        _c("name", model=Staff),
+        _c("department_code", "ref", ref="department"),
+        _c("title", required=False, model=Staff),
+        _c("phone", required=False, model=Staff),
+        _c("card_issued_on", "date", False),
+        _c("card_activated_on", "date", False),
+        _c("profile_completed_on", "date", False),
+        _c("card_revoked_on", "date", False),
+    ),
+    "activity": (
+        _c("staff_no", "ref", ref="staff"),
+        _c("date", "date"),
+        _c("kind", "choice", choices=_KIND_CHOICES),
+    ),
+    "campaigns": (
+        _c("code", "key", model=Campaign, ref="campaign"),
+        _c("name", model=Campaign),
+        _c("type", "choice", choices=tuple(str(k) for k in CampaignType)),
+        _c("channel", required=False, model=Campaign),
+        _c("owner_staff_no", "ref", False, ref="staff"),
+        _c("starts_on", "date"),
+        _c("ends_on", "date"),
+        _c("budget", "amount", False),
+        _c("target_leads", "int", False),
+    ),
+    "leads": (
+        _c("lead_ref", "key", model=Lead, ref="lead"),
+        _c("name", model=Lead),
+        _c("phone", required=False, model=Lead),
+        _c("owner_staff_no", "ref", ref="staff"),
+        _c("created_on", "date"),
+        _c("source_channel", required=False, model=Lead),
+        _c("campaign_code", "ref", False, ref="campaign"),
+        _c("tags", "tags", False, model=Lead),
+        _c("stage", "choice", False, choices=tuple(str(s) for s in STAGE_ORDER)),
+    ),
+    "interactions": (
+        _c("lead_ref", "ref", ref="lead"),
+        # The kinds are the active scoring rules' (an admin may add some): checked on import.
+        _c("kind", "choice", choices=()),
+        _c("occurred_on", "date"),
+        _c("points", "int", False),
+    ),
+    "orders": (
+        _c("order_ref", "key", model=Order, ref="order"),
+        _c("staff_no", "ref", ref="staff"),
+        _c("kind", "choice", choices=tuple(str(k) for k in OrderKind)),
+        _c("amount", "amount"),
+        _c("status", "choice", choices=tuple(str(s) for s in OrderStatus)),
+        _c("created_on", "date"),
+        _c("lead_ref", "ref", False, ref="lead"),
+        _c("member_no", "ref", False, ref="member"),
+    ),
+    "members": (
+        _c("member_no", "key", model=Member, ref="member"),
+        _c("name", model=Member),
+        _c("joined_on", "date"),
+        _c("phone", required=False, model=Member),
+        _c("birthday", "date", False),
+        _c("lead_ref", "ref", False, ref="lead"),
+    ),
+    "points": (
+        _c("member_no", "ref", ref="member"),
+        _c("kind", "choice", choices=tuple(str(k) for k in PointsKind)),
+        _c("points", "int"),
+        _c("occurred_on", "date"),
+    ),
+}
+MARKETER_KINDS = frozenset({"leads", "interactions", "campaigns", "members", "points"})
+# The order in which a whole hospital is imported (each kind refers only to earlier ones).
+IMPORT_ORDER = (
+    "departments",
+    "staff",
+    "activity",
+    "campaigns",
+    "leads",
+    "interactions",
+    "members",
+    "orders",
+    "points",
+)
+
+EXAMPLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "departments": (("IM3", "Internal Medicine 3"), ("OBS", "Obstetrics")),
+    "staff": (
+        (
+            "S0001",
+            "Wang Fang",
+            "IM3",
+            "Physician",
+            "13800000001",
+            "2019-05-06",
+            "2019-05-08",
+            "2019-05-20",
+            "",
+        ),
+        ("S0002", "Li Na", "OBS", "Nurse", "", "2019-05-06", "", "", ""),
+    ),
+    "activity": (("S0001", "2019-06-03", "login"), ("S0001", "2019-06-03", "share")),
+    "campaigns": (
+        (
+            "C2019-01",
+            "Free clinic day",
+            "free_clinic",
+            "WeChat",
+            "S0001",
+            "2019-06-01",
+            "2019-06-30",
+            "5000",
+            "100",
+        ),
+        ("C2019-02", "Summer check-up", "seasonal", "", "", "2019-07-01", "2019-08-31", "", ""),
+    ),
+    "leads": (
+        (
+            "L0001",
+            "Zhao Lei",
+            "13900000001",
+            "S0001",
+            "2019-06-02",
+            "wechat",
+            "C2019-01",
+            "diabetes;follow-up",
+            "",
+        ),
+        ("L0002", "Chen Jing", "", "S0002", "2019-06-05", "referral", "", "", "weak_trust"),
+    ),
+    "interactions": (
+        ("L0001", "browse_news", "2019-06-03", "3"),
+        ("L0001", "event_attend", "2019-06-10", ""),
+    ),
+    "orders": (
+        ("O0001", "S0001", "appointment", "0", "valid", "2019-06-12", "L0001", ""),
+        ("O0002", "S0002", "checkup", "1280.00", "placed", "2019-06-15", "", "M0001"),
+    ),
+    "members": (
+        ("M0001", "Zhao Lei", "2019-06-12", "13900000001", "1980-04-01", "L0001"),
+        ("M0002", "Sun Min", "2019-06-20", "", "", ""),
+    ),
+    "points": (("M0001", "event", "50", "2019-06-12"), ("M0001", "redeem", "20", "2019-06-30")),
+}
+
+_KEY_TABLES: dict[str, tuple[type, str, tuple[str, ...]]] = {
+    "department": (Department, "code", ("id",)),
+    "staff": (Staff, "staff_no", ("id",)),
+    "campaign": (Campaign, "code", ("id",)),
+    "lead": (Lead, "lead_ref", ("id", "created_on", "owner_staff_id")),
+    "member": (Member, "member_no", ("id", "joined_on")),
+    "order": (Order, "order_ref", ("id",)),
+}
+CHUNK = 5_000  # values per IN (...) list
+WRITE_CHUNK = 20_000  # rows per executemany (for progress)
+MAX_INT = 1_000_000_000
+MAX_AMOUNT_DIGITS = 12  # Numeric(14, 2)
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_ALL = re.compile("[\x00-\x1f\x7f]")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INT = re.compile(r"[+-]?[0-9]{1,12}")
+_AMOUNT = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]+))?")
+_XLSX_MAGIC = b"PK\x03\x04"
+_XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def template_csv(kind: str) -> bytes:
+    """The exact header and two example rows of `kind`, as UTF-8 CSV bytes."""
+    if kind not in KINDS:
+        raise ImportFailed("importer.unknown_kind", kind=kind, kinds=", ".join(KINDS))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([column.name for column in KINDS[kind]])
+    writer.writerows(EXAMPLES[kind])
+    return buffer.getvalue().encode("utf-8")
+
+
+def detect_kind(header: Iterable[str]) -> str | None:
+    """The KIND whose required columns are all in `header` and whose columns cover it."""
+    names = {str(name).strip().lower().lstrip("\ufeff") for name in header} - {""}
+    best, best_size = None, -1
+    for kind, columns in KINDS.items():
+        every = {c.name for c in columns}
+        required = {c.name for c in columns if c.required}
+        if required <= names <= every and len(required) > best_size:
+            best, best_size = kind, len(required)
+    return best
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    filename: str
+    rows: int
+    dry_run: bool
+    batch_id: int | None = None
+    leads_rescored: int = 0
+    leads_promoted: int = 0
+    seconds: float = 0.0
+
+    def summary(self, lang: str = "en") -> str:
+        key = "importer.report_dry" if self.dry_run else "importer.report"
+        text = t(key, lang, kind=self.kind, rows=f"{self.rows:,}", filename=self.filename)
+        if self.kind == "interactions" and not self.dry_run:
+            text += "; " + t(
+                "importer.report_rescored",
+                lang,
+                rescored=f"{self.leads_rescored:,}",
+                promoted=f"{self.leads_promoted:,}",
+            )
+        return f"{text} ({self.seconds:.1f} s)"
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    header: list[str]
+    rows: list[list[str]]
+    numbers: list[int]  # the file's row number of each row (header = 1)
+    check_control: bool
+    errors: list[RowError]  # rows with more cells than the header
+    bad: set[int]  # their indexes in `rows`
+
+
+def _cell_text(value: Any) -> str:
+    """An XLSX cell as the text a CSV file would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _csv_records(content: bytes) -> tuple[Iterable[tuple[int, list[str]]], bool]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        row = content[: error.start].count(b"\n") + 1
+        raise ImportFailed(
+            "importer.not_utf8", byte=f"0x{content[error.start]:02X}", row=row
+        ) from None
+    check_control = _CONTROL.search(text) is not None
+
+    def records():
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        number = 0
+        strip = str.strip
+        try:
+            for number, record in enumerate(reader, start=1):  # noqa: B007
+                yield number, list(map(strip, record))
+        except csv.Error as error:
+            raise ImportFailed("importer.bad_csv", row=number + 1, reason=str(error)) from None
+
+    return records(), check_control
+
+
+def _xlsx_records(content: bytes) -> Iterable[tuple[int, list[str]]]:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    except Exception:  # zip, XML or openpyxl errors: all mean "not a workbook we can read"
+        raise ImportFailed("importer.bad_xlsx") from None
+    try:
+        sheet = workbook.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_cell_text(value) for value in values]
+    except ImportFailed:
+        raise
+    except Exception:
+        raise ImportFailed("importer.bad_xlsx") from None
+    finally:
+        workbook.close()
+
+
+def _read_table(content: bytes, filename: str, columns: tuple[Column, ...]) -> _Table:
+    if not content.strip():
+        raise ImportFailed("importer.empty")
+    if content.startswith(_XLS_MAGIC):
+        raise ImportFailed("importer.xls")
+    if content.startswith(_XLSX_MAGIC):
+        records, check_control = _xlsx_records(content), True
+    elif filename.lower().endswith((".xlsx", ".xlsm")):
+        raise ImportFailed("importer.bad_xlsx")
+    else:
+        records, check_control = _csv_records(content)
+
+    records = iter(records)
+    header: list[str] | None = None
+    header_row = 0
+    for number, cells in records:
+        if any(cells):
+            header = [cell.strip().lstrip("\ufeff").lower() for cell in cells]
+            header_row = number
+            break
+    if header is None:
+        raise ImportFailed("importer.empty")
+    while header and not header[-1]:
+        header.pop()
+    errors = _check_header(header, header_row, columns)
+    if errors:
+        raise ImportRejected(errors)
+    width = len(header)
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    bad: set[int] = set()
+    for number, cells in records:
+        if len(cells) != width:
+            if len(cells) > width:
+                if any(cells[width:]):
+                    bad.add(len(rows))
+                    errors.append(_error(number, None, "importer.extra_cells"))
+                cells = cells[:width]
+            else:
+                cells = cells + [""] * (width - len(cells))
+        if any(cells) or len(rows) in bad:
+            rows.append(cells)
+            numbers.append(number)
+    if not rows:
+        raise ImportFailed("importer.no_rows")
+    return _Table(header, rows, numbers, check_control, errors, bad)
+
+
+def _error(row: int, column: str | None, key: str, **values: Any) -> RowError:
+    return RowError(row, column, _one_line(t(key, "en", **values)), key, values)
+
+
+def _check_header(header: list[str], row: int, columns: tuple[Column, ...]) -> list[RowError]:
+    known = {c.name for c in columns}
+    expected = ", ".join(c.name for c in columns)
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name:
+            errors.append(_error(row, None, "importer.unnamed_column", position=position))
+        elif name in seen:
+            errors.append(_error(row, name[:60], "importer.duplicate_column", other=seen[name]))
+        elif name not in known:
+            errors.append(
+                _error(
+                    row, name[:60], "importer.unknown_column", value=_show(name), expected=expected
+                )
+            )
+        else:
+            seen[name] = position
+    for column in columns:
+        if column.required and column.name not in seen:
+            errors.append(_error(row, column.name, "importer.missing_column"))
+    return errors
+
+
+# --- checking ------------------------------------------------------------------------------
+
+
+def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _parse_date(value: str) -> dt.date | None:
+    if not _DATE.fullmatch(value):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+_BAD = object()  # a cell value that failed its check (its error is already recorded)
+
+
+class _Checker:
+    """Column-wise conversion of a table's cells, collecting every bad cell.
+
+    Each converter maps the distinct cell values of a column once (values repeat a lot:
+    dates, kinds, references) and then the whole column through that map; a converted column
+    holds None for an empty cell.
+    """
+
+    def __init__(self, session: Session, kind: str, table: _Table):
+        self.session = session
+        self.kind = kind
+        self.table = table
+        self.columns = {c.name: c for c in KINDS[kind]}
+        self.index = {name: i for i, name in enumerate(table.header)}
+        self.n = len(table.rows)
+        self.numbers = table.numbers
+        self.errors: list[RowError] = list(table.errors)
+        self.bad: set[int] = set(table.bad)
+
+    def error(self, i: int, column: str | None, key: str, **values: Any) -> None:
+        self.bad.add(i)
+        self.errors.append(_error(self.numbers[i], column, key, **values))
+
+    def raw(self, name: str) -> list[str]:
+        """The column's cells ('' when empty); a missing required value is an error."""
+        position = self.index.get(name)
+        cells = [""] * self.n if position is None else [row[position] for row in self.table.rows]
+        if self.columns[name].required and not all(cells):
+            for i, value in enumerate(cells):
+                if not value:
+                    self.error(i, name, "importer.missing_value")
+        return cells
+
+    def _mapped(self, name: str, convert: Callable[[str], Any]) -> list[Any]:
+        """Convert each distinct cell once; `convert` returns the value or records nothing
+        and returns (_BAD, key, values) for a bad cell, reported on every row holding it."""
+        cells = self.raw(name)
+        converted: dict[str, Any] = {"": None}
+        failures: dict[str, tuple[str, dict[str, Any]]] = {}
+        for value in set(cells):
+            if value:
+                result = convert(value)
+                if isinstance(result, tuple) and result and result[0] is _BAD:
+                    failures[value] = (result[1], result[2])
+                    converted[value] = None
+                else:
+                    converted[value] = result
+        if failures:
+            for i, value in enumerate(cells):
+                failure = failures.get(value)
+                if failure is not None:
+                    self.error(i, name, failure[0], **failure[1])
+        return list(map(converted.__getitem__, cells))
+
+    def text(self, name: str) -> list[str | None]:
+        limit = self.columns[name].max_length
+        control = self.table.check_control
+
+        def convert(value: str):
+            if value[0] == "=":
+                return _BAD, "importer.formula", {"value": _show(value)}
+            if control and _CONTROL.search(value):
+                return _BAD, "importer.control_chars", {}
+            if limit is not None and len(value) > limit:
+                return _BAD, "importer.too_long", {"length": len(value), "limit": limit}
+            return value
+
+        return self._mapped(name, convert)
+
+    def tags(self, name: str) -> list[str | None]:
+        def normalise(value: str | None) -> str | None:
+            if value is None:
+                return None
+            parts = (part.strip() for part in value.replace("；", ";").split(";"))
+            return ";".join(dict.fromkeys(part for part in parts if part)) or None
+
+        return [normalise(value) for value in self.text(name)]
+
+    def date(self, name: str) -> list[dt.date | None]:
+        def convert(value: str):
+            day = _parse_date(value)
+            return day if day is not None else (_BAD, "importer.bad_date", {"value": _show(value)})
+
+        return self._mapped(name, convert)
+
+    def integer(self, name: str, low: int = -MAX_INT, high: int = MAX_INT) -> list[int | None]:
+        def convert(value: str):
+            if not _INT.fullmatch(value):
+                return _BAD, "importer.bad_integer", {"value": _show(value)}
+            number = int(value)
+            if number < low or number > high:
+                return _BAD, "importer.out_of_range", {"value": number, "low": low, "high": high}
+            return number
+
+        return self._mapped(name, convert)
+
+    def amount(self, name: str) -> list[Decimal | None]:
+        def convert(value: str):
+            match = _AMOUNT.fullmatch(value)
+            if not match or len(match.group(3) or "") > 2:
+                return _BAD, "importer.bad_amount", {"value": _show(value)}
+            number = Decimal(value)
+            if number < 0:
+                return _BAD, "importer.negative", {"value": _show(value)}
+            if len(match.group(2).lstrip("0")) > MAX_AMOUNT_DIGITS:
+                high = "9" * MAX_AMOUNT_DIGITS + ".99"
+                return (
+                    _BAD,
+                    "importer.out_of_range",
+                    {"value": _show(value), "low": 0, "high": high},
+                )
+            return number
+
+        return self._mapped(name, convert)
+
+    def choice(self, name: str, choices: Iterable[str] | None = None) -> list[str | None]:
+        allowed = {str(c).lower(): str(c) for c in (choices or self.columns[name].choices)}
+        listed = ", ".join(allowed.values())
+
+        def convert(value: str):
+            found = allowed.get(value) or allowed.get(value.lower())
+            if found is None:
+                return _BAD, "importer.bad_choice", {"value": _show(value), "choices": listed}
+            return found
+
+        return self._mapped(name, convert)
+
+    def _fetch(self, entity: str, values: Iterable[str]) -> dict[str, tuple]:
+        """{key: (key, id, …)} of the rows of `entity` whose key is among `values`."""
+        model, key, extra = _KEY_TABLES[entity]
+        table = model.__table__
+        columns = [table.c[key], *(table.c[name] for name in extra)]
+        found: dict[str, tuple] = {}
+        for chunk in _chunks(sorted(set(values) - {""})):
+            query = select(*columns).where(table.c[key].in_(chunk))
+            for row in self.session.execute(query).tuples():
+                found[row[0]] = row
+        return found
+
+    def ref(self, name: str) -> list[tuple | None]:
+        """The referenced rows (key, id, …) of a reference column, or None."""
+        entity = self.columns[name].ref
+        cells = self.raw(name)
+        found = self._fetch(entity, cells)
+        missing = set(cells) - found.keys() - {""}
+        if missing:
+            for i, value in enumerate(cells):
+                if value in missing:
+                    self.error(i, name, f"importer.unknown.{entity}", value=_show(value))
+        return list(map(found.get, cells))
+
+    def key(self, name: str) -> list[str | None]:
+        """A unique key: not twice in the file, not already in the database."""
+        out = self.text(name)
+        first: dict[str, int] = {}
+        for i, value in enumerate(out):
+            if value is None:
+                continue
+            if value in first:
+                other = self.numbers[first[value]]
+                self.error(i, name, "importer.duplicate_in_file", value=_show(value), other=other)
+            else:
+                first[value] = i
+        for value in self._fetch(self.columns[name].ref, first):
+            self.error(first[value], name, "importer.duplicate_in_db", value=_show(value))
+        return out
+
+    def column(self, name: str) -> list[Any]:
+        spec = self.columns[name]
+        convert = {
+            "text": self.text,
+            "key": self.key,
+            "date": self.date,
+            "int": self.integer,
+            "amount": self.amount,
+            "choice": self.choice,
+            "ref": self.ref,
+            "tags": self.tags,
+        }[spec.type]
+        return convert(name)
+
+    def good_rows(self) -> Iterable[int]:
+        bad = self.bad
+        return (i for i in range(self.n) if i not in bad)
+
+
+def _ids_of(rows: list[tuple | None]) -> list[int | None]:
+    return [None if row is None else row[1] for row in rows]
+
+
+@dataclass
+class _Plan:
+    """What a checked file writes: rows of one table, then an optional step after them."""
+
+    model: type | None = None
+    columns: dict[str, list[Any]] = field(default_factory=dict)  # column → one value per row
+    constants: dict[str, Any] = field(default_factory=dict)
+    after: Callable[[Session, Actor, ImportReport], None] | None = None
+    leads_touched: int = 0
+
+
+# --- the kinds -----------------------------------------------------------------------------
+# Each plan converts its columns, checks what spans columns or rows, and (only when nothing
+# was bad) builds the rows to insert by zipping the converted columns.
+
+
+def _plan_departments(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    codes, names = ck.column("code"), ck.column("name")
+    if ck.errors:
+        return _Plan()
+    return _Plan(Department, {"code": codes, "name": names}, {"active": True})
+
+
+def _plan_staff(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    numbers, names = ck.column("staff_no"), ck.column("name")
+    departments = ck.column("department_code")
+    titles, phones = ck.column("title"), ck.column("phone")
+    issued, activated = ck.column("card_issued_on"), ck.column("card_activated_on")
+    completed, revoked = ck.column("profile_completed_on"), ck.column("card_revoked_on")
+    order = (
+        ("card_activated_on", activated, "card_issued_on", issued),
+        ("profile_completed_on", completed, "card_activated_on", activated),
+        ("card_revoked_on", revoked, "card_issued_on", issued),
+    )
+    for i in list(ck.good_rows()):
+        for name, values, other, others in order:
+            if values[i] is None:
+                continue
+            if others[i] is None:
+                ck.error(i, name, "importer.date_requires", other=other)
+            elif values[i] < others[i]:
+                ck.error(
+                    i, name, "importer.date_order", value=values[i], other=other,
+                    other_value=others[i],
+                )  # fmt: skip
+    if ck.errors:
+        return _Plan()
+    columns = {
+        "staff_no": numbers,
+        "name": names,
+        "department_id": _ids_of(departments),
+        "title": titles,
+        "phone": phones,
+        "card_issued_on": issued,
+        "card_activated_on": activated,
+        "profile_completed_on": completed,
+        "card_revoked_on": revoked,
+    }
+    constants = {"card_revoke_reason": None, "left_on": None, "active": True, "created_at": now}
+    return _Plan(Staff, columns, constants)
+
+
+def _plan_activity(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    staff, dates, kinds = ck.column("staff_no"), ck.column("date"), ck.column("kind")
+    if ck.errors:
+        return _Plan()
+    return _Plan(StaffActivity, {"staff_id": _ids_of(staff), "date": dates, "kind": kinds})
+
+
+def _plan_campaigns(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    codes, names, types = ck.column("code"), ck.column("name"), ck.column("type")
+    channels, owners = ck.column("channel"), ck.column("owner_staff_no")
+    starts, ends = ck.column("starts_on"), ck.column("ends_on")
+    budgets, targets = ck.column("budget"), ck.integer("target_leads", 0, MAX_INT)
+    for i in list(ck.good_rows()):
+        if ends[i] < starts[i]:
+            ck.error(
+                i, "ends_on", "importer.date_order", value=ends[i], other="starts_on",
+                other_value=starts[i],
+            )  # fmt: skip
+    if ck.errors:
+        return _Plan()
+    columns = {
+        "code": codes,
+        "name": names,
+        "type": types,
+        "channel": channels,
+        "owner_staff_id": _ids_of(owners),
+        "starts_on": starts,
+        "ends_on": ends,
+        "budget": budgets,
+        "target_leads": targets,
+    }
+    return _Plan(Campaign, columns, {"status": "planned"})
+
+
+def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    refs, names, phones = ck.column("lead_ref"), ck.column("name"), ck.column("phone")
+    owners, created = ck.column("owner_staff_no"), ck.column("created_on")
+    sources, campaigns = ck.column("source_channel"), ck.column("campaign_code")
+    tags, stages = ck.column("tags"), ck.column("stage")
+    if ck.errors:
+        return _Plan()
+    columns = {
+        "lead_ref": refs,
+        "name": names,
+        "phone": phones,
+        "owner_staff_id": _ids_of(owners),
+        "created_on": created,
+        "source_channel": sources,
+        "campaign_id": _ids_of(campaigns),
+        "tags": tags,
+        "stage": [stage or "distrust" for stage in stages],
+    }
+    constants = {
+        "version": 1,
+        "points_total": 0,
+        "decay_weeks": 0,
+        "last_interaction_on": None,
+        "active": True,
+        "updated_at": now,
+        "updated_by_user_id": actor.user_id,
+    }
+    staged = [(refs[i], stages[i], created[i]) for i in range(ck.n) if stages[i]]
+
+    def after(session: Session, actor: Actor, report: ImportReport) -> None:
+        # An initial stage given in the file is the lead's first move, audited as such.
+        if not staged:
+            return
+        ids = _ids(session, "lead", [ref for ref, _, _ in staged])
+        execute_many(
+            session,
+            insert(StageChange.__table__),
+            {
+                "lead_id": [ids[ref] for ref, _, _ in staged],
+                "to_stage": [stage for _, stage, _ in staged],
+                "changed_on": [created_on for _, _, created_on in staged],
+            },
+            {
+                "from_stage": None,
+                "changed_at": now,
+                "changed_by_user_id": actor.user_id,
+                "is_system": actor.is_system,
+                "reason": "import",
+            },
+        )
+
+    return _Plan(Lead, columns, constants, after)
+
+
+def _plan_interactions(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    rules = {
+        kind: (
+            rule.points,
+            rule.min_points if rule.min_points is not None else 0,
+            rule.max_points if rule.max_points is not None else MAX_INT,
+        )
+        for kind, rule in settings_service.scoring_rules(ck.session).items()
+        if rule.active
+    }
+    leads, kinds = ck.column("lead_ref"), ck.choice("kind", sorted(rules))
+    dates, points = ck.column("occurred_on"), ck.integer("points", 0, MAX_INT)
+    bad = ck.bad
+    for i in range(ck.n):
+        if i in bad:
+            continue
+        lead, day = leads[i], dates[i]
+        if day < lead[2]:
+            ck.error(i, "occurred_on", "importer.before_created", value=day, created=lead[2])
+            continue
+        default, low, high = rules[kinds[i]]
+        given = points[i]
+        if given is None:
+            points[i] = default
+        elif given < low or given > high:
+            ck.error(
+                i, "points", "importer.points_range", kind=kinds[i], low=low, high=high,
+                value=given,
+            )  # fmt: skip
+    if ck.errors:
+        return _Plan()
+    lead_ids = _ids_of(leads)
+    touched = set(lead_ids)
+
+    def after(session: Session, actor: Actor, report: ImportReport) -> None:
+        report.leads_rescored = len(touched)
+        report.leads_promoted = rescore_leads(session, lead_ids=touched, actor=actor)
+
+    constants = {"note": None, "created_by_user_id": actor.user_id, "created_at": now}
+    columns = {"lead_id": lead_ids, "kind": kinds, "occurred_on": dates, "points": points}
+    return _Plan(Interaction, columns, constants, after, leads_touched=len(touched))
+
+
+def _plan_orders(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    refs, staff, kinds = ck.column("order_ref"), ck.column("staff_no"), ck.column("kind")
+    amounts, statuses, created = ck.column("amount"), ck.column("status"), ck.column("created_on")
+    leads, members = ck.column("lead_ref"), ck.column("member_no")
+    if ck.errors:
+        return _Plan()
+    columns = {
+        "order_ref": refs,
+        "staff_id": _ids_of(staff),
+        "kind": kinds,
+        "amount": amounts,
+        "status": statuses,
+        "created_on": created,
+        "lead_id": _ids_of(leads),
+        "member_id": _ids_of(members),
+    }
+    return _Plan(Order, columns)
+
+
+def _plan_members(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    numbers, names, joined = ck.column("member_no"), ck.column("name"), ck.column("joined_on")
+    phones, birthdays, leads = ck.column("phone"), ck.column("birthday"), ck.column("lead_ref")
+    if ck.errors:
+        return _Plan()
+    owners = [None if lead is None else lead[3] for lead in leads]
+    columns = {
+        "member_no": numbers,
+        "name": names,
+        "joined_on": joined,
+        "phone": phones,
+        "birthday": birthdays,
+        "lead_id": _ids_of(leads),
+        "owner_staff_id": owners,
+    }
+    return _Plan(Member, columns, {"version": 1, "active": True})
+
+
+_DEBITS = frozenset({str(PointsKind.redeem), str(PointsKind.expire)})
+
+
+def _plan_points(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    members, kinds = ck.column("member_no"), ck.column("kind")
+    points, dates = ck.column("points"), ck.column("occurred_on")
+    signed: list[int | None] = [None] * ck.n
+    for i in list(ck.good_rows()):
+        kind, given, day, member = kinds[i], points[i], dates[i], members[i]
+        if kind in _DEBITS or kind == PointsKind.adjust:
+            if given == 0:
+                ck.error(i, "points", "importer.points_zero")
+                continue
+            value = -abs(given) if kind in _DEBITS else given
+        elif given <= 0:
+            ck.error(i, "points", "importer.points_positive", kind=kind, value=given)
+            continue
+        else:
+            value = given
+        if day < member[2]:
+            ck.error(i, "occurred_on", "importer.before_joined", value=day, joined=member[2])
+            continue
+        signed[i] = value
+    _check_balances(ck, signed, members, kinds, dates)
+    if ck.errors:
+        return _Plan()
+    columns = {"member_id": _ids_of(members), "kind": kinds, "points": signed, "occurred_on": dates}
+    constants = {"note": None, "created_by_user_id": actor.user_id, "created_at": now}
+    return _Plan(PointsEntry, columns, constants)
+
+
+def _check_balances(ck: _Checker, signed, members, kinds, dates) -> None:
+    """No member's balance may go below 0 at any date, counting existing entries (in date
+    order; on one day credits before debits, existing entries before the file's)."""
+    by_member: dict[int, list[tuple]] = {}
+    for i, value in enumerate(signed):
+        if value is not None:
+            # (date, is debit, existing first, row order, points, row index or None)
+            event = (dates[i], value < 0, 1, i, value, i)
+            by_member.setdefault(members[i][1], []).append(event)
+    if not by_member:
+        return
+    table = PointsEntry.__table__
+    credit = func.sum(case((table.c.points > 0, table.c.points), else_=0))
+    debit = func.sum(case((table.c.points < 0, table.c.points), else_=0))
+    for chunk in _chunks(sorted(by_member)):
+        query = (
+            select(table.c.member_id, table.c.occurred_on, credit, debit)
+            .where(table.c.member_id.in_(chunk))
+            .group_by(table.c.member_id, table.c.occurred_on)
+        )
+        for member_id, day, plus, minus in ck.session.execute(query).tuples():
+            events = by_member[member_id]
+            if plus:
+                events.append((day, False, 0, -1, int(plus), None))
+            if minus:
+                events.append((day, True, 0, -1, int(minus), None))
+    for events in by_member.values():
+        events.sort(key=lambda event: event[:4])
+        balance = 0
+        last_debit: int | None = None
+        blamed: set[int] = set()
+        for day, _debit, _existing, _order, value, i in events:
+            balance += value
+            if i is not None and value < 0:
+                last_debit = i
+            if balance >= 0:
+                continue
+            culprit = i if (i is not None and value < 0) else last_debit
+            if culprit is None or culprit in blamed:
+                continue  # negative before this file, or already reported
+            blamed.add(culprit)
+            details = {
+                "kind": kinds[culprit],
+                "points": abs(signed[culprit]),
+                "date": dates[culprit],
+                "member": members[culprit][0],
+                "balance": balance,
+            }
+            if culprit == i:
+                ck.error(culprit, "points", "importer.balance", **details)
+            else:
+                ck.error(culprit, "points", "importer.balance_later", later=day, **details)
+
+
+_PLANS: dict[str, Callable[[_Checker, Actor, dt.datetime], _Plan]] = {
+    "departments": _plan_departments,
+    "staff": _plan_staff,
+    "activity": _plan_activity,
+    "campaigns": _plan_campaigns,
+    "leads": _plan_leads,
+    "interactions": _plan_interactions,
+    "orders": _plan_orders,
+    "members": _plan_members,
+    "points": _plan_points,
+}
+
+
+def _ids(session: Session, entity: str, keys: list[str]) -> dict[str, int]:
+    model, key, _ = _KEY_TABLES[entity]
+    table = model.__table__
+    found: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        query = select(table.c[key], table.c.id).where(table.c[key].in_(chunk))
+        for value, row_id in session.execute(query).tuples():
+            found[value] = row_id
+    return found
+
+
+# --- the entry point -----------------------------------------------------------------------
+
+
+def import_file(
+    session: Session,
+    *,
+    actor: Actor,
+    kind: str,
+    path: Path | None = None,
+    content: bytes | None = None,
+    filename: str | None = None,
+    dry_run: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+    lang: str = "en",
+) -> ImportReport:
+    """Import one CSV or XLSX file of `kind`: every row, or none.
+
+    Raises ImportRejected (every bad row, ordered) or ImportFailed (a file-level problem:
+    unknown kind, empty, not UTF-8, unreadable, already imported), both ValueErrors with a
+    one-line message in `lang`; PermissionDenied for a role that may not import `kind`.
+    Writes in the caller's transaction and never commits; `dry_run` writes nothing.
+    """
+    started = time.perf_counter()
+    require_role(actor, Role.admin, Role.marketer)
+    if kind not in KINDS:
+        raise ImportFailed("importer.unknown_kind", lang, kind=kind, kinds=", ".join(KINDS))
+    if actor.role == Role.marketer and kind not in MARKETER_KINDS:
+        raise PermissionDenied(t("importer.kind_not_allowed", lang, role=actor.role, kind=kind))
+
+    def step(fraction: float, key: str, **values: Any) -> None:
+        if progress is not None:
+            progress(fraction, t(key, lang, **values))
+
+    try:
+        step(0.0, "importer.progress_reading")
+        if content is None:
+            if path is None:
+                raise ImportFailed("importer.no_file")
+            content = Path(path).read_bytes()
+        filename = (filename or (Path(path).name if path is not None else "upload"))[:255]
+        sha256 = hashlib.sha256(content).hexdigest()
+        session.flush()
+        _refuse_repeat(session, kind, sha256)
+        table = _read_table(content, filename, KINDS[kind])
+        step(0.2, "importer.progress_checking", rows=f"{len(table.rows):,}")
+        checker = _Checker(session, kind, table)
+        plan = _PLANS[kind](checker, actor, utcnow())
+        if checker.errors:
+            raise ImportRejected(checker.errors)
+    except ImportFailed as error:
+        error.lang = lang
+        error.args = (error.message_in(lang),)
+        raise
+
+    rows = len(table.rows)
+    report = ImportReport(kind=kind, filename=filename, rows=rows, dry_run=dry_run)
+    if dry_run:
+        report.leads_rescored = plan.leads_touched
+    else:
+        batch = ImportBatch(
+            kind=kind, filename=filename, sha256=sha256, rows=rows, user_id=actor.user_id
+        )
+        try:
+            with session.begin_nested():
+                session.add(batch)
+                session.flush()
+        except IntegrityError:  # the same file, imported meanwhile by someone else
+            _refuse_repeat(session, kind, sha256, lang)
+            raise
+        report.batch_id = batch.id
+        statement = insert(plan.model.__table__)
+        for start in range(0, rows, WRITE_CHUNK):
+            chunk = {
+                name: values[start : start + WRITE_CHUNK] for name, values in plan.columns.items()
+            }
+            execute_many(session, statement, chunk, plan.constants)
+            written = min(rows, start + WRITE_CHUNK)
+            step(0.3 + 0.5 * written / max(rows, 1), "importer.progress_writing",
+                 done=f"{written:,}", rows=f"{rows:,}")  # fmt: skip
+        if plan.after is not None:
+            step(0.85, "importer.progress_rescoring")
+            plan.after(session, actor, report)
+        audit.record(
+            session,
+            actor=actor,
+            action="import",
+            entity="import_batch",
+            entity_id=batch.id,
+            detail={"kind": kind, "rows": rows, "filename": filename, "sha256": sha256},
+        )
+        session.flush()
+    step(1.0, "importer.progress_done")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _refuse_repeat(session: Session, kind: str, sha256: str, lang: str = "en") -> None:
+    table = ImportBatch.__table__
+    earlier = session.execute(
+        select(table.c.imported_at, table.c.rows).where(
+            table.c.kind == kind, table.c.sha256 == sha256
+        )
+    ).first()
+    if earlier is not None:
+        zone = ZoneInfo(settings_service.get_value(session, "timezone"))
+        day = earlier.imported_at.astimezone(zone).date().isoformat()
+        raise ImportFailed("importer.already_imported", lang, date=day, rows=f"{earlier.rows:,}")
