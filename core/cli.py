@@ -219,6 +219,25 @@ def cmd_user_add(args) -> None:
         print(f"created user '{user.username}' with role {user.role}")
 
 
+def cmd_expire_points(args) -> None:
+    from core.db import write_session
+    from core.permissions import Actor
+    from core.services import members
+
+    with write_session(_engine()) as session:
+        if args.dry_run:
+            result = members.preview_expiry(session, actor=Actor.system(), as_of=args.as_of)
+            if not result.enabled:
+                raise CliError("points expiry is off (setting points_expiry_months)")
+        else:
+            result = members.run_expiry(session, actor=Actor.system(), as_of=args.as_of)
+    verb = "would expire" if args.dry_run else "expired"
+    print(
+        f"{verb} {result.points} points of {result.members} members as of "
+        f"{result.as_of.isoformat()} (points earned on or before {result.cutoff.isoformat()})"
+    )
+
+
 def cmd_backup(args) -> None:
     from core import backup
 
@@ -272,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--staff", metavar="STAFF_NO")
     p.add_argument("--department", metavar="CODE")
     p.set_defaults(run=cmd_user_add)
+
+    p = commands.add_parser("expire-points", help="expire unused points (setting-controlled)")
+    p.add_argument("--as-of", required=True, type=_date)
+    p.add_argument("--dry-run", action="store_true", help="show what would expire, write nothing")
+    p.set_defaults(run=cmd_expire_points)
 
     p = commands.add_parser("backup", help="a consistent copy of the database")
     p.add_argument("path")
