@@ -1262,6 +1262,7 @@ def build_plan() -> Plan:
 
 
 def _bulk(session, model, rows: list[dict], chunk: int = 10_000) -> None:
+    """Bulk insert plain rows (an executemany in the session's transaction)."""
     for start in range(0, len(rows), chunk):
         session.execute(insert(model.__table__), rows[start : start + chunk])
 
