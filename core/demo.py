@@ -266,11 +266,15 @@ def _weighted(rng: random.Random, choices: list[tuple[Any, float]]) -> Any:
     return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
 
 
+_MIDNIGHTS: dict[dt.date, dt.datetime] = {}
+
+
 def _moment(rng: random.Random, day: dt.date) -> dt.datetime:
     """A UTC moment during the hospital's working day (UTC+8), so its local date is `day`."""
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) + dt.timedelta(
-        hours=rng.randint(0, 9), minutes=rng.randint(0, 59), seconds=rng.randint(0, 59)
-    )
+    midnight = _MIDNIGHTS.get(day)
+    if midnight is None:
+        midnight = _MIDNIGHTS[day] = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return midnight + dt.timedelta(seconds=rng.randrange(10 * 3600))
 
 
 def _phone(rng: random.Random) -> str:
@@ -763,15 +767,18 @@ class _Builder:
                     raw.append((rng.choice(days), staff_no))
         raw.sort()
         campaigns = [c for c in self.plan.campaigns if c["status"] != "cancelled"]
+        live_on: dict[dt.date, list[dict]] = {}
         for number, (created, staff_no) in enumerate(raw, start=1):
             owner = self.by_no[staff_no]
             lead_ref = f"L{number:06d}"
             campaign = None
-            live = [
-                c
-                for c in campaigns
-                if c["starts_on"] <= created <= c["ends_on"] + dt.timedelta(days=14)
-            ]
+            live = live_on.get(created)
+            if live is None:
+                live = live_on[created] = [
+                    c
+                    for c in campaigns
+                    if c["starts_on"] <= created <= c["ends_on"] + dt.timedelta(days=14)
+                ]
             if live and rng.random() < 0.3:
                 campaign = rng.choice(live)
             source = (
@@ -1108,6 +1115,8 @@ class _Builder:
                     valid_appointments[credited.staff_no] += 1
                 if lead is not None:
                     member = member_of_lead.get(lead["lead_ref"])
+                    if member is not None and member["joined_on"] > day:
+                        member = None  # not a member yet
                 elif kind != "appointment":
                     upto = bisect.bisect_right(join_days, day)
                     member = members_by_join[rng.randrange(upto)] if upto else None
