@@ -1,0 +1,348 @@
+"""Hand-offs (seed 004: 合格的送院内): a qualified lead goes to a consultant, who accepts it or
+returns it with a reason, and records what came of it.
+
+Who may do what: admin and marketer hand off any qualified lead, a department head the leads
+of their department; the consultant it was handed to (or an admin) accepts, returns and
+records the outcome. A lead has at most one open hand-off (pending or accepted) at a time.
+
+Outcomes and orders: `booked` creates an `appointment` order (status `placed`, amount 0,
+dated the hospital's today) credited to the lead's owner; `visited` and `ordered` make that
+order `valid` (creating it if the booking was never recorded) — a visit is what makes an
+online appointment count, so it then counts in the month's valid orders and in the owner's
+commission (SPEC §3: ¥10 per valid appointment); `lost` cancels a booking that was never
+honoured (a valid one stays valid). The owner sees the outcome on the lead detail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from core import audit
+from core.domain import HandoffStatus, OrderKind, OrderStatus, Role, VisitOutcome
+from core.models import AppUser, Department, Handoff, Interaction, Lead, Order, Staff, utcnow
+from core.permissions import Actor, PermissionDenied, department_scope, require_role, staff_scope
+from core.scoring import score_as_of
+from core.services import settings as settings_service
+from core.services.leads import (
+    MOVER_ROLES,
+    _as_date,
+    _check_visible,
+    _load_for_change,
+    _rules,
+    _score_expression,
+    board_as_of,
+)
+
+RETURN_REASONS = ("not_reachable", "not_ready", "wrong_department", "duplicate", "other")
+OPEN_STATUSES = (str(HandoffStatus.pending), str(HandoffStatus.accepted))
+ORDER_REF_PREFIX = "HANDOFF-"
+QUEUE_COLUMNS = [
+    "id",
+    "lead_id",
+    "lead_ref",
+    "name",
+    "phone",
+    "owner_name",
+    "department",
+    "stage",
+    "score",
+    "consultant",
+    "handed_by",
+    "handed_at",
+    "decided_at",
+    "status",
+    "outcome",
+    "reason_code",
+    "note",
+    "waiting_days",
+]
+
+
+def consultants(session: Session, *, actor: Actor) -> list[tuple[int, str]]:
+    """(user id, name) of every active consultant login, for the hand-off picker."""
+    require_role(actor, *MOVER_ROLES)
+    rows = session.execute(
+        select(AppUser.id, AppUser.display_name, AppUser.username)
+        .where(AppUser.role == str(Role.consultant), AppUser.disabled.is_(False))
+        .order_by(AppUser.username)
+    )
+    return [(user_id, display_name or username) for user_id, display_name, username in rows]
+
+
+def _lead_score(session: Session, lead: Lead) -> int:
+    """The lead's score as of the board's day (exact, from its interactions)."""
+    as_of = max(board_as_of(session), lead.created_on)
+    rows = session.execute(
+        select(Interaction.occurred_on, Interaction.points).where(Interaction.lead_id == lead.id)
+    ).all()
+    dated = [(_as_date(day), int(points)) for day, points in rows]
+    return score_as_of(lead.created_on, dated, as_of, _rules(session).decay)
+
+
+def hand_off(
+    session: Session,
+    *,
+    actor: Actor,
+    lead_id: int,
+    consultant_user_id: int,
+    note: str | None = None,
+) -> Handoff:
+    """Hand a qualified lead (score ≥ setting `handoff_threshold`) to a consultant."""
+    lead = _load_for_change(session, actor, [lead_id])[lead_id]
+    consultant = session.get(AppUser, consultant_user_id)
+    if consultant is None or consultant.role != str(Role.consultant) or consultant.disabled:
+        raise LookupError(f"no active consultant with id {consultant_user_id}")
+    score = _lead_score(session, lead)
+    threshold = _rules(session).handoff_threshold
+    if score < threshold:
+        raise ValueError(f"lead {lead.lead_ref} scores {score}, below the hand-off {threshold}")
+    open_count = session.execute(
+        select(func.count(Handoff.id)).where(
+            Handoff.lead_id == lead.id, Handoff.status.in_(OPEN_STATUSES)
+        )
+    ).scalar()
+    if open_count:
+        raise ValueError(f"lead {lead.lead_ref} is already handed off")
+    note = _clean_note(note)
+    handoff = Handoff(
+        lead_id=lead.id,
+        consultant_user_id=consultant.id,
+        handed_by_user_id=actor.user_id,
+        status=str(HandoffStatus.pending),
+        note=note,
+    )
+    session.add(handoff)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "handoff.create",
+        handoff,
+        lead,
+        consultant=consultant.display_name or consultant.username,
+        score=score,
+        note=note,
+    )
+    return handoff
+
+
+def _clean_note(note: str | None) -> str | None:
+    note = (note or "").strip() or None
+    if note and len(note) > 500:
+        raise ValueError("the note is longer than 500 characters")
+    return note
+
+
+def _audit(session, actor, action, handoff: Handoff, lead: Lead, **detail) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity="lead",
+        entity_id=lead.id,
+        detail={"handoff_id": handoff.id, "lead_ref": lead.lead_ref, **detail},
+    )
+
+
+def _own_handoff(session: Session, actor: Actor, handoff_id: int) -> tuple[Handoff, Lead]:
+    require_role(actor, Role.consultant, Role.admin)
+    handoff = session.get(Handoff, handoff_id, with_for_update=True, populate_existing=True)
+    if handoff is None:
+        raise LookupError(f"no hand-off with id {handoff_id}")
+    if actor.role == Role.consultant and handoff.consultant_user_id != actor.user_id:
+        raise PermissionDenied("this lead was handed to another consultant")
+    return handoff, session.get(Lead, handoff.lead_id)
+
+
+def accept_handoff(session: Session, *, actor: Actor, handoff_id: int) -> Handoff:
+    """The consultant takes the lead on."""
+    handoff, lead = _own_handoff(session, actor, handoff_id)
+    if handoff.status != str(HandoffStatus.pending):
+        raise ValueError(f"this hand-off is {handoff.status}, not pending")
+    handoff.status = str(HandoffStatus.accepted)
+    handoff.decided_at = utcnow()
+    session.add(handoff)
+    session.flush()
+    _audit(session, actor, "handoff.accept", handoff, lead)
+    return handoff
+
+
+def return_handoff(
+    session: Session, *, actor: Actor, handoff_id: int, reason_code: str, note: str | None = None
+) -> Handoff:
+    """The consultant gives the lead back to its owner, with a reason (RETURN_REASONS)."""
+    if reason_code not in RETURN_REASONS:
+        raise ValueError(f"reason_code must be one of {RETURN_REASONS}")
+    handoff, lead = _own_handoff(session, actor, handoff_id)
+    if handoff.status not in OPEN_STATUSES:
+        raise ValueError(f"this hand-off is already {handoff.status}")
+    if handoff.outcome is not None:
+        raise ValueError("this hand-off already has an outcome")
+    note = _clean_note(note)
+    handoff.status = str(HandoffStatus.returned)
+    handoff.reason_code = reason_code
+    handoff.note = note or handoff.note
+    handoff.decided_at = utcnow()
+    session.add(handoff)
+    session.flush()
+    _audit(session, actor, "handoff.return", handoff, lead, reason_code=reason_code, note=note)
+    return handoff
+
+
+def record_outcome(
+    session: Session, *, actor: Actor, handoff_id: int, outcome: str, note: str | None = None
+) -> Handoff:
+    """What came of an accepted hand-off; books, validates or cancels the lead's appointment
+    order as the module docstring says."""
+    outcome = str(VisitOutcome(outcome))
+    handoff, lead = _own_handoff(session, actor, handoff_id)
+    if handoff.status != str(HandoffStatus.accepted):
+        raise ValueError("accept the hand-off before recording its outcome")
+    if handoff.outcome == outcome:
+        raise ValueError(f"the outcome is already {outcome}")
+    note = _clean_note(note)
+    order_ref = f"{ORDER_REF_PREFIX}{handoff.id}"
+    order = session.execute(select(Order).where(Order.order_ref == order_ref)).scalars().first()
+    if outcome in (VisitOutcome.booked, VisitOutcome.visited, VisitOutcome.ordered):
+        wanted = OrderStatus.placed if outcome == VisitOutcome.booked else OrderStatus.valid
+        if order is None:
+            order = Order(
+                order_ref=order_ref,
+                staff_id=lead.owner_staff_id,
+                kind=str(OrderKind.appointment),
+                amount=Decimal("0"),
+                status=str(wanted),
+                created_on=settings_service.hospital_today(session),
+                lead_id=lead.id,
+            )
+        elif wanted == OrderStatus.valid or order.status == str(OrderStatus.cancelled):
+            order.status = str(wanted)
+    elif order is not None and order.status == str(OrderStatus.placed):
+        order.status = str(OrderStatus.cancelled)
+    if order is not None:
+        session.add(order)
+    handoff.outcome = outcome
+    handoff.note = note or handoff.note
+    session.add(handoff)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        "handoff.outcome",
+        handoff,
+        lead,
+        outcome=outcome,
+        note=note,
+        order_ref=order.order_ref if order is not None else None,
+        order_status=order.status if order is not None else None,
+    )
+    return handoff
+
+
+def _queue_query(session: Session):
+    consultant = AppUser.__table__.alias("consultant")
+    handed_by = AppUser.__table__.alias("handed_by")
+    rules = _rules(session)
+    score = _score_expression(board_as_of(session), rules.decay).label("score")
+    return (
+        select(
+            Handoff.id,
+            Handoff.lead_id,
+            Lead.lead_ref,
+            Lead.name,
+            Lead.phone,
+            Lead.owner_staff_id,
+            Staff.name.label("owner_name"),
+            Department.name.label("department"),
+            Lead.stage,
+            score,
+            func.coalesce(consultant.c.display_name, consultant.c.username).label("consultant"),
+            func.coalesce(handed_by.c.display_name, handed_by.c.username).label("handed_by"),
+            Handoff.handed_at,
+            Handoff.decided_at,
+            Handoff.status,
+            Handoff.outcome,
+            Handoff.reason_code,
+            Handoff.note,
+        )
+        .select_from(Handoff)
+        .join(Lead, Lead.id == Handoff.lead_id)
+        .join(Staff, Staff.id == Lead.owner_staff_id)
+        .join(Department, Department.id == Staff.department_id)
+        .join(consultant, consultant.c.id == Handoff.consultant_user_id)
+        .outerjoin(handed_by, handed_by.c.id == Handoff.handed_by_user_id)
+    )
+
+
+def _frame(rows, actor: Actor, now: dt.datetime) -> pd.DataFrame:
+    from core.services.leads import _shows_full_phone, mask_phone
+
+    records = []
+    for row in rows:
+        record = dict(row._mapping)
+        if not _shows_full_phone(actor, record["owner_staff_id"]):
+            record["phone"] = mask_phone(record["phone"])
+        record["score"] = int(record["score"])
+        until = now if record["status"] == str(HandoffStatus.pending) else record["decided_at"]
+        waited = (until - record["handed_at"]) if until and record["handed_at"] else None
+        record["waiting_days"] = round(waited.total_seconds() / 86400, 1) if waited else None
+        records.append(record)
+    return pd.DataFrame(records, columns=QUEUE_COLUMNS)
+
+
+def _board_now(session: Session) -> dt.datetime:
+    """Now, or the end of the board's as-of day when the data ended in the past (the demo
+    hospital), so waiting times read as they did on the data's last day."""
+    zone = ZoneInfo(settings_service.get_value(session, "timezone"))
+    as_of = board_as_of(session)
+    end_of_day = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    return min(utcnow(), end_of_day.astimezone(dt.UTC))
+
+
+def handoff_queue(
+    session: Session,
+    *,
+    actor: Actor,
+    statuses: tuple[str, ...] | None = None,
+    now: dt.datetime | None = None,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """Hand-offs, oldest pending first: a consultant's own; a department head's and a staff
+    member's those of their leads; admin, marketer and executive all. `waiting_days` is the
+    time from hand-off to now (`_board_now`) while pending, else to the consultant's
+    decision."""
+    require_role(actor, *Role)
+    query = _queue_query(session)
+    if actor.role == Role.consultant:
+        query = query.where(Handoff.consultant_user_id == actor.user_id)
+    elif actor.role == Role.dept_head:
+        query = query.where(Staff.department_id == department_scope(actor))
+    elif actor.role == Role.staff:
+        query = query.where(Lead.owner_staff_id == staff_scope(actor))
+    if statuses:
+        query = query.where(Handoff.status.in_(statuses))
+    pending_first = func.coalesce(
+        func.nullif(Handoff.status, str(HandoffStatus.pending)), "0"
+    )  # "0" sorts before "accepted" and "returned"
+    query = query.order_by(pending_first, Handoff.handed_at, Handoff.id).limit(limit)
+    return _frame(session.execute(query), actor, now or _board_now(session))
+
+
+def lead_handoffs(session: Session, *, actor: Actor, lead_id: int) -> pd.DataFrame:
+    """Every hand-off of one lead (newest first), outcome included, for its detail."""
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise LookupError(f"no lead with id {lead_id}")
+    _check_visible(session, actor, lead)
+    query = (
+        _queue_query(session)
+        .where(Handoff.lead_id == lead_id)
+        .order_by(Handoff.handed_at.desc(), Handoff.id.desc())
+    )
+    return _frame(session.execute(query), actor, _board_now(session))
