@@ -20,7 +20,7 @@ with read_session() as session:
 
 if month:
     st.caption(t("home.figures_for", lang, month=month))
-    figure_tiles(figures, lang)
+    figure_tiles(figures, lang, per_row=3)
 else:
     st.info(t("app.no_data", lang))
 

@@ -169,8 +169,8 @@ def sign_in(
     page, base_url: str, username: str, password: str = "trustpool-demo", path: str = ""
 ) -> None:
     page.goto(f"{base_url}/{path}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Log out").wait_for()
     wait_for_app(page)
