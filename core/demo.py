@@ -866,9 +866,10 @@ class _Builder:
                     self._move(lead, stage, suggested, day, True, "自动晋级：评分达到阈值")
                 )
                 stage, last_move = suggested, day
-        # A marketer moved a few leads up by hand after a phone call.
-        if stage != Stage.super_trust and rng.random() < 0.04:
-            day = last_move + dt.timedelta(days=rng.randint(0, max(0, (LAST_DAY - last_move).days)))
+        # A marketer moved a few leads up by hand after a phone call (a later day than any
+        # automatic move, so the history reads in order).
+        if stage != Stage.super_trust and last_move < LAST_DAY and rng.random() < 0.04:
+            day = last_move + dt.timedelta(days=rng.randint(1, (LAST_DAY - last_move).days))
             higher = STAGE_ORDER[stage.rank + 1]
             reason = rng.choice(["电话沟通后意向明确", "已到院咨询", "老客户转介绍，信任度高"])
             self.plan.stage_changes.append(self._move(lead, stage, higher, day, False, reason))
