@@ -147,6 +147,7 @@ LABELS = {
     # Cell errors
     "table_admin.err.required": ("a value is required", "必须填写"),
     "table_admin.err.too_long": ("at most {max_length} characters", "最多 {max_length} 个字符"),
+    "table_admin.err.too_short": ("at least {min_length} characters", "至少 {min_length} 个字符"),
     "table_admin.err.not_integer": ("must be a whole number", "必须是整数"),
     "table_admin.err.not_number": ("must be a number", "必须是数字"),
     "table_admin.err.not_bool": ("must be yes or no", "必须是“是”或“否”"),

@@ -699,7 +699,7 @@ def export_rows(
 
 _ERROR_KEYS = {
     "string_too_long": "too_long",
-    "string_too_short": "required",
+    "string_too_short": "too_short",
     "missing": "required",
     "int_parsing": "not_integer",
     "int_type": "not_integer",
