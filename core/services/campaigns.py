@@ -974,6 +974,47 @@ def channel_overlaps(
     return frame.sort_values(["from", "channel"], ignore_index=True)
 
 
+def channel_weeks(
+    session: Session,
+    *,
+    actor: Actor,
+    first_day: dt.date,
+    last_day: dt.date,
+    owner_staff_id: int | None = None,
+    statuses: list[str] | None = None,
+) -> pd.DataFrame:
+    """How many campaigns (not cancelled) use each channel in each week (weeks start on
+    Monday) of the window: 2 or more in a cell is a channel overlap."""
+    items = calendar_items(
+        session,
+        actor=actor,
+        first_day=first_day,
+        last_day=last_day,
+        owner_staff_id=owner_staff_id,
+        statuses=statuses,
+    )
+    campaigns = items[(items["item"] == "campaign") & (items["status"] != CampaignStatus.cancelled)]
+    first_week = first_day - dt.timedelta(days=first_day.weekday())
+    weeks = []
+    week = first_week
+    while week <= last_day:
+        weeks.append(week)
+        week += dt.timedelta(days=7)
+    counts: dict[tuple[str, dt.date], int] = {}
+    for row in campaigns.itertuples():
+        channels = [c.strip() for c in (row.channel or "").split(";") if c.strip()]
+        last = row.finish - dt.timedelta(days=1)
+        for week in weeks:
+            if row.start <= week + dt.timedelta(days=6) and last >= week:
+                for channel in channels:
+                    counts[(channel, week)] = counts.get((channel, week), 0) + 1
+    frame = pd.DataFrame(
+        [{"channel": c, "week": w, "campaigns": n} for (c, w), n in counts.items()],
+        columns=["channel", "week", "campaigns"],
+    )
+    return frame.sort_values(["channel", "week"], ignore_index=True)
+
+
 # --- Results ------------------------------------------------------------------------------
 
 RESULT_COLUMNS = [
@@ -1108,3 +1149,21 @@ CAMPAIGN_RESULT_SQL = frozenset(
         "revenue",
     }
 )
+
+
+def results_summary(results: pd.DataFrame) -> dict[str, Any]:
+    """Totals over a `campaign_results` frame: budget, leads, valid orders, valid revenue,
+    and the overall cost per lead and return on budget (None where the divisor is 0)."""
+    budget = float(results["budget"].fillna(0).sum())
+    leads = int(results["leads"].sum())
+    revenue = round(float(results["revenue"].sum()), 2)
+    return {
+        "campaigns": len(results),
+        "budget": round(budget, 2),
+        "leads": leads,
+        "reached_strong": int(results["reached_strong"].sum()),
+        "valid_orders": int(results["valid_orders"].sum()),
+        "revenue": revenue,
+        "cost_per_lead": round(budget / leads, 2) if leads else None,
+        "return_on_budget": round(revenue / budget, 4) if budget else None,
+    }

@@ -99,7 +99,9 @@ class ContentError(ValueError):
 
 def split_list(value: str | None) -> list[str]:
     """A ';'-separated list (channels, tags) as a list without blanks."""
-    return [part.strip() for part in (value or "").split(";") if part.strip()]
+    if not isinstance(value, str):  # None, or NaN from a DataFrame cell
+        return []
+    return [part.strip() for part in value.split(";") if part.strip()]
 
 
 def join_list(values) -> str | None:
