@@ -709,21 +709,21 @@ def lead_score(
 # --- Members ------------------------------------------------------------------------------
 
 
-def _member_figures(session: Session):
-    """(balance, lifetime_points, tier) columns over Member, from one GROUP BY of the ledger."""
+def _member_figures(session: Session, member_ids: list[int] | None = None):
+    """(balance, lifetime_points, tier) columns over Member, from one GROUP BY of the ledger
+    (of `member_ids`' entries only, when given: a page of members need not sum everyone's)."""
     earning = and_(
         PointsEntry.kind.not_in([str(kind) for kind in NON_EARNING_POINTS_KINDS]),
         PointsEntry.points > 0,
     )
-    ledger = (
-        select(
-            PointsEntry.member_id.label("member_id"),
-            func.sum(PointsEntry.points).label("balance"),
-            func.sum(case((earning, PointsEntry.points), else_=0)).label("lifetime_points"),
-        )
-        .group_by(PointsEntry.member_id)
-        .subquery("ledger")
-    )
+    ledger = select(
+        PointsEntry.member_id.label("member_id"),
+        func.sum(PointsEntry.points).label("balance"),
+        func.sum(case((earning, PointsEntry.points), else_=0)).label("lifetime_points"),
+    ).group_by(PointsEntry.member_id)
+    if member_ids is not None:
+        ledger = ledger.where(PointsEntry.member_id.in_(member_ids))
+    ledger = ledger.subquery("ledger")
     balance = func.coalesce(ledger.c.balance, 0)
     lifetime = func.coalesce(ledger.c.lifetime_points, 0)
     levels = sorted(tiers(session), key=lambda tier: tier.level, reverse=True)
@@ -753,7 +753,7 @@ def member_status(session: Session, *, actor: Actor, member_no: str) -> dict[str
         )
         if not visible:
             raise PermissionDenied("this member is not one of yours")
-    ledger, balance, lifetime, tier = _member_figures(session)
+    ledger, balance, lifetime, tier = _member_figures(session, member_ids=[member.id])
     row = session.exec(
         select(balance, lifetime, tier)
         .select_from(Member)
