@@ -901,3 +901,32 @@ def test_an_import_killed_mid_way_changes_nothing(tmp_path):
         and after["import_batch"] == complete["import_batch"]
         and after["audit_log"] == complete["audit_log"]
     ), after
+
+
+# --- rescore_leads, as the lead board calls it ---------------------------------------------
+
+
+def test_rescore_leads_updates_held_objects_and_honours_since(hospital):
+    """The board records an interaction and rescores: a Lead it holds shows the new summary;
+    with `since`, only scores from that date on may promote (a later, weaker interaction does
+    not re-promote a lead a person moved down)."""
+    from core.services.leads import rescore_leads
+    from tests.factories import make_interaction
+
+    lead = _lead(hospital, "L0002")  # created 2019-06-05, weak_trust
+    make_interaction(
+        hospital, lead=lead, kind="livestream", occurred_on=dt.date(2019, 6, 6), points=60
+    )
+    make_interaction(
+        hospital, lead=lead, kind="download", occurred_on=dt.date(2019, 9, 1), points=10
+    )
+    assert rescore_leads(hospital, lead_ids=[lead.id], since={lead.id: dt.date(2019, 9, 1)}) == 0
+    assert (lead.points_total, lead.decay_weeks, lead.last_interaction_on) == (
+        70,
+        12,
+        dt.date(2019, 9, 1),
+    )
+    assert lead.stage == "weak_trust"
+    assert rescore_leads(hospital, lead_ids=[lead.id, lead.id]) == 1
+    assert (lead.stage, lead.version) == ("strong_trust", 2)
+    assert rescore_leads(hospital, lead_ids=[]) == 0
