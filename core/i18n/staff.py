@@ -181,6 +181,7 @@ LABELS = {
     "staff.edit.saved": ("{name} saved.", "已保存 {name}。"),
     # Import
     "staff.import.kind": ("File kind", "文件类型"),
+    "staff.import.kind.departments": ("Departments", "科室"),
     "staff.import.kind.staff": ("Staff (cards)", "员工(名片)"),
     "staff.import.kind.activity": ("Staff activity", "员工使用记录"),
     "staff.import.file": ("CSV or Excel file", "CSV 或 Excel 文件"),

@@ -176,6 +176,24 @@ def as_of_for(session: Session, month: str) -> dt.date:
     return min(last, hospital_today(session))
 
 
+def data_months(session: Session, *, limit: int = 24) -> list[str]:
+    """The months a staff page offers: from the first card issued or activity recorded (at
+    most `limit` months back) to `metrics.latest_data_month`; empty with no data."""
+    latest = metrics.latest_data_month(session)
+    if latest is None:
+        return []
+    first_days = session.exec(
+        select(
+            select(func.min(Staff.card_issued_on)).scalar_subquery(),
+            select(func.min(StaffActivity.date)).scalar_subquery(),
+        )
+    ).one()
+    days = [_as_date(day) for day in first_days if day is not None]
+    first = metrics.month_of(min(days)) if days else latest
+    months = metrics.months_between(min(first, latest), latest)
+    return months[-limit:]
+
+
 # --- Roster -------------------------------------------------------------------------------
 
 ROSTER_COLUMNS = [
