@@ -343,6 +343,40 @@ def test_channel_overlaps_list_shared_channels_on_shared_days(session, marketer)
     }
 
 
+def test_channel_weeks_count_campaigns_per_channel_and_week(session, marketer):
+    """Week of Mon 2 Sept: A and B both use the WeChat groups (2, an overlap); the week of
+    9 Sept only B does; a cancelled campaign counts nowhere."""
+    _campaign(
+        session,
+        marketer,
+        "A",
+        starts_on=D(2019, 9, 1),
+        ends_on=D(2019, 9, 6),
+        channel="微信群;社区",
+    )
+    _campaign(
+        session, marketer, "B", starts_on=D(2019, 9, 4), ends_on=D(2019, 9, 12), channel="微信群"
+    )
+    _campaign(
+        session,
+        marketer,
+        "X",
+        starts_on=D(2019, 9, 1),
+        ends_on=D(2019, 9, 30),
+        channel="微信群",
+        status="cancelled",
+    )
+    load = svc.channel_weeks(
+        session, actor=marketer, first_day=D(2019, 9, 2), last_day=D(2019, 9, 15)
+    )
+    cells = {(row.channel, row.week): row.campaigns for row in load.itertuples()}
+    assert cells == {
+        ("微信群", D(2019, 9, 2)): 2,
+        ("微信群", D(2019, 9, 9)): 1,
+        ("社区", D(2019, 9, 2)): 1,
+    }
+
+
 # --- Results ------------------------------------------------------------------------------
 
 
@@ -409,6 +443,18 @@ def test_results_match_hand_computed_figures(session, marketer):
 
     only_a = svc.campaign_results(session, actor=marketer, campaign_ids=[a.id])
     assert list(only_a["code"]) == ["A"]
+
+    # Totals over the three: ¥1,500 budget, 4 leads, 3 valid orders, ¥550 valid revenue.
+    assert svc.results_summary(results.reset_index()) == {
+        "campaigns": 3,
+        "budget": 1500.0,
+        "leads": 4,
+        "reached_strong": 2,
+        "valid_orders": 3,
+        "revenue": 550.0,
+        "cost_per_lead": 375.0,
+        "return_on_budget": 0.3667,
+    }
 
 
 # --- Permissions --------------------------------------------------------------------------
