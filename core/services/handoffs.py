@@ -31,6 +31,7 @@ from core.scoring import score_as_of
 from core.services import settings as settings_service
 from core.services.leads import (
     MOVER_ROLES,
+    BoardError,
     _as_date,
     _check_visible,
     _load_for_change,
@@ -101,14 +102,21 @@ def hand_off(
     score = _lead_score(session, lead)
     threshold = _rules(session).handoff_threshold
     if score < threshold:
-        raise ValueError(f"lead {lead.lead_ref} scores {score}, below the hand-off {threshold}")
+        raise BoardError(
+            "board.error.not_qualified",
+            f"lead {lead.lead_ref} scores {score}, below the hand-off threshold {threshold}",
+            score=score,
+            threshold=threshold,
+        )
     open_count = session.execute(
         select(func.count(Handoff.id)).where(
             Handoff.lead_id == lead.id, Handoff.status.in_(OPEN_STATUSES)
         )
     ).scalar()
     if open_count:
-        raise ValueError(f"lead {lead.lead_ref} is already handed off")
+        raise BoardError(
+            "board.error.already_handed", f"lead {lead.lead_ref} is already handed off"
+        )
     note = _clean_note(note)
     handoff = Handoff(
         lead_id=lead.id,
@@ -135,7 +143,7 @@ def hand_off(
 def _clean_note(note: str | None) -> str | None:
     note = (note or "").strip() or None
     if note and len(note) > 500:
-        raise ValueError("the note is longer than 500 characters")
+        raise BoardError("board.error.too_long", "the note is longer than 500 characters")
     return note
 
 
@@ -164,7 +172,9 @@ def accept_handoff(session: Session, *, actor: Actor, handoff_id: int) -> Handof
     """The consultant takes the lead on."""
     handoff, lead = _own_handoff(session, actor, handoff_id)
     if handoff.status != str(HandoffStatus.pending):
-        raise ValueError(f"this hand-off is {handoff.status}, not pending")
+        raise BoardError(
+            "board.error.handoff_not_pending", f"this hand-off is {handoff.status}, not pending"
+        )
     handoff.status = str(HandoffStatus.accepted)
     handoff.decided_at = utcnow()
     session.add(handoff)
@@ -178,12 +188,14 @@ def return_handoff(
 ) -> Handoff:
     """The consultant gives the lead back to its owner, with a reason (RETURN_REASONS)."""
     if reason_code not in RETURN_REASONS:
-        raise ValueError(f"reason_code must be one of {RETURN_REASONS}")
+        raise BoardError(
+            "board.error.bad_reason_code", f"reason_code must be one of {RETURN_REASONS}"
+        )
     handoff, lead = _own_handoff(session, actor, handoff_id)
     if handoff.status not in OPEN_STATUSES:
-        raise ValueError(f"this hand-off is already {handoff.status}")
+        raise BoardError("board.error.handoff_closed", f"this hand-off is already {handoff.status}")
     if handoff.outcome is not None:
-        raise ValueError("this hand-off already has an outcome")
+        raise BoardError("board.error.handoff_has_outcome", "this hand-off already has an outcome")
     note = _clean_note(note)
     handoff.status = str(HandoffStatus.returned)
     handoff.reason_code = reason_code
@@ -203,9 +215,11 @@ def record_outcome(
     outcome = str(VisitOutcome(outcome))
     handoff, lead = _own_handoff(session, actor, handoff_id)
     if handoff.status != str(HandoffStatus.accepted):
-        raise ValueError("accept the hand-off before recording its outcome")
+        raise BoardError(
+            "board.error.accept_first", "accept the hand-off before recording its outcome"
+        )
     if handoff.outcome == outcome:
-        raise ValueError(f"the outcome is already {outcome}")
+        raise BoardError("board.error.same_outcome", f"the outcome is already {outcome}")
     note = _clean_note(note)
     order_ref = f"{ORDER_REF_PREFIX}{handoff.id}"
     order = session.execute(select(Order).where(Order.order_ref == order_ref)).scalars().first()

@@ -35,7 +35,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
 from core import audit, metrics
-from core.db import execute_many
+from core.db import execute_many, fast_date
 from core.domain import (
     DEFAULT_STAGE_THRESHOLDS,
     IDLE_DECAY_DAYS,
@@ -121,24 +121,25 @@ def rescore_leads(
     leads: dict[int, tuple[dt.date, str]] = {}
     per_day: dict[int, list[tuple[dt.date, int]]] = {lead_id: [] for lead_id in ids}
     interactions = Interaction.__table__
+    in_chunk = bindparam("chunk", expanding=True)
+    lead_query = select(
+        lead_table.c.id, fast_date(lead_table.c.created_on), lead_table.c.stage
+    ).where(lead_table.c.id.in_(in_chunk))
+    # Points per lead and day, in date order: several on one day count once for decay.
+    day_query = (
+        select(
+            interactions.c.lead_id,
+            fast_date(interactions.c.occurred_on),
+            func.sum(interactions.c.points),
+        )
+        .where(interactions.c.lead_id.in_(in_chunk))
+        .group_by(interactions.c.lead_id, interactions.c.occurred_on)
+        .order_by(interactions.c.lead_id, interactions.c.occurred_on)
+    )
     for chunk in _chunks(ids):
-        for lead_id, created_on, stage in session.execute(
-            select(lead_table.c.id, lead_table.c.created_on, lead_table.c.stage).where(
-                lead_table.c.id.in_(chunk)
-            )
-        ).tuples():
+        for lead_id, created_on, stage in session.execute(lead_query, {"chunk": chunk}).all():
             leads[lead_id] = (created_on, stage)
-        # Points per lead and day, in date order: several on one day count once for decay.
-        for lead_id, day, points in session.execute(
-            select(
-                interactions.c.lead_id,
-                interactions.c.occurred_on,
-                func.sum(interactions.c.points),
-            )
-            .where(interactions.c.lead_id.in_(chunk))
-            .group_by(interactions.c.lead_id, interactions.c.occurred_on)
-            .order_by(interactions.c.lead_id, interactions.c.occurred_on)
-        ).tuples():
+        for lead_id, day, points in session.execute(day_query, {"chunk": chunk}).all():
             per_day[lead_id].append((day, int(points)))
 
     summaries: dict[str, list] = {
@@ -288,8 +289,20 @@ class StaleLead(Exception):
         super().__init__(f"lead {lead_id} was changed by {who}{when}; redraw the board")
 
 
-class ReasonRequired(ValueError):
+class BoardError(ValueError):
+    """A refusal the user can act on: `key` is its i18n label and `values` fill it."""
+
+    def __init__(self, key: str, message: str, **values: Any):
+        super().__init__(message)
+        self.key = key
+        self.values = values
+
+
+class ReasonRequired(BoardError):
     """Moving a lead back down the ladder needs a reason."""
+
+    def __init__(self, message: str):
+        super().__init__("board.error.reason_required", message)
 
 
 class day_number(FunctionElement):
@@ -767,12 +780,14 @@ def move_lead(
     for a move down the ladder without a reason, ValueError for a move to its own stage."""
     target = Stage(to_stage)
     if reason is not None and len(reason) > 500:
-        raise ValueError("the reason is longer than 500 characters")
+        raise BoardError("board.error.too_long", "the reason is longer than 500 characters")
     lead = _load_for_change(session, actor, [lead_id])[lead_id]
     if lead.version != int(expected_version):
         raise _stale(session, lead_id)
     if not _check_move(lead, target, reason):
-        raise ValueError(f"lead {lead.lead_ref} is already in {target}")
+        raise BoardError(
+            "board.error.same_stage", f"lead {lead.lead_ref} is already in {target}", stage=target
+        )
     _write_move(
         session,
         actor,
@@ -861,7 +876,11 @@ def bulk_tag(
         raise ValueError("action must be 'add' or 'remove'")
     tag = (tag or "").strip()
     if not tag or ";" in tag or len(tag) > TAG_MAX_LENGTH:
-        raise ValueError(f"a tag is 1 to {TAG_MAX_LENGTH} characters without ';'")
+        raise BoardError(
+            "board.error.bad_tag",
+            f"a tag is 1 to {TAG_MAX_LENGTH} characters without ';'",
+            max=TAG_MAX_LENGTH,
+        )
     leads = _load_for_change(session, actor, list(versions))
     _check_versions(leads, versions, session)
     changes: list[tuple[Lead, str | None]] = []
@@ -875,7 +894,11 @@ def bulk_tag(
             continue
         joined = ";".join(tags) or None
         if joined and len(joined) > 500:
-            raise ValueError(f"lead {lead.lead_ref} has too many tags")
+            raise BoardError(
+                "board.error.too_many_tags",
+                f"lead {lead.lead_ref} has too many tags",
+                lead=lead.lead_ref,
+            )
         changes.append((lead, joined))
     with session.begin_nested():
         for lead, joined in changes:
@@ -951,19 +974,26 @@ def interaction_points(session: Session, kind: str, points: int | None) -> int:
     kind = str(InteractionKind(kind))
     rule = settings_service.scoring_rules(session)[kind]
     if not rule.active:
-        raise ValueError(f"interactions of kind {kind} are switched off")
+        raise BoardError(
+            "board.error.kind_off", f"interactions of kind {kind} are switched off", kind=kind
+        )
     if points is None:
         return int(rule.points)
     if isinstance(points, bool) or int(points) != points:
-        raise ValueError("points must be a whole number")
+        raise BoardError("board.error.points_invalid", "points must be a whole number")
     points = int(points)
     low = rule.min_points if rule.min_points is not None else None
     high = rule.max_points if rule.max_points is not None else None
     if low is not None and high is not None:
         if not low <= points <= high:
-            raise ValueError(f"{kind} earns {low} to {high} points, not {points}")
+            raise BoardError(
+                "board.error.points_range",
+                f"{kind} earns {low} to {high} points, not {points}",
+                low=low,
+                high=high,
+            )
     elif points < 0:
-        raise ValueError("points cannot be negative")
+        raise BoardError("board.error.points_invalid", "points cannot be negative")
     return points
 
 
@@ -1010,12 +1040,16 @@ def record_interaction(
     if not isinstance(occurred_on, dt.date) or isinstance(occurred_on, dt.datetime):
         raise ValueError("occurred_on must be a date")
     if occurred_on < lead.created_on:
-        raise ValueError(f"the lead was created on {lead.created_on}, after {occurred_on}")
+        raise BoardError(
+            "board.error.before_created",
+            f"the lead was created on {lead.created_on}, after {occurred_on}",
+            created=lead.created_on,
+        )
     if occurred_on > today:
-        raise ValueError(f"{occurred_on} is in the future")
+        raise BoardError("board.error.future_date", f"{occurred_on} is in the future")
     note = (note or "").strip() or None
     if note and len(note) > 500:
-        raise ValueError("the note is longer than 500 characters")
+        raise BoardError("board.error.too_long", "the note is longer than 500 characters")
     rules = _rules(session)
 
     row = Interaction(
