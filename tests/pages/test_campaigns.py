@@ -200,3 +200,21 @@ def test_consultant_searches_the_script_library(demo_app):
     assert "1 scripts found" in texts(at)
     assert [e.label for e in at.expander] == ["降压药需要终身服用吗？  —  高血压 · 内三科"]
     assert not _button_keys(at) & {"piece_script_new_save"}
+
+
+def test_marketer_adds_a_script_that_consultants_can_find(demo_app):
+    """The marketer files a new approved answer under 高血压; searching for it finds it."""
+    at = open_page(PAGE, username="marketer")
+    at.text_input(key="piece_script_new_title").set_value("血压计怎么选?")
+    at.text_area(key="piece_script_new_body").set_value("推荐上臂式电子血压计,每年校准一次。")
+    at.text_input(key="piece_script_new_condition").set_value("高血压")
+    at.button(key="piece_script_new_save").click().run()
+    assert not at.exception
+    assert "Saved." in texts(at)
+    at.text_input(key="lib_query").set_value("上臂式").run()
+    assert [e.label for e in at.expander if "血压计" in e.label] == ["血压计怎么选?  —  高血压"]
+    with read_session() as session:
+        piece = session.exec(
+            select(ContentPiece).where(ContentPiece.title == "血压计怎么选?")
+        ).one()
+    assert (piece.kind, piece.condition) == ("script", "高血压")
