@@ -1,0 +1,265 @@
+"""The commission page's services around SPEC §3's payout sheet (core.metrics).
+
+`core.metrics` computes and freezes the sheet (`commission_sheet`, `commission_table`,
+`publish_commission`). Here: the rules in force, the months the page offers, a sheet's
+publication status, the sheet's totals, and corrections. A published sheet never changes; a
+correction is a new, audited adjustment line booked in the first month after it whose sheet is
+still open, with a note that names the month it corrects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from core import audit, metrics
+from core.domain import Role
+from core.models import AppUser, CommissionLine, CommissionSheet, Department, Order, Staff
+from core.permissions import Actor, department_scope, require_role, staff_scope
+from core.services.settings import get_value, hospital_today
+from core.services.staff import data_months
+
+CENT = Decimal("0.01")
+NOTE_LIMIT = 400  # the stored note is "[YYYY-MM] " + this, within the column's 500
+_CORRECTS = re.compile(r"^\[(\d{4}-\d{2})\] (.*)$", re.DOTALL)
+ADJUSTMENT_COLUMNS = ["staff_no", "name", "department", "corrects_month", "amount", "note"]
+
+
+class CommissionError(ValueError):
+    """A refused commission action; `key` is an i18n key of core/i18n/kpi.py."""
+
+    def __init__(self, key: str, **values: Any):
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+def commission_rules(session: Session, *, actor: Actor) -> dict[str, Decimal]:
+    """The rules in force (SPEC §3; an administrator edits them in Admin → Settings)."""
+    require_role(actor, *metrics.COMMISSION_ROLES)
+    return {
+        "per_appointment": Decimal(str(get_value(session, "commission_per_appointment"))),
+        "rate": Decimal(str(get_value(session, "commission_rate"))),
+    }
+
+
+def commission_months(session: Session, *, actor: Actor) -> list[str]:
+    """The months the commission page offers: from the first month with orders (or with
+    cards and activity, as the staff pages count it) to the latest month with data, plus any
+    later month that already holds adjustment lines."""
+    require_role(actor, *metrics.COMMISSION_ROLES)
+    latest = metrics.latest_data_month(session)
+    months = {str(month) for month in session.exec(select(CommissionSheet.month)).scalars()}
+    if latest is not None:
+        months |= {latest, *data_months(session)[:1]}
+        first_order = session.exec(select(func.min(Order.created_on))).scalar_one()
+        if first_order is not None:
+            months.add(metrics.month_of(dt.date.fromisoformat(str(first_order)[:10])))
+    if not months:
+        return []
+    return metrics.months_between(min(months), max(months))
+
+
+def sheet_status(session: Session, *, actor: Actor, month: str) -> dict[str, Any]:
+    """Whether `month`'s sheet is published (when — also as the hospital's local time — and by
+    whom), and whether it may be published now (the month is over and the sheet is open)."""
+    require_role(actor, *metrics.COMMISSION_ROLES)
+    _, last = metrics.month_bounds(month)
+    row = session.exec(
+        select(CommissionSheet.published_at, AppUser.username)
+        .outerjoin(AppUser, AppUser.id == CommissionSheet.published_by_user_id)
+        .where(CommissionSheet.month == month)
+    ).first()
+    published_at = row[0] if row else None
+    local = None
+    if published_at is not None:
+        moment = published_at if published_at.tzinfo else published_at.replace(tzinfo=dt.UTC)
+        zone = ZoneInfo(str(get_value(session, "timezone")))
+        local = moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return {
+        "month": month,
+        "published": published_at is not None,
+        "published_at": published_at,
+        "published_local": local,
+        "published_by": (row[1] or "system") if published_at is not None else None,
+        "month_over": last < hospital_today(session),
+    }
+
+
+def _adjustment_scope(session: Session, actor: Actor, month: str):
+    """(department_id, staff_id) the adjustment lines of `month` are limited to, or None when
+    the actor may see none yet (staff see lines of published months only)."""
+    require_role(actor, *metrics.COMMISSION_ROLES)
+    if actor.role == Role.staff:
+        if not metrics.is_published(session, month):
+            return None
+        return None, staff_scope(actor)
+    return department_scope(actor), None
+
+
+def commission_adjustments(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
+    """The correction lines booked in `month`: staff_no, name, department, the month each
+    corrects, amount (¥, signed) and note — scoped like the sheet itself."""
+    metrics.month_bounds(month)
+    scope = _adjustment_scope(session, actor, month)
+    if scope is None:
+        return pd.DataFrame(columns=ADJUSTMENT_COLUMNS)
+    department_id, staff_id = scope
+    statement = (
+        select(
+            Staff.staff_no,
+            Staff.name,
+            Department.name.label("department"),
+            CommissionLine.commission.label("amount"),
+            CommissionLine.note,
+        )
+        .join(Staff, Staff.id == CommissionLine.staff_id)
+        .join(Department, Department.id == Staff.department_id)
+        .where(CommissionLine.month == month, CommissionLine.is_adjustment.is_(True))
+        .order_by(Staff.staff_no, CommissionLine.id)
+    )
+    if staff_id is not None:
+        statement = statement.where(Staff.id == staff_id)
+    elif department_id is not None:
+        statement = statement.where(Staff.department_id == department_id)
+    rows = []
+    for row in session.exec(statement).mappings().all():
+        match = _CORRECTS.match(row["note"] or "")
+        rows.append(
+            {
+                "staff_no": row["staff_no"],
+                "name": row["name"],
+                "department": row["department"],
+                "corrects_month": match.group(1) if match else None,
+                "amount": float(Decimal(str(row["amount"])).quantize(CENT)),
+                "note": match.group(2) if match else (row["note"] or ""),
+            }
+        )
+    return pd.DataFrame(rows, columns=ADJUSTMENT_COLUMNS)
+
+
+def commission_totals(session: Session, *, actor: Actor, month: str) -> dict[str, Any]:
+    """The sheet's totals as the actor sees it: lines, valid appointments, commissionable
+    amount, commission, adjustments booked in the month, and the payout (commission +
+    adjustments)."""
+    sheet = metrics.commission_sheet(session, actor=actor, month=month)
+    scope = _adjustment_scope(session, actor, month)
+    adjustments = Decimal("0")
+    if scope is not None:
+        department_id, staff_id = scope
+        statement = (
+            select(func.coalesce(func.sum(CommissionLine.commission), 0))
+            .select_from(CommissionLine)
+            .join(Staff, Staff.id == CommissionLine.staff_id)
+            .where(CommissionLine.month == month, CommissionLine.is_adjustment.is_(True))
+        )
+        if staff_id is not None:
+            statement = statement.where(Staff.id == staff_id)
+        elif department_id is not None:
+            statement = statement.where(Staff.department_id == department_id)
+        adjustments = Decimal(str(session.exec(statement).one()[0])).quantize(CENT)
+    commission = sum((line["commission"] for line in sheet), Decimal("0.00"))
+    return {
+        "lines": len(sheet),
+        "valid_appointments": sum(line["valid_appointments"] for line in sheet),
+        "commissionable_amount": sum(
+            (line["commissionable_amount"] for line in sheet), Decimal("0.00")
+        ),
+        "commission": commission,
+        "adjustments": adjustments,
+        "payout": commission + adjustments,
+    }
+
+
+def _amount(value: Any) -> Decimal:
+    try:
+        amount = Decimal(str(value).strip().replace(",", "").replace("¥", ""))
+    except (InvalidOperation, AttributeError):
+        raise CommissionError("kpi.err.amount") from None
+    if not amount.is_finite():
+        raise CommissionError("kpi.err.amount")
+    amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    if amount == 0 or abs(amount) >= Decimal("10000000"):
+        raise CommissionError("kpi.err.amount")
+    return amount
+
+
+def add_commission_adjustment(
+    session: Session,
+    *,
+    actor: Actor,
+    month: str,
+    staff_id: int,
+    amount: Decimal | float | int | str,
+    note: str,
+) -> CommissionLine:
+    """Correct `month`'s published sheet for one staff member: an adjustment line of `amount`
+    (¥, negative to claw back) booked in the first later month whose sheet is still open,
+    audited. The published sheet itself never changes. Admin only."""
+    require_role(actor, Role.admin)
+    metrics.month_bounds(month)
+    if not metrics.is_published(session, month):
+        raise CommissionError("kpi.err.not_published", month=month)
+    value = _amount(amount)
+    text = " ".join((note or "").split())
+    if not text:
+        raise CommissionError("kpi.err.note_required")
+    if len(text) > NOTE_LIMIT:
+        raise CommissionError("kpi.err.note_long", n=NOTE_LIMIT)
+    person = session.get(Staff, staff_id)
+    if person is None:
+        raise CommissionError("kpi.err.unknown_staff")
+    target = metrics.next_month(month)
+    while True:
+        sheet = session.exec(
+            select(CommissionSheet).where(CommissionSheet.month == target).with_for_update()
+        ).scalar_one_or_none()
+        if sheet is None:
+            session.add(CommissionSheet(month=target))
+            session.flush()
+            break
+        if sheet.published_at is None:
+            break
+        target = metrics.next_month(target)
+    line = CommissionLine(
+        month=target,
+        staff_id=person.id,
+        valid_appointments=0,
+        commissionable_amount=Decimal("0.00"),
+        commission=value,
+        is_adjustment=True,
+        note=f"[{month}] {text}",
+    )
+    session.add(line)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="commission.adjust",
+        entity="commission_line",
+        entity_id=line.id,
+        detail={
+            "corrects_month": month,
+            "booked_in": target,
+            "staff_no": person.staff_no,
+            "amount": value,
+            "note": text,
+        },
+    )
+    session.flush()
+    return line
+
+
+def publishable(session: Session, *, actor: Actor, month: str) -> bool:
+    """Whether `actor` may publish `month`'s sheet now (admin, month over, not published)."""
+    if actor.role != Role.admin:
+        return False
+    status = sheet_status(session, actor=actor, month=month)
+    return status["month_over"] and not status["published"]
