@@ -34,6 +34,12 @@ IMPORT_KINDS = ("departments", "staff", "activity")
 # --- Helpers ------------------------------------------------------------------------------
 
 
+def lk(name: str) -> str:
+    """The key of a widget whose option labels follow the language: one per language, since
+    a widget keeps the option labels it was first drawn with."""
+    return f"{name}_{lang}"
+
+
 def _flash(kind: str, text: str) -> None:
     st.session_state[FLASH] = (kind, text)
 
@@ -103,22 +109,23 @@ def _export(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# The month's figures first; the card dates after them (the table scrolls sideways there).
 ROSTER_SHOWN = [
     "staff_no",
     "name",
     "department",
     "title",
     "card_status",
+    "leads_month",
+    "valid_orders_month",
+    "leads",
+    "last_activity",
+    "using",
+    "active",
     "card_issued_on",
     "card_activated_on",
     "profile_completed_on",
     "card_revoked_on",
-    "leads",
-    "leads_month",
-    "valid_orders_month",
-    "last_activity",
-    "using",
-    "active",
 ]
 DATE_COLUMNS = [
     "card_issued_on",
@@ -217,29 +224,32 @@ def _roster_tab() -> None:
         t("staff.filter.department", lang),
         [None, *department_names],
         format_func=lambda i: t("app.all", lang) if i is None else department_names[i],
-        key="staff_department",
+        key=lk("staff_department"),
     )
     title = right.selectbox(
         t("staff.filter.title", lang),
         [None, *titles],
         format_func=lambda v: t("app.all", lang) if v is None else v,
-        key="staff_title",
+        key=lk("staff_title"),
     )
     status = last.selectbox(
         t("staff.filter.card_status", lang),
         [None, *staff_service.CARD_STATUSES],
         format_func=lambda s: t("app.all", lang) if s is None else t(f"card.{s}", lang),
-        key="staff_card_status",
+        key=lk("staff_card_status"),
     )
     first, second, third = st.columns([1.2, 1.2, 2.8])
     using = first.selectbox(
-        t("staff.filter.using", lang), [None, True, False], format_func=_yes_no, key="staff_using"
+        t("staff.filter.using", lang),
+        [None, True, False],
+        format_func=_yes_no,
+        key=lk("staff_using"),
     )
     active = second.selectbox(
         t("staff.filter.active", lang, n=threshold),
         [None, True, False],
         format_func=_yes_no,
-        key="staff_active",
+        key=lk("staff_active"),
     )
     third.write("")
     include_left = third.checkbox(t("staff.filter.include_left", lang), key="staff_include_left")
@@ -373,7 +383,7 @@ def _cards_tab() -> None:
         CARD_ACTIONS,
         format_func=lambda a: t(f"staff.cards.{a}", lang),
         horizontal=True,
-        key="cards_action",
+        key=lk("cards_action"),
     )
     with read_session() as session:
         current = staff_service.staff_roster(session, actor=actor, month=months[-1])
@@ -517,7 +527,7 @@ def _import_tab() -> None:
         t("staff.import.kind", lang),
         IMPORT_KINDS,
         format_func=lambda k: t(f"staff.import.kind.{k}", lang),
-        key="import_kind",
+        key=lk("import_kind"),
     )
     st.download_button(
         t("staff.import.template", lang),
@@ -753,7 +763,7 @@ def _offboarding_tab() -> None:
         t("staff.offboard.strategy", lang),
         offboarding.STRATEGIES,
         format_func=lambda s: t(f"staff.offboard.strategy.{s}", lang),
-        key="offboard_strategy",
+        key=lk("offboard_strategy"),
     )
     reason = st.text_input(t("staff.offboard.reason", lang), key="offboard_reason", max_chars=200)
     params = (leaver, tuple(successors), strategy, leaving_on)

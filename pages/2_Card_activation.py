@@ -187,8 +187,8 @@ if heat_months and len(heatmap):
         )
     )
     heat.update_layout(
-        height=max(220, 26 * len(heatmap) + 80),
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=max(220, 26 * len(heatmap) + 100),
+        margin={"l": 10, "r": 10, "t": 36, "b": 10},  # room for the chart's toolbar
         xaxis={"type": "category"},
         yaxis={"autorange": "reversed"},
     )
@@ -215,8 +215,8 @@ if len(cohorts):
         )
     )
     cohort_chart.update_layout(
-        height=max(220, 32 * len(rows) + 90),
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=max(220, 32 * len(rows) + 110),
+        margin={"l": 10, "r": 10, "t": 36, "b": 10},
         xaxis={"title": t("activation.months_after", lang), "type": "category"},
         yaxis={"title": t("activation.cohort", lang), "autorange": "reversed"},
     )

@@ -176,7 +176,7 @@ def as_of_for(session: Session, month: str) -> dt.date:
     return min(last, hospital_today(session))
 
 
-def data_months(session: Session, *, limit: int = 24) -> list[str]:
+def data_months(session: Session, *, limit: int = 120) -> list[str]:
     """The months a staff page offers: from the first card issued or activity recorded (at
     most `limit` months back) to `metrics.latest_data_month`; empty with no data."""
     latest = metrics.latest_data_month(session)

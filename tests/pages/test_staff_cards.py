@@ -77,8 +77,8 @@ def test_the_office_sees_the_whole_roster_with_its_tabs(demo_app):
 def test_filtering_the_roster_by_department_and_card_status(demo_app):
     """The office narrows the roster to 内三科's activated cards whose profile is missing."""
     at = open_page(PAGE, username="admin")
-    at.selectbox(key="staff_department").set_value(_department_id(HEAD_DEPARTMENT)).run()
-    at.selectbox(key="staff_card_status").set_value("activated").run()
+    at.selectbox(key="staff_department_en").set_value(_department_id(HEAD_DEPARTMENT)).run()
+    at.selectbox(key="staff_card_status_en").set_value("activated").run()
     assert not at.exception
     roster = _table(at)
     assert set(roster["Department"]) == {HEAD_DEPARTMENT}
@@ -102,7 +102,7 @@ def test_a_department_head_sees_only_their_department(demo_app):
     team = _table(at)
     ward = _ward_staff_nos()
     assert len(team) > 0 and set(team["Staff no."]) <= ward
-    assert {"Rank (leads)", "Rank (valid orders)", "Leads this month"} <= set(team.columns)
+    assert {"Rank (leads)", "Rank (valid orders)", "New leads"} <= set(team.columns)
     for frame in at.dataframe[1:]:  # the follow-up list, one table per department
         assert set(frame.value["Staff no."]) <= ward
     tiles = {m.label for m in at.metric}
@@ -128,7 +128,7 @@ def test_a_staff_member_sees_their_own_card_and_figures(demo_app):
     assert not at.exception
     assert len(at.tabs) == 0 and len(at.dataframe) == 0
     tiles = {m.label: m.value for m in at.metric}
-    assert tiles["Leads"] == "33"
+    assert tiles["Leads (total)"] == "33"
     assert "My card" in texts(at)
 
 
@@ -154,7 +154,7 @@ def test_the_office_issues_a_card_to_a_selection(demo_app):
         )
     picked = roster["staff_id"].head(2).tolist()
     at = open_page(PAGE, username="marketer")
-    at.radio(key="cards_action").set_value("issue").run()
+    at.radio(key="cards_action_en").set_value("issue").run()
     at.multiselect(key="cards_people_issue").set_value(picked).run()
     at.button(key="cards_apply").click().run()
     assert not at.exception
@@ -172,7 +172,7 @@ def test_a_refused_card_action_explains_itself_and_saves_nothing(demo_app):
         )
     person = int(roster["staff_id"].iloc[0])
     at = open_page(PAGE, username="admin", lang="zh")
-    at.radio(key="cards_action").set_value("revoke").run()
+    at.radio(key="cards_action_zh").set_value("revoke").run()
     at.multiselect(key="cards_people_revoke").set_value([person]).run()
     at.button(key="cards_apply").click().run()
     assert not at.exception
