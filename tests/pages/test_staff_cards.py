@@ -220,3 +220,50 @@ def test_a_head_offboards_a_nurse_after_seeing_the_preview(demo_app):
             select(func.count()).select_from(Lead).where(Lead.owner_staff_id == leaver)
         ).scalar_one()
     assert owned == 0
+
+
+def _department_code(name: str) -> str:
+    with read_session() as session:
+        return session.exec(select(Department.code).where(Department.name == name)).scalar_one()
+
+
+def test_a_bad_staff_file_is_refused_row_by_row_and_changes_nothing(demo_app):
+    """The administrator imports a staff file with an unknown department on row 2 and an
+    impossible date on row 3: the page lists both rows with their column, nobody is added."""
+    code = _department_code(HEAD_DEPARTMENT)
+    content = (
+        "staff_no,name,department_code,card_issued_on\n"
+        "N9001,新人甲,NOPE,2019-08-01\n"
+        f"N9002,新人乙,{code},2019-13-01\n"
+    ).encode()
+    at = open_page(PAGE, username="admin")
+    at.selectbox(key="import_kind_en").set_value("staff").run()
+    at.file_uploader(key="import_file").set_value(("staff.csv", content, "text/csv")).run()
+    at.button(key="import_run").click().run()
+    assert not at.exception
+    errors = next(f.value for f in at.dataframe if "Row" in f.value.columns)
+    assert errors[["Row", "Column"]].values.tolist() == [
+        [2, "department_code"],
+        [3, "card_issued_on"],
+    ]
+    assert at.error, "the refusal is shown as an error"
+    with read_session() as session:
+        added = session.exec(select(Staff).where(Staff.staff_no.in_(["N9001", "N9002"])))
+        assert added.first() is None
+
+
+def test_an_activity_file_is_imported(demo_app):
+    """The administrator imports a day of card activity; the page confirms the rows."""
+    content = b"staff_no,date,kind\nS0075,2019-08-30,share\nS0072,2019-08-30,post\n"
+    with read_session() as session:
+        roster = staff_service.staff_roster(session, actor=Actor.system(), month="2019-08")
+        before = int(roster["activity_month"].sum())
+    at = open_page(PAGE, username="admin")
+    at.selectbox(key="import_kind_en").set_value("activity").run()
+    at.file_uploader(key="import_file").set_value(("activity.csv", content, "text/csv")).run()
+    at.button(key="import_run").click().run()
+    assert not at.exception
+    assert at.success and "2" in at.success[0].value
+    with read_session() as session:
+        roster = staff_service.staff_roster(session, actor=Actor.system(), month="2019-08")
+        assert int(roster["activity_month"].sum()) == before + 2
