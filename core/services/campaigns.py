@@ -1040,6 +1040,18 @@ RESULT_COLUMNS = [
 ]
 
 
+# Result columns computed from the aggregates, per campaign row.
+DERIVED_COLUMNS = frozenset(
+    {
+        "target_reached",
+        "reached_strong",
+        "cost_per_lead",
+        "cost_per_valid_order",
+        "return_on_budget",
+    }
+)
+
+
 def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     numerator = pd.to_numeric(numerator, errors="coerce").astype(float)
     denominator = pd.to_numeric(denominator, errors="coerce").astype(float)
@@ -1116,7 +1128,7 @@ def campaign_results(
         statement = statement.where(Campaign.id.in_(campaign_ids))
     statement = statement.order_by(Campaign.starts_on.desc(), Campaign.code)
     rows = [dict(row) for row in session.execute(statement).mappings().all()]
-    frame = pd.DataFrame(rows, columns=[c for c in RESULT_COLUMNS if c in CAMPAIGN_RESULT_SQL])
+    frame = pd.DataFrame(rows, columns=[c for c in RESULT_COLUMNS if c not in DERIVED_COLUMNS])
     counts = ["leads", *[str(s) for s in STAGE_ORDER], "orders", "valid_orders"]
     for column in counts:
         frame[column] = frame[column].astype(int)
@@ -1129,26 +1141,6 @@ def campaign_results(
     frame["cost_per_valid_order"] = _ratio(frame["budget"], frame["valid_orders"]).round(2)
     frame["return_on_budget"] = _ratio(frame["revenue"], frame["budget"])
     return frame[RESULT_COLUMNS]
-
-
-CAMPAIGN_RESULT_SQL = frozenset(
-    {
-        "id",
-        "code",
-        "name",
-        "type",
-        "status",
-        "starts_on",
-        "ends_on",
-        "budget",
-        "target_leads",
-        "leads",
-        *[str(stage) for stage in STAGE_ORDER],
-        "orders",
-        "valid_orders",
-        "revenue",
-    }
-)
 
 
 def results_summary(results: pd.DataFrame) -> dict[str, Any]:
