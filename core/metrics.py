@@ -106,12 +106,15 @@ def months_between(first_month: str, last_month: str) -> list[str]:
 
 
 def latest_data_month(session: Session) -> str | None:
-    """The latest month with leads, orders or staff activity (pages open on it)."""
+    """The latest month with leads or orders (pages open on it).
+
+    Staff activity does not count: every sign-in records some, so a login today would move
+    the pages to an empty month of a database whose business data ended earlier.
+    """
     latest = session.exec(
         select(
             select(func.max(Lead.created_on)).scalar_subquery(),
             select(func.max(Order.created_on)).scalar_subquery(),
-            select(func.max(StaffActivity.date)).scalar_subquery(),
         )
     ).one()
     days = [_as_date(day) for day in latest if day is not None]
