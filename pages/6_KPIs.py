@@ -342,33 +342,34 @@ with boards:
     span = first if first == last else f"{first} – {last}"
     st.caption(t("kpi.boards_caption", lang, span=span, n=BOARD_ROWS))
     tables = _boards(database_url, actor, first, last, department_id, BOARD_ROWS)
-    grid = st.columns(2)
-    for index, by in enumerate(metrics.LEADERBOARD_MEASURES):
-        with grid[index % 2]:
-            st.markdown(f"**{t(f'metrics.by.{by}', lang)}**")
-            board = tables[by]
-            if board.empty:
-                st.info(t("app.no_data", lang))
-                continue
-            value_header = t(f"metrics.by.{by}", lang)
-            shown = board[["rank", "staff_no", "name", "department", "value"]].rename(
-                columns={
-                    "rank": t("metrics.rank", lang),
-                    "staff_no": t("metrics.staff_no", lang),
-                    "name": t("metrics.name", lang),
-                    "department": t("metrics.department", lang),
-                    "value": value_header,
-                }
-            )
-            money = {value_header: st.column_config.NumberColumn(format="¥%.2f")}
-            charts.table_section(
-                user,
-                shown,
-                key=f"kpi_board_{by}",
-                name=f"leaderboard-{by}-{first}-{last}",
-                what=f"leaderboard_{by}",
-                column_config=money if by == "valid_revenue" else None,
-            )
+    measures = metrics.LEADERBOARD_MEASURES
+    for pair in (measures[:2], measures[2:]):  # two boards a row, rows aligned
+        for column, by in zip(st.columns(2), pair, strict=True):
+            with column.container(key=f"kpi_board_{by}"):
+                st.markdown(f"**{t(f'metrics.by.{by}', lang)}**")
+                board = tables[by]
+                if board.empty:
+                    st.info(t("app.no_data", lang))
+                    continue
+                value_header = t(f"metrics.by.{by}", lang)
+                shown = board[["rank", "staff_no", "name", "department", "value"]].rename(
+                    columns={
+                        "rank": t("metrics.rank", lang),
+                        "staff_no": t("metrics.staff_no", lang),
+                        "name": t("metrics.name", lang),
+                        "department": t("metrics.department", lang),
+                        "value": value_header,
+                    }
+                )
+                money = {value_header: st.column_config.NumberColumn(format="¥%.2f")}
+                charts.table_section(
+                    user,
+                    shown,
+                    key=f"kpi_board_{by}",
+                    name=f"leaderboard-{by}-{first}-{last}",
+                    what=f"leaderboard_{by}",
+                    column_config=money if by == "valid_revenue" else None,
+                )
 
 with pareto:
     st.subheader(t("metrics.pareto", lang))
