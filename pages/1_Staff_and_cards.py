@@ -150,6 +150,7 @@ def _roster_display(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 with read_session() as session:
     months = staff_service.data_months(session)
+    latest = metrics.latest_data_month(session)
     today = settings_service.hospital_today(session)
     threshold = int(settings_service.get_value(session, "active_staff_lead_threshold"))
     activation_days = int(settings_service.get_value(session, "followup_activation_days"))
@@ -164,7 +165,7 @@ if not months:
     st.info(t("app.no_data", lang))
     st.stop()
 
-month = month_picker(months, key="staff_month", lang=lang, default=months[-1])
+month = month_picker(months, key="staff_month", lang=lang, default=latest)
 with read_session() as session:
     as_of = staff_service.as_of_for(session, month)
 st.caption(t("staff.as_of", lang, month=month, day=as_of.isoformat()))

@@ -63,12 +63,13 @@ def _label(key: str, threshold: int) -> str:
 
 with read_session() as session:
     months = staff_service.data_months(session)
+    latest = metrics.latest_data_month(session)
 
 if not months:
     st.info(t("activation.no_months", lang))
     st.stop()
 
-month = month_picker(months, key="activation_month", lang=lang, default=months[-1])
+month = month_picker(months, key="activation_month", lang=lang, default=latest)
 threshold, now, before, trend, departments, heatmap, cohorts = _activation_figures(
     get_settings().database_url, user.actor, month, tuple(months)
 )

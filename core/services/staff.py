@@ -177,21 +177,24 @@ def as_of_for(session: Session, month: str) -> dt.date:
 
 
 def data_months(session: Session, *, limit: int = 120) -> list[str]:
-    """The months a staff page offers: from the first card issued or activity recorded (at
-    most `limit` months back) to `metrics.latest_data_month`; empty with no data."""
+    """The months a staff page offers: from the first card issued, activity recorded or
+    month with data (at most `limit` months back) to the current month, so that today's card
+    changes can be seen before the month has leads or orders. Pages still open on
+    `metrics.latest_data_month` (SPEC §7). Empty on an empty database."""
     latest = metrics.latest_data_month(session)
-    if latest is None:
-        return []
     first_days = session.exec(
         select(
             select(func.min(Staff.card_issued_on)).scalar_subquery(),
             select(func.min(StaffActivity.date)).scalar_subquery(),
         )
     ).one()
-    days = [_as_date(day) for day in first_days if day is not None]
-    first = metrics.month_of(min(days)) if days else latest
-    months = metrics.months_between(min(first, latest), latest)
-    return months[-limit:]
+    starts = [metrics.month_of(_as_date(day)) for day in first_days if day is not None]
+    if latest is not None:
+        starts.append(latest)
+    if not starts:
+        return []
+    last = max(latest or min(starts), metrics.month_of(hospital_today(session)))
+    return metrics.months_between(min(starts), last)[-limit:]
 
 
 # --- Roster -------------------------------------------------------------------------------

@@ -528,3 +528,17 @@ def test_usage_heatmap_takes_each_months_rate_from_the_department_table(session,
             got = heat.loc[department, month]
             assert (got != got and rate != rate) or got == rate
     assert heat.loc["妇产科", "2019-06"] == 0.5  # 1 of 2 issued cards used in June
+
+
+def test_the_pages_months_run_from_the_first_card_to_this_month(session, hospital):
+    """The month pickers offer every month from the first card issued to the current month
+    (today's card changes are reachable), and nothing on an empty database."""
+    months = staff_service.data_months(session)
+    today = settings_service.hospital_today(session)
+    assert months[0] == "2019-03"
+    assert months[-1] == metrics.month_of(today)
+    assert "2019-06" in months and len(months) == len(set(months))
+
+
+def test_no_months_without_data(session):
+    assert staff_service.data_months(session) == []

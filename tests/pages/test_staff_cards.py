@@ -267,3 +267,61 @@ def test_an_activity_file_is_imported(demo_app):
     with read_session() as session:
         roster = staff_service.staff_roster(session, actor=Actor.system(), month="2019-08")
         assert int(roster["activity_month"].sum()) == before + 2
+
+
+def test_an_admin_onboards_a_newcomer_who_then_waits_in_the_heads_follow_up_list(demo_app):
+    """The administrator adds a nurse to 内三科 with a card issued today and a login; the
+    head of 内三科 then finds her in the follow-up list as a card not yet activated."""
+    at = open_page(PAGE, username="admin")
+    at.text_input(key="onboard_no").set_value("N2030")
+    at.text_input(key="onboard_name").set_value("新来的护士")
+    at.selectbox(key="onboard_department").set_value(_department_id(HEAD_DEPARTMENT))
+    at.text_input(key="onboard_title").set_value("护士")
+    at.text_input(key="onboard_username").set_value("nurse2030")
+    at.text_input(key="onboard_password").set_value("a-long-enough-secret")
+    at.button(key="onboard_submit").click().run()
+    assert not at.exception
+    assert "新来的护士 joined 内三科. Login nurse2030 created." in texts(at)
+    with read_session() as session:
+        login = users.get_by_username(session, "nurse2030")
+        assert login is not None and login.role == "staff"
+    head = open_page(PAGE, username="head")
+    head.selectbox(key="staff_month").set_value(head.selectbox(key="staff_month").options[-1])
+    head.run()
+    listed = pd.concat([f.value for f in head.dataframe[1:]], ignore_index=True)
+    row = listed[listed["Staff no."] == "N2030"]
+    assert row["Why"].tolist() == ["Card not activated"]
+
+
+def test_a_head_reassigns_two_leads_after_the_preview(demo_app):
+    """The head of 内三科 gives two of a nurse's leads to a colleague: preview, confirm."""
+    with read_session() as session:
+        ward = _department_id(HEAD_DEPARTMENT)
+        owner, receiver = session.exec(
+            select(Staff.id)
+            .where(Staff.department_id == ward, Staff.left_on.is_(None))
+            .where(Staff.id.in_(select(Lead.owner_staff_id)))
+            .order_by(Staff.staff_no)
+            .limit(2)
+        ).scalars()
+        leads = (
+            session.exec(
+                select(Lead.id).where(Lead.owner_staff_id == owner).order_by(Lead.id).limit(2)
+            )
+            .scalars()
+            .all()
+        )
+    at = open_page(PAGE, username="head")
+    at.selectbox(key="reassign_from").set_value(owner).run()
+    at.selectbox(key="reassign_to").set_value(receiver).run()
+    at.multiselect(key=f"reassign_leads_{owner}").set_value(leads).run()
+    at.text_input(key="reassign_reason").set_value("工作量调整").run()
+    at.button(key="reassign_preview").click().run()
+    assert not at.exception
+    assert "What moves: 2 leads, 0 members, 0 hand-offs" in texts(at)
+    at.button(key="reassign_confirm").click().run()
+    assert not at.exception
+    assert "2 leads and 0 members moved." in texts(at)
+    with read_session() as session:
+        owners = session.exec(select(Lead.owner_staff_id).where(Lead.id.in_(leads))).scalars()
+        assert set(owners) == {receiver}
