@@ -8,6 +8,8 @@ KPI query never blocks writers. PostgreSQL URLs work unchanged (psycopg 3).
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import itertools
 import re
 import threading
@@ -16,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import String, TypeDecorator, event, type_coerce
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -167,3 +169,22 @@ def execute_many(
     if not compiled.positional:
         parameters = [dict(zip(names, values, strict=True)) for values in parameters]
     connection.exec_driver_sql(sql, parameters)
+
+
+_iso_date = functools.lru_cache(maxsize=65_536)(dt.date.fromisoformat)
+
+
+class _FastDate(TypeDecorator):
+    """A DATE read back quickly: SQLite returns ISO text, parsed here by the C date parser
+    (dates repeat, so with a cache) instead of SQLAlchemy's regex; PostgreSQL returns dates."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        return _iso_date(value) if isinstance(value, str) else value
+
+
+def fast_date(column):
+    """`column` (a DATE) in a SELECT that reads many rows, as a date, with less overhead."""
+    return type_coerce(column, _FastDate()).label(column.key)

@@ -40,12 +40,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import Date, bindparam, case, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from core import audit
-from core.db import execute_many
+from core.db import execute_many, fast_date
 from core.domain import (
     STAGE_ORDER,
     ActivityKind,
@@ -427,7 +427,8 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _csv_records(content: bytes) -> tuple[Iterable[tuple[int, list[str]]], bool]:
+def _csv_records(content: bytes) -> tuple[list[list[str]], bool]:
+    """The records of a UTF-8 CSV file (record i is the file's row i + 1), cells stripped."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -436,21 +437,17 @@ def _csv_records(content: bytes) -> tuple[Iterable[tuple[int, list[str]]], bool]
             "importer.not_utf8", byte=f"0x{content[error.start]:02X}", row=row
         ) from None
     check_control = _CONTROL.search(text) is not None
-
-    def records():
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        number = 0
-        strip = str.strip
-        try:
-            for number, record in enumerate(reader, start=1):  # noqa: B007
-                yield number, list(map(strip, record))
-        except csv.Error as error:
-            raise ImportFailed("importer.bad_csv", row=number + 1, reason=str(error)) from None
-
-    return records(), check_control
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    strip = str.strip
+    try:
+        records = [list(map(strip, record)) for record in reader]
+    except csv.Error as error:
+        raise ImportFailed("importer.bad_csv", row=reader.line_num, reason=str(error)) from None
+    return records, check_control
 
 
-def _xlsx_records(content: bytes) -> Iterable[tuple[int, list[str]]]:
+def _xlsx_records(content: bytes) -> list[list[str]]:
+    """The rows of the workbook's first sheet (row i is the sheet's row i + 1), as text."""
     import openpyxl
 
     try:
@@ -459,10 +456,9 @@ def _xlsx_records(content: bytes) -> Iterable[tuple[int, list[str]]]:
         raise ImportFailed("importer.bad_xlsx") from None
     try:
         sheet = workbook.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_cell_text(value) for value in values]
-    except ImportFailed:
-        raise
+        return [
+            [_cell_text(value) for value in values] for values in sheet.iter_rows(values_only=True)
+        ]
     except Exception:
         raise ImportFailed("importer.bad_xlsx") from None
     finally:
@@ -481,40 +477,36 @@ def _read_table(content: bytes, filename: str, columns: tuple[Column, ...]) -> _
     else:
         records, check_control = _csv_records(content)
 
-    records = iter(records)
-    header: list[str] | None = None
-    header_row = 0
-    for number, cells in records:
-        if any(cells):
-            header = [cell.strip().lstrip("\ufeff").lower() for cell in cells]
-            header_row = number
-            break
-    if header is None:
+    first = next((i for i, cells in enumerate(records) if any(cells)), None)
+    if first is None:
         raise ImportFailed("importer.empty")
+    header = [cell.strip().lstrip("\ufeff").lower() for cell in records[first]]
     while header and not header[-1]:
         header.pop()
-    errors = _check_header(header, header_row, columns)
+    errors = _check_header(header, first + 1, columns)
     if errors:
         raise ImportRejected(errors)
     width = len(header)
-    rows: list[list[str]] = []
-    numbers: list[int] = []
+    data = records[first + 1 :]
+    numbers = range(first + 2, first + 2 + len(data))
     bad: set[int] = set()
-    for number, cells in records:
-        if len(cells) != width:
-            if len(cells) > width:
-                if any(cells[width:]):
-                    bad.add(len(rows))
-                    errors.append(_error(number, None, "importer.extra_cells"))
-                cells = cells[:width]
-            else:
-                cells = cells + [""] * (width - len(cells))
-        if any(cells) or len(rows) in bad:
-            rows.append(cells)
-            numbers.append(number)
-    if not rows:
+    for i in [i for i, cells in enumerate(data) if len(cells) != width]:
+        cells = data[i]
+        if len(cells) > width:
+            if any(cells[width:]):
+                bad.add(i)
+                errors.append(_error(numbers[i], None, "importer.extra_cells"))
+            data[i] = cells[:width]
+        else:
+            data[i] = cells + [""] * (width - len(cells))
+    keep = [i for i, cells in enumerate(data) if i in bad or any(cells)]  # blank rows go
+    if len(keep) < len(data):
+        bad = {position for position, i in enumerate(keep) if i in bad}
+        data = [data[i] for i in keep]
+        numbers = [numbers[i] for i in keep]
+    if not data:
         raise ImportFailed("importer.no_rows")
-    return _Table(header, rows, numbers, check_control, errors, bad)
+    return _Table(header, data, list(numbers), check_control, errors, bad)
 
 
 def _error(row: int, column: str | None, key: str, **values: Any) -> RowError:
@@ -696,12 +688,17 @@ class _Checker:
         """{key: (key, id, …)} of the rows of `entity` whose key is among `values`."""
         model, key, extra = _KEY_TABLES[entity]
         table = model.__table__
-        columns = [table.c[key], *(table.c[name] for name in extra)]
+        columns = [table.c[key]]
+        for name in extra:
+            column = table.c[name]
+            columns.append(fast_date(column) if isinstance(column.type, Date) else column)
+        query = select(*columns).where(table.c[key].in_(bindparam("chunk", expanding=True)))
         found: dict[str, tuple] = {}
-        for chunk in _chunks(sorted(set(values) - {""})):
-            query = select(*columns).where(table.c[key].in_(chunk))
-            for row in self.session.execute(query).tuples():
-                found[row[0]] = row
+        # A NUL can be in no key (PostgreSQL text cannot hold it): such a cell is unknown.
+        wanted = {value for value in values if value and "\x00" not in value}
+        for chunk in _chunks(sorted(wanted)):
+            for row in self.session.execute(query, {"chunk": chunk}).all():
+                found[row[0]] = tuple(row)
         return found
 
     def ref(self, name: str) -> list[tuple | None]:
@@ -1030,13 +1027,13 @@ def _check_balances(ck: _Checker, signed, members, kinds, dates) -> None:
     table = PointsEntry.__table__
     credit = func.sum(case((table.c.points > 0, table.c.points), else_=0))
     debit = func.sum(case((table.c.points < 0, table.c.points), else_=0))
+    query = (
+        select(table.c.member_id, fast_date(table.c.occurred_on), credit, debit)
+        .where(table.c.member_id.in_(bindparam("chunk", expanding=True)))
+        .group_by(table.c.member_id, table.c.occurred_on)
+    )
     for chunk in _chunks(sorted(by_member)):
-        query = (
-            select(table.c.member_id, table.c.occurred_on, credit, debit)
-            .where(table.c.member_id.in_(chunk))
-            .group_by(table.c.member_id, table.c.occurred_on)
-        )
-        for member_id, day, plus, minus in ck.session.execute(query).tuples():
+        for member_id, day, plus, minus in ck.session.execute(query, {"chunk": chunk}).all():
             events = by_member[member_id]
             if plus:
                 events.append((day, False, 0, -1, int(plus), None))
@@ -1086,11 +1083,12 @@ _PLANS: dict[str, Callable[[_Checker, Actor, dt.datetime], _Plan]] = {
 def _ids(session: Session, entity: str, keys: list[str]) -> dict[str, int]:
     model, key, _ = _KEY_TABLES[entity]
     table = model.__table__
+    query = select(table.c[key], table.c.id).where(
+        table.c[key].in_(bindparam("chunk", expanding=True))
+    )
     found: dict[str, int] = {}
     for chunk in _chunks(keys):
-        query = select(table.c[key], table.c.id).where(table.c[key].in_(chunk))
-        for value, row_id in session.execute(query).tuples():
-            found[value] = row_id
+        found.update(tuple(row) for row in session.execute(query, {"chunk": chunk}).all())
     return found
 
 

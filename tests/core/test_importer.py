@@ -325,6 +325,7 @@ BAD_ROWS = [
     ("points", {"kind": "bonus"}, "kind", "unknown value 'bonus'"),
     ("staff", {"department_code": "XXX"}, "department_code", "no department with code 'XXX'"),
     ("activity", {"staff_no": "S9999"}, "staff_no", "no staff member with staff_no 'S9999'"),
+    ("activity", {"staff_no": "S\x000"}, "staff_no", "no staff member with staff_no 'S\\x000'"),
     ("leads", {"owner_staff_no": "S9999"}, "owner_staff_no", "no staff member"),
     ("leads", {"campaign_code": "C9999"}, "campaign_code", "no campaign with code 'C9999'"),
     ("interactions", {"lead_ref": "L9999"}, "lead_ref", "no lead with lead_ref 'L9999'"),
