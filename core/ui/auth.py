@@ -194,8 +194,8 @@ def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUse
     lang = current_language()
     try:
         settings.check_production_ready()
-    except RuntimeError as error:
-        st.error(str(error))
+    except RuntimeError:
+        st.error(t("security.production_cookie_key", lang))
         st.stop()
     authenticator = _authenticator()
     if not st.session_state.get("authentication_status"):
