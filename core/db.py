@@ -118,6 +118,25 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+class _Memo(dict):
+    """Each distinct value processed once (a column of dates holds few distinct ones)."""
+
+    def __init__(self, process):
+        super().__init__()
+        self.process = process
+
+    def __missing__(self, value):
+        processed = self[value] = self.process(value)
+        return processed
+
+
+def _processed(process, values: Sequence[Any]) -> list[Any]:
+    try:
+        return list(map(_Memo(process).__getitem__, values))
+    except TypeError:  # an unhashable value
+        return list(map(process, values))
+
+
 def execute_many(
     session: Session,
     statement,
@@ -156,7 +175,7 @@ def execute_many(
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if name in columns:
             values = columns[name]
-            bound.append(list(map(process, values)) if process else values)
+            bound.append(_processed(process, values) if process else values)
             continue
         if name in constants:
             value = constants[name]
