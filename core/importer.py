@@ -1162,30 +1162,37 @@ def import_file(
             _refuse_repeat(session, kind, sha256, lang)
             raise
         report.batch_id = batch.id
-        statement = insert(plan.model.__table__)
-        for start in range(0, rows, WRITE_CHUNK):
-            chunk = {
-                name: values[start : start + WRITE_CHUNK] for name, values in plan.columns.items()
-            }
-            execute_many(session, statement, chunk, plan.constants)
-            written = min(rows, start + WRITE_CHUNK)
-            step(0.3 + 0.5 * written / max(rows, 1), "importer.progress_writing",
-                 done=f"{written:,}", rows=f"{rows:,}")  # fmt: skip
-        if plan.after is not None:
-            step(0.85, "importer.progress_rescoring")
-            plan.after(session, actor, report)
-        audit.record(
-            session,
-            actor=actor,
-            action="import",
-            entity="import_batch",
-            entity_id=batch.id,
-            detail={"kind": kind, "rows": rows, "filename": filename, "sha256": sha256},
-        )
-        session.flush()
+        try:
+            _write(session, plan, rows, step)
+            if plan.after is not None:
+                step(0.85, "importer.progress_rescoring")
+                plan.after(session, actor, report)
+            audit.record(
+                session,
+                actor=actor,
+                action="import",
+                entity="import_batch",
+                entity_id=batch.id,
+                detail={"kind": kind, "rows": rows, "filename": filename, "sha256": sha256},
+            )
+            session.flush()
+        except IntegrityError as error:
+            # Another writer added the same key between our check and our insert.
+            reason = str(error.orig or error).strip().splitlines()[0][:200]
+            raise ImportFailed("importer.conflict", lang, reason=reason) from None
     step(1.0, "importer.progress_done")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _write(session: Session, plan: _Plan, rows: int, step) -> None:
+    statement = insert(plan.model.__table__)
+    for start in range(0, rows, WRITE_CHUNK):
+        chunk = {name: values[start : start + WRITE_CHUNK] for name, values in plan.columns.items()}
+        execute_many(session, statement, chunk, plan.constants)
+        written = min(rows, start + WRITE_CHUNK)
+        step(0.3 + 0.5 * written / max(rows, 1), "importer.progress_writing",
+             done=f"{written:,}", rows=f"{rows:,}")  # fmt: skip
 
 
 def _refuse_repeat(session: Session, kind: str, sha256: str, lang: str = "en") -> None:

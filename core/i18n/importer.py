@@ -36,6 +36,10 @@ LABELS = {
         "this file was already imported on {date} ({rows} rows); nothing was changed",
         "该文件已于 {date} 导入({rows} 行);未做任何更改",
     ),
+    "importer.conflict": (
+        "another change conflicted with this import ({reason}); nothing was written, try again",
+        "导入时与其他修改冲突({reason});未写入任何数据,请重试",
+    ),
     "importer.rejected_one": ("1 bad row; first: {first}", "1 行有误;首个错误:{first}"),
     "importer.rejected_many": (
         "{count} bad rows; first: {first}",

@@ -931,3 +931,21 @@ def test_rescore_leads_updates_held_objects_and_honours_since(hospital):
     assert rescore_leads(hospital, lead_ids=[lead.id, lead.id]) == 1
     assert (lead.stage, lead.version) == ("strong_trust", 2)
     assert rescore_leads(hospital, lead_ids=[]) == 0
+
+
+def test_a_key_added_by_someone_else_during_the_import_is_a_clean_refusal(session, monkeypatch):
+    """Between the check and the write another writer adds department 'NEU' (possible on
+    PostgreSQL): the unique key stops the insert and the import fails as one line."""
+    real = importer.execute_many
+
+    def racing(session_, statement, columns, constants=None):
+        session_.add(Department(code="NEU", name="added meanwhile"))
+        session_.flush()
+        real(session_, statement, columns, constants)
+
+    monkeypatch.setattr(importer, "execute_many", racing)
+    content = csv_bytes(["code", "name"], [["NEU", "Neurology"]])
+    with pytest.raises(ImportFailed, match="^another change conflicted with this import"):
+        import_file(session, actor=SYSTEM, kind="departments", content=content, filename="d.csv")
+    session.rollback()
+    assert counts(session)["department"] == 0
