@@ -39,13 +39,14 @@ def lk(name: str) -> str:
     return f"{name}_{lang}"
 
 
-def _flash(kind: str, text: str) -> None:
-    st.session_state[FLASH] = (kind, text)
+def _flash(kind: str, text: str, where: str = "top") -> None:
+    """Keep a message for the next run, to show `where` the user acted."""
+    st.session_state[FLASH] = (kind, text, where)
 
 
-def _show_flash() -> None:
-    if FLASH in st.session_state:
-        kind, text = st.session_state.pop(FLASH)
+def _show_flash(where: str = "top") -> None:
+    if st.session_state.get(FLASH, (None, None, None))[2] == where:
+        kind, text, _ = st.session_state.pop(FLASH)
         (st.success if kind == "success" else st.error)(text)
 
 
@@ -57,17 +58,18 @@ def _error_text(error: Exception) -> str:
     return t("members.error.not_found", lang, message=str(error))
 
 
-def _write(action, done) -> bool:
+def _write(action, done, where: str = "top") -> bool:
     """Run `action(session)` in one write transaction and flash `done(result)` or the error
-    (nothing is saved on error). Called from widget callbacks, before the page redraws."""
+    (nothing is saved on error) `where` the user acted. Called from widget callbacks, before
+    the page redraws."""
     try:
         with write_session() as session:
             result = action(session)
             message = done(result)
     except (PermissionDenied, svc.MemberError, LookupError) as error:
-        _flash("error", _error_text(error))
+        _flash("error", _error_text(error), where)
         return False
-    _flash("success", message)
+    _flash("success", message, where)
     _chart_data.clear()
     return True
 
@@ -83,8 +85,12 @@ def _state(key: str, default=None):
 with read_session() as session:
     tiers = settings_service.tiers(session)
     zone = ZoneInfo(settings_service.get_value(session, "timezone"))
-    as_of_default = svc.default_as_of(session)
-    latest_month = metrics.latest_data_month(session) or metrics.month_of(as_of_default)
+    as_of_default = svc.default_as_of(session)  # care lists and expiry: the data's last day
+    today = settings_service.hospital_today(session)  # new entries: today
+
+# The charts end with the members' latest month (staff logins move the hospital's latest
+# data month to today, which would leave a demo's member charts empty).
+latest_month = metrics.month_of(as_of_default)
 TIER_BY_LEVEL = {tier.level: tier for tier in tiers}
 
 
@@ -102,6 +108,24 @@ def kind_label(kind: str) -> str:
 def _columns(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     """The frame with the listed columns only, headed in the user's language."""
     return frame[list(names)].rename(columns={k: t(v, lang) for k, v in names.items()})
+
+
+def _table(frame: pd.DataFrame, names: dict[str, str], *, key: str, height="auto"):
+    """Show the listed columns under headings in the user's language: numbers with
+    thousands separators, missing text as a dash. Returns the frame as shown."""
+    shown = _columns(frame, names)
+    config = {}
+    for column in shown.columns:
+        if pd.api.types.is_numeric_dtype(shown[column]) and not pd.api.types.is_bool_dtype(
+            shown[column]
+        ):
+            config[column] = st.column_config.NumberColumn(format="localized")
+        else:
+            shown[column] = shown[column].where(shown[column].notna(), "—")
+    st.dataframe(
+        shown, hide_index=True, width="stretch", height=height, column_config=config, key=key
+    )
+    return shown
 
 
 def _date(value) -> str:
@@ -158,22 +182,18 @@ def _member_list() -> None:
     rows["tier"] = rows["tier"].map(tier_name)
     rows["joined_on"] = rows["joined_on"].map(_date)
     rows["last_activity"] = rows["last_activity"].map(_date)
-    st.dataframe(
-        _columns(
-            rows,
-            {
-                "member_no": "members.member_no",
-                "name": "members.name",
-                "tier": "metric.tier",
-                "balance": "metric.balance",
-                "lifetime_points": "metric.lifetime_points",
-                "last_activity": "members.last_activity",
-                "joined_on": "members.joined_on",
-                "owner_staff_no": "members.owner",
-            },
-        ),
-        hide_index=True,
-        width="stretch",
+    _table(
+        rows,
+        {
+            "member_no": "members.member_no",
+            "name": "members.name",
+            "tier": "metric.tier",
+            "balance": "metric.balance",
+            "lifetime_points": "metric.lifetime_points",
+            "last_activity": "members.last_activity",
+            "joined_on": "members.joined_on",
+            "owner_staff_no": "members.owner",
+        },
         height=320,
         key="members_table",
     )
@@ -265,20 +285,16 @@ def _member_detail(member_no: str) -> None:
         ledger = detail.ledger.copy()
         ledger["kind"] = ledger["kind"].map(kind_label)
         ledger["occurred_on"] = ledger["occurred_on"].map(_date)
-        st.dataframe(
-            _columns(
-                ledger,
-                {
-                    "occurred_on": "members.date",
-                    "kind": "members.kind",
-                    "points": "members.points",
-                    "balance": "metric.balance",
-                    "note": "members.note",
-                    "by": "members.by",
-                },
-            ),
-            hide_index=True,
-            width="stretch",
+        _table(
+            ledger,
+            {
+                "occurred_on": "members.date",
+                "kind": "members.kind",
+                "points": "members.points",
+                "balance": "metric.balance",
+                "note": "members.note",
+                "by": "members.by",
+            },
             height=300,
             key="members_ledger",
         )
@@ -287,15 +303,17 @@ def _member_detail(member_no: str) -> None:
             st.markdown(f"**{t('members.redemptions', lang)}**")
             _redemption_table(detail.redemptions, key="members_member_redemptions", height=160)
     with right:
+        _show_flash("member")
         if can_write:
             _member_forms(detail, rewards, rates)
 
 
 def _member_forms(detail, rewards: pd.DataFrame, rates: dict[str, int]) -> None:
     member_id = detail.member.id
-    award, redeem, adjust = st.tabs(
-        [t("members.award", lang), t("members.redeem", lang), t("members.adjust", lang)]
-    )
+    labels = [t("members.award", lang), t("members.redeem", lang), t("members.adjust", lang)]
+    # Stay on the form the user last sent (its message shows above the tabs).
+    last = {"award": 0, "redeem": 1, "adjust": 2}.get(_state("members_last_form"), 0)
+    award, redeem, adjust = st.tabs(labels, default=labels[last])
     with award, st.form("members_award_form", clear_on_submit=True):
         kinds = list(svc.EARNING_KINDS)
         st.selectbox(
@@ -321,7 +339,9 @@ def _member_forms(detail, rewards: pd.DataFrame, rates: dict[str, int]) -> None:
             key="members_award_amount",
             help=t("members.amount_help", lang, rate=rates["spend"]),
         )
-        st.date_input(t("members.date", lang), value=as_of_default, key="members_award_date")
+        st.date_input(
+            t("members.date", lang), value=today, key="members_award_date", max_value=today
+        )
         st.text_input(t("members.note", lang), key="members_award_note", max_chars=200)
         st.form_submit_button(
             t("members.award_submit", lang),
@@ -391,6 +411,7 @@ def _reward_name(row) -> str:
 
 
 def _award(member_id: int) -> None:
+    st.session_state["members_last_form"] = "award"
     kind = st.session_state[lk("members_award_kind")]
     points = st.session_state.get("members_award_points")
     amount = st.session_state.get("members_award_amount")
@@ -407,10 +428,11 @@ def _award(member_id: int) -> None:
             occurred_on=st.session_state.get("members_award_date"),
         )
 
-    _write(action, lambda entry: t("members.awarded", lang, points=entry.points))
+    _write(action, lambda entry: t("members.awarded", lang, points=entry.points), "member")
 
 
 def _redeem(member_id: int) -> None:
+    st.session_state["members_last_form"] = "redeem"
     reward_id = st.session_state[lk("members_redeem_reward")]
     quantity = int(st.session_state.get("members_redeem_quantity") or 1)
 
@@ -419,10 +441,13 @@ def _redeem(member_id: int) -> None:
             session, actor=actor, member_id=member_id, reward_id=reward_id, quantity=quantity
         )
 
-    _write(action, lambda redemption: t("members.redeemed", lang, points=redemption.points))
+    _write(
+        action, lambda redemption: t("members.redeemed", lang, points=redemption.points), "member"
+    )
 
 
 def _adjust(member_id: int) -> None:
+    st.session_state["members_last_form"] = "adjust"
     points = int(st.session_state.get("members_adjust_points") or 0)
     reason = st.session_state.get("members_adjust_reason") or ""
 
@@ -431,7 +456,7 @@ def _adjust(member_id: int) -> None:
             session, actor=actor, member_id=member_id, points=points, reason=reason
         )
 
-    _write(action, lambda entry: t("members.adjusted", lang, points=entry.points))
+    _write(action, lambda entry: t("members.adjusted", lang, points=entry.points), "member")
 
 
 def _convert_form() -> None:
@@ -442,7 +467,7 @@ def _convert_form() -> None:
             t("members.member_no_optional", lang), key="members_convert_no", max_chars=64
         )
         cols[2].date_input(
-            t("members.joined_on", lang), value=as_of_default, key="members_convert_joined"
+            t("members.joined_on", lang), value=today, key="members_convert_joined", max_value=today
         )
         st.caption(t("members.convert_help", lang))
         st.form_submit_button(
@@ -484,21 +509,17 @@ def _redemption_table(frame: pd.DataFrame, *, key: str, height: int = 300) -> No
     shown["redeemed_at"] = shown["redeemed_at"].map(
         lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
     )
-    st.dataframe(
-        _columns(
-            shown,
-            {
-                "redeemed_at": "members.redeemed_at",
-                "member_no": "members.member_no",
-                "name": "members.name",
-                "reward": "members.reward",
-                "quantity": "members.quantity",
-                "points": "members.points",
-                "by": "members.by",
-            },
-        ),
-        hide_index=True,
-        width="stretch",
+    _table(
+        shown,
+        {
+            "redeemed_at": "members.redeemed_at",
+            "member_no": "members.member_no",
+            "name": "members.name",
+            "reward": "members.reward",
+            "quantity": "members.quantity",
+            "points": "members.points",
+            "by": "members.by",
+        },
         height=height,
         key=key,
     )
@@ -519,22 +540,19 @@ def _rewards_tab() -> None:
         shown["active"] = shown["active"].map(
             lambda active: t("members.active", lang) if active else t("members.inactive", lang)
         )
-        st.dataframe(
-            _columns(
-                shown,
-                {
-                    "name": "members.reward",
-                    "name_en": "members.reward_en",
-                    "points_cost": "members.points_cost",
-                    "stock": "members.stock",
-                    "redeemed": "members.redeemed_units",
-                    "active": "members.status",
-                },
-            ),
-            hide_index=True,
-            width="stretch",
+        _table(
+            shown,
+            {
+                "name": "members.reward",
+                "name_en": "members.reward_en",
+                "points_cost": "members.points_cost",
+                "stock": "members.stock",
+                "redeemed": "members.redeemed_units",
+                "active": "members.status",
+            },
             key="members_rewards_table",
         )
+    _show_flash("rewards")
     if can_write:
         add, edit = st.columns(2)
         with add, st.form("members_reward_add", clear_on_submit=True):
@@ -621,7 +639,7 @@ def _add_reward() -> None:
             stock=int(st.session_state.get("members_reward_stock") or 0),
         )
 
-    _write(action, lambda reward: t("members.reward_added", lang, name=reward.name))
+    _write(action, lambda reward: t("members.reward_added", lang, name=reward.name), "rewards")
 
 
 def _save_reward(reward_id: int, version: int, suffix: str) -> None:
@@ -642,14 +660,16 @@ def _save_reward(reward_id: int, version: int, suffix: str) -> None:
             reward = svc.restock_reward(session, actor=actor, reward_id=reward_id, add=restock)
         return reward
 
-    _write(action, lambda reward: t("members.reward_saved", lang, name=reward.name))
+    _write(action, lambda reward: t("members.reward_saved", lang, name=reward.name), "rewards")
 
 
 # --- Care lists ---------------------------------------------------------------------------
 
 
 def _care_tab() -> None:
-    as_of = st.date_input(t("members.as_of", lang), value=as_of_default, key="members_care_as_of")
+    as_of = st.columns([1, 3])[0].date_input(
+        t("members.as_of", lang), value=as_of_default, key="members_care_as_of"
+    )
     with read_session() as session:
         lists = svc.care_lists(session, actor=actor, as_of=as_of)
         review = svc.requalification_review(session, actor=actor, as_of=as_of)
@@ -680,7 +700,7 @@ def _care_tab() -> None:
             shown["tier"] = shown["tier"].map(tier_name)
             shown["birthday"] = shown["birthday"].map(_date)
             shown["last_activity"] = shown["last_activity"].map(_date)
-            table = _columns(
+            table = _table(
                 shown,
                 {
                     "member_no": "members.member_no",
@@ -692,8 +712,8 @@ def _care_tab() -> None:
                     "days_quiet": "members.days_quiet",
                     "owner_staff_no": "members.owner",
                 },
+                key=f"members_care_{name}",
             )
-            st.dataframe(table, hide_index=True, width="stretch", key=f"members_care_{name}")
             if len(frame) < lists.totals[name]:
                 st.caption(t("members.care.first_rows", lang, rows=len(frame)))
             if name in ("follow_up", "at_risk"):
@@ -716,19 +736,15 @@ def _care_tab() -> None:
         shown = review.members.copy()
         shown["tier"] = shown["tier"].map(tier_name)
         shown["requalifies_for"] = shown["requalifies_for"].map(tier_name)
-        st.dataframe(
-            _columns(
-                shown,
-                {
-                    "member_no": "members.member_no",
-                    "name": "members.name",
-                    "tier": "metric.tier",
-                    "earned_in_window": "members.earned_in_window",
-                    "requalifies_for": "members.requalifies_for",
-                },
-            ),
-            hide_index=True,
-            width="stretch",
+        _table(
+            shown,
+            {
+                "member_no": "members.member_no",
+                "name": "members.name",
+                "tier": "metric.tier",
+                "earned_in_window": "members.earned_in_window",
+                "requalifies_for": "members.requalifies_for",
+            },
             key="members_requalification",
         )
 
@@ -779,6 +795,7 @@ def _charts_tab() -> None:
             title=t("members.chart.per_tier", lang),
         )
         figure.update_layout(height=360, margin={"t": 50, "b": 10}, legend_title_text="")
+        figure.update_xaxes(type="category")  # "2019-08", in every language
         st.plotly_chart(figure, width="stretch", key="members_chart_tiers")
         st.caption(t("members.chart.per_tier_help", lang))
     with right:
@@ -801,6 +818,7 @@ def _charts_tab() -> None:
             title=t("members.chart.points", lang),
         )
         figure.update_layout(height=360, margin={"t": 50, "b": 10}, legend_title_text="")
+        figure.update_xaxes(type="category")  # "2019-08", in every language
         st.plotly_chart(figure, width="stretch", key="members_chart_points")
     st.subheader(t("members.chart.top_share", lang))
     if share["share"] is None:
@@ -852,21 +870,17 @@ def _tiers_tab() -> None:
             for tier in tiers
         ]
     )
-    st.dataframe(
-        _columns(
-            table,
-            {
-                "level": "members.tier_level",
-                "name": "metric.tier",
-                "threshold": "members.threshold",
-                "discount": "members.discount",
-                "free_items": "members.free_items",
-                "gifts": "members.gifts",
-                "checkup": "members.checkup",
-            },
-        ),
-        hide_index=True,
-        width="stretch",
+    _table(
+        table,
+        {
+            "level": "members.tier_level",
+            "name": "metric.tier",
+            "threshold": "members.threshold",
+            "discount": "members.discount",
+            "free_items": "members.free_items",
+            "gifts": "members.gifts",
+            "checkup": "members.checkup",
+        },
         key="members_tiers_table",
     )
     if is_admin:
@@ -962,23 +976,20 @@ def _tier_editor() -> None:
         else:
             st.markdown(f"**{t('members.preview', lang)}**")
             preview = preview.assign(name=preview["level"].map(tier_name))
-            st.dataframe(
-                _columns(
-                    preview,
-                    {
-                        "name": "metric.tier",
-                        "members_now": "members.members_now",
-                        "members_after": "members.members_after",
-                        "moving_up": "members.moving_up",
-                        "moving_down": "members.moving_down",
-                    },
-                ),
-                hide_index=True,
-                width="stretch",
+            _table(
+                preview,
+                {
+                    "name": "metric.tier",
+                    "members_now": "members.members_now",
+                    "members_after": "members.members_after",
+                    "moving_up": "members.moving_up",
+                    "moving_down": "members.moving_down",
+                },
                 key="members_tier_preview",
             )
     else:
         st.caption(t("members.preview_hint", lang))
+    _show_flash("tiers")
     st.button(
         t("members.save_tiers", lang),
         key="members_save_tiers",
@@ -1009,11 +1020,13 @@ def _save_tiers() -> None:
     _write(
         lambda session: svc.set_tiers(session, actor=actor, tiers=rows),
         lambda saved: t("members.tiers_saved", lang),
+        "tiers",
     )
 
 
 def _expiry_panel() -> None:
     st.subheader(t("members.expiry", lang))
+    _show_flash("expiry")
     with read_session() as session:
         months = settings_service.get_value(session, "points_expiry_months")
         requalify = settings_service.get_value(session, "tier_requalification_months")
@@ -1044,7 +1057,9 @@ def _expiry_panel() -> None:
     if not months:
         st.info(t("members.expiry_off", lang))
         return
-    as_of = st.date_input(t("members.as_of", lang), value=as_of_default, key="members_expiry_as_of")
+    as_of = st.columns([1, 3])[0].date_input(
+        t("members.as_of", lang), value=as_of_default, key="members_expiry_as_of"
+    )
     with read_session() as session:
         preview = svc.preview_expiry(session, actor=actor, as_of=as_of)
     st.markdown(
@@ -1058,18 +1073,14 @@ def _expiry_panel() -> None:
         )
     )
     if not preview.rows.empty:
-        st.dataframe(
-            _columns(
-                preview.rows,
-                {
-                    "member_no": "members.member_no",
-                    "name": "members.name",
-                    "balance": "metric.balance",
-                    "expiring": "members.expiring",
-                },
-            ),
-            hide_index=True,
-            width="stretch",
+        _table(
+            preview.rows,
+            {
+                "member_no": "members.member_no",
+                "name": "members.name",
+                "balance": "metric.balance",
+                "expiring": "members.expiring",
+            },
             height=240,
             key="members_expiry_rows",
         )
@@ -1096,7 +1107,7 @@ def _save_expiry_settings() -> None:
             session, actor=actor, key="tier_requalification_months", value=requalify or None
         )
 
-    _write(action, lambda _: t("members.settings_saved", lang))
+    _write(action, lambda _: t("members.settings_saved", lang), "expiry")
 
 
 def _run_expiry(as_of: dt.date) -> None:
@@ -1104,6 +1115,7 @@ def _run_expiry(as_of: dt.date) -> None:
     _write(
         lambda session: svc.run_expiry(session, actor=actor, as_of=as_of),
         lambda result: t("members.expired", lang, points=result.points, members=result.members),
+        "expiry",
     )
 
 

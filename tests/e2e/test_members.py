@@ -1,0 +1,143 @@
+"""A marketer opens Members in a real browser at 1366×768, in English and in Chinese: the
+list with a member's detail, the charts, the care lists, and a redemption beyond the balance
+refused. Nothing is written: the app server is shared with other tests."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import wait_for_app
+
+LABELS = {
+    "en": {
+        "list": "Members",
+        "charts": "Charts",
+        "care": "Care lists",
+        "list_text": "members · page 1 of",
+        "charts_text": "Members per tier at month end",
+        "care_text": "Birthdays this week",
+        "redeem_tab": "Redeem",
+        "redeem": "Redeem",
+        "quantity": "Quantity",
+        "refused": "Refused: the balance is",
+    },
+    "zh": {
+        "list": "会员列表",
+        "charts": "图表",
+        "care": "关怀名单",
+        "list_text": "位会员 · 第 1/",
+        "charts_text": "各等级会员数(月末)",
+        "care_text": "本周生日",
+        "redeem_tab": "兑换礼品",
+        "redeem": "兑换",
+        "quantity": "数量",
+        "refused": "已拒绝:积分余额",
+    },
+}
+
+
+def _sign_in(page, base_url: str, username: str, path: str) -> None:
+    # Exact labels: the password field's "Show password" button also matches "Password".
+    page.goto(f"{base_url}/{path}")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill("trustpool-demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Log out").wait_for()
+    wait_for_app(page)
+
+
+def _open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).first.click()
+    wait_for_app(page)
+
+
+def _fits(page) -> None:
+    """Nothing wider than the 1366 px window."""
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 1366, width
+
+
+def test_members_page_in_both_languages(page, app_server, artifacts_dir):
+    """The marketer reads the list and the first member's ledger, asks for 100 of the dearest
+    reward (refused: not enough points), then looks at the charts and care lists; then the
+    same in Chinese."""
+    _sign_in(page, app_server.url, "marketer", path="Members")
+    for lang in ("en", "zh"):
+        text = LABELS[lang]
+        if lang == "zh":
+            page.get_by_text("中文", exact=True).click()
+            wait_for_app(page)
+        _open_tab(page, text["list"])
+        page.get_by_text(text["list_text"]).first.wait_for()
+        page.locator("[data-testid='stProgress']").first.wait_for()
+        page.wait_for_timeout(800)
+        _fits(page)
+        shot = artifacts_dir / f"members-{lang}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
+
+        # A redemption beyond the balance: 100 of the dearest reward.
+        page.get_by_role("tab", name=text["redeem_tab"], exact=True).click()
+        form = page.locator("[data-testid='stForm']").filter(has_text=text["quantity"])
+        form.locator("[data-testid='stSelectbox']").click()
+        page.get_by_role("option").last.click()
+        quantity = form.get_by_label(text["quantity"], exact=True)
+        quantity.fill("100")
+        quantity.press("Tab")
+        form.get_by_role("button", name=text["redeem"], exact=True).click()
+        wait_for_app(page)
+        refusal = page.get_by_text(text["refused"]).first
+        refusal.wait_for()
+        refusal.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        shot = artifacts_dir / f"members-refused-{lang}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
+
+        _open_tab(page, text["charts"])
+        page.get_by_text(text["charts_text"]).first.wait_for()
+        page.locator(".js-plotly-plot .main-svg").first.wait_for()
+        assert page.locator("[data-testid='stPlotlyChart']").count() == 3
+        page.wait_for_timeout(1000)
+        _fits(page)
+        shot = artifacts_dir / f"members-charts-{lang}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
+
+        curve = page.locator("[data-testid='stPlotlyChart']").nth(2)
+        curve.scroll_into_view_if_needed()
+        page.wait_for_timeout(800)
+        shot = artifacts_dir / f"members-share-{lang}.png"
+        page.screenshot(path=str(shot))
+        print(f"screenshot: {shot}")
+
+        _open_tab(page, text["care"])
+        page.get_by_text(text["care_text"]).first.wait_for()
+        page.wait_for_timeout(500)
+        _fits(page)
+        shot = artifacts_dir / f"members-care-{lang}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
+
+
+def test_admin_previews_a_tier_change_in_both_languages(page, app_server, artifacts_dir):
+    """The administrator raises Silver to 1,500 points and sees, before saving, how many
+    members would move (nothing is saved: the server is shared)."""
+    _sign_in(page, app_server.url, "admin", path="Members")
+    for lang, tab, preview in (
+        ("en", "Tiers & expiry", "If saved:"),
+        ("zh", "等级与过期", "保存后:"),
+    ):
+        if lang == "zh":
+            page.get_by_text("中文", exact=True).click()
+            wait_for_app(page)
+        _open_tab(page, tab)
+        threshold = page.get_by_label("threshold", exact=True).nth(1)  # Silver
+        threshold.fill("1500")
+        threshold.press("Tab")
+        wait_for_app(page)
+        page.get_by_text(preview).first.wait_for()
+        page.get_by_text(preview).first.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        _fits(page)
+        shot = artifacts_dir / f"members-tiers-{lang}.png"
+        page.screenshot(path=str(shot))
+        print(f"screenshot: {shot}")
