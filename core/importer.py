@@ -169,7 +169,7 @@ def _c(name, type="text", required=True, *, model=None, attr=None, **kw) -> Colu
     return Column(name, type, required, **kw)
 
 
-_KIND_CHOICES = tuple(str(k) for k in ActivityKind)
+_ACTIVITY_KINDS = tuple(str(k) for k in ActivityKind)
 KINDS: dict[str, tuple[Column, ...]] = {
     "departments": (
         _c("code", "key", model=Department, ref="department"),
@@ -189,7 +189,7 @@ KINDS: dict[str, tuple[Column, ...]] = {
     "activity": (
         _c("staff_no", "ref", ref="staff"),
         _c("date", "date"),
-        _c("kind", "choice", choices=_KIND_CHOICES),
+        _c("kind", "choice", choices=_ACTIVITY_KINDS),
     ),
     "campaigns": (
         _c("code", "key", model=Campaign, ref="campaign"),
@@ -1140,7 +1140,9 @@ def import_file(
         checker = _Checker(session, kind, table)
         plan = _PLANS[kind](checker, actor, utcnow())
         if checker.errors:
-            raise ImportRejected(checker.errors)
+            position = checker.index  # on one row, errors in the order of the file's columns
+            errors = sorted(checker.errors, key=lambda e: (e.row, position.get(e.column, -1)))
+            raise ImportRejected(errors)
     except ImportFailed as error:
         error.lang = lang
         error.args = (error.message_in(lang),)

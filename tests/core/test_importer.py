@@ -949,3 +949,17 @@ def test_a_key_added_by_someone_else_during_the_import_is_a_clean_refusal(sessio
         import_file(session, actor=SYSTEM, kind="departments", content=content, filename="d.csv")
     session.rollback()
     assert counts(session)["department"] == 0
+
+
+def test_bad_cells_of_one_row_are_listed_in_the_file_s_column_order(hospital):
+    content = b"occurred_on,points,kind,lead_ref\n2019-02-30,x,tweet,L9999\n"
+    error = refused(hospital, "interactions", content, error=ImportRejected)
+    assert [(e.row, e.column) for e in error.errors] == [
+        (2, "occurred_on"),
+        (2, "points"),
+        (2, "kind"),
+        (2, "lead_ref"),
+    ]
+    assert error.bad_rows == 1 and str(error).startswith(
+        "1 bad row; first: row 2, column occurred_on"
+    )
