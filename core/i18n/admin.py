@@ -8,6 +8,8 @@ LABELS = {
     "admin.tab_import": ("Import", "数据导入"),
     "admin.tab_audit": ("Audit log", "审计日志"),
     "admin.tab_backup": ("Backup", "备份"),
+    "admin.choose": ("Choose…", "请选择…"),
+    "admin.choose_many": ("Choose…", "可多选…"),
     "admin.denied": ("Not allowed: {reason}", "无权操作:{reason}"),
     # Table names (a table without a label shows its name)
     "table.card_licence": ("Card licences", "名片授权"),
@@ -42,6 +44,8 @@ LABELS = {
     "table_admin.search_hint": ("Text in any column or linked name", "任一文本列或关联名称"),
     "table_admin.filter_on": ("Filter on columns", "按列筛选"),
     "table_admin.sort_by": ("Sort by", "排序"),
+    "table_admin.order": ("Order", "顺序"),
+    "table_admin.ascending": ("Ascending", "升序"),
     "table_admin.descending": ("Descending", "降序"),
     "table_admin.page_size": ("Rows per page", "每页行数"),
     "table_admin.page": ("Page", "页码"),
@@ -107,6 +111,7 @@ LABELS = {
         "Rows of this table are added elsewhere (e.g. logins in Users & roles).",
         "此表的行在其他地方添加(例如登录账号在“用户与角色”中创建)。",
     ),
+    "table_admin.discard": ("Discard edits", "放弃修改"),
     "table_admin.nothing_changed": ("Nothing was changed.", "没有任何修改。"),
     "table_admin.saved": ("Saved {n} changed row(s).", "已保存 {n} 行修改。"),
     "table_admin.refused": (
@@ -389,8 +394,9 @@ LABELS = {
         "在系统运行期间生成整个数据库的一致性副本。请妥善保存:其中包含个人信息。",
     ),
     "backup_admin.postgres": (
-        "On PostgreSQL, back up and restore with `pg_dump` / `pg_restore`:",
-        "PostgreSQL 数据库请使用 `pg_dump` / `pg_restore` 备份与恢复:",
+        "On PostgreSQL, back up and restore with `pg_dump` / `pg_restore` (the app's "
+        "backup uses `pg_dump` too):",
+        "PostgreSQL 数据库使用 `pg_dump` / `pg_restore` 备份与恢复(页面备份同样调用 `pg_dump`):",
     ),
     "backup_admin.cli": (
         "Or from the command line (both databases):",

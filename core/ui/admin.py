@@ -102,6 +102,49 @@ def audited_downloads(
             )
 
 
+def _lang_key(key: str, lang: str) -> tuple[str, Any]:
+    """A widget key per language, for widgets whose option labels follow the language (the
+    browser keeps a widget's option labels while its key stays the same), and the value the
+    widget had under the other language's key, so a choice survives switching languages."""
+    full = f"{key}__{lang}"
+    other = f"{key}__{'zh' if lang == 'en' else 'en'}"
+    previous = None if full in st.session_state else st.session_state.get(other)
+    return full, previous
+
+
+def choose(
+    label: str, options, *, key: str, lang: str, index: int | None = 0, container=None, **kwargs
+):
+    """st.selectbox with option labels and placeholder in the user's language."""
+    full, previous = _lang_key(key, lang)
+    options = list(options)
+    if previous is not None and previous in options:
+        index = options.index(previous)
+    return (container or st).selectbox(
+        label,
+        options,
+        index=index,
+        key=full,
+        placeholder=t("admin.choose", lang),
+        **kwargs,
+    )
+
+
+def choose_many(label: str, options, *, key: str, lang: str, container=None, **kwargs):
+    """st.multiselect with option labels and placeholder in the user's language."""
+    full, previous = _lang_key(key, lang)
+    options = list(options)
+    default = [value for value in previous if value in options] if previous else None
+    return (container or st).multiselect(
+        label,
+        options,
+        default=default,
+        key=full,
+        placeholder=t("admin.choose_many", lang),
+        **kwargs,
+    )
+
+
 def _column_help(col: ta.ColumnSpec, lang: str) -> str:
     parts = [t(f"table_admin.kind.{col.kind}", lang)]
     if col.max_length:
@@ -152,19 +195,19 @@ def _filter_widget(spec: ta.TableSpec, col: ta.ColumnSpec, options, key: str, la
     """One filter's widget; returns the filter value for `fetch_rows` (None: no filter)."""
     label = col.name
     if col.kind == "bool":
-        choice = st.selectbox(
+        return choose(
             label,
             [True, False],
             format_func=lambda v: t("table_admin.yes" if v else "table_admin.no", lang),
             key=key,
+            lang=lang,
         )
-        return choice
     if col.choices is not None:
-        picked = st.multiselect(label, list(col.choices), key=key)
+        picked = choose_many(label, col.choices, key=key, lang=lang)
         return picked or None
     if col.fk_table is not None:
         if options is not None:
-            picked = st.multiselect(label, list(options), key=key)
+            picked = choose_many(label, options, key=key, lang=lang)
             return picked or None
         text = st.text_input(label, key=key, placeholder=t("table_admin.type_key", lang))
         return text.strip() or None
@@ -194,13 +237,13 @@ def _add_widget(col: ta.ColumnSpec, default: Any, options, key: str, lang: str):
     help_text = _column_help(col, lang)
     if col.fk_table is not None:
         if options is not None:
-            return st.selectbox(label, list(options), index=None, key=key, help=help_text)
+            return choose(label, options, index=None, key=key, lang=lang, help=help_text)
         return st.text_input(
             label, key=key, help=help_text, placeholder=t("table_admin.type_key", lang)
         )
     if col.choices is not None:
         index = list(col.choices).index(default) if default in col.choices else None
-        return st.selectbox(label, list(col.choices), index=index, key=key, help=help_text)
+        return choose(label, col.choices, index=index, key=key, lang=lang, help=help_text)
     if col.kind == "bool":
         return st.checkbox(label, value=bool(default), key=key, help=help_text)
     if col.kind == "date":
@@ -229,21 +272,25 @@ def _model_default(spec: ta.TableSpec, name: str) -> Any:
     return None if callable(default) else default
 
 
-def _show_cell_errors(errors: list[ta.CellError], lang: str) -> None:
-    st.error(t("table_admin.refused", lang, n=len(errors)))
-    st.dataframe(
-        pd.DataFrame(
-            [{"row": e.row, "column": e.column, "reason": e.message} for e in errors]
-        ).rename(
-            columns={
-                "row": t("table_admin.col_row", lang),
-                "column": t("table_admin.col_column", lang),
-                "reason": t("table_admin.col_reason", lang),
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-    )
+def _show_cell_errors(errors: list[ta.CellError], lang: str, listed: int = 8) -> None:
+    """The refusal, each bad cell on its own line (row, column, reason); a table when long."""
+    lines = [t("table_admin.refused", lang, n=len(errors))]
+    lines += [f"- {error.describe(lang)}" for error in errors[:listed]]
+    st.error("\n".join(lines))
+    if len(errors) > listed:
+        st.dataframe(
+            pd.DataFrame(
+                [{"row": e.row, "column": e.column, "reason": e.message} for e in errors]
+            ).rename(
+                columns={
+                    "row": t("table_admin.col_row", lang),
+                    "column": t("table_admin.col_column", lang),
+                    "reason": t("table_admin.col_reason", lang),
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
 
 
 # --- the generic table editor ----------------------------------------------------------------
@@ -277,14 +324,18 @@ def table_editor(
     search = ""
     sort = None
     if toolbar:
-        top = st.columns([3, 3, 2, 1, 1])
+        top = st.columns([3, 3, 2, 1.4, 1.2])
         search = top[0].text_input(
             t("app.search", lang),
             key=f"{key}_search",
             placeholder=t("table_admin.search_hint", lang),
         )
-        filter_columns = top[1].multiselect(
-            t("table_admin.filter_on", lang), spec.column_names, key=f"{key}_filter_cols"
+        filter_columns = choose_many(
+            t("table_admin.filter_on", lang),
+            spec.column_names,
+            key=f"{key}_filter_cols",
+            lang=lang,
+            container=top[1],
         )
         sort_column = top[2].selectbox(
             t("table_admin.sort_by", lang),
@@ -292,7 +343,16 @@ def table_editor(
             index=spec.column_names.index(spec.pk) if spec.pk in spec.column_names else 0,
             key=f"{key}_sort",
         )
-        descending = top[3].toggle(t("table_admin.descending", lang), key=f"{key}_desc")
+        descending = choose(
+            t("table_admin.order", lang),
+            [False, True],
+            format_func=lambda d: t(
+                "table_admin.descending" if d else "table_admin.ascending", lang
+            ),
+            key=f"{key}_desc",
+            lang=lang,
+            container=top[3],
+        )
         page_size = top[4].selectbox(
             t("table_admin.page_size", lang), PAGE_SIZES, index=1, key=f"{key}_size"
         )
@@ -328,17 +388,7 @@ def table_editor(
     except (ValueError, KeyError) as error:
         st.error(_error_text(error, lang))
         return
-    pages = max(1, -(-total // page_size))
-    info, pager = st.columns([4, 1])
-    info.caption(t("table_admin.rows", lang, total=f"{total:,}", page=page, pages=f"{pages:,}"))
-    pager.number_input(
-        t("table_admin.page", lang),
-        min_value=1,
-        max_value=pages,
-        step=1,
-        key=page_key,
-        label_visibility="collapsed",
-    )
+    _pager(total, page, page_size, page_key, lang)
 
     nonce = st.session_state.get(f"{key}_nonce", 0)
     editor_key = f"{key}_editor_{signature}_{page}_{nonce}"
@@ -353,8 +403,12 @@ def table_editor(
             width="stretch",
             disabled=[c.name for c in spec.columns if not c.editable],
         )
-        if st.button(t("app.save", lang), key=f"{key}_save", type="primary"):
+        save, discard, _ = st.columns([1, 1, 6])
+        if save.button(t("app.save", lang), key=f"{key}_save", type="primary"):
             _save_edits(user, spec, frame, editor_key, key)
+        if discard.button(t("table_admin.discard", lang), key=f"{key}_discard"):
+            st.session_state[f"{key}_nonce"] = nonce + 1
+            st.rerun()
     else:
         st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
 
@@ -364,6 +418,22 @@ def table_editor(
         _remove_section(user, spec, frame, key)
     if toolbar:
         _export_section(user, spec, filters, search, sort, key, signature)
+
+
+def _pager(total: int, page: int, page_size: int, page_key: str, lang: str) -> None:
+    """The row count and, when there is more than one page, the page number."""
+    pages = max(1, -(-total // page_size))
+    info, pager = st.columns([4, 1], vertical_alignment="center")
+    info.caption(t("table_admin.rows", lang, total=f"{total:,}", page=page, pages=f"{pages:,}"))
+    if pages > 1:
+        pager.number_input(
+            t("table_admin.page", lang),
+            min_value=1,
+            max_value=pages,
+            step=1,
+            key=page_key,
+            label_visibility="collapsed",
+        )
 
 
 def changes_from_editor(
@@ -482,8 +552,8 @@ def _remove_section(user: CurrentUser, spec: ta.TableSpec, frame: pd.DataFrame, 
     pending_key = f"{key}_pending_remove"
     with st.expander(title, expanded=pending_key in st.session_state):
         labels = _row_labels(spec, frame)
-        choice = st.selectbox(
-            t("table_admin.pick_row", lang), list(labels), index=None, key=f"{key}_remove_pick"
+        choice = choose(
+            t("table_admin.pick_row", lang), labels, index=None, key=f"{key}_remove_pick", lang=lang
         )
         if st.button(title, key=f"{key}_remove", disabled=choice is None):
             st.session_state[pending_key] = (choice, labels[choice])
@@ -567,8 +637,13 @@ def tables_tab(user: CurrentUser) -> None:
         return f"{ta.table_title(name, lang)} — {name}{suffix}"
 
     default = names.index("staff") if "staff" in names else 0
-    table = st.selectbox(
-        t("table_admin.table", lang), names, index=default, format_func=title, key="ta_table"
+    table = choose(
+        t("table_admin.table", lang),
+        names,
+        index=default,
+        format_func=title,
+        key="ta_table",
+        lang=lang,
     )
     spec = specs[table]
     if spec.soft_delete:
@@ -932,12 +1007,13 @@ SETTINGS_SECTIONS = ("scoring", "cards", "members", "commission", "organisation"
 
 def settings_tab(user: CurrentUser) -> None:
     lang = user.lang
+    section_key, previous = _lang_key("set_section", lang)
     section = st.segmented_control(
         t("settings_admin.section", lang),
         SETTINGS_SECTIONS,
-        default="scoring",
+        default=previous or "scoring",
         format_func=lambda s: t(f"settings_admin.section_{s}", lang),
-        key="set_section",
+        key=section_key,
         required=True,
     )
     with read_session() as session:
@@ -1008,17 +1084,26 @@ def users_tab(user: CurrentUser) -> None:
         with st.form("users_create_form", clear_on_submit=False):
             username = st.text_input(t("login.username", lang), max_chars=64, key="users_new_name")
             display = st.text_input(t("users_admin.display_name", lang), key="users_new_display")
-            role = st.selectbox(
-                t("users_admin.role", lang), roles, format_func=role_label, key="users_new_role"
+            role = choose(
+                t("users_admin.role", lang),
+                roles,
+                format_func=role_label,
+                key="users_new_role",
+                lang=lang,
             )
-            staff = st.selectbox(
-                t("users_admin.staff", lang), list(staff_options), index=None, key="users_new_staff"
+            staff = choose(
+                t("users_admin.staff", lang),
+                staff_options,
+                index=None,
+                key="users_new_staff",
+                lang=lang,
             )
-            department = st.selectbox(
+            department = choose(
                 t("users_admin.department", lang),
-                list(department_options),
+                department_options,
                 index=None,
                 key="users_new_department",
+                lang=lang,
             )
             password = st.text_input(
                 t("login.password", lang), type="password", max_chars=72, key="users_new_password"
@@ -1058,28 +1143,30 @@ def users_tab(user: CurrentUser) -> None:
 
     with change:
         st.subheader(t("users_admin.change", lang))
-        chosen = st.selectbox(
-            t("users_admin.pick", lang), list(by_name), index=None, key="users_pick"
+        chosen = choose(
+            t("users_admin.pick", lang), by_name, index=None, key="users_pick", lang=lang
         )
         if chosen is None:
             return
         login = by_name[chosen]
         department_by_id = {v: k for k, v in department_options.items()}
         with st.form("users_role_form"):
-            new_role = st.selectbox(
+            new_role = choose(
                 t("users_admin.role", lang),
                 roles,
                 index=roles.index(login.role),
                 format_func=role_label,
-                key="users_role",
+                key=f"users_role_{login.id}",
+                lang=lang,
             )
             departments = list(department_options)
             current = department_by_id.get(login.department_id)
-            new_department = st.selectbox(
+            new_department = choose(
                 t("users_admin.department", lang),
                 departments,
                 index=departments.index(current) if current in departments else None,
-                key="users_department",
+                key=f"users_department_{login.id}",
+                lang=lang,
             )
             save_role = st.form_submit_button(t("users_admin.save_role", lang))
         if save_role:
@@ -1199,8 +1286,8 @@ def _xlsx_text(value: Any) -> str:
 def bad_rows_frame(
     header: list[str], rows: dict[int, list[str]], errors: list, lang: str, limit: int = 500
 ) -> tuple[pd.DataFrame, dict[int, set[str]]]:
-    """The file's bad rows (row number first, then the file's columns, then the reasons) and,
-    per row number, the columns to highlight."""
+    """The file's bad rows (the row number, the reasons, then the file's columns) and, per
+    row number, the columns to highlight."""
     by_row: dict[int, list] = {}
     for error in errors:
         by_row.setdefault(error.row, []).append(error)
@@ -1218,7 +1305,7 @@ def bad_rows_frame(
         )
         records.append(record)
         marks[number] = {e.column for e in by_row[number] if e.column} or set(header)
-    columns = [row_col, *header, reason_col]
+    columns = [row_col, reason_col, *header]
     return pd.DataFrame.from_records(records, columns=columns), marks
 
 
@@ -1235,16 +1322,15 @@ def _styled_bad_rows(frame: pd.DataFrame, marks: dict[int, set[str]], row_col: s
     return frame.style.apply(colour, axis=1)
 
 
-def import_tab(user: CurrentUser) -> None:
-    lang = user.lang
-    st.caption(t("import_admin.intro", lang))
+def _templates(lang: str) -> None:
     kinds = list(importer.KINDS)
     with st.expander(t("import_admin.templates", lang)):
-        template_kind = st.selectbox(
+        template_kind = choose(
             t("import_admin.kind", lang),
             kinds,
             format_func=lambda k: f"{t(f'import_kind.{k}', lang)} ({k})",
             key="imp_template_kind",
+            lang=lang,
         )
         st.download_button(
             t("import_admin.download_template", lang),
@@ -1254,17 +1340,45 @@ def import_tab(user: CurrentUser) -> None:
             key="imp_template_download",
         )
         st.code(importer.template_csv(template_kind).decode("utf-8"), language="text")
-    upload = st.file_uploader(t("import_admin.file", lang), type=["csv", "xlsx"], key="imp_file")
+
+
+def _dry_run(user: CurrentUser, kind: str, content: bytes, filename: str):
+    """('ok', report) | ('rejected', ImportRejected) | ('failed', error): nothing is written."""
+    try:
+        with read_session() as session:
+            report = importer.import_file(
+                session,
+                actor=user.actor,
+                kind=kind,
+                content=content,
+                filename=filename,
+                dry_run=True,
+                lang=user.lang,
+            )
+            session.rollback()
+    except importer.ImportRejected as rejected:
+        return "rejected", rejected
+    except (importer.ImportFailed, PermissionDenied) as error:
+        return "failed", error
+    return "ok", report
+
+
+def import_tab(user: CurrentUser) -> None:
+    lang = user.lang
+    st.caption(t("import_admin.intro", lang))
+    kinds = list(importer.KINDS)
+    left, right = st.columns([3, 2])
+    upload = left.file_uploader(t("import_admin.file", lang), type=["csv", "xlsx"], key="imp_file")
     if upload is None:
+        _templates(lang)
         return
     content = upload.getvalue()
     filename = upload.name
     header, rows = file_rows(content, filename)
     detected = importer.detect_kind(header) if header else None
-    options = ["auto", *kinds]
-    choice = st.selectbox(
+    choice = choose(
         t("import_admin.kind", lang),
-        options,
+        ["auto", *kinds],
         format_func=lambda k: (
             t(
                 "import_admin.auto",
@@ -1274,14 +1388,17 @@ def import_tab(user: CurrentUser) -> None:
             if k == "auto"
             else f"{t(f'import_kind.{k}', lang)} ({k})"
         ),
-        key="imp_kind",
+        key=f"imp_kind_{detected}",  # the first option names the kind found in this file
+        lang=lang,
+        container=right,
     )
     kind = detected if choice == "auto" else choice
     if kind is None:
         st.error(t("import_admin.unknown_kind", lang))
+        _templates(lang)
         return
     digest = hashlib.sha256(content).hexdigest()
-    st.caption(
+    right.caption(
         t("import_admin.file_info", lang, filename=filename, rows=f"{len(rows):,}", kind=kind)
     )
     check_key = "imp_checked"
@@ -1289,76 +1406,71 @@ def import_tab(user: CurrentUser) -> None:
     if checked is not None and checked[0] != (digest, kind):
         st.session_state.pop(check_key)
         checked = None
-    if st.button(t("import_admin.check", lang), key="imp_check", type="secondary"):
-        try:
-            with read_session() as session:
-                report = importer.import_file(
-                    session,
-                    actor=user.actor,
-                    kind=kind,
-                    content=content,
-                    filename=filename,
-                    dry_run=True,
-                    lang=lang,
-                )
-                session.rollback()
-            checked = ((digest, kind), "ok", report.rows, report.summary(lang))
-        except importer.ImportRejected as rejected:
-            checked = ((digest, kind), "rejected", rejected.errors, rejected.message_in(lang))
-        except (importer.ImportFailed, PermissionDenied) as error:
-            checked = ((digest, kind), "failed", None, _error_text(error, lang))
+    if right.button(t("import_admin.check", lang), key="imp_check", type="secondary"):
+        checked = ((digest, kind), *_dry_run(user, kind, content, filename))
         st.session_state[check_key] = checked
     if checked is None:
+        _templates(lang)
         return
-    _, status, payload, message = checked
+    _, status, outcome = checked
     if status == "failed":
-        st.error(message)
-        return
-    if status == "rejected":
-        errors = payload
-        bad = len({e.row for e in errors})
-        st.error(t("import_admin.rejected", lang, bad=f"{bad:,}", errors=f"{len(errors):,}"))
-        st.caption(message)
-        frame, marks = bad_rows_frame(header, rows, errors, lang)
-        row_col = t("table_admin.col_row", lang)
-        st.dataframe(_styled_bad_rows(frame, marks, row_col), hide_index=True, width="stretch")
-        if bad > len(frame):
-            st.caption(t("import_admin.more_rows", lang, shown=len(frame), bad=f"{bad:,}"))
-        return
-    st.success(message)
-    if st.button(t("import_admin.import", lang), key="imp_run", type="primary"):
-        bar = st.progress(0.0, text=t("import_admin.starting", lang))
+        st.error(_error_text(outcome, lang))
+    elif status == "rejected":
+        _rejected_report(outcome, header, rows, lang)
+    else:
+        st.success(outcome.summary(lang))
+        if st.button(t("import_admin.import", lang), key="imp_run", type="primary"):
+            _run_import(user, kind, content, filename, check_key, digest)
+    _templates(lang)
 
-        def progress(fraction: float, text: str) -> None:
-            bar.progress(min(max(float(fraction), 0.0), 1.0), text=text)
 
-        try:
-            with write_session() as session:
-                report = importer.import_file(
-                    session,
-                    actor=user.actor,
-                    kind=kind,
-                    content=content,
-                    filename=filename,
-                    dry_run=False,
-                    progress=progress,
-                    lang=lang,
-                )
-        except importer.ImportRejected as rejected:
-            st.session_state[check_key] = (
-                (digest, kind),
-                "rejected",
-                rejected.errors,
-                rejected.message_in(lang),
+def _rejected_report(rejected, header: list[str], rows: dict[int, list[str]], lang: str) -> None:
+    errors = rejected.errors
+    bad = len({e.row for e in errors})
+    st.error(t("import_admin.rejected", lang, bad=f"{bad:,}", errors=f"{len(errors):,}"))
+    frame, marks = bad_rows_frame(header, rows, errors, lang)
+    row_col = t("table_admin.col_row", lang)
+    st.dataframe(
+        _styled_bad_rows(frame, marks, row_col),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            t("import_admin.col_problems", lang): st.column_config.TextColumn(width="large")
+        },
+    )
+    if bad > len(frame):
+        st.caption(t("import_admin.more_rows", lang, shown=len(frame), bad=f"{bad:,}"))
+
+
+def _run_import(user: CurrentUser, kind, content, filename, check_key, digest) -> None:
+    lang = user.lang
+    bar = st.progress(0.0, text=t("import_admin.starting", lang))
+
+    def progress(fraction: float, text: str) -> None:
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=text)
+
+    try:
+        with write_session() as session:
+            report = importer.import_file(
+                session,
+                actor=user.actor,
+                kind=kind,
+                content=content,
+                filename=filename,
+                dry_run=False,
+                progress=progress,
+                lang=lang,
             )
-            st.rerun()
-        except (importer.ImportFailed, PermissionDenied) as error:
-            st.error(_error_text(error, lang))
-            return
-        bar.progress(1.0, text=t("import_admin.done", lang))
-        st.session_state.pop(check_key, None)
-        _after_write()
-        st.success(report.summary(lang))
+    except importer.ImportRejected as rejected:
+        st.session_state[check_key] = ((digest, kind), "rejected", rejected)
+        st.rerun()
+    except (importer.ImportFailed, PermissionDenied) as error:
+        st.error(_error_text(error, lang))
+        return
+    bar.progress(1.0, text=t("import_admin.done", lang))
+    st.session_state.pop(check_key, None)
+    _after_write()
+    st.success(report.summary(lang))
 
 
 # --- Audit log tab ---------------------------------------------------------------------------
@@ -1374,12 +1486,20 @@ def audit_tab(user: CurrentUser) -> None:
     groups = [g for g in ACTION_GROUPS if g.endswith(".*")]
     action_options = [*groups, *choices["actions"]]
     top = st.columns([2, 3, 2, 2, 3])
-    who = top[0].multiselect(t("audit_admin.who", lang), choices["usernames"], key="audit_who")
-    what = top[1].multiselect(
+    who = choose_many(
+        t("audit_admin.who", lang),
+        choices["usernames"],
+        key="audit_who",
+        lang=lang,
+        container=top[0],
+    )
+    what = choose_many(
         t("audit_admin.what", lang),
         action_options,
         format_func=lambda a: t("audit_admin.group", lang, group=a[:-2]) if a.endswith(".*") else a,
         key="audit_what",
+        lang=lang,
+        container=top[1],
     )
     start = top[2].date_input(
         t("audit_admin.from", lang),
@@ -1411,17 +1531,7 @@ def audit_tab(user: CurrentUser) -> None:
         frame, total = audit_log.audit_trail(
             session, actor=user.actor, page=page, page_size=page_size, **filters
         )
-    pages = max(1, -(-total // page_size))
-    info, pager = st.columns([4, 1])
-    info.caption(t("table_admin.rows", lang, total=f"{total:,}", page=page, pages=f"{pages:,}"))
-    pager.number_input(
-        t("table_admin.page", lang),
-        min_value=1,
-        max_value=pages,
-        step=1,
-        key="audit_page",
-        label_visibility="collapsed",
-    )
+    _pager(total, page, page_size, "audit_page", lang)
     shown = frame.rename(columns={c: t(f"audit_admin.col_{c}", lang) for c in frame.columns})
     st.dataframe(
         shown,
@@ -1464,17 +1574,7 @@ def backup_tab(user: CurrentUser) -> None:
     dialect = engine.dialect.name
     st.caption(t("backup_admin.intro", lang))
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
-    if dialect == "postgresql":
-        st.markdown(t("backup_admin.postgres", lang))
-        st.code(
-            f'pg_dump --format=custom --file=trustpool-{stamp}.dump "$DATABASE_URL"\n'
-            f'pg_restore --clean --dbname="$DATABASE_URL" trustpool-{stamp}.dump',
-            language="bash",
-        )
-    st.markdown(t("backup_admin.cli", lang))
     suffix = "db" if dialect == "sqlite" else "dump"
-    st.code(f"python -m core.cli backup backups/trustpool-{stamp}.{suffix}", language="bash")
-    prepared = st.session_state.get("backup_file")
     if st.button(t("backup_admin.prepare", lang), key="backup_prepare", type="primary"):
         with tempfile.TemporaryDirectory() as folder:
             target = Path(folder) / f"trustpool-{stamp}.{suffix}"
@@ -1483,28 +1583,35 @@ def backup_tab(user: CurrentUser) -> None:
                     backup_database(engine, target)
             except (RuntimeError, ValueError, OSError) as error:
                 st.error(_error_text(error, lang))
-                return
-            prepared = (target.name, target.read_bytes())
-        st.session_state["backup_file"] = prepared
-    if prepared is None:
-        return
-    name, data = prepared
-    st.caption(t("backup_admin.ready", lang, name=name, size=f"{len(data) / 1_048_576:,.1f}"))
-    if st.download_button(
-        t("backup_admin.download", lang),
-        data,
-        file_name=name,
-        mime="application/octet-stream",
-        key="backup_download",
-    ):
-        with write_session() as session:
-            audit_log.record_export(
-                session,
-                actor=user.actor,
-                what="backup",
-                rows=0,
-                detail={"file": name, "bytes": len(data)},
-            )
+            else:
+                st.session_state["backup_file"] = (target.name, target.read_bytes())
+    prepared = st.session_state.get("backup_file")
+    if prepared is not None:
+        name, data = prepared
+        st.caption(t("backup_admin.ready", lang, name=name, size=f"{len(data) / 1_048_576:,.1f}"))
+        if st.download_button(
+            t("backup_admin.download", lang),
+            data,
+            file_name=name,
+            mime="application/octet-stream",
+            key="backup_download",
+        ):
+            with write_session() as session:
+                audit_log.record_export(
+                    session,
+                    actor=user.actor,
+                    what="backup",
+                    rows=0,
+                    detail={"file": name, "bytes": len(data)},
+                )
+    st.markdown(t("backup_admin.cli", lang))
+    st.code(f"python -m core.cli backup backups/trustpool-{stamp}.{suffix}", language="bash")
+    st.markdown(t("backup_admin.postgres", lang))
+    st.code(
+        f'pg_dump --format=custom --file=trustpool-{stamp}.dump "$DATABASE_URL"\n'
+        f'pg_restore --clean --dbname="$DATABASE_URL" trustpool-{stamp}.dump',
+        language="bash",
+    )
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -1525,6 +1632,16 @@ def admin_page(user: CurrentUser) -> None:
     require_role(user.actor, Role.admin)
     show_flash()
     labels = [t(f"admin.tab_{name}", user.lang) for name in TABS]
+    current = st.session_state.get("admin_tab")
+    if current is not None and current not in labels:
+        # The language was switched: stay on the same tab under its new label.
+        for lang in ("en", "zh"):
+            before = [t(f"admin.tab_{name}", lang) for name in TABS]
+            if current in before:
+                st.session_state["admin_tab"] = labels[before.index(current)]
+                break
+        else:
+            del st.session_state["admin_tab"]
     tabs = st.tabs(labels, key="admin_tab", on_change="rerun")
     for name, tab in zip(TABS, tabs, strict=True):
         if tab.open:

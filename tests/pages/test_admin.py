@@ -67,11 +67,11 @@ def test_the_admin_opens_every_tab(demo_app, lang):
         admin_ui.t(f"admin.tab_{name}", lang) for name in admin_ui.TABS
     ]
     expected = {
-        "tables": "ta_table",
+        "tables": f"ta_table__{lang}",
         "settings": "set_scoring_save",
-        "users": "users_pick",
+        "users": f"users_pick__{lang}",
         "import": "imp_file",
-        "audit": "audit_who",
+        "audit": f"audit_who__{lang}",
         "backup": "backup_prepare",
     }
     for name, key in expected.items():
@@ -86,12 +86,12 @@ def test_tables_are_picked_searched_and_paged(demo_app):
     """The admin picks the leads table (25,055 demo leads), searches for one lead_ref and
     sees exactly one row; read-only ledgers say so."""
     at = open_page(PAGE, username="admin")
-    at.selectbox(key="ta_table").set_value("lead").run()
+    at.selectbox(key="ta_table__en").set_value("lead").run()
     assert not at.exception
     assert "25,055 rows · page 1 of 502" in texts(at)
     at.text_input(key="ta_lead_search").set_value("L000123").run()
     assert "1 rows · page 1 of 1" in texts(at)
-    at.selectbox(key="ta_table").set_value("points_entry").run()
+    at.selectbox(key="ta_table__en").set_value("points_entry").run()
     assert "append-only record" in texts(at)
     assert not [b for b in at.button if b.key == "ta_points_entry_save"]
 
@@ -100,7 +100,7 @@ def test_a_department_is_added_after_review_and_confirmation(demo_app):
     """The admin fills in the add form of Departments, reviews it, confirms: the department
     exists and the audit log holds its values."""
     at = open_page(PAGE, username="admin", lang="zh")
-    at.selectbox(key="ta_table").set_value("department").run()
+    at.selectbox(key="ta_table__zh").set_value("department").run()
     at.text_input(key="ta_department_add_code").set_value("KFK")
     at.text_input(key="ta_department_add_name").set_value("康复科")
     at.button(key="FormSubmitter:ta_department_add_form-核对").click().run()
@@ -122,7 +122,7 @@ def test_a_staff_member_is_deactivated_not_deleted(demo_app):
     """Removing a staff member asks for confirmation, then deactivates them."""
     at = open_page(PAGE, username="admin")
     at.text_input(key="ta_staff_search").set_value("S0001").run()
-    pick = at.selectbox(key="ta_staff_remove_pick")
+    pick = at.selectbox(key="ta_staff_remove_pick__en")
     pick.set_value(pick.options[0]).run()
     at.button(key="ta_staff_remove").click().run()
     assert "Deactivate" in texts(at)
@@ -177,7 +177,7 @@ def test_a_login_is_created_reset_and_disabled(demo_app):
     """The admin creates a marketer login, resets its password and disables it."""
     at = _open_tab(open_page(PAGE, username="admin"), "users")
     at.text_input(key="users_new_name").set_value("m.zhou")
-    at.selectbox(key="users_new_role").set_value("marketer")
+    at.selectbox(key="users_new_role__en").set_value("marketer")
     at.text_input(key="users_new_password").set_value("short")
     at.text_input(key="users_new_password_again").set_value("short")
     at.button(key="FormSubmitter:users_create_form-Create login").click().run()
@@ -188,7 +188,7 @@ def test_a_login_is_created_reset_and_disabled(demo_app):
     assert not at.exception
     assert "Login m.zhou created." in texts(at)
 
-    at.selectbox(key="users_pick").set_value("m.zhou").run()
+    at.selectbox(key="users_pick__en").set_value("m.zhou").run()
     at.text_input(key="users_reset_pw").set_value("another-river-43")
     at.text_input(key="users_reset_pw_again").set_value("another-river-43")
     at.button(key="FormSubmitter:users_reset_form-Reset password").click().run()
@@ -208,13 +208,16 @@ def test_a_department_head_needs_a_department(demo_app):
     """The admin makes the executive (a login without a department) a department head
     without picking a department: refused, with the reason in Chinese; nothing changes."""
     at = _open_tab(open_page(PAGE, username="admin", lang="zh"), "users")
-    at.selectbox(key="users_pick").set_value("executive").run()
-    assert at.selectbox(key="users_department").value is None
-    at.selectbox(key="users_role").set_value("dept_head")
+    at.selectbox(key="users_pick__zh").set_value("executive").run()
+    [role] = [w for w in at.selectbox if w.key.startswith("users_role_")]
+    [department] = [w for w in at.selectbox if w.key.startswith("users_department_")]
+    assert department.value is None
+    role.set_value("dept_head")
     at.button(key="FormSubmitter:users_role_form-保存角色与科室").click().run()
     assert not at.exception
-    assert "未保存任何内容" in " ".join(e.value for e in at.error)
-    assert any("科室主任必须关联科室" in d.value.to_string() for d in at.dataframe)
+    refusal = " ".join(e.value for e in at.error)
+    assert "未保存任何内容" in refusal
+    assert "列 department_id:科室主任必须关联科室" in refusal
     with read_session() as session:
         login = session.exec(select(AppUser).where(AppUser.username == "executive")).one()
     assert login.role == "executive"
@@ -272,7 +275,7 @@ def test_the_audit_log_is_filtered_by_who_and_exported(demo_app):
     """The admin filters the audit log to the demo loader's account creations and exports it;
     the export itself is audited."""
     at = _open_tab(open_page(PAGE, username="admin", lang="zh"), "audit")
-    at.multiselect(key="audit_what").set_value(["user.create"]).run()
+    at.multiselect(key="audit_what__zh").set_value(["user.create"]).run()
     assert not at.exception
     assert "共 6 行" in texts(at)
     at.button(key="audit_prepare").click().run()
@@ -298,3 +301,16 @@ def test_editor_changes_are_keyed_by_primary_key():
     frame = pd.DataFrame({"id": [7, 9, 11], "name": ["a", "b", "c"]})
     changes = admin_ui.changes_from_editor(frame, "id", {"1": {"name": "B"}, 2: {}})
     assert changes == {9: {"name": "B"}}
+
+
+def test_a_choice_survives_switching_languages(demo_app):
+    """The admin picks the leads table, then switches to Chinese: the leads table stays
+    open, now under its Chinese name."""
+    at = open_page(PAGE, username="admin")
+    at.selectbox(key="ta_table__en").set_value("lead").run()
+    at.radio(key="language_picker").set_value("zh").run()
+    assert not at.exception
+    picker = at.selectbox(key="ta_table__zh")
+    assert picker.value == "lead"
+    assert picker.format_func("lead").startswith("线索")
+    assert "共 25,055 行" in texts(at)
