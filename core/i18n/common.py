@@ -20,7 +20,8 @@ LABELS = {
     "app.all": ("All", "全部"),
     "app.read_only": ("Read-only view", "只读视图"),
     "app.not_allowed": ("Your role cannot open this page.", "您的角色无权访问此页面。"),
-    "app.vs_previous": ("{delta:+,} on last month", "较上月 {delta:+,}"),
+    # The sign comes first: Streamlit colours a delta by its leading character.
+    "app.vs_previous": ("{delta:+,} on last month", "{delta:+,}(较上月)"),
     "app.error": ("Error: {message}", "错误:{message}"),
     # Login
     "login.form": ("Sign in to TrustPool", "登录 TrustPool"),

@@ -10,6 +10,10 @@ import streamlit as st
 from core.i18n import t
 
 
+# Figures where a fall is good news: their deltas are coloured the other way round.
+LOWER_IS_BETTER = frozenset({"metric.cards_not_activated", "metric.profiles_incomplete"})
+
+
 def format_value(value, *, is_money: bool = False, is_ratio: bool = False) -> str:
     if value is None:
         return "—"
@@ -38,6 +42,7 @@ def figure_tiles(figures: Sequence, lang: str, per_row: int = 6) -> None:
                 t(figure.label_key, lang, **(figure.label_values or {})),
                 format_value(figure.value, is_money=figure.is_money, is_ratio=figure.is_ratio),
                 delta=delta,
+                delta_color="inverse" if figure.label_key in LOWER_IS_BETTER else "normal",
             )
 
 
