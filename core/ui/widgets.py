@@ -9,7 +9,6 @@ import streamlit as st
 
 from core.i18n import t
 
-
 # Figures where a fall is good news: their deltas are coloured the other way round.
 LOWER_IS_BETTER = frozenset({"metric.cards_not_activated", "metric.profiles_incomplete"})
 
