@@ -363,9 +363,10 @@ def handoffs_tab() -> None:
     left.metric(t("board.queue.pending", lang), len(pending))
     waits = pending["waiting_days"].dropna()
     right.metric(t("board.queue.median_wait", lang), f"{waits.median():.1f}" if len(waits) else "—")
-    st.dataframe(
-        ui.handoff_table(queue, lang), hide_index=True, width="stretch", key="handoff_table"
-    )
+    table = ui.handoff_table(queue, lang)
+    if user.role == Role.consultant:  # all theirs
+        table = table.drop(columns=[t("board.col.consultant", lang)])
+    st.dataframe(table, hide_index=True, width="stretch", height=320, key="handoff_table")
     if user.role not in (Role.consultant, Role.admin):
         open_dialog_if_asked()
         return

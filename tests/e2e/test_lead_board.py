@@ -1,0 +1,138 @@
+"""The lead board in a real browser: moving a card without dragging (the dialog's stage
+selector), moving one by drag and drop, both surviving a reload; screenshots in English and
+Chinese."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.db import make_engine
+from core.models import Handoff, Lead
+from tests.e2e.conftest import sign_in, wait_for_app
+
+
+def _distrust_leads(demo_url: str, count: int) -> list[tuple[int, str]]:
+    """(id, lead_ref) of the last distrust leads of the demo hospital, none handed off (the
+    e2e server runs on a copy of it; other tests leave these alone)."""
+    engine = make_engine(demo_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(Lead.id, Lead.lead_ref)
+                .where(Lead.stage == "distrust", Lead.id.not_in(select(Handoff.lead_id)))
+                .order_by(Lead.lead_ref.desc())
+                .limit(count)
+            ).all()
+    finally:
+        engine.dispose()
+    return [(int(lead_id), ref) for lead_id, ref in rows]
+
+
+def _search(page, text: str) -> None:
+    box = page.get_by_label("Search name, phone or lead ref")
+    box.fill(text)
+    box.press("Enter")
+    page.wait_for_timeout(300)
+    wait_for_app(page)
+
+
+def _column_of(page, lead_id: int) -> str:
+    """The header of the board column that holds the card."""
+    column = page.locator(f".st-key-card_{lead_id}").locator(
+        "xpath=ancestor::div[@data-testid='stColumn'][1]"
+    )
+    return column.locator("strong").first.inner_text()
+
+
+def _dialog_drawn(page, text: str) -> None:
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(text).wait_for()
+    dialog.get_by_test_id("stMetricValue").first.wait_for()
+    wait_for_app(page)
+    page.wait_for_timeout(1000)  # the tables' canvases
+
+
+def test_move_a_card_with_the_stage_selector_and_reload(page, app_server, _demo_template):
+    """A marketer finds a lead, opens its dialog, moves it to Weak trust with the stage
+    selector (no dragging), reloads the page, and finds the card in the Weak trust column."""
+    (lead_id, lead_ref), *_ = _distrust_leads(_demo_template, 1)
+    sign_in(page, app_server.url, "marketer", path="Lead_board")
+    _search(page, lead_ref)
+    assert _column_of(page, lead_id).startswith("Distrust · 1 ·")
+    page.locator(f".st-key-open_{lead_id} button").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(lead_ref).wait_for()
+    dialog.get_by_role("tab", name="Actions").click()
+    dialog.get_by_label("Move to").click()
+    page.get_by_role("option", name="Weak trust").click()
+    dialog.get_by_role("button", name="Move", exact=True).click()
+    page.get_by_text("moved to Weak trust").wait_for()
+    wait_for_app(page)
+    page.wait_for_timeout(1500)  # the re-login cookie is written
+    page.reload()  # the search is kept in the URL (?board_search=…)
+    wait_for_app(page)
+    page.locator(f".st-key-card_{lead_id}").wait_for()
+    assert _column_of(page, lead_id).startswith("Weak trust · 1 ·")
+    assert page.get_by_text("Distrust · 0 · Σ0").count() == 1
+
+
+def test_drag_a_card_to_the_next_column(page, app_server, _demo_template):
+    """With drag and drop switched on, a marketer drags a card from Distrust into the empty
+    Weak trust column; the lead moves and stays there after a reload."""
+    _, (lead_id, lead_ref) = _distrust_leads(_demo_template, 2)
+    sign_in(page, app_server.url, "marketer", path="Lead_board")
+    _search(page, lead_ref)
+    page.get_by_text("Drag and drop").click()
+    wait_for_app(page)
+    frame = page.frame_locator("iframe[title*='sortable']").first
+    card = frame.locator(".sortable-item", has_text=lead_ref)
+    card.wait_for()
+    target = frame.locator(".sortable-container").nth(1)
+    start, goal = card.bounding_box(), target.bounding_box()
+    x, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 8, y + 8, steps=4)
+    page.mouse.move(goal["x"] + goal["width"] / 2, goal["y"] + goal["height"] / 2, steps=15)
+    page.wait_for_timeout(250)
+    page.mouse.up()
+    page.get_by_text("moved to Weak trust").wait_for()
+    wait_for_app(page)
+    page.get_by_text("Drag and drop").click()  # back to the cards view
+    wait_for_app(page)
+    page.wait_for_timeout(1500)
+    page.reload()
+    wait_for_app(page)
+    page.locator(f".st-key-card_{lead_id}").wait_for()
+    assert _column_of(page, lead_id).startswith("Weak trust · 1 ·")
+
+
+def test_board_screenshots_in_english_and_chinese(page, app_server, artifacts_dir):
+    """The board, a lead's dialog and the analytics at 1366×768 in both languages."""
+    sign_in(page, app_server.url, "marketer", path="Lead_board")
+    page.get_by_text("Distrust ·").first.wait_for()
+    page.screenshot(path=str(artifacts_dir / "lead_board-en.png"))
+    page.locator("[class*='st-key-open_'] button").first.click()
+    _dialog_drawn(page, "points earned")
+    page.screenshot(path=str(artifacts_dir / "lead_board-dialog-en.png"))
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    page.get_by_role("tab", name="Pipeline analytics").click()
+    page.locator(".js-plotly-plot").nth(3).wait_for()
+    wait_for_app(page)
+    page.screenshot(path=str(artifacts_dir / "lead_board-analytics-en.png"))
+    page.get_by_role("tab", name="Board").click()
+    wait_for_app(page)
+    page.get_by_test_id("stSidebar").get_by_text("中文").click()
+    page.get_by_text("不信任 ·").first.wait_for()
+    wait_for_app(page)
+    page.screenshot(path=str(artifacts_dir / "lead_board-zh.png"))
+    page.locator("[class*='st-key-open_'] button").first.click()
+    _dialog_drawn(page, "获得")
+    page.screenshot(path=str(artifacts_dir / "lead_board-dialog-zh.png"))
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    page.get_by_role("tab", name="转化分析").click()
+    page.locator(".js-plotly-plot").nth(3).wait_for()
+    wait_for_app(page)
+    page.screenshot(path=str(artifacts_dir / "lead_board-analytics-zh.png"))
