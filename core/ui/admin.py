@@ -324,7 +324,7 @@ def table_editor(
     search = ""
     sort = None
     if toolbar:
-        top = st.columns([3, 3, 2, 1.4, 1.2])
+        top = st.columns([3, 2.6, 2, 1.8, 1.2])
         search = top[0].text_input(
             t("app.search", lang),
             key=f"{key}_search",
