@@ -115,7 +115,7 @@ def _deny(authenticator: stauth.Authenticate, lang: str) -> None:
 def _login_form(authenticator: stauth.Authenticate, lang: str) -> None:
     st.title(t("app.title", lang))
     st.caption(t("app.tagline", lang))
-    _language_picker(st)
+    _language_picker(st, key="language_picker_login")
     with st.form("login_form"):
         st.subheader(t("login.form", lang))
         username = st.text_input(t("login.username", lang), key="login_username", max_chars=64)
@@ -172,7 +172,7 @@ def _record_staff_login(session, user: AppUser) -> None:
     )
 
 
-def _language_picker(container) -> None:
+def _language_picker(container, key: str = "language_picker") -> None:
     lang = current_language()
     options = ["en", "zh"]
     choice = container.radio(
@@ -181,7 +181,7 @@ def _language_picker(container) -> None:
         index=options.index(lang),
         format_func=lambda code: "English" if code == "en" else "中文",
         horizontal=True,
-        key="language_picker",
+        key=key,
     )
     if choice != lang:
         st.session_state["lang"] = choice
