@@ -241,6 +241,11 @@ LABELS = {
     "settings_admin.members_link": ("Open the Members page", "打开会员管理页面"),
     "settings_admin.earning": ("Points per earning kind", "各类积分分值"),
     "settings_admin.expiry_on": ("Points expire", "积分过期"),
+    "settings_admin.requalification_on": (
+        "Yearly tier requalification review",
+        "会员等级年度复核",
+    ),
+    "settings_admin.other": ("Other settings", "其他设置"),
     "settings_admin.commission": ("Commission rules", "佣金规则"),
     "settings_admin.rate_percent": (
         "Share of valid mall and check-up orders (%)",
@@ -283,6 +288,10 @@ LABELS = {
     "setting.timezone": ("Timezone", "时区"),
     "setting.default_language": ("Default language", "默认语言"),
     "setting.points_expiry_months": ("Points expire after (months)", "积分有效期(月)"),
+    "setting.tier_requalification_months": (
+        "Requalification window (months)",
+        "复核周期(月)",
+    ),
     "setting.idle_session_minutes": ("Sign out after idle (minutes)", "空闲自动退出(分钟)"),
     "setting.absolute_session_hours": ("Sign out after (hours)", "登录有效期(小时)"),
     # Users

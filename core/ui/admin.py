@@ -877,22 +877,43 @@ def _members_settings(user: CurrentUser, values: dict[str, Any]) -> None:
         value=values["points_expiry_months"] is not None,
         key="set_expiry_on",
     )
-    months = None
-    if expiry_on:
-        months = int(
-            st.number_input(
-                t("setting.points_expiry_months", lang),
-                min_value=1,
-                max_value=120,
-                value=int(values["points_expiry_months"] or 24),
-                step=1,
-                key="set_expiry_months",
-            )
+    new_values = {
+        "earning_points": proposed,
+        "points_expiry_months": _optional_months_input(
+            t("setting.points_expiry_months", lang), expiry_on, values, "points_expiry_months", 24
+        ),
+    }
+    if "tier_requalification_months" in values:
+        review_on = st.toggle(
+            t("settings_admin.requalification_on", lang),
+            value=values["tier_requalification_months"] is not None,
+            key="set_requalification_on",
         )
-    new_values = {"earning_points": proposed, "points_expiry_months": months}
+        new_values["tier_requalification_months"] = _optional_months_input(
+            t("setting.tier_requalification_months", lang),
+            review_on,
+            values,
+            "tier_requalification_months",
+            12,
+        )
     differs = any(values[k] != v for k, v in new_values.items())
     if st.button(t("app.save", lang), key="set_members_save", type="primary", disabled=not differs):
         _save_settings(user, new_values)
+
+
+def _optional_months_input(label: str, on: bool, values, key: str, default: int) -> int | None:
+    if not on:
+        return None
+    return int(
+        st.number_input(
+            label,
+            min_value=1,
+            max_value=120,
+            value=int(values[key] or default),
+            step=1,
+            key=f"set_{key}",
+        )
+    )
 
 
 def _commission_settings(user: CurrentUser, values: dict[str, Any]) -> None:
@@ -998,8 +1019,65 @@ def _organisation_settings(user: CurrentUser, values: dict[str, Any]) -> None:
     differs = any(values[k] != v for k, v in new_values.items())
     if st.button(t("app.save", lang), key="set_org_save", type="primary", disabled=not differs):
         _save_settings(user, new_values)
+    _other_settings(user, values)
     st.subheader(t("table.department", lang))
     table_editor(user, "department", key="set_departments", toolbar=False, page_size=200)
+
+
+# Settings with an editor of their own above; any other setting (one added to
+# core.services.settings later) shows up under "Other settings" with no page change.
+EDITED_SETTINGS = frozenset(
+    {
+        "idle_decay_points",
+        "stage_thresholds",
+        "handoff_threshold",
+        "auto_promotion",
+        "active_staff_lead_threshold",
+        "followup_activation_days",
+        "followup_profile_days",
+        "commission_per_appointment",
+        "commission_rate",
+        "earning_points",
+        "default_licences",
+        "timezone",
+        "default_language",
+        "points_expiry_months",
+        "tier_requalification_months",
+        "idle_session_minutes",
+        "absolute_session_hours",
+    }
+)
+
+
+def _other_settings(user: CurrentUser, values: dict[str, Any]) -> None:
+    lang = user.lang
+    others = [key for key in settings_service.DEFAULTS if key not in EDITED_SETTINGS]
+    if not others:
+        return
+    with st.expander(t("settings_admin.other", lang)):
+        new_values: dict[str, Any] = {}
+        for key in others:
+            default, value, label = (
+                settings_service.DEFAULTS[key],
+                values[key],
+                t(f"setting.{key}", lang),
+            )
+            label = key if label == f"setting.{key}" else label
+            if isinstance(default, bool):
+                new_values[key] = st.toggle(label, value=bool(value), key=f"set_other_{key}")
+            elif isinstance(default, int) or default is None:
+                new_values[key] = st.number_input(
+                    label, value=value, step=1, min_value=0, key=f"set_other_{key}"
+                )
+                if new_values[key] is not None:
+                    new_values[key] = int(new_values[key])
+            elif isinstance(default, str):
+                new_values[key] = st.text_input(label, value=str(value), key=f"set_other_{key}")
+            else:
+                st.caption(f"{label}: {json.dumps(value, ensure_ascii=False)}")
+        differs = any(values[k] != v for k, v in new_values.items())
+        if st.button(t("app.save", lang), key="set_other_save", disabled=not differs):
+            _save_settings(user, new_values)
 
 
 SETTINGS_SECTIONS = ("scoring", "cards", "members", "commission", "organisation")

@@ -574,3 +574,15 @@ def test_the_active_staff_preview_counts_owners_over_each_threshold(session, adm
     session.commit()
     ta.change_settings(session, actor=admin, values={"active_staff_lead_threshold": 3})
     assert ta.active_staff_preview(session, actor=admin, threshold=2) == {"before": 1, "after": 2}
+
+
+def test_a_setting_added_later_is_checked_by_the_type_of_its_default(session, admin, monkeypatch):
+    """A developer adds a setting to core.services.settings without a check here: the admin
+    can change it, and a value of the wrong type is refused."""
+    monkeypatch.setitem(settings_service.DEFAULTS, "reminder_hours", 24)
+    with pytest.raises(ta.SettingRejected):
+        ta.change_settings(session, actor=admin, values={"reminder_hours": "soon"})
+    assert ta.change_settings(session, actor=admin, values={"reminder_hours": 48}) == [
+        "reminder_hours"
+    ]
+    assert settings_service.get_value(session, "reminder_hours") == 48
