@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from core import audit
-from core.db import execute_many, fast_date
+from core.db import as_date, execute_many, fetch_rows
 from core.domain import (
     STAGE_ORDER,
     ActivityKind,
@@ -688,16 +688,18 @@ class _Checker:
         """{key: (key, id, …)} of the rows of `entity` whose key is among `values`."""
         model, key, extra = _KEY_TABLES[entity]
         table = model.__table__
-        columns = [table.c[key]]
-        for name in extra:
-            column = table.c[name]
-            columns.append(fast_date(column) if isinstance(column.type, Date) else column)
+        columns = [table.c[key], *(table.c[name] for name in extra)]
+        dates = [i for i, column in enumerate(columns) if isinstance(column.type, Date)]
         query = select(*columns).where(table.c[key].in_(bindparam("chunk", expanding=True)))
         found: dict[str, tuple] = {}
         # A NUL can be in no key (PostgreSQL text cannot hold it): such a cell is unknown.
         wanted = {value for value in values if value and "\x00" not in value}
         for chunk in _chunks(sorted(wanted)):
-            for row in self.session.execute(query, {"chunk": chunk}).all():
+            for row in fetch_rows(self.session, query.params(chunk=chunk)):
+                if dates:
+                    row = list(row)
+                    for i in dates:
+                        row[i] = as_date(row[i])
                 found[row[0]] = tuple(row)
         return found
 
@@ -1028,12 +1030,15 @@ def _check_balances(ck: _Checker, signed, members, kinds, dates) -> None:
     credit = func.sum(case((table.c.points > 0, table.c.points), else_=0))
     debit = func.sum(case((table.c.points < 0, table.c.points), else_=0))
     query = (
-        select(table.c.member_id, fast_date(table.c.occurred_on), credit, debit)
+        select(table.c.member_id, table.c.occurred_on, credit, debit)
         .where(table.c.member_id.in_(bindparam("chunk", expanding=True)))
         .group_by(table.c.member_id, table.c.occurred_on)
     )
     for chunk in _chunks(sorted(by_member)):
-        for member_id, day, plus, minus in ck.session.execute(query, {"chunk": chunk}).all():
+        for member_id, occurred_on, plus, minus in fetch_rows(
+            ck.session, query.params(chunk=chunk)
+        ):
+            day = as_date(occurred_on)
             events = by_member[member_id]
             if plus:
                 events.append((day, False, 0, -1, int(plus), None))

@@ -35,7 +35,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
 from core import audit, metrics
-from core.db import execute_many, fast_date
+from core.db import as_date, execute_many, fetch_rows
 from core.domain import (
     DEFAULT_STAGE_THRESHOLDS,
     IDLE_DECAY_DAYS,
@@ -122,14 +122,14 @@ def rescore_leads(
     per_day: dict[int, list[tuple[dt.date, int]]] = {lead_id: [] for lead_id in ids}
     interactions = Interaction.__table__
     in_chunk = bindparam("chunk", expanding=True)
-    lead_query = select(
-        lead_table.c.id, fast_date(lead_table.c.created_on), lead_table.c.stage
-    ).where(lead_table.c.id.in_(in_chunk))
+    lead_query = select(lead_table.c.id, lead_table.c.created_on, lead_table.c.stage).where(
+        lead_table.c.id.in_(in_chunk)
+    )
     # Points per lead and day, in date order: several on one day count once for decay.
     day_query = (
         select(
             interactions.c.lead_id,
-            fast_date(interactions.c.occurred_on),
+            interactions.c.occurred_on,
             func.sum(interactions.c.points),
         )
         .where(interactions.c.lead_id.in_(in_chunk))
@@ -137,10 +137,10 @@ def rescore_leads(
         .order_by(interactions.c.lead_id, interactions.c.occurred_on)
     )
     for chunk in _chunks(ids):
-        for lead_id, created_on, stage in session.execute(lead_query, {"chunk": chunk}).all():
-            leads[lead_id] = (created_on, stage)
-        for lead_id, day, points in session.execute(day_query, {"chunk": chunk}).all():
-            per_day[lead_id].append((day, int(points)))
+        for lead_id, created_on, stage in fetch_rows(session, lead_query.params(chunk=chunk)):
+            leads[lead_id] = (as_date(created_on), stage)
+        for lead_id, day, points in fetch_rows(session, day_query.params(chunk=chunk)):
+            per_day[lead_id].append((as_date(day), int(points)))
 
     summaries: dict[str, list] = {
         "b_id": [],
