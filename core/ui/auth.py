@@ -155,8 +155,6 @@ def _login_form(authenticator: stauth.Authenticate, lang: str) -> None:
         roles=[user.role],
         logout=None,
     )
-    # Write the re-login cookie; no st.rerun() here, it would kill the cookie iframe.
-    authenticator.cookie_controller.set_cookie()
 
 
 def _record_staff_login(session, user: AppUser) -> None:
@@ -201,9 +199,15 @@ def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUse
     if not st.session_state.get("authentication_status"):
         authenticator.login(location="unrendered")  # the re-login cookie, if any
     if not st.session_state.get("authentication_status"):
-        _login_form(authenticator, lang)
+        form_area = st.empty()
+        with form_area.container():
+            _login_form(authenticator, lang)
         if not st.session_state.get("authentication_status"):
             st.stop()
+        # Signed in on this run: clear the form, then write the re-login cookie outside the
+        # cleared area (no st.rerun() here, it would kill the cookie iframe).
+        form_area.empty()
+        authenticator.cookie_controller.set_cookie()
 
     username = st.session_state.get("username")
     with read_session() as session:

@@ -163,6 +163,11 @@ def wait_for_app(page) -> None:
         timeout=60_000,
     )
     page.wait_for_timeout(500)
+    # Elements of the previous run linger (marked stale) until the new run replaces them.
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-stale=\"true\"]').length === 0",
+        timeout=60_000,
+    )
 
 
 def sign_in(
@@ -173,4 +178,6 @@ def sign_in(
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Log out").wait_for()
+    # Writing the re-login cookie triggers one more run; let it finish.
+    page.wait_for_timeout(1500)
     wait_for_app(page)
