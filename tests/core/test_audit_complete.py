@@ -1,0 +1,752 @@
+"""The audit log is complete: every service function that changes data leaves its audit row.
+
+Each write is called on the demo hospital by a role allowed to make it, in a transaction
+that is rolled back afterwards; the audit rows it added (count before and after, in the same
+transaction) must include its action, attributed to the acting user. A second test lists
+every public service function that takes an acting user and checks each is classified here
+as a write (and then called above) or as a read, so a new write service cannot slip past.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from core import importer, metrics
+from core.domain import Role
+from core.models import (
+    AppUserCreate,
+    AuditLog,
+    CampaignTask,
+    ContentPiece,
+    Lead,
+    Member,
+    Reward,
+    Staff,
+    StageChange,
+)
+from core.permissions import Actor
+from core.services import (
+    audit_log,
+    campaigns,
+    commission,
+    consent,
+    content,
+    handoffs,
+    landing,
+    leads,
+    members,
+    offboarding,
+    settings,
+    staff,
+    table_admin,
+    users,
+)
+from tests.core import test_access_matrix as matrix
+
+engine = matrix.engine  # one private demo copy for this module (a module-scoped fixture)
+demo = matrix.demo
+A, E, D, M, C, S = matrix.ROLES
+DAY = matrix.DAY
+SYSTEM = Actor.system()
+
+
+@dataclass(frozen=True)
+class Write:
+    name: str  # module.function
+    role: Role
+    call: Callable[[Session, Actor, matrix.Demo], Any]
+    actions: tuple[str, ...]  # audit actions it must add (each at least once)
+    setup: Callable[[Session, matrix.Demo], Any] | None = None
+
+
+def _version(session, lead_id):
+    return session.get(Lead, lead_id).version
+
+
+def _staff_where(session, *conditions) -> int:
+    return (
+        session.execute(
+            select(Staff.id).where(Staff.active.is_(True), Staff.left_on.is_(None), *conditions)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def _issued_not_activated(session, demo):
+    return _staff_where(
+        session,
+        Staff.card_issued_on.is_not(None),
+        Staff.card_activated_on.is_(None),
+        Staff.card_revoked_on.is_(None),
+    )
+
+
+def _activated_no_profile(session, demo):
+    return _staff_where(
+        session,
+        Staff.card_activated_on.is_not(None),
+        Staff.profile_completed_on.is_(None),
+        Staff.card_revoked_on.is_(None),
+    )
+
+
+def _rich_member(session, demo) -> int:
+    """The member with the highest balance (for a redemption)."""
+    table = metrics.member_table(session, actor=SYSTEM)
+    member_no = table.sort_values("balance").iloc[-1]["member_no"]
+    return session.execute(select(Member.id).where(Member.member_no == member_no)).scalar()
+
+
+def _cheap_reward(session) -> Reward:
+    return (
+        session.execute(
+            select(Reward)
+            .where(Reward.active.is_(True), Reward.stock > 0)
+            .order_by(Reward.points_cost)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def _new_task(session, demo) -> int:
+    return campaigns.add_task(session, actor=SYSTEM, campaign_id=demo.campaign, milestone="t").id
+
+
+def _accepted(session, demo) -> int:
+    handoffs.accept_handoff(session, actor=SYSTEM, handoff_id=demo.pending_handoff)
+    return demo.pending_handoff
+
+
+def _tiers(session) -> list[dict]:
+    return [
+        {
+            "level": tier.level,
+            "name_en": tier.name_en,
+            "name_zh": tier.name_zh,
+            "threshold": tier.threshold + (1 if tier.level == 2 else 0),
+            "discount_rate": tier.discount_rate,
+            "free_items": tier.free_items,
+            "gifts": tier.gifts,
+            "checkup_package": tier.checkup_package,
+        }
+        for tier in settings.tiers(session)
+    ]
+
+
+def _expiry_on(session, demo):
+    settings.set_value(session, actor=SYSTEM, key="points_expiry_months", value=3)
+
+
+CAMPAIGN_CSV = b"code,name,type,starts_on,ends_on\nSEC-AUDIT,Audit,lecture,2019-08-01,2019-08-02\n"
+
+WRITES: list[Write] = [
+    # leads (the lead board)
+    Write(
+        "leads.move_lead",
+        M,
+        lambda s, a, d: leads.move_lead(
+            s,
+            actor=a,
+            lead_id=d.handed_lead,
+            to_stage=matrix._next_stage(d),
+            expected_version=_version(s, d.handed_lead),
+            reason="audit",
+        ),
+        ("lead.move",),
+    ),
+    Write(
+        "leads.bulk_move",
+        D,
+        lambda s, a, d: leads.bulk_move(
+            s,
+            actor=a,
+            versions={d.handed_lead: _version(s, d.handed_lead)},
+            to_stage=matrix._next_stage(d),
+            reason="audit",
+        ),
+        ("lead.move",),
+    ),
+    Write(
+        "leads.bulk_reassign_owner",
+        M,
+        lambda s, a, d: leads.bulk_reassign_owner(
+            s,
+            actor=a,
+            versions={d.colleague_lead: _version(s, d.colleague_lead)},
+            owner_staff_id=d.successor,
+        ),
+        ("lead.reassign",),
+    ),
+    Write(
+        "leads.bulk_tag",
+        M,
+        lambda s, a, d: leads.bulk_tag(
+            s, actor=a, versions={d.handed_lead: _version(s, d.handed_lead)}, tag="audit"
+        ),
+        ("lead.tag",),
+    ),
+    Write(
+        "leads.record_interaction",
+        S,
+        lambda s, a, d: leads.record_interaction(
+            s, actor=a, lead_id=d.handed_lead, kind="livestream", occurred_on=DAY
+        ),
+        ("lead.interaction",),
+    ),
+    # handoffs
+    Write(
+        "handoffs.hand_off",
+        M,
+        lambda s, a, d: handoffs.hand_off(
+            s, actor=a, lead_id=d.qualified_lead, consultant_user_id=d.consultant_login
+        ),
+        ("handoff.create",),
+    ),
+    Write(
+        "handoffs.accept_handoff",
+        C,
+        lambda s, a, d: handoffs.accept_handoff(s, actor=a, handoff_id=d.pending_handoff),
+        ("handoff.accept",),
+    ),
+    Write(
+        "handoffs.return_handoff",
+        C,
+        lambda s, a, d: handoffs.return_handoff(
+            s, actor=a, handoff_id=d.pending_handoff, reason_code="not_ready"
+        ),
+        ("handoff.return",),
+    ),
+    Write(
+        "handoffs.record_outcome",
+        C,
+        lambda s, a, d: handoffs.record_outcome(
+            s, actor=a, handoff_id=d.pending_handoff, outcome="booked"
+        ),
+        ("handoff.outcome",),
+        setup=_accepted,
+    ),
+    # members
+    Write(
+        "members.award_points",
+        M,
+        lambda s, a, d: members.award_points(
+            s, actor=a, member_id=d.member, kind="event", occurred_on=DAY
+        ),
+        ("points.award",),
+    ),
+    Write(
+        "members.redeem_reward",
+        M,
+        lambda s, a, d: members.redeem_reward(
+            s, actor=a, member_id=_rich_member(s, d), reward_id=_cheap_reward(s).id
+        ),
+        ("points.redeem",),
+    ),
+    Write(
+        "members.adjust_points",
+        M,
+        lambda s, a, d: members.adjust_points(
+            s, actor=a, member_id=d.member, points=5, reason="audit"
+        ),
+        ("points.adjust",),
+    ),
+    Write(
+        "members.convert_lead_to_member",
+        M,
+        lambda s, a, d: members.convert_lead_to_member(s, actor=a, lead_id=d.lead_not_member),
+        ("member.convert_lead",),
+    ),
+    Write(
+        "members.set_tiers",
+        A,
+        lambda s, a, d: members.set_tiers(s, actor=a, tiers=_tiers(s)),
+        ("tiers.change",),  # action name checked loosely below: any audit row by the actor
+    ),
+    Write(
+        "members.create_reward",
+        M,
+        lambda s, a, d: members.create_reward(s, actor=a, name="审计礼品", points_cost=10, stock=1),
+        ("reward.create",),
+    ),
+    Write(
+        "members.update_reward",
+        M,
+        lambda s, a, d: members.update_reward(
+            s,
+            actor=a,
+            reward_id=_cheap_reward(s).id,
+            version=_cheap_reward(s).version,
+            name="改名礼品",
+            points_cost=_cheap_reward(s).points_cost + 1,
+        ),
+        ("reward.update",),
+    ),
+    Write(
+        "members.restock_reward",
+        M,
+        lambda s, a, d: members.restock_reward(s, actor=a, reward_id=_cheap_reward(s).id, add=3),
+        ("reward.restock",),
+    ),
+    Write(
+        "members.run_expiry",
+        M,
+        lambda s, a, d: members.run_expiry(s, actor=a, as_of=DAY),
+        ("points.expire",),
+        setup=_expiry_on,
+    ),
+    # campaigns
+    Write(
+        "campaigns.create_campaign",
+        M,
+        lambda s, a, d: campaigns.create_campaign(
+            s, actor=a, code="SEC-A", name="A", type="lecture", starts_on=DAY, ends_on=DAY
+        ),
+        ("campaign.create",),
+    ),
+    Write(
+        "campaigns.update_campaign",
+        M,
+        lambda s, a, d: campaigns.update_campaign(
+            s, actor=a, campaign_id=d.campaign, pdca_check="审计"
+        ),
+        ("campaign.update",),
+    ),
+    Write(
+        "campaigns.create_from_template",
+        M,
+        lambda s, a, d: campaigns.create_from_template(
+            s, actor=a, template="lecture_series", starts_on=DAY
+        ),
+        ("campaign.template",),
+    ),
+    Write(
+        "campaigns.add_task",
+        M,
+        lambda s, a, d: campaigns.add_task(s, actor=a, campaign_id=d.campaign, milestone="m"),
+        ("campaign_task.create",),
+    ),
+    Write(
+        "campaigns.update_task",
+        M,
+        lambda s, a, d: campaigns.update_task(
+            s,
+            actor=a,
+            task_id=s.execute(select(func.max(CampaignTask.id))).scalar(),
+            done=True,
+        ),
+        ("campaign_task.update",),
+        setup=_new_task,
+    ),
+    Write(
+        "campaigns.delete_task",
+        M,
+        lambda s, a, d: campaigns.delete_task(
+            s, actor=a, task_id=s.execute(select(func.max(CampaignTask.id))).scalar()
+        ),
+        ("campaign_task.delete",),
+        setup=_new_task,
+    ),
+    # content
+    Write(
+        "content.create_piece",
+        M,
+        lambda s, a, d: content.create_piece(s, actor=a, kind="script", title="Q", body="A"),
+        ("content.create",),
+    ),
+    Write(
+        "content.update_piece",
+        M,
+        lambda s, a, d: content.update_piece(s, actor=a, piece_id=d.briefcase, title="新标题"),
+        ("content.update",),
+    ),
+    Write(
+        "content.delete_piece",
+        M,
+        lambda s, a, d: content.delete_piece(
+            s, actor=a, piece_id=s.execute(select(func.max(ContentPiece.id))).scalar()
+        ),
+        ("content.delete",),
+    ),
+    Write(
+        "content.share_piece",
+        S,
+        lambda s, a, d: content.share_piece(s, actor=a, piece_id=d.briefcase, on=DAY),
+        ("content.share",),
+    ),
+    # staff and cards
+    Write(
+        "staff.issue_cards",
+        M,
+        lambda s, a, d: staff.issue_cards(s, actor=a, staff_ids=[d.cardless_staff], issued_on=DAY),
+        ("card.issue",),
+    ),
+    Write(
+        "staff.mark_activated",
+        M,
+        lambda s, a, d: staff.mark_activated(
+            s, actor=a, staff_ids=[_issued_not_activated(s, d)], activated_on=DAY
+        ),
+        ("card.activate",),
+    ),
+    Write(
+        "staff.mark_profile_complete",
+        M,
+        lambda s, a, d: staff.mark_profile_complete(
+            s, actor=a, staff_ids=[_activated_no_profile(s, d)], completed_on=DAY
+        ),
+        ("card.profile_complete",),
+    ),
+    Write(
+        "staff.revoke_cards",
+        M,
+        lambda s, a, d: staff.revoke_cards(
+            s, actor=a, staff_ids=[d.colleague], revoked_on=DAY, reason="审计"
+        ),
+        ("card.revoke",),
+    ),
+    Write(
+        "staff.revoke_card",
+        M,
+        lambda s, a, d: staff.revoke_card(
+            s, actor=a, person=s.get(Staff, d.colleague), revoked_on=DAY, reason="审计"
+        ),
+        ("card.revoke",),
+    ),
+    Write(
+        "staff.add_staff",
+        D,
+        lambda s, a, d: staff.add_staff(
+            s, actor=a, staff_no="SEC-B", name="乙", department_id=d.nsk
+        ),
+        ("staff.create",),
+    ),
+    Write(
+        "staff.update_staff",
+        D,
+        lambda s, a, d: staff.update_staff(
+            s,
+            actor=a,
+            staff_id=d.colleague,
+            name="改名",
+            department_id=d.nsk,
+            title=None,
+            phone=None,
+        ),
+        ("staff.update",),
+    ),
+    # offboarding
+    Write(
+        "offboarding.offboard_staff",
+        D,
+        lambda s, a, d: offboarding.offboard_staff(
+            s,
+            actor=a,
+            staff_id=d.colleague,
+            leaving_on=DAY,
+            successor_staff_ids=[d.successor],
+            reason="审计",
+        ),
+        ("staff.offboard", "card.revoke", "lead.reassign"),
+    ),
+    Write(
+        "offboarding.reassign",
+        M,
+        lambda s, a, d: offboarding.reassign(
+            s, actor=a, lead_ids=[d.colleague_lead], to_staff_id=d.successor, reason="审计"
+        ),
+        ("lead.reassign",),
+    ),
+    Write(
+        "offboarding.onboard_staff",
+        M,
+        lambda s, a, d: offboarding.onboard_staff(
+            s, actor=a, staff_no="SEC-C", name="丙", department_id=d.nsk, card_issued_on=DAY
+        ),
+        ("staff.create", "card.issue"),
+    ),
+    # the low-code admin
+    Write(
+        "table_admin.apply_edits",
+        A,
+        lambda s, a, d: matrix._no_cell_errors(
+            table_admin.apply_edits(
+                s, actor=a, table="department", changes={d.other_department: {"name": "改名"}}
+            )
+        ),
+        ("table.edit",),
+    ),
+    Write(
+        "table_admin.add_row",
+        A,
+        lambda s, a, d: table_admin.add_row(
+            s, actor=a, table="department", values={"code": "SEC", "name": "审计科"}
+        ),
+        ("table.add",),
+    ),
+    Write(
+        "table_admin.deactivate_or_delete",
+        A,
+        lambda s, a, d: table_admin.deactivate_or_delete(
+            s, actor=a, table="department", pk=d.other_department
+        ),
+        ("table.deactivate",),
+    ),
+    Write(
+        "table_admin.change_settings",
+        A,
+        lambda s, a, d: table_admin.change_settings(s, actor=a, values={"handoff_threshold": 61}),
+        ("setting.change",),
+    ),
+    Write(
+        "settings.set_value",
+        A,
+        lambda s, a, d: settings.set_value(s, actor=a, key="handoff_threshold", value=62),
+        ("setting.change",),
+    ),
+    # logins
+    Write(
+        "users.create_user",
+        A,
+        lambda s, a, d: users.create_user(
+            s,
+            actor=a,
+            user_create=AppUserCreate(
+                username="audit-new", role="marketer", password="long-enough-1"
+            ),
+        ),
+        ("user.create",),
+    ),
+    Write(
+        "users.reset_password",
+        A,
+        lambda s, a, d: users.reset_password(
+            s, actor=a, user_id=d.staff_login, new_password="another-long-one"
+        ),
+        ("user.reset_password",),
+    ),
+    Write(
+        "users.set_disabled",
+        A,
+        lambda s, a, d: users.set_disabled(s, actor=a, user_id=d.staff_login, disabled=True),
+        ("user.disable",),
+    ),
+    # imports, commission, consent, exports
+    Write(
+        "importer.import_file",
+        M,
+        lambda s, a, d: importer.import_file(
+            s, actor=a, kind="campaigns", content=CAMPAIGN_CSV, filename="campaigns.csv"
+        ),
+        ("import",),
+    ),
+    Write(
+        "metrics.publish_commission",
+        A,
+        lambda s, a, d: metrics.publish_commission(s, actor=a, month=d.month),
+        ("commission.publish",),
+    ),
+    Write(
+        "commission.add_commission_adjustment",
+        A,
+        lambda s, a, d: commission.add_commission_adjustment(
+            s, actor=a, month=d.month, staff_id=d.successor, amount=Decimal("-5"), note="审计"
+        ),
+        ("commission.adjust",),
+        setup=lambda s, d: metrics.publish_commission(s, actor=SYSTEM, month=d.month),
+    ),
+    Write(
+        "consent.record_consent",
+        S,
+        lambda s, a, d: consent.record_consent(
+            s,
+            actor=a,
+            subject_type="lead",
+            subject_id=d.handed_lead,
+            channel="phone",
+            granted=False,
+            recorded_on=DAY,
+        ),
+        ("consent.withdraw",),
+    ),
+    Write(
+        "audit_log.record_export",
+        E,
+        lambda s, a, d: audit_log.record_export(s, actor=a, what="lead board", rows=50),
+        ("export",),
+    ),
+]
+
+# Writes that take no acting user (internal helpers other services call, or the sign-in's
+# own bookkeeping) and what records them.
+HELPERS = {
+    "leads.rescore_leads": "system stage_change rows of automatic promotion (import/board audit)",
+    "users.record_login_failure": "login.failure / login.locked",
+    "users.start_session": "login.success",
+    "users.end_sessions": "by the caller (user.reset_password, user.disable, staff.offboard)",
+    "users.touch_session": "a session heartbeat, not a change",
+    "settings.ensure_defaults": "first start only",
+    "staff.record_activity": "NOT AUDITED and takes no actor; unused (reported)",
+}
+
+
+def _new_audit_rows(session: Session, before: int) -> list[tuple[str, str, str | None]]:
+    """(action, username, entity) of the audit rows added after id `before`."""
+    session.flush()
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(AuditLog.action, AuditLog.username, AuditLog.entity)
+            .where(AuditLog.id > before)
+            .order_by(AuditLog.id)
+        )
+    ]
+
+
+@pytest.mark.parametrize("write", WRITES, ids=[w.name for w in WRITES])
+def test_every_write_leaves_its_audit_row(engine, demo, write):
+    """The write is made by a role allowed to make it; it adds audit rows in its own
+    transaction, with its action, under the acting user's name."""
+    actor = demo.actors[write.role]
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            if write.setup is not None:
+                write.setup(session, demo)
+                session.flush()
+            before = session.execute(select(func.coalesce(func.max(AuditLog.id), 0))).scalar()
+            write.call(session, actor, demo)
+            added = _new_audit_rows(session, before)
+        finally:
+            session.rollback()
+    assert added, f"{write.name} wrote no audit row"
+    mine = [row for row in added if row[1] == actor.username]
+    assert mine, f"{write.name}: audit rows not attributed to {actor.username}: {added}"
+    actions = {action for action, _, _ in mine}
+    missing = set(write.actions) - actions
+    assert not missing, f"{write.name}: missing {missing}; got {sorted(actions)}"
+
+
+def test_a_move_is_recorded_in_the_stage_history_too(engine, demo):
+    """The lead board's moves and automatic promotions are in stage_change (who, when,
+    from, to, why) besides the audit log."""
+    with Session(engine) as session:
+        try:
+            before = session.execute(select(func.count(StageChange.id))).scalar()
+            leads.move_lead(
+                session,
+                actor=demo.actors[M],
+                lead_id=demo.handed_lead,
+                to_stage=matrix._next_stage(demo),
+                expected_version=_version(session, demo.handed_lead),
+                reason="audit",
+            )
+            session.flush()
+            rows = session.execute(
+                select(StageChange).where(StageChange.lead_id == demo.handed_lead)
+                .order_by(StageChange.id.desc())
+            ).scalars().first()  # fmt: skip
+            after = session.execute(select(func.count(StageChange.id))).scalar()
+            assert after == before + 1
+            assert (rows.from_stage, rows.to_stage, rows.reason) == (
+                demo.handed_stage,
+                matrix._next_stage(demo),
+                "audit",
+            )
+            assert rows.changed_by_user_id == demo.actors[M].user_id and not rows.is_system
+        finally:
+            session.rollback()
+
+
+def test_a_sign_in_its_failures_and_a_lockout_are_audited(engine):
+    with Session(engine) as session:
+        try:
+            before = session.execute(select(func.coalesce(func.max(AuditLog.id), 0))).scalar()
+            for _ in range(users.MAX_FAILED_LOGINS):
+                users.record_login_failure(session, username="marketer")
+            users.record_login_failure(session, username="nobody-here")
+            users.start_session(session, user=users.get_by_username(session, "executive"))
+            actions = [action for action, _, _ in _new_audit_rows(session, before)]
+        finally:
+            session.rollback()
+    assert actions.count("login.failure") == users.MAX_FAILED_LOGINS + 1
+    assert actions.count("login.locked") == 1 and actions.count("login.success") == 1
+
+
+SERVICE_MODULES = {
+    "leads": leads,
+    "handoffs": handoffs,
+    "members": members,
+    "campaigns": campaigns,
+    "content": content,
+    "staff": staff,
+    "offboarding": offboarding,
+    "table_admin": table_admin,
+    "audit_log": audit_log,
+    "settings": settings,
+    "users": users,
+    "commission": commission,
+    "consent": consent,
+    "metrics": metrics,
+    "importer": importer,
+    "landing": landing,
+}
+# Public functions taking an acting user that only read (or preview without writing).
+READS = {
+    "leads": "board_columns lead_detail board_options stage_history stage_conversion "
+    "stage_durations super_trust_sources",
+    "handoffs": "consultants handoff_queue lead_handoffs",
+    "members": "member_by_no lead_by_ref list_members member_detail care_lists "
+    "requalification_review tier_change_preview list_rewards redemption_history chart_months "
+    "tier_counts_by_month points_by_month top_member_revenue_share preview_expiry",
+    "campaigns": "get_campaign list_campaigns campaign_choices owner_choices staff_choices "
+    "list_tasks overdue_tasks calendar_items channel_overlaps channel_weeks campaign_results",
+    "content": "can_read list_pieces search_scripts script_conditions library_departments "
+    "channel_choices get_piece shares_by",
+    "staff": "departments staff_titles staff_choices staff_roster team_table follow_up_list "
+    "card_cohorts usage_heatmap",
+    "offboarding": "preview_offboarding preview_reassign owned_records",
+    "table_admin": "list_tables table_spec fk_choices fetch_rows export_rows references_to "
+    "removal_mode scoring_preview active_staff_preview commission_preview",
+    "audit_log": "audit_trail export_trail trail_choices",
+    "settings": "",
+    "users": "list_users",
+    "commission": "commission_rules commission_months sheet_status commission_adjustments "
+    "commission_totals publishable",
+    "consent": "consent_status outreach_list",
+    "metrics": "card_funnel leads_by_stage month_kpis kpi_trend department_table "
+    "department_comparison leaderboard revenue_by_member lead_score member_status "
+    "member_table commission_sheet commission_table stage_funnel_by_department",
+    "landing": "landing_figures",
+    "importer": "",
+}
+
+
+def test_every_service_function_with_an_acting_user_is_classified():
+    """A new public service function that takes `actor` must be added here, as a read or as
+    a write with its audit check; writes without an actor are listed in HELPERS."""
+    written = {write.name for write in WRITES}
+    unknown = []
+    for name, module in SERVICE_MODULES.items():
+        reads = set(READS[name].split())
+        for function_name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ != module.__name__ or function_name.startswith("_"):
+                continue
+            qualified = f"{name}.{function_name}"
+            takes_actor = "actor" in inspect.signature(function).parameters
+            if not takes_actor:
+                continue
+            if qualified not in written | set(HELPERS) and function_name not in reads:
+                unknown.append(qualified)
+    assert unknown == []
+    for helper in HELPERS:
+        module, function_name = helper.split(".")
+        assert hasattr(SERVICE_MODULES[module], function_name), helper
