@@ -1004,3 +1004,17 @@ def test_100k_interactions_import_well_under_a_minute(session, artifacts_dir):
             }
         )
     )
+
+
+def test_progress_is_reported_from_0_to_1_in_the_user_s_language(hospital):
+    """The admin page's progress bar moves forward and ends at 1.0, with Chinese labels."""
+    steps: list[tuple[float, str]] = []
+    content = csv_bytes(["lead_ref", "kind", "occurred_on"], [["L0001", "download", "2019-07-01"]])
+    import_file(
+        hospital, actor=SYSTEM, kind="interactions", content=content, filename="i.csv",
+        progress=lambda fraction, label: steps.append((fraction, label)), lang="zh",
+    )  # fmt: skip
+    fractions = [fraction for fraction, _ in steps]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert [label for _, label in steps][-1] == "完成"
+    assert any("重新评分" in label for _, label in steps)
