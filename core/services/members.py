@@ -56,6 +56,7 @@ from core.models import (
     utcnow,
 )
 from core.permissions import Actor, require_role
+from core.services import privacy
 from core.services import settings as settings_service
 
 READ_ROLES = (Role.admin, Role.executive, Role.marketer)
@@ -783,8 +784,13 @@ def member_detail(session: Session, *, actor: Actor, member_id: int) -> MemberDe
     ).scalar()
     owner = session.get(Staff, member.owner_staff_id) if member.owner_staff_id else None
     lead = session.get(Lead, member.lead_id) if member.lead_id else None
+    # A detached copy, so masking the phone for readers who may not see it never reaches the
+    # database through the caller's session.
+    shown = Member.model_validate(member.model_dump())
+    if not privacy.sees_full_member_phone(actor, member.owner_staff_id):
+        shown.phone = privacy.mask_phone(member.phone)
     return MemberDetail(
-        member=member,
+        member=shown,
         balance=status["balance"],
         lifetime_points=lifetime,
         tier=tier,
@@ -898,6 +904,10 @@ def care_lists(
             6, "days_quiet", frame["last_activity"].map(lambda d: (as_of - d).days).astype(int)
         )
         frames[name] = frame
+    frames = {
+        name: privacy.mask_phones(frame, actor, subject="member", owner_column=None)
+        for name, frame in frames.items()
+    }
     return CareLists(as_of=as_of, week=(week[0], week[-1]), totals=totals, **frames)
 
 

@@ -1081,22 +1081,15 @@ def test_a_head_reads_masked_numbers_for_every_lead_of_the_department(engine, de
     assert len(phones) > 50 and _masked(phones)
 
 
-MEMBER_PHONE_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="core/services/members.py care_lists and member_detail hand executives full member "
-    "phone numbers (reported to the lead; core/services/privacy.mask_phones is the fix)",
-)
-
-
-@pytest.mark.parametrize(
-    "role", [A, pytest.param(E, marks=MEMBER_PHONE_GAP), M], ids=["admin", "executive", "marketer"]
-)
+@pytest.mark.parametrize("role", [A, E, M], ids=["admin", "executive", "marketer"])
 def test_member_phone_numbers_follow_the_same_rule(engine, demo, role):
     """The members' care lists and a member's detail (the members' readers): full numbers
     for admins and marketers, who run the programme; masked for executives."""
     actor = demo.actors[role]
     lists = result(engine, lambda s: members.care_lists(s, actor=actor))
-    shown = {name: getattr(lists, name)["phone"].tolist() for name in ("birthdays_month", "follow_up")}
+    shown = {
+        name: getattr(lists, name)["phone"].tolist() for name in ("birthdays_month", "follow_up")
+    }
     shown["detail"] = [
         result(
             engine,

@@ -803,3 +803,19 @@ def test_postgres_locks_the_member_row(engine):
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     assert any("FROM member" in s and "FOR UPDATE" in s for s in statements)
+
+
+def test_executives_read_masked_member_phone_numbers(session, marketer):
+    """Executives read figures, not phone numbers: masked in care lists and the detail, and
+    the masking never reaches the database."""
+    executive = make_actor(session, Role.executive)
+    member = make_member(
+        session, phone="13812345678", birthday=D(1980, 8, 28), joined_on=D(2019, 1, 1)
+    )
+    for actor, phone in ((marketer, "13812345678"), (executive, "138****5678")):
+        lists = svc.care_lists(session, actor=actor, as_of=D(2019, 8, 28))
+        assert lists.birthdays_week["phone"].tolist() == [phone]
+        assert svc.member_detail(session, actor=actor, member_id=member.id).member.phone == phone
+    session.flush()
+    session.expire_all()
+    assert session.get(type(member), member.id).phone == "13812345678"
