@@ -127,6 +127,12 @@ def get_value(session: Session, key: str) -> Any:
     return DEFAULTS[key] if row is None else json.loads(row.value)
 
 
+def stored_value(session: Session, key: str) -> Any:
+    """The value an admin set, or None where the default is still in force."""
+    row = session.get(Setting, key)
+    return None if row is None else json.loads(row.value)
+
+
 def get_all(session: Session) -> dict[str, Any]:
     values = dict(DEFAULTS)
     for row in session.exec(select(Setting)).all():

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
+from core import audit
 from core.config import get_settings
 from core.db import read_session, write_session
 from core.domain import Role
@@ -51,8 +53,15 @@ class CurrentUser:
 
 
 def current_language() -> str:
+    """The session's language: an admin's default-language setting if made, else the
+    TRUSTPOOL_LANGUAGE environment default; the sidebar switches it for the session."""
     if "lang" not in st.session_state:
-        st.session_state["lang"] = get_settings().language
+        try:
+            with read_session() as session:
+                chosen = settings_service.stored_value(session, "default_language")
+        except Exception:  # the schema may not exist yet on the very first run
+            chosen = None
+        st.session_state["lang"] = chosen if chosen in ("en", "zh") else get_settings().language
     return st.session_state["lang"]
 
 
@@ -92,6 +101,13 @@ def _sign_out(authenticator: stauth.Authenticate, *, end_all: bool) -> None:
             user = users.get_by_username(session, username)
             if user is not None:
                 users.end_sessions(session, user_id=user.id)
+                audit.record(
+                    session,
+                    actor=users.actor_of(user),
+                    action="logout",
+                    entity="app_user",
+                    entity_id=user.id,
+                )
     elif session_id:
         with write_session() as session:
             from core.models import LoginSession
@@ -131,14 +147,12 @@ def _login_form(authenticator: stauth.Authenticate, lang: str) -> None:
     with write_session() as session:
         user = users.get_by_username(session, username)
         if user is not None and users.is_locked(user):
-            local = user.locked_until.astimezone().strftime("%H:%M")
-            st.error(t("login.locked", lang, until=local))
+            st.error(t("login.locked", lang, until=_hospital_time(session, user.locked_until)))
             return
         if user is None or not users.verify_password(password or "", user.password_hash):
             user = users.record_login_failure(session, username=username)
             if user is not None and users.is_locked(user):
-                local = user.locked_until.astimezone().strftime("%H:%M")
-                st.error(t("login.locked", lang, until=local))
+                st.error(t("login.locked", lang, until=_hospital_time(session, user.locked_until)))
             else:
                 st.error(t("login.failed", lang))
             return
@@ -155,6 +169,12 @@ def _login_form(authenticator: stauth.Authenticate, lang: str) -> None:
         roles=[user.role],
         logout=None,
     )
+
+
+def _hospital_time(session, moment: dt.datetime) -> str:
+    """A moment as the hospital's wall-clock time (not the server's), e.g. for a lockout."""
+    zone = ZoneInfo(settings_service.get_value(session, "timezone"))
+    return moment.astimezone(zone).strftime("%H:%M")
 
 
 def _record_staff_login(session, user: AppUser) -> None:

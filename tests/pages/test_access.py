@@ -55,3 +55,21 @@ def test_each_page_opens_for_its_roles_and_refuses_the_others(demo_app, role, pa
     assert not at.exception, at.exception
     refused = "Your role cannot open this page." in texts(at)
     assert refused == (role not in page.roles)
+
+
+def test_an_admins_default_language_opens_new_sessions_in_chinese(demo_app):
+    """The admin sets the default language to Chinese; a new visitor's login form is in Chinese."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.db import write_session
+    from core.permissions import Actor
+    from core.services import settings as settings_service
+    from tests.pages.apptest import HOME
+
+    with write_session() as session:
+        settings_service.set_value(
+            session, actor=Actor.system(), key="default_language", value="zh"
+        )
+    at = AppTest.from_file(HOME, default_timeout=120).run()
+    assert not at.exception
+    assert [w.label for w in at.text_input] == ["用户名", "密码"]
