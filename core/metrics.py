@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Date, String, and_, case, func, literal, or_, select, true, union_all
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
@@ -224,20 +225,26 @@ def _card_conditions(last_day) -> dict[str, ColumnElement[bool]]:
 
 
 def _threshold_reached(scope: _Scope, threshold: int):
-    """(staff_id, reached_on): the creation date of each owner's `threshold`-th lead."""
-    ranked = select(
-        Lead.owner_staff_id.label("staff_id"),
-        Lead.created_on.label("created_on"),
-        func.row_number()
-        .over(partition_by=Lead.owner_staff_id, order_by=(Lead.created_on, Lead.id))
-        .label("n"),
+    """(staff_id, reached_on): the creation date of each owner's `threshold`-th lead.
+
+    One index seek per staff member on (owner_staff_id, created_on), skipping threshold − 1
+    entries: a window over every lead (row_number) cost ~0.15 s at 200,000 leads; this ~2 ms.
+    """
+    owner = aliased(Staff)
+    nth = (
+        select(Lead.created_on)
+        .where(Lead.owner_staff_id == owner.id)
+        .order_by(Lead.created_on)
+        .limit(1)
+        .offset(threshold - 1)
+        .scalar_subquery()
     )
-    ranked = _where(ranked, scope.owner(Lead.owner_staff_id)).subquery("ranked")
-    return (
-        select(ranked.c.staff_id, ranked.c.created_on.label("reached_on"))
-        .where(ranked.c.n == threshold)
-        .subquery("reached")
-    )
+    statement = select(owner.id.label("staff_id"), nth.label("reached_on"))
+    if scope.staff_id is not None:
+        statement = statement.where(owner.id == scope.staff_id)
+    elif scope.department_id is not None:
+        statement = statement.where(owner.department_id == scope.department_id)
+    return statement.subquery("reached")
 
 
 def _card_counts(session: Session, scope: _Scope, months: list[str], *, by_department: bool):
@@ -528,9 +535,21 @@ def department_comparison(session: Session, *, actor: Actor, month: str) -> pd.D
         .where(Order.created_on.between(first, last))
     )
     orders = _where(orders, scope.staff()).group_by(Staff.department_id)
-    stage_columns = [_count_if(Lead.stage == str(stage)).label(str(stage)) for stage in STAGE_ORDER]
+    # Counted per owner first (a scan of the (stage, owner) index), then summed per department:
+    # joining every lead to its owner made SQLite read all 200,000 rows (~0.3 s).
+    per_owner = (
+        select(Lead.owner_staff_id.label("staff_id"), Lead.stage, func.count().label("n"))
+        .group_by(Lead.owner_staff_id, Lead.stage)
+        .subquery("per_owner")
+    )
+    stage_columns = [
+        func.coalesce(
+            func.sum(case((per_owner.c.stage == str(stage), per_owner.c.n), else_=0)), 0
+        ).label(str(stage))
+        for stage in STAGE_ORDER
+    ]
     stages = select(Staff.department_id.label("department_id"), *stage_columns).join(
-        Staff, Staff.id == Lead.owner_staff_id
+        Staff, Staff.id == per_owner.c.staff_id
     )
     stages = _where(stages, scope.staff()).group_by(Staff.department_id)
     for statement, columns in (
