@@ -18,6 +18,11 @@ import core.models  # noqa: F401
 from core import schema
 from core.db import make_engine, normalise_url
 from core.services import settings as settings_service
+from core.services import users as users_service
+
+# Cheaper bcrypt for test logins (production keeps 12 rounds; verification reads the cost
+# from each hash, so both work side by side).
+users_service.BCRYPT_ROUNDS = 4
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

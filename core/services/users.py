@@ -64,8 +64,13 @@ def check_password_strength(password: str) -> None:
         raise PasswordRejected("this password is too common")
 
 
+# bcrypt's work factor. Tests lower it (tests/conftest.py): hashing is not what they test.
+BCRYPT_ROUNDS = 12
+
+
 def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=12)).decode("ascii")
+    salt = bcrypt.gensalt(rounds=BCRYPT_ROUNDS)
+    return bcrypt.hashpw(password.encode("utf-8"), salt).decode("ascii")
 
 
 def verify_password(password: str, password_hash: str) -> bool:
