@@ -103,12 +103,15 @@ def _period(prefix: str, months: list[str], month: str) -> tuple[str, str]:
 
 database_url = get_settings().database_url
 with read_session() as session:
-    months = staff_service.data_months(session)
+    latest = metrics.latest_data_month(session)
+    # From the first month with cards or activity to the latest month with data (SPEC §7).
+    months = [month for month in staff_service.data_months(session) if month <= (latest or "")]
 if not months:
     st.info(t("app.no_data", lang))
     st.stop()
 
-month = month_picker(months, key="kpi_month", lang=lang, default=months[-1])
+with st.columns([1, 3])[0]:
+    month = month_picker(months, key="kpi_month", lang=lang, default=latest)
 now, before, trend, departments, threshold = _month_figures(database_url, actor, month, months[0])
 if user.department_id is not None:
     st.caption(t("kpi.scope_department", lang, department=", ".join(departments["department"])))
@@ -259,7 +262,7 @@ with trends:
         name=f"kpi-trend-{months[0]}-{month}",
         what="kpi_trend",
         column_config={
-            trend_headers["revenue"]: st.column_config.NumberColumn(format="¥%.2f"),
+            trend_headers["revenue"]: charts.money_column(),
             trend_headers["revenue_growth"]: st.column_config.NumberColumn(format="percent"),
         },
     )
@@ -318,9 +321,7 @@ with compare:
         key="kpi_departments",
         name=f"kpi-departments-{month}",
         what="kpi_departments",
-        column_config={
-            department_headers["revenue"]: st.column_config.NumberColumn(format="¥%.2f")
-        },
+        column_config={department_headers["revenue"]: charts.money_column()},
     )
 
 with boards:
@@ -361,7 +362,7 @@ with boards:
                         "value": value_header,
                     }
                 )
-                money = {value_header: st.column_config.NumberColumn(format="¥%.2f")}
+                money = {value_header: charts.money_column()}
                 charts.table_section(
                     user,
                     shown,
@@ -419,7 +420,7 @@ with pareto:
             name=f"revenue-by-member-{first}-{last}",
             what="revenue_by_member",
             column_config={
-                pareto_headers["revenue"]: st.column_config.NumberColumn(format="¥%.2f"),
+                pareto_headers["revenue"]: charts.money_column(),
                 **{
                     pareto_headers[key]: st.column_config.NumberColumn(format="percent")
                     for key in ("share", "cumulative_share", "member_share")

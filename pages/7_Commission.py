@@ -38,8 +38,12 @@ def _error_text(error: Exception) -> str:
 
 
 def _show_flash() -> None:
+    """The outcome of the last action: at the top of the page, and as a toast wherever the
+    user has scrolled to."""
     if FLASH in st.session_state:
-        st.success(st.session_state.pop(FLASH))
+        message = st.session_state.pop(FLASH)
+        st.success(message)
+        st.toast(message, icon=":material/check_circle:")
 
 
 def _write(action, done) -> None:
@@ -137,7 +141,7 @@ else:
         "commissionable_amount": t("metric.commissionable_amount", lang),
         "commission": t("metric.commission", lang),
     }
-    money = st.column_config.NumberColumn(format="¥%.2f")
+    money = charts.money_column()
     charts.table_section(
         user,
         sheet[list(headers)].rename(columns=headers),
@@ -165,7 +169,7 @@ if len(adjustments):
         key="commission_adjustments",
         name=f"commission-adjustments-{month}",
         what=f"commission_adjustments:{month}",
-        column_config={adjustment_headers["amount"]: st.column_config.NumberColumn(format="¥%.2f")},
+        column_config={adjustment_headers["amount"]: charts.money_column()},
     )
 
 # --- Administrator: publish, then correct -------------------------------------------------

@@ -74,7 +74,7 @@ LABELS = {
     ),
     "commission.sheet": ("Payout sheet of {month}", "{month} 佣金发放表"),
     "commission.my_line": ("Your commission in {month}", "您在 {month} 的佣金"),
-    "commission.lines": ("Staff on the sheet", "上榜员工"),
+    "commission.lines": ("Staff on the sheet", "计佣员工数"),
     "commission.adjustments_total": ("Adjustments (¥)", "调整金额(元)"),
     "commission.payout": ("Payout incl. adjustments (¥)", "含调整实发(元)"),
     "commission.empty": ("No commission lines for {month}.", "{month} 没有佣金记录。"),

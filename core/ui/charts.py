@@ -20,6 +20,7 @@ from core.i18n import t
 from core.services import audit_log
 from core.ui.auth import CurrentUser
 
+MONEY_FORMAT = "¥%,.2f"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FONT = {"size": 13}
 STAGE_COLOURS = ("#94a3b8", "#60a5fa", "#2563eb", "#1e3a8a")
@@ -79,6 +80,7 @@ def bars_and_line(
             secondary_y=True,
             showgrid=False,
             rangemode="tozero",
+            tickmode="auto",
             tickprefix="¥" if money_line else None,
             tickformat=",.0f",
         )
@@ -113,7 +115,7 @@ def funnel(labels: Sequence[str], values: Sequence[int], *, height: int = 320) -
         go.Funnel(
             y=list(labels),
             x=list(values),
-            textinfo="value+percent initial",
+            texttemplate="%{value:,}<br>%{percentInitial:.0%}",
             marker={"color": list(STAGE_COLOURS[: len(values)])},
             connector={"line": {"color": "#cbd5e1"}},
         )
@@ -185,12 +187,15 @@ def pareto(
         secondary_y=True,
     )
     figure.add_hline(
-        y=0.8, line_dash="dash", line_color="#64748b", secondary_y=True, annotation_text="80%"
+        y=0.8,
+        line_dash="dash",
+        line_color="#64748b",
+        secondary_y=True,
     )
     figure.update_yaxes(title_text=revenue_title, secondary_y=False, tickprefix="¥",
                         tickformat=",.0f")  # fmt: skip
     figure.update_yaxes(title_text=share_title, secondary_y=True, range=[0, 1.05],
-                        tickformat=".0%", showgrid=False)  # fmt: skip
+                        tickformat=".0%", tickmode="auto", showgrid=False)  # fmt: skip
     figure.update_xaxes(type="category", tickangle=-45)
     return layout(figure, height=height)
 
@@ -206,33 +211,40 @@ def table_section(
     height: int | str = "auto",
 ) -> None:
     """A table (headers already in the user's language) with CSV and Excel downloads of the
-    same table; every download is written to the audit log."""
+    same table; every download is written to the audit log. Whole numbers get thousands
+    separators unless `column_config` says otherwise."""
+    config = {
+        column: st.column_config.NumberColumn(format="%,d")
+        for column in frame.columns
+        if pd.api.types.is_integer_dtype(frame[column])
+    }
+    config.update(column_config or {})
     st.dataframe(
         frame,
         hide_index=True,
         width="stretch",
         height=height,
         key=f"{key}_table",
-        column_config=column_config,
+        column_config=config,
     )
     lang = user.lang
-    left, right, _ = st.columns([1, 1, 3])
-    csv = left.download_button(
-        t("app.download_csv", lang),
-        to_csv_bytes(frame),
-        file_name=f"{name}.csv",
-        mime="text/csv",
-        key=f"{key}_csv",
-        width="stretch",
-    )
-    xlsx = right.download_button(
-        t("app.download_xlsx", lang),
-        to_xlsx_bytes(frame),
-        file_name=f"{name}.xlsx",
-        mime=XLSX_MIME,
-        key=f"{key}_xlsx",
-        width="stretch",
-    )
+    with st.container(horizontal=True, key=f"{key}_downloads"):
+        csv = st.download_button(
+            t("app.download_csv", lang),
+            to_csv_bytes(frame),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=f"{key}_csv",
+            width="content",
+        )
+        xlsx = st.download_button(
+            t("app.download_xlsx", lang),
+            to_xlsx_bytes(frame),
+            file_name=f"{name}.xlsx",
+            mime=XLSX_MIME,
+            key=f"{key}_xlsx",
+            width="content",
+        )
     if csv or xlsx:
         with write_session() as session:
             audit_log.record_export(
@@ -242,3 +254,8 @@ def table_section(
                 rows=len(frame),
                 detail={"format": "csv" if csv else "xlsx", "file": name},
             )
+
+
+def money_column() -> st.column_config.NumberColumn:
+    """Yuan with two decimals and thousands separators."""
+    return st.column_config.NumberColumn(format=MONEY_FORMAT)

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from core import metrics
 from core.db import read_session
+from core.i18n import t
 from core.models import AppUser, AuditLog
 from tests.factories import actor_for
 from tests.pages.apptest import open_page
@@ -54,7 +55,7 @@ def assert_tiles_match(at, username: str, month: str) -> dict:
     for label, key in TILES.items():
         value, delta = shown[label]
         assert value == f"{now[key]:,}", label
-        assert delta == f"{now[key] - before[key]:+,} on last month", label
+        assert delta == t("app.vs_previous", "en", delta=now[key] - before[key]), label
     assert shown["Revenue (¥)"][0] == f"¥{now['revenue']:,.2f}"
     assert shown["Revenue growth"][0] == f"{now['revenue_growth']:.1%}"
     for stage, label in (
@@ -78,7 +79,7 @@ def test_an_executive_reads_july_2019_as_the_case_study_published_it(demo_app):
     assert not at.exception
     now = assert_tiles_match(at, "executive", "2019-07")
     shown = tiles(at)
-    assert shown["Cumulative leads"] == ("15,026", "+7,852 on last month")
+    assert shown["Cumulative leads"] == ("15,026", t("app.vs_previous", "en", delta=7_852))
     assert shown["Orders"][0] == "170" and shown["Valid orders"][0] == "117"
     assert now["cumulative_leads"] == 15_026
     # The trend table runs month by month up to the chosen month.
@@ -208,7 +209,7 @@ def test_the_page_in_chinese_and_its_audited_downloads(demo_app, username):
         "二八分析",
     ]
     assert tiles(at)["累计线索"][0] == "25,055"
-    assert tiles(at)["累计线索"][1] == "较上月 +10,029"
+    assert tiles(at)["累计线索"][1] == t("app.vs_previous", "zh", delta=10_029)
     departments = tab(at, "科室对比").dataframe[0].value
     assert departments.columns.tolist()[:6] == [
         "科室",
