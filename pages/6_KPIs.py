@@ -25,6 +25,7 @@ lang = user.lang
 actor = user.actor
 PERIODS = ("month", "ytd", "range")
 BOARD_ROWS = 10
+ALL = 0  # the leaderboards' "all departments" choice (a None option would be clearable)
 TILE_ROWS = (
     ("cumulative_leads", "new_leads", "staff_using", "staff_active"),
     ("orders", "valid_orders", "revenue", "revenue_growth"),
@@ -327,18 +328,21 @@ with compare:
 with boards:
     st.subheader(t("kpi.boards_heading", lang))
     options = _departments(database_url, actor)
-    choices = ([None] if user.department_id is None else []) + options["id"].tolist()
+    choices = ([ALL] if user.department_id is None else []) + options["id"].tolist()
     department_names = dict(zip(options["id"], options["name"], strict=True))
     controls, filters = st.columns([3, 1])
     with controls:
         first, last = _period("kpi_board", months, month)
-    department_id = filters.selectbox(
-        t("metrics.department", lang),
-        choices,
-        format_func=lambda value: (
-            t("kpi.all_departments", lang) if value is None else department_names[value]
-        ),
-        key="kpi_board_department",
+    department_id = (
+        filters.selectbox(
+            t("metrics.department", lang),
+            choices,
+            format_func=lambda value: (
+                t("kpi.all_departments", lang) if value == ALL else department_names[value]
+            ),
+            key="kpi_board_department",
+        )
+        or None
     )
     span = first if first == last else f"{first} – {last}"
     st.caption(t("kpi.boards_caption", lang, span=span, n=BOARD_ROWS))
