@@ -611,7 +611,7 @@ class _Checker:
                     self.error(i, name, failure[0], **failure[1])
         return list(map(converted.__getitem__, cells))
 
-    def text(self, name: str) -> list[str | None]:
+    def _text_check(self, name: str) -> Callable[[str], Any]:
         limit = self.columns[name].max_length
         control = self.table.check_control
 
@@ -624,16 +624,23 @@ class _Checker:
                 return _BAD, "importer.too_long", {"length": len(value), "limit": limit}
             return value
 
-        return self._mapped(name, convert)
+        return convert
+
+    def text(self, name: str) -> list[str | None]:
+        return self._mapped(name, self._text_check(name))
 
     def tags(self, name: str) -> list[str | None]:
-        def normalise(value: str | None) -> str | None:
-            if value is None:
-                return None
-            parts = (part.strip() for part in value.replace("；", ";").split(";"))
+        """`;`-separated (a full-width `；` too): stripped, empty and repeated tags dropped."""
+        check = self._text_check(name)
+
+        def convert(value: str):
+            checked = check(value)
+            if isinstance(checked, tuple):
+                return checked
+            parts = (part.strip() for part in checked.replace("；", ";").split(";"))
             return ";".join(dict.fromkeys(part for part in parts if part)) or None
 
-        return [normalise(value) for value in self.text(name)]
+        return self._mapped(name, convert)
 
     def date(self, name: str) -> list[dt.date | None]:
         def convert(value: str):
