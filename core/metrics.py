@@ -800,7 +800,16 @@ def member_table(
 ) -> pd.DataFrame:
     """Members with balance, lifetime points and tier; `search` matches number or name."""
     scope = _member_scope(actor)
-    ledger, balance, lifetime, tier_column = _member_figures(session)
+    member_ids = None
+    if limit is not None and tier is None:
+        # A page of members sums only its members' ledger rows, not the whole ledger.
+        page = _where(select(Member.id), scope.owner(Member.owner_staff_id))
+        if search:
+            pattern = f"%{search.strip()}%"
+            page = page.where(or_(Member.member_no.ilike(pattern), Member.name.ilike(pattern)))
+        page = page.order_by(Member.member_no).limit(limit)
+        member_ids = list(session.execute(page).scalars())
+    ledger, balance, lifetime, tier_column = _member_figures(session, member_ids=member_ids)
     statement = (
         select(
             Member.member_no,
@@ -824,6 +833,8 @@ def member_table(
         )
     if tier is not None:
         statement = statement.where(tier_column == tier)
+    if member_ids is not None:
+        statement = statement.where(Member.id.in_(member_ids))
     if limit is not None:
         statement = statement.limit(limit)
     columns = [
