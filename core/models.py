@@ -222,6 +222,18 @@ class Lead(LeadBase, table=True):
     __table_args__ = (
         Index("ix_lead_stage_owner", "stage", "owner_staff_id"),
         Index("ix_lead_owner_created", "owner_staff_id", "created_on"),
+        # The board's column counts, score sums and top cards read only this index (a
+        # 100,000-lead column is scored without reading its rows): core.services.leads.
+        Index(
+            "ix_lead_board",
+            "stage",
+            "active",
+            "points_total",
+            "decay_weeks",
+            "last_interaction_on",
+            "created_on",
+            "owner_staff_id",
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     # Optimistic locking: every change bumps it; a write with a stale version is refused.

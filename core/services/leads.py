@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session
 
 from core import audit, metrics
@@ -568,14 +569,20 @@ def board_columns(
     as_of = board_as_of(session, today=today)
     score = _score_expression(as_of, rules.decay).label("score")
     conditions = [Lead.active.is_(True), *scope, *_filter_conditions(filters, score, rules)]
+
+    def leads_passing(*columns):
+        """SELECT columns FROM the leads that pass the conditions (with their owner only when
+        a condition needs the owner: every lead has one, and the board index alone then
+        answers the counts and the top ids)."""
+        statement = select(*columns).select_from(Lead)
+        if any(Staff.__table__ in find_tables(c, check_columns=True) for c in conditions):
+            statement = statement.join(Staff, Staff.id == Lead.owner_staff_id)
+        return statement.where(*conditions)
+
     totals = {
         stage: (int(count), int(total or 0))
         for stage, count, total in session.execute(
-            select(Lead.stage, func.count(Lead.id), func.sum(score))
-            .select_from(Lead)
-            .join(Staff, Staff.id == Lead.owner_staff_id)
-            .where(*conditions)
-            .group_by(Lead.stage)
+            leads_passing(Lead.stage, func.count(Lead.id), func.sum(score)).group_by(Lead.stage)
         )
     }
 
@@ -616,9 +623,16 @@ def board_columns(
         if not totals.get(str(stage), (0, 0))[0] or limit <= 0:
             records[str(stage)] = []
             continue
-        rows = session.execute(
-            card_query.where(Lead.stage == str(stage)).order_by(*ordering).limit(int(limit))
+        # The top ids first (scored from the board index alone), then their cards: sorting
+        # whole rows read every lead of a 100,000-lead column from the table.
+        top = (
+            leads_passing(Lead.id)
+            .where(Lead.stage == str(stage))
+            .order_by(*ordering)
+            .limit(int(limit))
+            .correlate(None)
         )
+        rows = session.execute(card_query.where(Lead.id.in_(top)).order_by(*ordering))
         records[str(stage)] = [dict(row._mapping) for row in rows]
 
     shown = [row["id"] for rows in records.values() for row in rows]
@@ -1389,12 +1403,27 @@ def board_options(session: Session, *, actor: Actor) -> dict[str, list[tuple[Any
 # --- Pipeline analytics -------------------------------------------------------------------
 
 
-def _scoped_lead_ids(actor: Actor):
+def _leads_in_scope(actor: Actor) -> tuple:
+    """Conditions on Lead itself for the leads `actor` sees (rather than `Lead.id IN (every
+    scoped id)`, which SQLite also drove month-bucketed queries from)."""
+    scope = _scope_conditions(actor)
+    if not scope:
+        return (Lead.active.is_(True),)
+    owner = select(Staff.id).where(Staff.id == Lead.owner_staff_id, *scope).correlate(Lead)
+    return (Lead.active.is_(True), owner.exists())
+
+
+def _moves_in_scope(actor: Actor, lead_id):
+    """The stage_change row's lead is one `actor` sees: EXISTS probes the lead (and owner)
+    by primary key for each move. `lead_id IN (every scoped lead id)` made SQLite drive the
+    query from the id list: one index seek per lead and month bucket (~0.75 s a query at
+    200,000 leads and 12 months; this ~0.1 s)."""
     return (
         select(Lead.id)
-        .select_from(Lead)
         .join(Staff, Staff.id == Lead.owner_staff_id)
-        .where(Lead.active.is_(True), *_scope_conditions(actor))
+        .where(Lead.id == lead_id, Lead.active.is_(True), *_scope_conditions(actor))
+        .correlate(lead_id.table)
+        .exists()
     )
 
 
@@ -1413,7 +1442,7 @@ def _first_moves(actor: Actor):
             sc.c.changed_on,
             func.row_number().over(partition_by=sc.c.lead_id, order_by=_move_order(sc)).label("n"),
         )
-        .where(sc.c.lead_id.in_(_scoped_lead_ids(actor)))
+        .where(_moves_in_scope(actor, sc.c.lead_id))
         .subquery()
     )
     return select(numbered).where(numbered.c.n == 1).subquery("first_moves")
@@ -1440,7 +1469,7 @@ def _stage_spans(actor: Actor):
         func.lead(sc.c.changed_on)
         .over(partition_by=sc.c.lead_id, order_by=_move_order(sc))
         .label("end_on"),
-    ).where(sc.c.lead_id.in_(_scoped_lead_ids(actor)), sc.c.from_stage.is_not(None))
+    ).where(_moves_in_scope(actor, sc.c.lead_id), sc.c.from_stage.is_not(None))
     first = _first_moves(actor)
     before_moves = (
         select(
@@ -1451,7 +1480,7 @@ def _stage_spans(actor: Actor):
         )
         .select_from(Lead)
         .outerjoin(first, first.c.lead_id == Lead.id)
-        .where(Lead.id.in_(_scoped_lead_ids(actor)))
+        .where(*_leads_in_scope(actor))
     )
     return union_all(moves, before_moves).subquery("spans")
 
@@ -1508,13 +1537,10 @@ def _ladder_flows(session: Session, actor: Actor, months: list[str]) -> dict[str
         Lead.created_on,
         initial,
         select_from=Lead.__table__.outerjoin(first, first.c.lead_id == Lead.id),
-        where=(Lead.id.in_(_scoped_lead_ids(actor)),),
-    )
-    moves_where = (
-        StageChange.lead_id.in_(_scoped_lead_ids(actor)),
-        StageChange.from_stage.is_not(None),
+        where=_leads_in_scope(actor),
     )
     sc = StageChange.__table__
+    moves_where = (_moves_in_scope(actor, sc.c.lead_id), sc.c.from_stage.is_not(None))
     moved_out = _by_month(
         session, months, sc.c.changed_on, sc.c.from_stage, select_from=sc, where=moves_where
     )
@@ -1577,7 +1603,7 @@ def stage_conversion(
     flows = _ladder_flows(session, actor, months)
     counts = _running_counts(flows, months)
     sc = StageChange.__table__
-    scoped = (sc.c.lead_id.in_(_scoped_lead_ids(actor)), sc.c.from_stage.is_not(None))
+    scoped = (_moves_in_scope(actor, sc.c.lead_id), sc.c.from_stage.is_not(None))
     up = _stage_rank_expression(sc.c.to_stage) > _stage_rank_expression(sc.c.from_stage)
     moved_up = _distinct_leads_by_month(session, months, sc.c.from_stage, (*scoped, up))
     entered = _distinct_leads_by_month(session, months, sc.c.to_stage, scoped)
