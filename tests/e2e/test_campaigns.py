@@ -3,7 +3,7 @@ and in Chinese, at 1366×768. Reads only: the app server is shared with other te
 
 from __future__ import annotations
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import sign_in, wait_for_app
 
 TABS = {
     "en": {"calendar": "Calendar", "results": "Results"},
@@ -16,17 +16,6 @@ EXPECTED = {
     },
     "zh": {"calendar": "各渠道每周活动数", "results": "投入产出比(有效营收 ÷ 预算)"},
 }
-
-
-def _sign_in(page, base_url: str, username: str, path: str) -> None:
-    # As conftest.sign_in, with exact labels: Streamlit's password field has a
-    # "Show password" button that a loose "Password" label also matches.
-    page.goto(f"{base_url}/{path}")
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill("trustpool-demo")
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Log out").wait_for()
-    wait_for_app(page)
 
 
 def _switch_to_chinese(page) -> None:
@@ -67,7 +56,7 @@ def _show_calendar_from(page, year: int, month: int, day: int) -> None:
 def test_calendar_and_results_in_both_languages(page, app_server, artifacts_dir):
     """The marketer looks at the campaign calendar (timeline by type, channel load) and the
     results comparison, then switches to Chinese and looks again."""
-    _sign_in(page, app_server.url, "marketer", path="Campaigns")
+    sign_in(page, app_server.url, "marketer", path="Campaigns")
     page.get_by_role("tab", name="Calendar").wait_for()
     _show_calendar_from(page, 2019, 6, 1)
     for lang in ("en", "zh"):

@@ -4,7 +4,7 @@ refused. Nothing is written: the app server is shared with other tests."""
 
 from __future__ import annotations
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import sign_in, wait_for_app
 
 LABELS = {
     "en": {
@@ -34,16 +34,6 @@ LABELS = {
 }
 
 
-def _sign_in(page, base_url: str, username: str, path: str) -> None:
-    # Exact labels: the password field's "Show password" button also matches "Password".
-    page.goto(f"{base_url}/{path}")
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill("trustpool-demo")
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Log out").wait_for()
-    wait_for_app(page)
-
-
 def _open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True).first.click()
     wait_for_app(page)
@@ -59,7 +49,7 @@ def test_members_page_in_both_languages(page, app_server, artifacts_dir):
     """The marketer reads the list and the first member's ledger, asks for 100 of the dearest
     reward (refused: not enough points), then looks at the charts and care lists; then the
     same in Chinese."""
-    _sign_in(page, app_server.url, "marketer", path="Members")
+    sign_in(page, app_server.url, "marketer", path="Members")
     for lang in ("en", "zh"):
         text = LABELS[lang]
         if lang == "zh":
@@ -121,7 +111,7 @@ def test_members_page_in_both_languages(page, app_server, artifacts_dir):
 def test_admin_previews_a_tier_change_in_both_languages(page, app_server, artifacts_dir):
     """The administrator raises Silver to 1,500 points and sees, before saving, how many
     members would move (nothing is saved: the server is shared)."""
-    _sign_in(page, app_server.url, "admin", path="Members")
+    sign_in(page, app_server.url, "admin", path="Members")
     for lang, tab, preview in (
         ("en", "Tiers & expiry", "If saved:"),
         ("zh", "等级与过期", "保存后:"),

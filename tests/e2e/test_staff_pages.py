@@ -5,20 +5,9 @@ preview and never confirms."""
 
 from __future__ import annotations
 
-from tests.e2e.conftest import wait_for_app
+from tests.e2e.conftest import sign_in, wait_for_app
 
 MONTH = {"en": "Month", "zh": "月份"}
-
-
-def _sign_in(page, base_url: str, username: str, path: str) -> None:
-    # Exact labels: Streamlit's password field has a "Show password" button that a loose
-    # "Password" label also matches.
-    page.goto(f"{base_url}/{path}")
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill("trustpool-demo")
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Log out").wait_for()
-    wait_for_app(page)
 
 
 def _pick(page, label: str, text: str) -> None:
@@ -63,7 +52,7 @@ def test_card_activation_in_both_languages(page, app_server, artifacts_dir):
     """The marketing office opens Card activation on August 2019: the funnel tiles read 329
     issued, 3 not activated, 84 profiles incomplete, 271 using; then the trend, department
     heatmap and cohorts below; then the same in Chinese."""
-    _sign_in(page, app_server.url, "marketer", path="Card_activation")
+    sign_in(page, app_server.url, "marketer", path="Card_activation")
     _pick(page, MONTH["en"], "2019-08")
     page.locator(".js-plotly-plot .main-svg").first.wait_for()
     for lang in ("en", "zh"):
@@ -90,7 +79,7 @@ def test_card_activation_in_both_languages(page, app_server, artifacts_dir):
 def test_staff_and_cards_in_both_languages(page, app_server, artifacts_dir):
     """An administrator opens Staff & cards on August 2019: the roster with its filters and
     tabs, then the follow-up list; then the same in Chinese."""
-    _sign_in(page, app_server.url, "admin", path="Staff_and_cards")
+    sign_in(page, app_server.url, "admin", path="Staff_and_cards")
     _pick(page, MONTH["en"], "2019-08")
     tabs = {"en": ("Roster", "Follow-up list"), "zh": ("员工名册", "跟进名单")}
     for lang in ("en", "zh"):
@@ -112,7 +101,7 @@ def test_staff_and_cards_in_both_languages(page, app_server, artifacts_dir):
 def test_offboarding_preview_in_both_languages(page, app_server, artifacts_dir):
     """The head of 内三科 picks a leaving nurse (S0075) and a successor (S0072) and previews
     what would move; the preview reads in English and in Chinese. Nothing is confirmed."""
-    _sign_in(page, app_server.url, "head", path="Staff_and_cards")
+    sign_in(page, app_server.url, "head", path="Staff_and_cards")
     page.get_by_role("tab", name="Offboarding").click()
     wait_for_app(page)
     _pick(page, "Who is leaving", "S0075")
