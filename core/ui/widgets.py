@@ -41,7 +41,14 @@ def figure_tiles(figures: Sequence, lang: str, per_row: int = 6) -> None:
                 t(figure.label_key, lang, **(figure.label_values or {})),
                 format_value(figure.value, is_money=figure.is_money, is_ratio=figure.is_ratio),
                 delta=delta,
-                delta_color="inverse" if figure.label_key in LOWER_IS_BETTER else "normal",
+                delta_color=(
+                    "off"
+                    if figure.delta == 0
+                    else "inverse"
+                    if figure.label_key in LOWER_IS_BETTER
+                    else "normal"
+                ),
+                delta_arrow="off" if figure.delta == 0 else "auto",
             )
 
 
