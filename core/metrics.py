@@ -343,35 +343,50 @@ def card_funnel(session: Session, *, actor: Actor, month: str) -> dict[str, Any]
 # --- Leads and orders ---------------------------------------------------------------------
 
 
+def _span(months: list[str]) -> tuple[dt.date, dt.date]:
+    return month_bounds(months[0])[0], month_bounds(months[-1])[1]
+
+
+def _by_month(table, per_day, *sums):
+    """Bucket a per-day aggregate (a subquery with a `day` column) into the months: the
+    join and the month grouping see one row per day, not one per record (at 200,000 leads
+    that join cost PostgreSQL ~0.5 s for 24 months; per day it is a few hundred rows)."""
+    return (
+        select(table.c.month, *[func.sum(per_day.c[name]).label(name) for name in sums])
+        .select_from(table)
+        .join(per_day, per_day.c.day.between(table.c.first_day, table.c.last_day))
+        .group_by(table.c.month)
+    )
+
+
 def _new_leads(session: Session, scope: _Scope, months: list[str]) -> tuple[dict[str, int], int]:
     """Leads created per month, and the leads created before the first month."""
-    table = _months_table(months)
-    statement = (
-        select(table.c.month, func.count(Lead.id))
-        .select_from(table)
-        .join(Lead, Lead.created_on.between(table.c.first_day, table.c.last_day))
+    first, last = _span(months)
+    per_day = select(Lead.created_on.label("day"), func.count().label("leads")).where(
+        Lead.created_on.between(first, last)
     )
-    statement = _where(statement, scope.owner(Lead.owner_staff_id)).group_by(table.c.month)
+    per_day = _where(per_day, scope.owner(Lead.owner_staff_id)).group_by(Lead.created_on)
+    statement = _by_month(_months_table(months), per_day.subquery("per_day"), "leads")
     per_month = {month: int(count) for month, count in session.exec(statement).all()}
-    before = select(func.count(Lead.id)).where(Lead.created_on < month_bounds(months[0])[0])
+    # count(*), not count(id): PostgreSQL then counts from the created_on index alone.
+    before = select(func.count()).select_from(Lead).where(Lead.created_on < first)
     before = session.exec(_where(before, scope.owner(Lead.owner_staff_id))).one()[0]
     return per_month, int(before)
 
 
 def _order_counts(session: Session, scope: _Scope, months: list[str]):
-    table = _months_table(months)
+    first, last = _span(months)
     valid = Order.status == OrderStatus.valid
-    statement = (
-        select(
-            table.c.month,
-            func.count(Order.id).label("orders"),
-            _count_if(valid).label("valid_orders"),
-            func.coalesce(func.sum(case((valid, Order.amount), else_=0)), 0).label("revenue"),
-        )
-        .select_from(table)
-        .join(Order, Order.created_on.between(table.c.first_day, table.c.last_day))
+    per_day = select(
+        Order.created_on.label("day"),
+        func.count().label("orders"),
+        _count_if(valid).label("valid_orders"),
+        func.coalesce(func.sum(case((valid, Order.amount), else_=0)), 0).label("revenue"),
+    ).where(Order.created_on.between(first, last))
+    per_day = _where(per_day, scope.owner(Order.staff_id)).group_by(Order.created_on)
+    statement = _by_month(
+        _months_table(months), per_day.subquery("per_day"), "orders", "valid_orders", "revenue"
     )
-    statement = _where(statement, scope.owner(Order.staff_id)).group_by(table.c.month)
     return {row["month"]: row for row in session.exec(statement).mappings().all()}
 
 
@@ -425,7 +440,7 @@ def _monthly_figures(session: Session, scope: _Scope, months: list[str]) -> list
 def leads_by_stage(session: Session, *, actor: Actor) -> dict[str, int]:
     """Current number of leads in each stage (every stage key present)."""
     scope = _figure_scope(actor)
-    statement = select(Lead.stage, func.count(Lead.id)).group_by(Lead.stage)
+    statement = select(Lead.stage, func.count()).group_by(Lead.stage)
     counts = dict(session.exec(_where(statement, scope.owner(Lead.owner_staff_id))).all())
     return {str(stage): int(counts.get(str(stage), 0)) for stage in STAGE_ORDER}
 
@@ -517,7 +532,7 @@ def department_comparison(session: Session, *, actor: Actor, month: str) -> pd.D
         select(
             Staff.department_id.label("department_id"),
             _count_if(Lead.created_on >= first).label("new_leads"),
-            func.count(Lead.id).label("cumulative_leads"),
+            func.count().label("cumulative_leads"),
         )
         .join(Staff, Staff.id == Lead.owner_staff_id)
         .where(Lead.created_on <= last)
