@@ -788,6 +788,8 @@ def _time_pages(args, results: Results, url: str, *, cold_board_target: float) -
         cold = statistics.median(record["cold"])
         warm = statistics.median(record["warm"])
         note = "ERROR: " + "; ".join(record["errors"]) if record["errors"] else ""
+        if note:
+            print(f"    {name}: {note}", file=sys.stderr)
         is_board = name == "3_Lead_board"
         cold_cpu = statistics.median(record["cold_cpu"])
         warm_cpu = statistics.median(record["warm_cpu"])
@@ -810,8 +812,6 @@ def _time_pages(args, results: Results, url: str, *, cold_board_target: float) -
         )
         results.add("memory", f"{name}: peak RSS of the page process", record["peak_rss"] / MIB,
                     "MiB", below=1024)  # fmt: skip
-        if record["errors"] and not args.quiet:
-            print(f"    {name}: {note}", file=sys.stderr)
 
 
 def _fmt(values: list[float]) -> str:
@@ -929,6 +929,10 @@ def main(argv: list[str] | None = None) -> int:
     missed = [r for r in results.rows if r.met is False]
     if missed and not args.quiet:
         print(f"\n{len(missed)} target(s) missed")
+    broken = [r for r in results.rows if "ERROR" in r.note]
+    if broken:  # an exception on a page is a failure; a missed target is only reported
+        print(f"\n{len(broken)} page run(s) raised an exception", file=sys.stderr)
+        return 1
     return 0
 
 
