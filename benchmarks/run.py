@@ -259,14 +259,17 @@ def _load(args, results: Results, dataset, engine) -> None:
     from core.permissions import Actor
 
     speeds: dict[str, list[float]] = {}
+    cpu_speeds: dict[str, list[float]] = {}
     totals: dict[str, tuple[int, float]] = {}
     for data in dataset.files:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with write_session(engine) as session:
             report = import_file(session, actor=Actor.system(), kind=data.kind, path=data.path)
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         assert report.rows == data.rows, (data.path, report.rows)
         speeds.setdefault(data.kind, []).append(data.rows / seconds)
+        cpu_speeds.setdefault(data.kind, []).append(data.rows / max(cpu, 1e-6))
         rows, spent = totals.get(data.kind, (0, 0.0))
         totals[data.kind] = (rows + data.rows, spent + seconds)
         extra = ""
@@ -274,15 +277,16 @@ def _load(args, results: Results, dataset, engine) -> None:
             extra = (
                 f", {report.leads_rescored:,} leads rescored, {report.leads_promoted:,} promoted"
             )
-        _log(args, f"    {data.path.name}: {data.rows:,} rows in {seconds:.1f} s{extra}")
+        _log(args, f"    {data.path.name}: {data.rows:,} rows in {seconds:.1f} s "
+                   f"(cpu {cpu:.1f} s){extra}")  # fmt: skip
     for kind, values in speeds.items():
         rows, spent = totals[kind]
-        note = f"{rows:,} rows in {len(values)} file(s), {spent:.1f} s"
-        if kind == "interactions":
-            results.add("import", kind, statistics.median(values), "rows/s", above=50_000,
-                        note=note)  # fmt: skip
-        else:
-            results.add("import", kind, statistics.median(values), "rows/s", note=note)
+        note = (
+            f"cpu {statistics.median(cpu_speeds[kind]):,.0f} rows/s; {rows:,} rows in "
+            f"{len(values)} file(s), {spent:.1f} s"
+        )
+        target = 50_000 if kind == "interactions" else None
+        results.add("import", kind, statistics.median(values), "rows/s", above=target, note=note)
 
 
 def _model_indexes(args, engine) -> None:
