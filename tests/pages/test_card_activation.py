@@ -64,7 +64,7 @@ def test_the_page_reads_in_chinese(demo_app):
     at = open_page(PAGE, username="admin", lang="zh")
     assert not at.exception
     tiles = _tiles(at)
-    assert tiles["使用人数"] == ("271", "较上月 +19")
+    assert tiles["使用人数"] == ("271", "+19(较上月)")
     assert tiles["已开通名片"][0] == "329"
     assert "2019-08 名片漏斗" in texts(at)
 
