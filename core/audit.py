@@ -41,3 +41,29 @@ def record(
     )
     session.add(row)
     return row
+
+
+def apply_changes(
+    session: Session,
+    *,
+    actor: Actor,
+    row: Any,
+    values: dict[str, Any],
+    action: str,
+    entity: str,
+) -> dict[str, list[Any]]:
+    """Set `values` on `row` and audit what really changed as {field: [old, new]}.
+
+    Nothing is written (and nothing audited) when every value is already in place.
+    """
+    diff = {}
+    for key, value in values.items():
+        old = getattr(row, key)
+        if old != value:
+            diff[key] = [old, value]
+            setattr(row, key, value)
+    if diff:
+        session.add(row)
+        session.flush()
+        record(session, actor=actor, action=action, entity=entity, entity_id=row.id, detail=diff)
+    return diff

@@ -259,23 +259,14 @@ def update_campaign(
     values = {key: getattr(campaign, key) for key in CAMPAIGN_FIELDS}
     values.update(changes)
     _clean_campaign(session, values, campaign_id)
-    diff = {}
-    for key in changes:
-        old = getattr(campaign, key)
-        if old != values[key]:
-            diff[key] = [old, values[key]]
-            setattr(campaign, key, values[key])
-    if diff:
-        session.add(campaign)
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="campaign.update",
-            entity="campaign",
-            entity_id=campaign.id,
-            detail=diff,
-        )
+    audit.apply_changes(
+        session,
+        actor=actor,
+        row=campaign,
+        values={key: values[key] for key in changes},
+        action="campaign.update",
+        entity="campaign",
+    )
     return campaign
 
 
@@ -683,22 +674,14 @@ def update_task(session: Session, *, actor: Actor, task_id: int, **changes: Any)
         raise CampaignError("campaigns.error.no_task", value=task_id)
     values = dict(changes)
     _clean_task(session, values)
-    diff = {}
-    for key, value in values.items():
-        if getattr(task, key) != value:
-            diff[key] = [getattr(task, key), value]
-            setattr(task, key, value)
-    if diff:
-        session.add(task)
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="campaign_task.update",
-            entity="campaign_task",
-            entity_id=task.id,
-            detail=diff,
-        )
+    audit.apply_changes(
+        session,
+        actor=actor,
+        row=task,
+        values=values,
+        action="campaign_task.update",
+        entity="campaign_task",
+    )
     return task
 
 

@@ -383,23 +383,14 @@ def update_piece(session: Session, *, actor: Actor, piece_id: int, **changes: An
     values = _clean(piece.kind, changes)
     if "department_id" in values:
         _check_department(session, values["department_id"])
-    diff = {}
-    for key, value in values.items():
-        old = getattr(piece, key)
-        if old != value:
-            diff[key] = [old, value]
-            setattr(piece, key, value)
-    if diff:
-        session.add(piece)
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="content.update",
-            entity="content_piece",
-            entity_id=piece.id,
-            detail=diff,
-        )
+    audit.apply_changes(
+        session,
+        actor=actor,
+        row=piece,
+        values=values,
+        action="content.update",
+        entity="content_piece",
+    )
     return piece
 
 

@@ -104,15 +104,25 @@ DEFAULT_TIERS = [
 ]
 
 
+def _default_rules() -> dict[str, ScoringRule]:
+    """SPEC §2's table: browse_news takes 1..5 points per interaction, the others fixed."""
+    rules = {}
+    for kind, points in DEFAULT_INTERACTION_POINTS.items():
+        low, high = (
+            BROWSE_NEWS_POINTS_RANGE if kind == InteractionKind.browse_news else (None, None)
+        )
+        rules[str(kind)] = ScoringRule(
+            kind=str(kind), points=points, min_points=low, max_points=high
+        )
+    return rules
+
+
 def ensure_defaults(session: Session) -> None:
     """Insert the default scoring rules and tiers where missing (idempotent)."""
     existing_rules = set(session.exec(select(ScoringRule.kind)).all())
-    for kind, points in DEFAULT_INTERACTION_POINTS.items():
-        if str(kind) not in existing_rules:
-            low, high = (
-                BROWSE_NEWS_POINTS_RANGE if kind == InteractionKind.browse_news else (None, None)
-            )
-            session.add(ScoringRule(kind=str(kind), points=points, min_points=low, max_points=high))
+    for kind, rule in _default_rules().items():
+        if kind not in existing_rules:
+            session.add(rule)
     existing_tiers = set(session.exec(select(Tier.level)).all())
     for tier in DEFAULT_TIERS:
         if tier.level not in existing_tiers:
@@ -163,16 +173,8 @@ def set_value(session: Session, *, actor: Actor, key: str, value: Any) -> None:
 
 
 def scoring_rules(session: Session) -> dict[str, ScoringRule]:
-    rules = {rule.kind: rule for rule in session.exec(select(ScoringRule)).all()}
-    for kind, points in DEFAULT_INTERACTION_POINTS.items():
-        if str(kind) not in rules:
-            low, high = (
-                BROWSE_NEWS_POINTS_RANGE if kind == InteractionKind.browse_news else (None, None)
-            )
-            rules[str(kind)] = ScoringRule(
-                kind=str(kind), points=points, min_points=low, max_points=high
-            )
-    return rules
+    stored = {rule.kind: rule for rule in session.exec(select(ScoringRule)).all()}
+    return {**_default_rules(), **stored}
 
 
 def tiers(session: Session) -> list[Tier]:
