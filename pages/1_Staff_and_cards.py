@@ -278,7 +278,7 @@ def _roster_tab() -> None:
         column_config=_checkboxes("using")
         | {t("staff.filter.active", lang, n=threshold): st.column_config.CheckboxColumn()},
     )
-    download_buttons(_export(shown), name=f"staff-{month}", key="staff_roster_download", lang=lang)
+    download_buttons(_export(shown), name=f"staff-{month}", key="staff_roster_download", user=user)
 
 
 def _team_tab() -> None:
@@ -325,7 +325,7 @@ def _team_tab() -> None:
         column_config=_checkboxes("using")
         | {t("staff.filter.active", lang, n=threshold): st.column_config.CheckboxColumn()},
     )
-    download_buttons(_export(shown), name=f"team-{month}", key="staff_team_download", lang=lang)
+    download_buttons(_export(shown), name=f"team-{month}", key="staff_team_download", user=user)
 
 
 # --- Follow-up list -----------------------------------------------------------------------
@@ -371,7 +371,7 @@ def _follow_up_tab() -> None:
         _export(_headers(shown)),
         name=f"follow-up-{as_of}",
         key="staff_followup_download",
-        lang=lang,
+        user=user,
     )
 
 

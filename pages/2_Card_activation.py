@@ -165,7 +165,7 @@ st.dataframe(
     key="activation_department_table",
     column_config={name: st.column_config.NumberColumn(format="percent") for name in rates},
 )
-download_buttons(table, name=f"card-activation-{month}", key="activation_download", lang=lang)
+download_buttons(table, name=f"card-activation-{month}", key="activation_download", user=user)
 
 # --- Usage heatmap ------------------------------------------------------------------------
 st.subheader(t("activation.heatmap", lang))

@@ -721,7 +721,7 @@ def _care_tab() -> None:
                     table,
                     name=f"members-{name}-{as_of.isoformat()}",
                     key=f"members_dl_{name}",
-                    lang=lang,
+                    user=user,
                 )
     if review.enabled:
         st.subheader(t("members.requalification", lang, months=review.months))

@@ -301,7 +301,7 @@ def campaigns_tab() -> None:
             t("campaigns.field.budget", lang): st.column_config.NumberColumn(format="yen"),
         },
     )
-    download_buttons(table, name="campaigns", key="camp_download", lang=lang)
+    download_buttons(table, name="campaigns", key="camp_download", user=user)
 
     if can_write:
         with st.expander(t("campaigns.new", lang)):
@@ -462,7 +462,7 @@ def sheet_tab() -> None:
             tasks.drop(columns=["id", "campaign_id", "responsible_staff_id"]),
             name="responsibility-sheet",
             key="sheet_download",
-            lang=lang,
+            user=user,
         )
     if not can_write:
         return
@@ -865,7 +865,7 @@ def results_tab() -> None:
     )
     st.dataframe(table, hide_index=True, column_config=config, key="res_table")
     st.caption(t("campaigns.results_note", lang))
-    download_buttons(table, name="campaign-results", key="res_download", lang=lang)
+    download_buttons(table, name="campaign-results", key="res_download", user=user)
 
 
 # --- Content library ----------------------------------------------------------------------

@@ -61,22 +61,40 @@ def month_picker(months: Sequence[str], *, key: str, lang: str, default: str | N
     return st.selectbox(t("app.month", lang), months, index=index, key=key)
 
 
-def download_buttons(frame: pd.DataFrame, *, name: str, key: str, lang: str) -> None:
-    """CSV and Excel downloads of a table, with formula-looking cells neutralised."""
+def download_buttons(frame: pd.DataFrame, *, name: str, key: str, user) -> None:
+    """CSV and Excel downloads of a table (formula-looking cells neutralised); every download
+    is recorded in the audit log with who took it and how many rows."""
     from core.exports import to_csv_bytes, to_xlsx_bytes
+
+    def record(kind: str) -> None:
+        from core.db import write_session
+        from core.services import audit_log
+
+        with write_session() as session:
+            audit_log.record_export(
+                session,
+                actor=user.actor,
+                what=name,
+                rows=len(frame),
+                detail={"format": kind, "file": name},
+            )
 
     left, right = st.columns(2)
     left.download_button(
-        t("app.download_csv", lang),
+        t("app.download_csv", user.lang),
         to_csv_bytes(frame),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"{key}_csv",
+        on_click=record,
+        args=("csv",),
     )
     right.download_button(
-        t("app.download_xlsx", lang),
+        t("app.download_xlsx", user.lang),
         to_xlsx_bytes(frame),
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx",
+        on_click=record,
+        args=("xlsx",),
     )

@@ -153,13 +153,6 @@ def test_a_sqlite_backup_taken_while_writing_is_consistent_and_restores(demo_eng
 
 
 @pytest.mark.skipif(bool(POSTGRES_URL), reason="the SQLite suite runs this")
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/backup.py backup_database copies 4096 pages per step; SQLite restarts the "
-    "copy whenever another connection writes, so a database of many steps never finishes "
-    "under steady writes (reported; `source.backup(copy)` in one step does not block writers "
-    "in WAL mode)",
-)
 def test_a_large_sqlite_database_backs_up_under_steady_writes(demo_engine, tmp_path):
     """A database of a few years' data (here padded to ~120 MB, 30 backup steps) is backed
     up within a minute while the board keeps writing."""
