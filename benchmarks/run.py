@@ -107,11 +107,12 @@ class Results:
         note: str = "",
     ) -> Row:
         target, met = "", None
+        shown_unit = "×" if unit == "x" else f" {unit}"
         if below is not None:
-            target = f"< {_number(below)} {unit}"
+            target = f"< {_number(below)}{shown_unit}"
             met = median is not None and median < below
         elif above is not None:
-            target = f">= {_number(above)} {unit}"
+            target = f">= {_number(above)}{shown_unit}"
             met = median is not None and median >= above
         row = Row(area, measurement, median, unit, target, met, note)
         self.rows.append(row)
