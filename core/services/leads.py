@@ -1485,8 +1485,19 @@ def _stage_spans(actor: Actor):
     return union_all(moves, before_moves).subquery("spans")
 
 
-def _months_table(months: list[str]):
+def _months_table(months: list[str], *, before: str | None = None):
+    """A CTE (month, first_day, last_day) of the months; with `before`, one more row of that
+    name for every day before the first month."""
     rows = []
+    if before is not None:
+        first = metrics.month_bounds(months[0])[0]
+        rows.append(
+            select(
+                literal(before, String(7)).label("month"),
+                literal(dt.date(1, 1, 1), Date()).label("first_day"),
+                literal(first - dt.timedelta(days=1), Date()).label("last_day"),
+            )
+        )
     for month in months:
         first, last = metrics.month_bounds(month)
         rows.append(
@@ -1504,26 +1515,19 @@ _BEFORE = "before"
 
 def _by_month(session: Session, months: list[str], day_column, *group, select_from, where=()):
     """{(month or "before", *group values): count} — rows bucketed by month with the months'
-    date bounds (rows before the first month fall in "before"; later ones are left out)."""
-    table = _months_table(months)
-    first_day = metrics.month_bounds(months[0])[0]
-    counts: dict[tuple, int] = {}
-    for row in session.execute(
-        select(table.c.month, *group, func.count())
-        .select_from(select_from)
-        .join(table, day_column.between(table.c.first_day, table.c.last_day))
-        .where(*where)
-        .group_by(table.c.month, *group)
-    ):
-        counts[tuple(row[:-1])] = int(row[-1])
-    for row in session.execute(
-        select(*group, func.count())
-        .select_from(select_from)
-        .where(day_column < first_day, *where)
-        .group_by(*group)
-    ):
-        counts[(_BEFORE, *row[:-1])] = int(row[-1])
-    return counts
+    date bounds (rows before the first month fall in "before"; later ones are left out), in
+    one query: the rows (and subqueries such as the first moves) are read once."""
+    table = _months_table(months, before=_BEFORE)
+    return {
+        tuple(row[:-1]): int(row[-1])
+        for row in session.execute(
+            select(table.c.month, *group, func.count())
+            .select_from(select_from)
+            .join(table, day_column.between(table.c.first_day, table.c.last_day))
+            .where(*where)
+            .group_by(table.c.month, *group)
+        )
+    }
 
 
 def _ladder_flows(session: Session, actor: Actor, months: list[str]) -> dict[str, dict]:
