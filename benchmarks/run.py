@@ -929,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
         database.cleanup()
         if not args.data_dir:
             shutil.rmtree(workdir / "csv", ignore_errors=True)
-        if not args.keep:
+        if not (args.keep and str(workdir) in database.url):  # a kept SQLite file lives here
             shutil.rmtree(workdir, ignore_errors=True)
     missed = [r for r in results.rows if r.met is False]
     if missed and not args.quiet:
