@@ -24,7 +24,6 @@ from pydantic import ValidationError
 from core import importer
 from core.db import get_engine, read_session, write_session
 from core.domain import STAGE_ORDER, PointsKind, Role
-from core.exports import to_csv_bytes, to_xlsx_bytes
 from core.i18n import label_of, t
 from core.models import AppUserCreate
 from core.permissions import PermissionDenied, require_role
@@ -33,10 +32,10 @@ from core.services import settings as settings_service
 from core.services import table_admin as ta
 from core.services import users as users_service
 from core.ui.auth import CurrentUser
+from core.ui.widgets import download_buttons
 
 PAGE_SIZES = (25, 50, 100, 200)
 FLASH_KEY = "admin_flash"
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -69,37 +68,6 @@ def _error_text(error: Exception, lang: str) -> str:
 def _fingerprint(*parts: Any) -> str:
     text = json.dumps(parts, default=str, sort_keys=True, ensure_ascii=False)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
-
-
-def audited_downloads(
-    user: CurrentUser, frame: pd.DataFrame, *, name: str, key: str, what: str
-) -> None:
-    """CSV and Excel downloads of `frame`; each download is written to the audit log."""
-    lang = user.lang
-    left, right = st.columns(2)
-    clicked = left.download_button(
-        t("app.download_csv", lang),
-        to_csv_bytes(frame),
-        file_name=f"{name}.csv",
-        mime="text/csv",
-        key=f"{key}_csv",
-    )
-    clicked_xlsx = right.download_button(
-        t("app.download_xlsx", lang),
-        to_xlsx_bytes(frame),
-        file_name=f"{name}.xlsx",
-        mime=XLSX_MIME,
-        key=f"{key}_xlsx",
-    )
-    if clicked or clicked_xlsx:
-        with write_session() as session:
-            audit_log.record_export(
-                session,
-                actor=user.actor,
-                what=what,
-                rows=len(frame),
-                detail={"format": "csv" if clicked else "xlsx"},
-            )
 
 
 def _lang_key(key: str, lang: str) -> tuple[str, Any]:
@@ -618,8 +586,12 @@ def _export_section(user, spec, filters, search, sort, key: str, signature: str)
         return
     frame = prepared[1]
     st.caption(t("table_admin.export_ready", lang, rows=f"{len(frame):,}"))
-    audited_downloads(
-        user, frame, name=f"trustpool-{spec.name}", key=f"{key}_download", what=f"table:{spec.name}"
+    download_buttons(
+        frame,
+        name=f"trustpool-{spec.name}",
+        key=f"{key}_download",
+        user=user,
+        what=f"table:{spec.name}",
     )
 
 
@@ -1635,8 +1607,8 @@ def audit_tab(user: CurrentUser) -> None:
             st.rerun()
         return
     st.caption(t("table_admin.export_ready", lang, rows=f"{len(prepared[1]):,}"))
-    audited_downloads(
-        user, prepared[1], name="trustpool-audit-log", key="audit_download", what="audit_log"
+    download_buttons(
+        prepared[1], name="trustpool-audit-log", key="audit_download", user=user, what="audit_log"
     )
 
 

@@ -14,14 +14,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.db import write_session
-from core.exports import to_csv_bytes, to_xlsx_bytes
-from core.i18n import t
-from core.services import audit_log
 from core.ui.auth import CurrentUser
+from core.ui.widgets import download_buttons
 
 MONEY_FORMAT = "¥%,.2f"
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FONT = {"size": 13}
 STAGE_COLOURS = ("#94a3b8", "#60a5fa", "#2563eb", "#1e3a8a")
 PALETTE = {
@@ -227,33 +223,7 @@ def table_section(
         key=f"{key}_table",
         column_config=config,
     )
-    lang = user.lang
-    with st.container(horizontal=True, key=f"{key}_downloads"):
-        csv = st.download_button(
-            t("app.download_csv", lang),
-            to_csv_bytes(frame),
-            file_name=f"{name}.csv",
-            mime="text/csv",
-            key=f"{key}_csv",
-            width="content",
-        )
-        xlsx = st.download_button(
-            t("app.download_xlsx", lang),
-            to_xlsx_bytes(frame),
-            file_name=f"{name}.xlsx",
-            mime=XLSX_MIME,
-            key=f"{key}_xlsx",
-            width="content",
-        )
-    if csv or xlsx:
-        with write_session() as session:
-            audit_log.record_export(
-                session,
-                actor=user.actor,
-                what=what,
-                rows=len(frame),
-                detail={"format": "csv" if csv else "xlsx", "file": name},
-            )
+    download_buttons(frame, name=name, key=key, user=user, what=what)
 
 
 def money_column() -> st.column_config.NumberColumn:

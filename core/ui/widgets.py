@@ -9,6 +9,8 @@ import streamlit as st
 
 from core.i18n import t
 
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 # Figures where a fall is good news: their deltas are coloured the other way round.
 LOWER_IS_BETTER = frozenset({"metric.cards_not_activated", "metric.profiles_incomplete"})
 
@@ -61,40 +63,38 @@ def month_picker(months: Sequence[str], *, key: str, lang: str, default: str | N
     return st.selectbox(t("app.month", lang), months, index=index, key=key)
 
 
-def download_buttons(frame: pd.DataFrame, *, name: str, key: str, user) -> None:
-    """CSV and Excel downloads of a table (formula-looking cells neutralised); every download
-    is recorded in the audit log with who took it and how many rows."""
+def download_buttons(
+    frame: pd.DataFrame, *, name: str, key: str, user, what: str | None = None
+) -> None:
+    """CSV and Excel downloads of a table (formula-looking cells neutralised). Every download
+    is recorded in the audit log: who, `what` (default: the file name) and how many rows."""
+    from core.db import write_session
     from core.exports import to_csv_bytes, to_xlsx_bytes
+    from core.services import audit_log
 
-    def record(kind: str) -> None:
-        from core.db import write_session
-        from core.services import audit_log
-
+    with st.container(horizontal=True, key=f"{key}_downloads"):
+        csv = st.download_button(
+            t("app.download_csv", user.lang),
+            to_csv_bytes(frame),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=f"{key}_csv",
+            width="content",
+        )
+        xlsx = st.download_button(
+            t("app.download_xlsx", user.lang),
+            to_xlsx_bytes(frame),
+            file_name=f"{name}.xlsx",
+            mime=XLSX_MIME,
+            key=f"{key}_xlsx",
+            width="content",
+        )
+    if csv or xlsx:
         with write_session() as session:
             audit_log.record_export(
                 session,
                 actor=user.actor,
-                what=name,
+                what=what or name,
                 rows=len(frame),
-                detail={"format": kind, "file": name},
+                detail={"format": "csv" if csv else "xlsx", "file": name},
             )
-
-    left, right = st.columns(2)
-    left.download_button(
-        t("app.download_csv", user.lang),
-        to_csv_bytes(frame),
-        file_name=f"{name}.csv",
-        mime="text/csv",
-        key=f"{key}_csv",
-        on_click=record,
-        args=("csv",),
-    )
-    right.download_button(
-        t("app.download_xlsx", user.lang),
-        to_xlsx_bytes(frame),
-        file_name=f"{name}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key=f"{key}_xlsx",
-        on_click=record,
-        args=("xlsx",),
-    )

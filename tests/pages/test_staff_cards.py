@@ -325,3 +325,22 @@ def test_a_head_reassigns_two_leads_after_the_preview(demo_app):
     with read_session() as session:
         owners = session.exec(select(Lead.owner_staff_id).where(Lead.id.in_(leads))).scalars()
         assert set(owners) == {receiver}
+
+
+def test_downloading_the_roster_is_audited(demo_app):
+    """An admin downloads the roster as Excel: the audit log says who took it and how many rows."""
+    import json
+
+    from sqlmodel import select
+
+    from core.db import read_session
+    from core.models import AuditLog
+
+    at = open_page("pages/1_Staff_and_cards.py", username="admin")
+    assert not at.exception
+    at.download_button(key="staff_roster_download_xlsx").click().run()
+    assert not at.exception
+    with read_session() as session:
+        [row] = session.exec(select(AuditLog).where(AuditLog.action == "export")).all()
+    detail = json.loads(row.detail)
+    assert row.username == "admin" and detail["format"] == "xlsx" and detail["rows"] > 0
