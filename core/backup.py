@@ -25,6 +25,7 @@ import fcntl
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -364,6 +365,7 @@ def restore_sqlite_database(backup: Path, database: Path) -> Restored:
                 )
             with open(temporary, "rb") as written:
                 os.fsync(written.fileno())
+            _same_owner_and_mode(temporary, database)
             replaced = _set_aside(database)
             os.replace(temporary, database)
         except BaseException:
@@ -379,6 +381,18 @@ def restore_sqlite_database(backup: Path, database: Path) -> Restored:
             )
         size = database.stat().st_size
     return Restored(database=str(database), size=size, replaced=replaced)
+
+
+def _same_owner_and_mode(new: Path, old: Path) -> None:
+    """The restored file keeps the replaced one's mode and owner (the app may run as another
+    user than the administrator restoring)."""
+    try:
+        status = old.stat()
+    except FileNotFoundError:
+        return
+    os.chmod(new, stat.S_IMODE(status.st_mode))
+    with contextlib.suppress(PermissionError):
+        os.chown(new, status.st_uid, status.st_gid)
 
 
 def _set_aside(database: Path) -> Path | None:

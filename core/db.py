@@ -79,7 +79,8 @@ def open_sqlite_lock(database: str | os.PathLike) -> SqliteLock | None:
     neither created nor opened (a read-only folder: nothing can replace the database there)."""
     path = sqlite_lock_path(database)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Readable by all: a process of another user locks it through a read-only handle.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -349,7 +349,7 @@ def test_finding_3_backup_refuses_the_live_database(demo_database_url, tmp_path,
         target.symlink_to(database)
     write_interactions(url, 5)
     before = sqlite_counts(database)
-    refused = cli(url, "backup", "--force", str(target))
+    refused = cli(url, "backup", str(target))
     assert "live database" in one_line_error(refused)
     write_interactions(url, 1)
     assert sqlite_integrity(database) == "ok"
@@ -399,3 +399,36 @@ def test_finding_3_a_failed_backup_leaves_no_partial_file(demo_database_url, tmp
     assert made.returncode == 0, made.stderr
     assert [path.name for path in folder.iterdir()] == ["today.db"]
     assert target.stat().st_size > 256 * 1024
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_finding_3_the_admin_backup_tab_reports_a_failed_backup_and_keeps_no_file(
+    demo_app, monkeypatch, lang
+):
+    """The admin clicks "Make a backup now" and the disk fills up: the tab says in the
+    admin's language that no backup was made and nothing partial was left, and offers no
+    download."""
+    from core import backup
+    from core.ui import admin as admin_ui
+    from tests.pages.apptest import open_page, texts
+
+    def disk_full(_source, temporary):
+        Path(temporary).write_bytes(b"half a copy")
+        raise (sqlite3.OperationalError if not POSTGRES_URL else OSError)(
+            "database or disk is full"
+        )
+
+    monkeypatch.setattr(backup, "_pg_dump" if POSTGRES_URL else "_copy_sqlite", disk_full)
+    at = open_page("pages/8_Admin.py", username="admin", lang=lang)
+    at.session_state["admin_tab"] = [tab.label for tab in at.tabs][admin_ui.TABS.index("backup")]
+    at.run()
+    at.button(key="backup_prepare").click().run()
+    assert not at.exception
+    shown = texts(at)
+    expected = (
+        "The backup was not made: the copy failed and no partial file was left"
+        if lang == "en"
+        else "未生成备份:复制失败,未留下不完整的文件"
+    )
+    assert expected in shown and "database or disk is full" in shown
+    assert not at.get("download_button")
