@@ -241,8 +241,28 @@ def cmd_expire_points(args) -> None:
 def cmd_backup(args) -> None:
     from core import backup
 
-    target = backup.backup_database(_engine(), Path(args.path))
-    print(f"backup written to {target}")
+    target = backup.backup_database(_engine(), Path(args.path), force=args.force)
+    size = target.stat().st_size
+    print(f"backup written to {target} ({size / 1_048_576:,.1f} MB, {size:,} bytes)")
+
+
+def cmd_restore(args) -> None:
+    from core import backup
+    from core.config import get_settings
+
+    # No engine here: on SQLite it would hold the very lock the restore needs.
+    restored = backup.restore_database(
+        get_settings().database_url, Path(args.backup), force=args.force
+    )
+    if restored.size is None:
+        print(f"restored {args.backup} into the database {restored.database}")
+        return
+    print(
+        f"restored {args.backup} to {restored.database} ({restored.size / 1_048_576:,.1f} MB, "
+        "integrity ok)"
+    )
+    if restored.replaced is not None:
+        print(f"the database it replaced is kept as {restored.replaced}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,7 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("backup", help="a consistent copy of the database")
     p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="replace an existing file at PATH")
     p.set_defaults(run=cmd_backup)
+
+    p = commands.add_parser("restore", help="replace the database with a backup (app stopped)")
+    p.add_argument("backup")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="PostgreSQL: restore even while other sessions are connected",
+    )
+    p.set_defaults(run=cmd_restore)
     return parser
 
 

@@ -4,15 +4,24 @@ SQLite runs in WAL mode with foreign keys on and a busy timeout. Write sessions 
 write lock when they begin (`BEGIN IMMEDIATE`), so concurrent writers queue instead of
 failing half-way or losing a read-then-write race; read sessions begin deferred, so a long
 KPI query never blocks writers. PostgreSQL URLs work unchanged (psycopg 3).
+
+Every SQLite connection opened here holds a shared `flock` on the sidecar file `<db>.lock`
+(taken before the file is opened, released when the connection closes): `core.backup`'s
+restore takes it exclusively, so it refuses while the app or a command has the database open,
+and a process that connects during a restore waits for it instead of opening the old file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import functools
 import itertools
+import os
 import re
+import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +47,94 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def sqlite_lock_path(database: str | os.PathLike) -> Path:
+    """The sidecar lock file of a SQLite database file."""
+    return Path(f"{database}.lock")
+
+
+class SqliteLock:
+    """An open `<db>.lock` with a `flock` held on it; closing it (or losing it) releases it."""
+
+    def __init__(self, fd: int, path: Path):
+        self.fd: int | None = fd
+        self.path = path
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # releases the flock
+            self.fd = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __enter__(self) -> SqliteLock:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+def open_sqlite_lock(database: str | os.PathLike) -> SqliteLock | None:
+    """Open (creating it) the database's lock file, without locking it; None when it can be
+    neither created nor opened (a read-only folder: nothing can replace the database there)."""
+    path = sqlite_lock_path(database)
+    try:
+        # Readable by all: a process of another user locks it through a read-only handle.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+    return SqliteLock(fd, path)
+
+
+def hold_sqlite_lock(
+    database: str | os.PathLike, *, wait: float = SQLITE_BUSY_TIMEOUT_MS / 1000
+) -> SqliteLock | None:
+    """A shared lock on the database for as long as the returned object is open. Waits up to
+    `wait` seconds while a restore holds the lock exclusively."""
+    lock = open_sqlite_lock(database)
+    if lock is None:
+        return None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(lock.fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                lock.close()
+                raise sqlite3.OperationalError(
+                    f"{database} is being restored (its lock file {lock.path} is held): "
+                    "try again when the restore has finished"
+                ) from None
+            time.sleep(0.05)
+
+
+def _configure_sqlite(engine: Engine, database: str | None) -> None:
+    if database and database != ":memory:" and not database.startswith("file:"):
+
+        @event.listens_for(engine, "do_connect")
+        def _lock_then_connect(dialect, record, cargs, cparams):
+            # The lock comes first: a restore swapping the file cannot slip in between.
+            lock = hold_sqlite_lock(database)
+            try:
+                connection = dialect.connect(*cargs, **cparams)
+            except BaseException:
+                if lock is not None:
+                    lock.close()
+                raise
+            if lock is not None:
+                record.info["trustpool_lock"] = lock
+            return connection
+
+        @event.listens_for(engine, "close")
+        def _release(_dbapi_connection, record):
+            lock = record.info.pop("trustpool_lock", None)
+            if lock is not None:
+                lock.close()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy's "begin" event decide how each transaction starts.
@@ -71,7 +167,7 @@ def make_engine(url: str) -> Engine:
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, database)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

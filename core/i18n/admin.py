@@ -403,9 +403,45 @@ LABELS = {
         "在系统运行期间生成整个数据库的一致性副本。请妥善保存:其中包含个人信息。",
     ),
     "backup_admin.postgres": (
-        "On PostgreSQL, back up and restore with `pg_dump` / `pg_restore` (the app's "
-        "backup uses `pg_dump` too):",
-        "PostgreSQL 数据库使用 `pg_dump` / `pg_restore` 备份与恢复(页面备份同样调用 `pg_dump`):",
+        "On PostgreSQL these commands run `pg_dump` / `pg_restore` (install the PostgreSQL "
+        "client tools on the server). Restore refuses while other sessions are connected; "
+        "`--force` restores anyway.",
+        "PostgreSQL 数据库上,这两条命令调用 `pg_dump` / `pg_restore`(服务器需安装 PostgreSQL "
+        "客户端工具)。有其他会话连接时恢复会被拒绝;加 `--force` 可强制恢复。",
+    ),
+    "backup_admin.restore": (
+        "To restore a backup, stop the app first, then run the command below. It checks the "
+        "backup and the restored database, and keeps the database it replaces "
+        "(`trustpool.db.replaced-…`); it refuses while the app still has the database open.",
+        "恢复备份时,请先停止系统,再执行下面的命令。命令会检查备份文件和恢复后的数据库,"
+        "并保留被替换的数据库(`trustpool.db.replaced-…`);系统仍在使用数据库时会拒绝恢复。",
+    ),
+    "backup_admin.not_made": ("The backup was not made: {reason}", "未生成备份:{reason}"),
+    "backup_admin.reason_live_target": (
+        "{path} is the live database; choose another file.",
+        "{path} 是正在使用的数据库,请另选文件。",
+    ),
+    "backup_admin.reason_exists": (
+        "{path} already exists and was left as it was.",
+        "{path} 已存在,未做改动。",
+    ),
+    "backup_admin.reason_is_folder": ("{path} is a folder.", "{path} 是文件夹。"),
+    "backup_admin.reason_missing_tool": (
+        "{tool} is not installed on the server (install the PostgreSQL client tools).",
+        "服务器未安装 {tool}(请安装 PostgreSQL 客户端工具)。",
+    ),
+    "backup_admin.reason_missing": ("there is no database at {path}.", "{path} 处没有数据库。"),
+    "backup_admin.reason_memory": (
+        "an in-memory database cannot be backed up.",
+        "内存数据库无法备份。",
+    ),
+    "backup_admin.reason_failed": (
+        "the copy failed and no partial file was left ({detail}).",
+        "复制失败,未留下不完整的文件({detail})。",
+    ),
+    "backup_admin.reason_corrupt": (
+        "the copy failed its integrity check and was removed ({detail}).",
+        "副本未通过完整性检查,已删除({detail})。",
     ),
     "backup_admin.cli": (
         "Or from the command line (both databases):",

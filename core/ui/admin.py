@@ -1615,6 +1615,18 @@ def audit_tab(user: CurrentUser) -> None:
 # --- Backup tab ------------------------------------------------------------------------------
 
 
+def _backup_error_text(error: Exception, lang: str) -> str:
+    from core.backup import BackupError
+    from core.i18n import CATALOGUE
+
+    if isinstance(error, BackupError):
+        key = f"backup_admin.reason_{error.code}"
+        values = {"detail": str(error), **error.values}
+        reason = t(key, lang, **values) if key in CATALOGUE else str(error)
+        return t("backup_admin.not_made", lang, reason=reason)
+    return _error_text(error, lang)
+
+
 def backup_tab(user: CurrentUser) -> None:
     from core.backup import backup_database
 
@@ -1632,7 +1644,8 @@ def backup_tab(user: CurrentUser) -> None:
                 with st.spinner(t("backup_admin.running", lang)):
                     backup_database(engine, target)
             except (RuntimeError, ValueError, OSError) as error:
-                st.error(_error_text(error, lang))
+                st.session_state.pop("backup_file", None)
+                st.error(_backup_error_text(error, lang))
             else:
                 st.session_state["backup_file"] = (target.name, target.read_bytes())
     prepared = st.session_state.get("backup_file")
@@ -1656,12 +1669,10 @@ def backup_tab(user: CurrentUser) -> None:
                 )
     st.markdown(t("backup_admin.cli", lang))
     st.code(f"python -m core.cli backup backups/trustpool-{stamp}.{suffix}", language="bash")
-    st.markdown(t("backup_admin.postgres", lang))
-    st.code(
-        f'pg_dump --format=custom --file=trustpool-{stamp}.dump "$DATABASE_URL"\n'
-        f'pg_restore --clean --dbname="$DATABASE_URL" trustpool-{stamp}.dump',
-        language="bash",
-    )
+    st.markdown(t("backup_admin.restore", lang))
+    st.code(f"python -m core.cli restore backups/trustpool-{stamp}.{suffix}", language="bash")
+    if dialect != "sqlite":
+        st.markdown(t("backup_admin.postgres", lang))
 
 
 # --- the page --------------------------------------------------------------------------------

@@ -74,23 +74,27 @@ class Writer(threading.Thread):
 
 
 def figures(engine: Engine) -> dict[str, int]:
-    """The counts that must agree in any consistent copy."""
+    """The counts that must agree in any consistent copy, read in one statement (one snapshot:
+    counts read one statement after another drift apart while the writer runs)."""
+    points = (
+        select(Interaction.lead_id, func.sum(Interaction.points).label("points"))
+        .group_by(Interaction.lead_id)
+        .subquery()
+    )
+    statement = select(
+        select(func.count(Interaction.id)).scalar_subquery().label("interactions"),
+        select(func.count(AuditLog.id))
+        .where(AuditLog.action == "lead.interaction")
+        .scalar_subquery()
+        .label("audited"),
+        select(func.count(Lead.id))
+        .outerjoin(points, points.c.lead_id == Lead.id)
+        .where(Lead.points_total != func.coalesce(points.c.points, 0))
+        .scalar_subquery()
+        .label("summaries_off"),
+    )
     with Session(engine) as session:
-        interactions = session.execute(select(func.count(Interaction.id))).scalar()
-        audited = session.execute(
-            select(func.count(AuditLog.id)).where(AuditLog.action == "lead.interaction")
-        ).scalar()
-        points = (
-            select(Interaction.lead_id, func.sum(Interaction.points).label("points"))
-            .group_by(Interaction.lead_id)
-            .subquery()
-        )
-        summaries_off = session.execute(
-            select(func.count(Lead.id))
-            .outerjoin(points, points.c.lead_id == Lead.id)
-            .where(Lead.points_total != func.coalesce(points.c.points, 0))
-        ).scalar()
-    return {"interactions": interactions, "audited": audited, "summaries_off": summaries_off}
+        return dict(session.execute(statement).one()._mapping)
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
