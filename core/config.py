@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import secrets
@@ -23,8 +24,11 @@ SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 DEFAULT_COOKIE_KEY_FILE = PROJECT_ROOT / "data" / ".cookie_key"
 MIN_COOKIE_KEY_LENGTH = 32
 MIN_COOKIE_KEY_BITS = 96  # the key's length times its characters' empirical entropy
-# Keys that have been public (once printed in this repository's source): never accepted.
-PUBLIC_COOKIE_KEYS = frozenset({"trustpool-development-cookie-key-not-for-production"})
+# SHA-256 of keys that have been public (the development key this repository's source once
+# printed): never accepted.
+PUBLIC_COOKIE_KEY_HASHES = frozenset(
+    {"e46089c7508355ad9f18bd8b0d7036315b7a80dffaccf35e088ea8a5c3176195"}
+)
 
 
 class ProductionNotReady(RuntimeError):
@@ -41,10 +45,12 @@ def cookie_key_problem(key: str | None) -> str | None:
     """Why `key` is not a strong signing key (None: it is): missing, short, or low entropy."""
     if not key:
         return "missing"
-    if key in PUBLIC_COOKIE_KEYS:
+    if hashlib.sha256(key.encode()).hexdigest() in PUBLIC_COOKIE_KEY_HASHES:
         return "public"
     if len(key) < MIN_COOKIE_KEY_LENGTH:
         return "short"
+    if any(key == (key[:period] * len(key))[: len(key)] for period in range(1, len(key) // 2 + 1)):
+        return "repeated"
     counts = Counter(key)
     per_char = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
     if len(counts) < 10 or per_char * len(key) < MIN_COOKIE_KEY_BITS:

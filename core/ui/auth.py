@@ -89,11 +89,13 @@ def _authenticator() -> stauth.Authenticate:
 
 
 def _request_cookies() -> Mapping[str, str]:
-    return st.context.cookies or {}
+    cookies = st.context.cookies
+    return cookies if isinstance(cookies, Mapping) else {}
 
 
 def _request_headers() -> Mapping[str, str]:
-    return st.context.headers or {}
+    headers = st.context.headers
+    return headers if isinstance(headers, Mapping) else {}
 
 
 def client_address() -> str | None:
@@ -104,6 +106,7 @@ def client_address() -> str | None:
     whatever the client sent, so they are not trusted).
     """
     peer = st.context.ip_address
+    peer = peer if isinstance(peer, str) and peer else None
     forwarded = _request_headers().get("X-Forwarded-For")
     if forwarded:
         try:
@@ -121,7 +124,8 @@ def served_over_https() -> bool:
     proto = _request_headers().get("X-Forwarded-Proto")
     if proto:
         return proto.split(",")[0].strip().lower() == "https"
-    return str(st.context.url or "").lower().startswith("https://")
+    url = st.context.url
+    return isinstance(url, str) and url.lower().startswith("https://")
 
 
 def _session_limits() -> tuple[dt.timedelta, dt.timedelta]:
