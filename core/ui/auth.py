@@ -256,22 +256,25 @@ def _login_form(authenticator: stauth.Authenticate, lang: str) -> None:
         return
     username = (username or "").strip().lower()
     client = client_address()
-    with write_session() as session:
-        # Known and unknown usernames go the same way (same wait, same message, same bcrypt
-        # work), so the form tells nobody which usernames exist.
+    # Known and unknown usernames go the same way (same wait, same message, same bcrypt work),
+    # so the form tells nobody which usernames exist. The slow password check runs outside
+    # the write transaction (on SQLite that holds the database's write lock).
+    with read_session() as session:
         wait = users.login_wait(session, username=username, client=client)
         if wait is not None:
             st.error(t("security.login_wait", lang, until=_hospital_time(session, wait)))
             return
-        user = users.check_sign_in(session, username=username, password=password or "")
-        if user is None:
+        checked = users.check_sign_in(session, username=username, password=password or "")
+    with write_session() as session:
+        if checked is None:
             wait = users.record_login_failure(session, username=username, client=client)
             if wait is not None:
                 st.error(t("security.login_wait", lang, until=_hospital_time(session, wait)))
             else:
                 st.error(t("login.failed", lang))
             return
-        if user.disabled:
+        user = session.get(AppUser, checked.id)
+        if user is None or user.disabled:
             st.error(t("login.disabled", lang))
             return
         login = users.start_session(session, user=user, client=client)
