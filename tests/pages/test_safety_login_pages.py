@@ -304,3 +304,16 @@ def test_finding_9_an_unknown_username_waits_like_a_known_one(demo_app, browser)
         answers[username] = seen
     assert answers["consultant"] == answers["no-such-person"]
     assert answers["consultant"][-1].startswith("Too many failed sign-ins")
+
+
+def test_finding_2_production_with_a_weak_key_shows_only_the_fix(demo_app, monkeypatch):
+    """TRUSTPOOL_COOKIE_KEY=x in production: one error naming the fix, in either language."""
+    monkeypatch.setenv("TRUSTPOOL_ENV", "production")
+    monkeypatch.setenv("TRUSTPOOL_COOKIE_KEY", "x")
+    get_settings.cache_clear()
+    for lang in ("en", "zh"):
+        at = open_page(None, lang=lang)
+        assert not at.exception
+        assert errors(at) == [t("security.weak_cookie_key", lang, length=32)]
+        assert "token_urlsafe" in errors(at)[0]
+        assert len(at.text_input) == 0 and len(at.button) == 0
