@@ -94,7 +94,13 @@ def cmd_init(args) -> None:
 
 def cmd_demo(args) -> None:
     from core import demo
+    from core.config import get_settings
 
+    if get_settings().env == "production":
+        raise CliError(
+            "TRUSTPOOL_ENV=production: the demo hospital (logins with a public password) is "
+            "never loaded into a production database"
+        )
     cmd_init(args)
     engine = _engine()
     summary = demo.load_demo(engine, progress=lambda message: print(message, file=sys.stderr))
@@ -183,13 +189,7 @@ def cmd_user_add(args) -> None:
     from core.permissions import Actor
     from core.services import users
 
-    password = os.environ.get("TRUSTPOOL_PASSWORD")
-    if not password:
-        if not sys.stdin.isatty():
-            raise CliError("set TRUSTPOOL_PASSWORD or run in a terminal to be asked for one")
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Repeat password: "):
-            raise CliError("the passwords do not match")
+    password = _new_password()
     users.check_password_strength(password)
     with write_session(_engine()) as session:
         staff_id = department_id = None
@@ -217,6 +217,53 @@ def cmd_user_add(args) -> None:
             ),
         )
         print(f"created user '{user.username}' with role {user.role}")
+
+
+def _new_password() -> str:
+    """TRUSTPOOL_PASSWORD, or asked twice in a terminal."""
+    password = os.environ.get("TRUSTPOOL_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise CliError("set TRUSTPOOL_PASSWORD or run in a terminal to be asked for one")
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat password: "):
+            raise CliError("the passwords do not match")
+    return password
+
+
+def _login(session, username: str):
+    from core.services import users
+
+    user = users.get_by_username(session, username)
+    if user is None:
+        raise CliError(f"no login named '{username}'")
+    return user
+
+
+def cmd_user_passwd(args) -> None:
+    """A new password for a login (ends its sessions); e.g. a demo login before production."""
+    from core.db import write_session
+    from core.permissions import Actor
+    from core.services import users
+
+    password = _new_password()
+    users.check_password_strength(password)
+    with write_session(_engine()) as session:
+        user = _login(session, args.username)
+        users.reset_password(session, actor=Actor.system(), user_id=user.id, new_password=password)
+    print(f"new password set for '{args.username}'; their sessions are ended")
+
+
+def cmd_user_disable(args) -> None:
+    """Switch a login off (or on again with --enable); switching off ends its sessions."""
+    from core.db import write_session
+    from core.permissions import Actor
+    from core.services import users
+
+    with write_session(_engine()) as session:
+        user = _login(session, args.username)
+        users.set_disabled(session, actor=Actor.system(), user_id=user.id, disabled=not args.enable)
+    print(f"login '{args.username}' {'enabled' if args.enable else 'disabled'}")
 
 
 def cmd_expire_points(args) -> None:
@@ -311,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--staff", metavar="STAFF_NO")
     p.add_argument("--department", metavar="CODE")
     p.set_defaults(run=cmd_user_add)
+    p = user_commands.add_parser("passwd", help="set a new password (TRUSTPOOL_PASSWORD or asked)")
+    p.add_argument("username")
+    p.set_defaults(run=cmd_user_passwd)
+    p = user_commands.add_parser("disable", help="switch a login off (--enable: on again)")
+    p.add_argument("username")
+    p.add_argument("--enable", action="store_true")
+    p.set_defaults(run=cmd_user_disable)
 
     p = commands.add_parser("expire-points", help="expire unused points (setting-controlled)")
     p.add_argument("--as-of", required=True, type=_date)

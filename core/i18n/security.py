@@ -46,4 +46,24 @@ LABELS = {
         "TrustPool 尚未完成生产环境配置：请设置 TRUSTPOOL_COOKIE_KEY（环境变量或 "
         ".streamlit/secrets.toml）为足够长的随机密钥后重启。",
     ),
+    "security.weak_cookie_key": (
+        "TrustPool refuses to run in production with a weak TRUSTPOOL_COOKIE_KEY: use at least "
+        "{length} random characters, e.g. the output of "
+        "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`, and restart.",
+        "TRUSTPOOL_COOKIE_KEY 强度不足，生产环境拒绝启动：请使用至少 {length} 个随机字符，"
+        "例如 `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'` 的输出，然后重启。",
+    ),
+    "security.demo_logins": (
+        "TrustPool refuses to run in production while demo logins open with the public demo "
+        "password: {usernames}. Give each a new password with "
+        "`python -m core.cli user passwd USERNAME` or switch it off with "
+        "`python -m core.cli user disable USERNAME`, then reload this page.",
+        "存在仍使用公开演示密码的演示账号：{usernames}，生产环境拒绝运行。请用 "
+        "`python -m core.cli user passwd 用户名` 设置新密码，或用 "
+        "`python -m core.cli user disable 用户名` 停用该账号，然后刷新本页。",
+    ),
+    "security.login_wait": (
+        "Too many failed sign-ins from here. Try again after {until}.",
+        "此处登录失败次数过多，请于 {until} 后重试。",
+    ),
 }

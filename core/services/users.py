@@ -1,22 +1,54 @@
-"""Logins: bcrypt hashes, roles, lockout after failed sign-ins, server-side sessions."""
+"""Logins: bcrypt hashes, roles, a growing wait after failed sign-ins, server-side sessions.
+
+Failed sign-ins are counted per username *and* client (the browser's address), so someone
+guessing at a login from one place never makes its owner wait elsewhere. The count is the
+audit log itself: every failure is an append-only `login.failure` row whose entity_id is the
+(username, client) bucket, a keyed hash; a `login.success` row of the same bucket starts the
+count again. No new table, no row to update (so no lost update between app processes), and the
+audit log is where an administrator looks for guessing anyway.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import secrets
+from functools import lru_cache
 
 import bcrypt
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from core import audit
 from core.domain import Role
-from core.models import AppUser, AppUserCreate, Department, LoginSession, Staff, utcnow
+from core.models import (
+    AppUser,
+    AppUserCreate,
+    AuditLog,
+    Department,
+    LoginSession,
+    Staff,
+    utcnow,
+)
 from core.permissions import Actor, PermissionDenied, require_role
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt's limit: 72 bytes is 24 Chinese characters
-MAX_FAILED_LOGINS = 5
-LOCKOUT = dt.timedelta(minutes=15)
+# The demo hospital's logins (core/demo.py) and their public password: printed in the README,
+# so no other login may be given it and production refuses to start while one opens with it.
+DEMO_PASSWORD = "trustpool-demo"
+DEMO_USERNAMES = ("admin", "executive", "head", "marketer", "consultant", "staff")
+# Failed sign-ins of one username from one client: the first FREE_FAILURES cost nothing, then
+# each one makes the next try wait FIRST_WAIT, doubling, at most MAX_WAIT; a success, or a day
+# without failures, starts the count again.
+FREE_FAILURES = 5
+MAX_FAILED_LOGINS = FREE_FAILURES
+FIRST_WAIT = dt.timedelta(minutes=1)
+MAX_WAIT = dt.timedelta(minutes=15)
+FAILURE_MEMORY = dt.timedelta(hours=24)
+UNKNOWN_USERNAME = "(unknown user)"
+LOGIN_ENTITY = "login"
 COMMON_PASSWORDS = frozenset(
     {
         "1234567890",
@@ -62,6 +94,8 @@ def check_password_strength(password: str) -> None:
         raise PasswordRejected("a password may be at most 72 bytes (24 Chinese characters)")
     if password.lower() in COMMON_PASSWORDS:
         raise PasswordRejected("this password is too common")
+    if password == DEMO_PASSWORD:
+        raise PasswordRejected("this is the demo logins' public password")
 
 
 # bcrypt's work factor. Tests lower it (tests/conftest.py): hashing is not what they test.
@@ -155,51 +189,141 @@ def credentials(session: Session) -> dict:
     }
 
 
-def is_locked(user: AppUser, now: dt.datetime | None = None) -> bool:
+def _keyed_hash(*parts: str) -> str:
+    """HMAC-SHA256 of `parts` under the server's signing key (so the audit log alone does not
+    let anyone test guesses against it)."""
+    from core.config import get_settings
+
+    message = "\x00".join(parts).encode("utf-8")
+    return hmac.new(get_settings().signing_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def login_bucket(username: str, client: str | None) -> str:
+    """The (username, client) pair failures are counted for; None is one shared client."""
+    return _keyed_hash("bucket", username, client or "*")[:32]
+
+
+def typed_username_fingerprint(typed: str) -> str:
+    """Six hex digits that tell repeated attempts with the same unknown name apart without
+    keeping the name (it may be a password typed into the wrong box): 16 million values, so
+    even the key's holder cannot tell which of many candidates it was."""
+    return _keyed_hash("typed", typed)[:6]
+
+
+def login_wait(
+    session: Session, *, username: str, client: str | None, now: dt.datetime | None = None
+) -> dt.datetime | None:
+    """Until when a sign-in of `username` from `client` must wait, or None (go ahead).
+
+    Known and unknown usernames are treated alike, so the wait tells nothing about which exist.
+    """
     now = now or utcnow()
-    return user.locked_until is not None and user.locked_until > now
+    bucket = login_bucket(username, client)
+    in_bucket = (AuditLog.entity == LOGIN_ENTITY, AuditLog.entity_id == bucket)
+    floor = now - FAILURE_MEMORY
+    success = session.execute(
+        select(func.max(AuditLog.at)).where(
+            AuditLog.action == "login.success", AuditLog.at >= floor, *in_bucket
+        )
+    ).scalar()
+    if success is not None:
+        floor = max(floor, success)
+    failures, last = session.execute(
+        select(func.count(AuditLog.id), func.max(AuditLog.at)).where(
+            AuditLog.action == "login.failure", AuditLog.at > floor, *in_bucket
+        )
+    ).one()
+    if failures < FREE_FAILURES or last is None:
+        return None
+    wait = min(FIRST_WAIT * 2 ** (failures - FREE_FAILURES), MAX_WAIT)
+    until = last + wait
+    return until if until > now else None
 
 
-def record_login_failure(session: Session, *, username: str) -> AppUser | None:
-    """Count a failed sign-in in the database; the fifth locks the account for 15 minutes."""
+@lru_cache(maxsize=4)
+def _stand_in_hash(rounds: int) -> str:
+    return bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=rounds)).decode()
+
+
+def check_sign_in(session: Session, *, username: str, password: str) -> AppUser | None:
+    """The login `username` with `password`, or None. An unknown username costs the same
+    bcrypt check as a known one, so the time taken does not tell which usernames exist."""
     user = get_by_username(session, username)
     if user is None:
-        audit.record(
-            session,
-            actor=Actor(None, username or "?", Role.staff),
-            action="login.failure",
-            detail={"username": username, "known": False},
-        )
+        verify_password(password, _stand_in_hash(BCRYPT_ROUNDS))
         return None
-    user.failed_logins += 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = utcnow() + LOCKOUT
-        user.failed_logins = 0
-        audit.record(
-            session,
-            actor=actor_of(user),
-            action="login.locked",
-            entity="app_user",
-            entity_id=user.id,
-        )
-    session.add(user)
+    return user if verify_password(password, user.password_hash) else None
+
+
+def record_login_failure(
+    session: Session, *, username: str, client: str | None = None
+) -> dt.datetime | None:
+    """Audit a failed sign-in (counting it for its username and client) and return until when
+    that pair must now wait, if it must.
+
+    A known username is audited under its name; an unknown one never verbatim (it may be a
+    password typed into the username box): as "(unknown user)" with its length and a short
+    keyed fingerprint.
+    """
+    user = get_by_username(session, username) if username else None
+    bucket = login_bucket(username, client)
+    if user is None:
+        actor = Actor(None, UNKNOWN_USERNAME, Role.staff)
+        detail = {"typed_length": len(username), "typed": typed_username_fingerprint(username)}
+    else:
+        actor = actor_of(user)
+        detail = None
+        user.failed_logins += 1  # for the administrator's eyes; the wait is per client
+        session.add(user)
     audit.record(
-        session, actor=actor_of(user), action="login.failure", entity="app_user", entity_id=user.id
+        session,
+        actor=actor,
+        action="login.failure",
+        entity=LOGIN_ENTITY,
+        entity_id=bucket,
+        detail=detail,
     )
     session.flush()
-    return user
+    until = login_wait(session, username=username, client=client)
+    if until is not None:
+        audit.record(
+            session,
+            actor=actor,
+            action="login.locked",
+            entity=LOGIN_ENTITY,
+            entity_id=bucket,
+            detail={"until": until},
+        )
+    return until
 
 
-def start_session(session: Session, *, user: AppUser) -> LoginSession:
+def start_session(session: Session, *, user: AppUser, client: str | None = None) -> LoginSession:
     """A successful sign-in: reset the failure count and open a server-side session."""
     user.failed_logins = 0
     session.add(user)
     login = LoginSession(id=secrets.token_urlsafe(32), user_id=user.id)
     session.add(login)
     audit.record(
-        session, actor=actor_of(user), action="login.success", entity="app_user", entity_id=user.id
+        session,
+        actor=actor_of(user),
+        action="login.success",
+        entity=LOGIN_ENTITY,
+        entity_id=login_bucket(user.username, client),
     )
     return login
+
+
+def demo_logins(session: Session) -> list[str]:
+    """Enabled demo logins (core/demo.py) that still open with the public demo password.
+
+    Only the demo usernames are checked (six bcrypt checks at most): no other login can be
+    given that password (`check_password_strength`). Callers cache the answer (core/ui/
+    bootstrap.py), it is slow on purpose.
+    """
+    rows = session.exec(
+        select(AppUser).where(AppUser.username.in_(DEMO_USERNAMES), AppUser.disabled == False)  # noqa: E712
+    ).all()
+    return sorted(u.username for u in rows if verify_password(DEMO_PASSWORD, u.password_hash))
 
 
 def session_is_valid(

@@ -1,15 +1,23 @@
 """The login guard every page runs first.
 
-streamlit-authenticator keeps the signed re-login cookie and its session-state keys; the
-sign-in form itself is ours, so its labels follow the language, its widgets have keys, and
-failed attempts are counted in the database (lockout holds across app processes). A
-server-side session row is checked on every run, so logout, a password reset or disabling a
-user ends their sessions at once, and a cookie issued before that is refused.
+The sign-in form is ours (labels follow the language, widgets have keys). Failed attempts are
+counted in the database per username and client, with a growing wait (core/services/users.py),
+so guessing from one place never keeps the login's owner out elsewhere. A server-side session
+row is checked on every run, so logout, a password reset or disabling a user ends their
+sessions at once.
+
+The re-login cookie is a JWT signed with the server's key (never one printed in the source)
+that names the server-side session it belongs to: a reload signs in again only while that
+session is within the idle and absolute limits and not ended, and the cookie itself expires
+with the absolute limit. streamlit-authenticator's cookie component writes it from JavaScript,
+so it cannot be HttpOnly; it is SameSite=Strict, and Secure when served over HTTPS.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -18,14 +26,15 @@ import streamlit as st
 import streamlit_authenticator as stauth
 
 from core import audit
-from core.config import get_settings
+from core.config import ProductionNotReady, get_settings
 from core.db import read_session, write_session
 from core.domain import Role
 from core.i18n import t
-from core.models import AppUser, utcnow
+from core.models import AppUser, LoginSession, utcnow
 from core.permissions import Actor
 from core.services import settings as settings_service
 from core.services import users
+from core.ui.bootstrap import production_demo_logins
 
 COOKIE_NAME = "trustpool_auth"
 SESSION_ID_KEY = "trustpool_session_id"
@@ -66,31 +75,135 @@ def current_language() -> str:
 
 
 def _authenticator() -> stauth.Authenticate:
+    """Only its cookie component (write and delete the cookie) and its logout are used: the
+    password check and the re-login by cookie are ours, so no password hash is loaded here."""
     settings = get_settings()
-    with read_session() as session:
-        credentials = users.credentials(session)
     return stauth.Authenticate(
-        credentials,
+        {"usernames": {}},
         cookie_name=COOKIE_NAME,
-        cookie_key=settings.cookie_key,
+        cookie_key=settings.signing_key,
         cookie_expiry_days=settings.cookie_expiry_days,
-        auto_hash=False,  # hashes come from the database already
+        auto_hash=False,
         login_sleep_time=0,  # the default pre-login sleep loses login clicks
     )
 
 
-def _cookie_issued_at() -> dt.datetime | None:
-    """When the re-login cookie in this request was issued, if there is a valid one."""
-    token = st.context.cookies.get(COOKIE_NAME) if st.context.cookies else None
+def _request_cookies() -> Mapping[str, str]:
+    cookies = st.context.cookies
+    return cookies if isinstance(cookies, Mapping) else {}
+
+
+def _request_headers() -> Mapping[str, str]:
+    headers = st.context.headers
+    return headers if isinstance(headers, Mapping) else {}
+
+
+def client_address() -> str | None:
+    """The client whose failed sign-ins are counted together (None: one shared bucket).
+
+    The connection's address, or, when that is a reverse proxy on this machine or the private
+    network, the last X-Forwarded-For hop: the one that proxy added (the first hops are
+    whatever the client sent, so they are not trusted).
+    """
+    peer = st.context.ip_address
+    peer = peer if isinstance(peer, str) and peer else None
+    forwarded = _request_headers().get("X-Forwarded-For")
+    if forwarded:
+        try:
+            behind_proxy = peer is None or ipaddress.ip_address(peer).is_private
+        except ValueError:
+            behind_proxy = False
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if behind_proxy and hops:
+            return hops[-1][:64]
+    return peer
+
+
+def served_over_https() -> bool:
+    """Is the browser talking HTTPS (directly, or to a proxy that says so)?"""
+    proto = _request_headers().get("X-Forwarded-Proto")
+    if proto:
+        return proto.split(",")[0].strip().lower() == "https"
+    url = st.context.url
+    return isinstance(url, str) and url.lower().startswith("https://")
+
+
+def _session_limits() -> tuple[dt.timedelta, dt.timedelta]:
+    """The admin settings (idle, absolute) every session and re-login cookie obeys."""
+    with read_session() as session:
+        values = settings_service.get_all(session)
+    return (
+        dt.timedelta(minutes=values["idle_session_minutes"]),
+        dt.timedelta(hours=values["absolute_session_hours"]),
+    )
+
+
+def cookie_lifetime(absolute: dt.timedelta) -> dt.timedelta:
+    """TRUSTPOOL_COOKIE_EXPIRY_DAYS, never longer than the absolute session limit."""
+    return min(dt.timedelta(days=get_settings().cookie_expiry_days), absolute)
+
+
+def issue_cookie_token(username: str, session_id: str, started: dt.datetime, lifetime) -> str:
+    """The signed re-login token, bound to the server-side session `session_id`."""
+    expires = started + lifetime
+    claims = {
+        "username": username,
+        "sid": session_id,
+        "iat": int(started.timestamp()),
+        "exp": int(expires.timestamp()),
+        "exp_date": expires.timestamp(),
+    }
+    return jwt.encode(claims, get_settings().signing_key, algorithm="HS256")
+
+
+def _write_cookie(authenticator: stauth.Authenticate, session_id: str, absolute) -> None:
+    started = utcnow()
+    lifetime = cookie_lifetime(absolute)
+    token = issue_cookie_token(st.session_state["username"], session_id, started, lifetime)
+    authenticator.cookie_controller.cookie_model.cookie_manager.set(
+        COOKIE_NAME,
+        token,
+        expires_at=started + lifetime,
+        max_age=lifetime.total_seconds(),
+        secure=True if served_over_https() else None,
+        same_site="strict",
+    )
+
+
+def _login_by_cookie(idle: dt.timedelta, absolute: dt.timedelta) -> bool:
+    """Sign in again from the re-login cookie, if it is ours, unexpired and its server-side
+    session is still open and within the idle and absolute limits."""
+    if st.session_state.get("logout"):
+        return False  # logged out in this browser session: the old cookie is still sent
+    token = _request_cookies().get(COOKIE_NAME)
     if not token:
-        return None
-    settings = get_settings()
+        return False
     try:
-        claims = jwt.decode(token, settings.cookie_key, algorithms=["HS256"])
+        claims = jwt.decode(
+            token,
+            get_settings().signing_key,
+            algorithms=["HS256"],
+            options={"require": ["exp", "sid", "username"]},
+        )
     except jwt.PyJWTError:
-        return None
-    expires = dt.datetime.fromtimestamp(float(claims.get("exp_date", 0)), dt.UTC)
-    return expires - dt.timedelta(days=settings.cookie_expiry_days)
+        return False
+    with read_session() as session:
+        user = users.get_by_username(session, str(claims["username"]))
+        login = session.get(LoginSession, str(claims["sid"]))
+        if user is None or login is None or login.user_id != user.id:
+            return False
+        if not users.session_is_valid(session, session_id=login.id, idle=idle, absolute=absolute):
+            return False
+    st.session_state.update(
+        authentication_status=True,
+        username=user.username,
+        name=user.display_name or user.username,
+        roles=[user.role],
+        logout=None,
+    )
+    st.session_state[SESSION_ID_KEY] = login.id
+    st.session_state.pop(LAST_TOUCH_KEY, None)  # touch the session on this run
+    return True
 
 
 def _sign_out(authenticator: stauth.Authenticate, *, end_all: bool) -> None:
@@ -110,8 +223,6 @@ def _sign_out(authenticator: stauth.Authenticate, *, end_all: bool) -> None:
                 )
     elif session_id:
         with write_session() as session:
-            from core.models import LoginSession
-
             login = session.get(LoginSession, session_id)
             if login is not None:
                 login.ended_at = utcnow()
@@ -144,22 +255,29 @@ def _login_form(authenticator: stauth.Authenticate, lang: str) -> None:
     if not submitted:
         return
     username = (username or "").strip().lower()
-    with write_session() as session:
-        user = users.get_by_username(session, username)
-        if user is not None and users.is_locked(user):
-            st.error(t("login.locked", lang, until=_hospital_time(session, user.locked_until)))
+    client = client_address()
+    # Known and unknown usernames go the same way (same wait, same message, same bcrypt work),
+    # so the form tells nobody which usernames exist. The slow password check runs outside
+    # the write transaction (on SQLite that holds the database's write lock).
+    with read_session() as session:
+        wait = users.login_wait(session, username=username, client=client)
+        if wait is not None:
+            st.error(t("security.login_wait", lang, until=_hospital_time(session, wait)))
             return
-        if user is None or not users.verify_password(password or "", user.password_hash):
-            user = users.record_login_failure(session, username=username)
-            if user is not None and users.is_locked(user):
-                st.error(t("login.locked", lang, until=_hospital_time(session, user.locked_until)))
+        checked = users.check_sign_in(session, username=username, password=password or "")
+    with write_session() as session:
+        if checked is None:
+            wait = users.record_login_failure(session, username=username, client=client)
+            if wait is not None:
+                st.error(t("security.login_wait", lang, until=_hospital_time(session, wait)))
             else:
                 st.error(t("login.failed", lang))
             return
-        if user.disabled:
+        user = session.get(AppUser, checked.id)
+        if user is None or user.disabled:
             st.error(t("login.disabled", lang))
             return
-        login = users.start_session(session, user=user)
+        login = users.start_session(session, user=user, client=client)
         _record_staff_login(session, user)
         st.session_state[SESSION_ID_KEY] = login.id
     st.session_state.update(
@@ -206,18 +324,28 @@ def _language_picker(container, key: str = "language_picker") -> None:
         st.rerun()
 
 
+def _check_production(lang: str) -> None:
+    """In production: a strong configured cookie key and no demo login, or an error naming
+    the fix and nothing else (Settings.check_production_ready decides)."""
+    settings = get_settings()
+    if settings.env != "production":
+        return
+    try:
+        settings.check_production_ready()  # the key first: no database work with a bad one
+        settings.check_production_ready(demo_logins=production_demo_logins(settings.database_url))
+    except ProductionNotReady as problem:
+        st.error(t(f"security.{problem.reason}", lang, **problem.values))
+        st.stop()
+
+
 def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUser:
     """Return the signed-in user, or show the login form (and nothing else) and stop."""
-    settings = get_settings()
     lang = current_language()
-    try:
-        settings.check_production_ready()
-    except RuntimeError:
-        st.error(t("security.production_cookie_key", lang))
-        st.stop()
+    _check_production(lang)
     authenticator = _authenticator()
+    idle, absolute = _session_limits()
     if not st.session_state.get("authentication_status"):
-        authenticator.login(location="unrendered")  # the re-login cookie, if any
+        _login_by_cookie(idle, absolute)
     if not st.session_state.get("authentication_status"):
         form_area = st.empty()
         with form_area.container():
@@ -227,7 +355,7 @@ def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUse
         # Signed in on this run: clear the form, then write the re-login cookie outside the
         # cleared area (no st.rerun() here, it would kill the cookie iframe).
         form_area.empty()
-        authenticator.cookie_controller.set_cookie()
+        _write_cookie(authenticator, st.session_state[SESSION_ID_KEY], absolute)
 
     username = st.session_state.get("username")
     with read_session() as session:
@@ -238,22 +366,16 @@ def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUse
     session_id = st.session_state.get(SESSION_ID_KEY)
     now = utcnow()
     if session_id is None:
-        # Signed in by cookie: refuse cookies issued before the user's sessions were ended.
-        issued = _cookie_issued_at()
-        if issued and user.sessions_valid_after and issued < user.sessions_valid_after:
-            _deny(authenticator, lang)
+        # Signed in without either path above (only a test harness sets the session state
+        # directly): give it a server-side session like a password sign-in.
         with write_session() as session:
             login = users.start_session(session, user=session.get(AppUser, user.id))
             st.session_state[SESSION_ID_KEY] = login.id
         st.session_state[LAST_TOUCH_KEY] = now
     else:
         with read_session() as session:
-            values = settings_service.get_all(session)
             valid = users.session_is_valid(
-                session,
-                session_id=session_id,
-                idle=dt.timedelta(minutes=values["idle_session_minutes"]),
-                absolute=dt.timedelta(hours=values["absolute_session_hours"]),
+                session, session_id=session_id, idle=idle, absolute=absolute
             )
         if not valid:
             _deny(authenticator, lang)

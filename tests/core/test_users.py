@@ -51,15 +51,14 @@ def test_only_an_admin_creates_logins(session):
         )
 
 
-def test_five_failed_sign_ins_lock_the_account_and_are_audited(session):
-    user = _create(session, username="wang", role="marketer")
+def test_five_failed_sign_ins_make_the_next_try_wait_and_are_audited(session):
+    _create(session, username="wang", role="marketer")
     for _ in range(4):
-        users.record_login_failure(session, username="wang")
-    assert not users.is_locked(user)
-    users.record_login_failure(session, username="wang")
-    session.refresh(user)
-    assert users.is_locked(user)
-    assert not users.is_locked(user, now=user.locked_until + dt.timedelta(seconds=1))
+        assert users.record_login_failure(session, username="wang") is None
+    until = users.record_login_failure(session, username="wang")
+    assert until is not None
+    assert users.login_wait(session, username="wang", client=None) == until
+    assert users.login_wait(session, username="wang", client=None, now=until) is None
     actions = [row.action for row in session.query(AuditLog).all()]
     assert actions.count("login.failure") == 5 and "login.locked" in actions
 
@@ -86,7 +85,7 @@ def test_disabling_a_user_ends_their_sessions_and_hides_them_from_login(session)
     )
 
 
-def test_password_reset_unlocks_and_ends_sessions(session):
+def test_password_reset_clears_the_failure_count_and_ends_sessions(session):
     admin = _create(session, username="root", role="admin")
     department = make_department(session)
     user = _create(session, username="qian", role="dept_head", department_id=department.id)
@@ -96,6 +95,6 @@ def test_password_reset_unlocks_and_ends_sessions(session):
         session, actor=users.actor_of(admin), user_id=user.id, new_password="another-secret-2"
     )
     fresh = session.get(AppUser, user.id)
-    assert not users.is_locked(fresh)
+    assert fresh.failed_logins == 0
     assert users.verify_password("another-secret-2", fresh.password_hash)
     assert fresh.sessions_valid_after is not None

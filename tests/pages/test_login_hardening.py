@@ -1,8 +1,9 @@
 """Sign-in hardening, as a person at the login form meets it.
 
-Lockout after five wrong passwords (counted in the database, so it holds for every browser
-and app process), disabled accounts, a production server without its cookie secret, and
-sessions that end the moment an administrator resets a password or disables the login.
+A growing wait after five wrong passwords from one place (counted in the database, so it holds
+for every browser and app process there), disabled accounts, a production server without its
+cookie secret, and sessions that end the moment an administrator resets a password or disables
+the login.
 Password rules (length, common passwords) are tested on the service in tests/core/test_users.py.
 """
 
@@ -20,6 +21,7 @@ from core.config import get_settings
 from core.db import read_session, write_session
 from core.i18n import t
 from core.models import AppUser, AuditLog, LoginSession, StaffActivity, utcnow
+from core.permissions import Actor
 from core.services import settings, users
 from core.ui.auth import SESSION_ID_KEY
 from tests.pages.apptest import open_page, texts
@@ -70,50 +72,52 @@ def test_the_right_password_signs_in_and_is_audited(demo_app):
         assert session.execute(select(func.count(StaffActivity.id))).scalar() == usage + 1
 
 
-def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(demo_app):
-    """Someone guesses the marketer's password five times; the sixth try, with the right
-    password, is refused with the lockout message — in a new browser session too."""
+def test_five_wrong_passwords_make_the_next_try_wait_even_for_the_right_one(demo_app):
+    """Someone guesses the marketer's password five times; the sixth try from the same place,
+    with the right password, is refused with the wait message — in a new browser session too."""
     at = open_page(None)
-    for attempt in range(1, users.MAX_FAILED_LOGINS):
+    for attempt in range(1, users.FREE_FAILURES):
         at = sign_in(at, "marketer", f"wrong-guess-{attempt}")
         assert errors(at) == [t("login.failed", "en")]
         assert login_row("marketer").failed_logins == attempt
     at = sign_in(at, "marketer", "wrong-guess-5")
-    locked = login_row("marketer")
-    assert locked.locked_until is not None and locked.locked_until > utcnow()
-    assert locked.locked_until - utcnow() <= users.LOCKOUT
-    assert "locked" in errors(at)[0]
+    with read_session() as session:
+        until = users.login_wait(session, username="marketer", client=None)
+    assert until is not None and until - utcnow() <= users.FIRST_WAIT
+    assert "Try again" in errors(at)[0]
 
     at = sign_in(at, "marketer", PASSWORD)
     assert not at.exception
-    assert len(errors(at)) == 1 and errors(at)[0].startswith("This account is locked")
+    assert len(errors(at)) == 1 and errors(at)[0].startswith("Too many failed sign-ins")
     assert shows_login_form(at) and len(at.metric) == 0
     # The hour given is the hospital's (Asia/Shanghai by default), not the server's.
     with read_session() as session:
         zone = ZoneInfo(settings.get_value(session, "timezone"))
-    assert locked.locked_until.astimezone(zone).strftime("%H:%M") in errors(at)[0]
+    assert until.astimezone(zone).strftime("%H:%M") in errors(at)[0]
 
     fresh = sign_in(open_page(None, lang="zh"), "marketer", PASSWORD)
-    assert errors(fresh)[0].startswith("登录失败次数过多") and len(fresh.metric) == 0
-    assert audit_count("login.failure", "marketer") == users.MAX_FAILED_LOGINS
+    assert errors(fresh)[0].startswith("此处登录失败次数过多") and len(fresh.metric) == 0
+    assert audit_count("login.failure", "marketer") == users.FREE_FAILURES
     assert audit_count("login.locked", "marketer") == 1
     assert audit_count("login.success", "marketer") == 0
 
 
 def test_an_unknown_username_reads_like_a_wrong_password(demo_app):
-    """The form does not tell a guesser which usernames exist."""
+    """The form does not tell a guesser which usernames exist; the typed name is not kept."""
     at = sign_in(open_page(None), "no-such-person", PASSWORD)
     assert errors(at) == [t("login.failed", "en")]
-    assert audit_count("login.failure", "no-such-person") == 1
+    assert audit_count("login.failure", users.UNKNOWN_USERNAME) == 1
+    assert audit_count("login.failure", "no-such-person") == 0
 
 
-def test_a_lockout_ends_when_its_time_is_up(demo_app):
-    with write_session() as session:
-        session.execute(
-            update(AppUser)
-            .where(AppUser.username == "marketer")
-            .values(locked_until=utcnow() - dt.timedelta(seconds=1))
-        )
+def test_the_wait_ends_when_its_time_is_up(demo_app, monkeypatch):
+    at = open_page(None)
+    for attempt in range(users.FREE_FAILURES):
+        at = sign_in(at, "marketer", f"wrong-guess-{attempt}")
+    at = sign_in(at, "marketer", PASSWORD)
+    assert errors(at)[0].startswith("Too many failed sign-ins")
+    later = utcnow() + users.FIRST_WAIT + dt.timedelta(seconds=1)
+    monkeypatch.setattr(users, "utcnow", lambda: later)
     at = sign_in(open_page(None), "marketer", PASSWORD)
     assert not errors(at) and len(at.metric) >= 2
 
@@ -148,13 +152,22 @@ def test_production_with_the_development_cookie_key_shows_an_error_and_no_login_
 
 
 def test_production_with_its_own_cookie_key_signs_in_without_the_demo_hint(demo_app, monkeypatch):
+    """Once every demo login has its own password (production refuses the public one)."""
+    with write_session() as session:
+        for username in users.DEMO_USERNAMES:
+            users.reset_password(
+                session,
+                actor=Actor.system(),
+                user_id=users.get_by_username(session, username).id,
+                new_password="a-real-password-" + username,
+            )
     monkeypatch.setenv("TRUSTPOOL_ENV", "production")
     monkeypatch.setenv("TRUSTPOOL_COOKIE_KEY", "a-long-random-secret-" + "x" * 32)
     get_settings.cache_clear()
     at = open_page(None)
     assert shows_login_form(at) and not errors(at)
     assert "Demo logins" not in texts(at)
-    at = sign_in(at, "executive", PASSWORD)
+    at = sign_in(at, "executive", "a-real-password-executive")
     assert not at.exception and len(at.metric) >= 2
 
 
