@@ -2,9 +2,17 @@
 
 The whole file is read and checked first (every bad row is collected, with the file's row
 number: the header is row 1), references and duplicate keys are looked up with one query per
-kind of record, and only a file without a single bad row is written, in bulk, in the caller's
-one transaction (`core.db.write_session`); nothing here commits. An accepted file leaves an
-`ImportBatch` row (its SHA-256 refuses a second import of the same file) and one audit row.
+kind of record, and only a file without a single bad row is written, in bulk, in one
+transaction. An accepted file leaves an `ImportBatch` row (its SHA-256 refuses a second import
+of the same file) and one audit row. `run_import` (the pages and the CLI) reads and checks
+with no write lock held and takes it only to write, re-reading what the check read from the
+database; `import_file` does it all in the caller's session and never commits.
+
+A file is read as a stream and refused, with a message naming the limit and its setting, as
+soon as it passes a limit an administrator can change (`Limits`: rows, columns holding a
+value, megabytes of text — of a CSV file, or of each part of an XLSX zip as it declares and
+as it is read). An XLSX sheet's declared dimension is ignored: only the rows and cells its
+XML holds are read, so empty far rows and columns cost nothing.
 
 Decisions SPEC leaves open:
 - `points` of kind `redeem` or `expire` take points away: the file may give them with either

@@ -1397,6 +1397,7 @@ def import_tab(user: CurrentUser) -> None:
     content = upload.getvalue()
     filename = upload.name
     digest = hashlib.sha256(content).hexdigest()
+    header: list[str] = []
     with user_errors(lang):
         header = _file_header(content, filename, digest)
     detected = importer.detect_kind(header) if header else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from core import importer
 from core.cli import main
 from core.db import make_engine, write_session
 from core.domain import Role
-from core.models import AppUser, Lead, LoginSession, PointsEntry
+from core.models import AppUser, AuditLog, Lead, LoginSession, PointsEntry
 from core.permissions import Actor
 from core.services import settings as settings_service
 from core.services import users
@@ -368,8 +369,10 @@ def test_finding_5_a_sign_in_writes_while_an_import_is_being_checked(
         leads = session.exec(select(func.count()).where(Lead.lead_ref.like("LK-%"))).one()
         user = session.exec(select(AppUser).where(AppUser.username == username)).one()
         logins = session.exec(select(LoginSession).where(LoginSession.user_id == user.id)).all()
+        audited = session.exec(select(AuditLog).where(AuditLog.action == "import")).all()
     engine.dispose()
     assert leads == 3_000 and len(logins) == 1
+    assert [json.loads(row.detail)["rows"] for row in audited] == [3_000]
 
 
 def test_finding_5_a_change_made_during_the_check_is_caught_under_the_write_lock(
