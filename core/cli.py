@@ -108,19 +108,29 @@ def cmd_demo(args) -> None:
 
 
 def cmd_import(args) -> None:
+    import time
+
     from core import importer
-    from core.db import write_session
     from core.permissions import Actor
 
     path = Path(args.file)
     if not path.exists():
         raise CliError(f"no such file: {path}")
-    with write_session(_engine()) as session:
-        report = importer.import_file(
-            session, actor=Actor.system(), kind=args.kind, path=path, dry_run=args.dry_run
-        )
-        if args.dry_run:
-            session.rollback()
+    started = time.perf_counter()
+
+    def progress(fraction: float, text: str) -> None:
+        print(f"{time.perf_counter() - started:8.2f}s {fraction:4.0%} {text}", file=sys.stderr)
+        sys.stderr.flush()
+
+    # Reads and checks without SQLite's write lock; writes in one transaction.
+    report = importer.run_import(
+        actor=Actor.system(),
+        kind=args.kind,
+        path=path,
+        dry_run=args.dry_run,
+        progress=progress if args.progress else None,
+        engine=_engine(),
+    )
     print(report.summary())
 
 
@@ -323,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind")
     p.add_argument("file")
     p.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+    p.add_argument("--progress", action="store_true", help="print each step on stderr")
     p.set_defaults(run=cmd_import)
 
     p = commands.add_parser("kpi", help="the month's figures (SPEC §3)")

@@ -20,6 +20,9 @@ from core.domain import (
     DEFAULT_EARNING_POINTS,
     DEFAULT_HANDOFF_THRESHOLD,
     DEFAULT_IDLE_DECAY_POINTS,
+    DEFAULT_IMPORT_MAX_COLUMNS,
+    DEFAULT_IMPORT_MAX_MEGABYTES,
+    DEFAULT_IMPORT_MAX_ROWS,
     DEFAULT_INTERACTION_POINTS,
     DEFAULT_STAGE_THRESHOLDS,
     InteractionKind,
@@ -47,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     "tier_requalification_months": None,
     "idle_session_minutes": 120,
     "absolute_session_hours": 12,
+    # Imports (core.importer.Limits): a bigger file is refused before it is read.
+    "import_max_rows": DEFAULT_IMPORT_MAX_ROWS,
+    "import_max_columns": DEFAULT_IMPORT_MAX_COLUMNS,
+    "import_max_megabytes": DEFAULT_IMPORT_MAX_MEGABYTES,
 }
 
 # SPEC section 3's default tiers (seed 001).
