@@ -12,6 +12,7 @@ from core import metrics
 from core.db import read_session
 from core.i18n import t
 from core.models import AppUser, AuditLog
+from core.services.settings import metric_rules
 from tests.factories import actor_for
 from tests.pages.apptest import open_page
 
@@ -47,9 +48,14 @@ def tab(at, label: str):
 def assert_tiles_match(at, username: str, month: str) -> dict:
     """Every headline tile shows core.metrics' figure and its change on the previous month."""
     with read_session() as session:
-        now = metrics.month_kpis(session, actor=actor(username), month=month)
+        now = metrics.month_kpis(
+            session, rules=metric_rules(session), actor=actor(username), month=month
+        )
         before = metrics.month_kpis(
-            session, actor=actor(username), month=metrics.previous_month(month)
+            session,
+            rules=metric_rules(session),
+            actor=actor(username),
+            month=metrics.previous_month(month),
         )
     shown = tiles(at)
     for label, key in TILES.items():
