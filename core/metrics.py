@@ -817,6 +817,23 @@ def tier_case(lifetime, levels: Sequence[tuple[int, int]]):
     )
 
 
+def tier_threshold_problems(
+    thresholds: Mapping[int, int | None],
+) -> list[tuple[int, str, int | None, int | None]]:
+    """Where tier thresholds ({level: threshold}) break SPEC §3's ladder: the lowest tier
+    starts at 0 points ("first"), and each tier needs more points than the one below
+    ("order"). One (level, problem, lower level, its threshold) per broken level; a missing
+    (None) threshold is not compared."""
+    ordered = sorted(thresholds.items())
+    problems: list[tuple[int, str, int | None, int | None]] = []
+    if ordered and ordered[0][1] != 0:
+        problems.append((ordered[0][0], "first", None, None))
+    for (low_level, low), (level, threshold) in zip(ordered, ordered[1:], strict=False):
+        if threshold is not None and low is not None and threshold <= low:
+            problems.append((level, "order", low_level, low))
+    return problems
+
+
 def earning_condition():
     """SPEC §3: the ledger entries that count towards lifetime points."""
     return and_(

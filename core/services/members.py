@@ -964,10 +964,10 @@ def _thresholds(new_thresholds: Mapping[int, int] | Sequence[int]) -> dict[int, 
 def _check_thresholds(levels: Sequence[int], thresholds: Mapping[int, int]) -> None:
     if sorted(thresholds) != sorted(levels):
         raise MemberError("give a threshold for every tier", key="members.error.tier_levels")
-    ordered = [thresholds[level] for level in sorted(levels)]
-    if ordered[0] != 0:
+    problems = {problem for _, problem, _, _ in metrics.tier_threshold_problems(thresholds)}
+    if "first" in problems:
         raise MemberError("the first tier starts at 0 points", key="members.error.tier_first")
-    if any(b <= a for a, b in zip(ordered, ordered[1:], strict=False)):
+    if "order" in problems:
         raise MemberError(
             "each tier needs more points than the one below", key="members.error.tier_order"
         )

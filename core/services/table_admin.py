@@ -54,7 +54,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, SQLModel
 
-from core import audit
+from core import audit, metrics
 from core.db import as_date
 from core.domain import (
     ActivityKind,
@@ -917,13 +917,12 @@ def _rule_tiers_increase(session, spec, rows, lang):
         current.pop(pk, None)
         current[row["level"]] = row["threshold"]
     errors = []
-    ordered = sorted(current.items())
-    if ordered and ordered[0][1] != 0:
-        level = ordered[0][0]
-        if level in {row["level"] for row in rows.values()}:
-            errors.append((level, "threshold", t("table_admin.err.first_tier", lang)))
-    for (low_level, low), (level, threshold) in zip(ordered, ordered[1:], strict=False):
-        if threshold is not None and low is not None and threshold <= low:
+    edited = {row["level"] for row in rows.values()}
+    for level, problem, low_level, low in metrics.tier_threshold_problems(current):
+        if problem == "first":
+            if level in edited:
+                errors.append((level, "threshold", t("table_admin.err.first_tier", lang)))
+        else:
             errors.append(
                 (
                     level,
@@ -1665,8 +1664,6 @@ def commission_preview(
     """The month's total commission under the current and the proposed rules (a published
     month keeps its frozen lines whatever the rules; this shows the computed sheet)."""
     require_role(actor, Role.admin)
-    from core import metrics
-
     rules = settings_service.metric_rules(session)
     lines = metrics.commission_sheet(session, actor=actor, month=month, rules=rules)
     values = settings_service.get_all(session)

@@ -117,6 +117,11 @@ SINGLE_HOMES = [
     ("the top-20% cut", r"<=\s*0\.2\b|ceil\([^)]*\b(top|share)\b", "core/metrics.py"),
     ("the tier CASE", r"else_=min\(\W*level", "core/metrics.py"),
     (
+        "the tier ladder check (0 first, rising)",
+        r"ordered\[0\](\[1\])?\s*!=\s*0",
+        "core/metrics.py",
+    ),
+    (
         "the commission of a line",
         r"\bper(_appointment)?\W{0,3}\*|\*\s*per(_appointment)?\b",
         "core/metrics.py",
