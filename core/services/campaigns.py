@@ -32,6 +32,7 @@ from core.i18n import t
 from core.models import Campaign, CampaignTask, Lead, Order, Staff
 from core.permissions import MARKETING, Actor, require_role
 from core.services.settings import hospital_today
+from core.text import clean_fields, clean_text
 
 READERS = frozenset({Role.admin, Role.executive, Role.marketer})
 CENT = Decimal("0.01")
@@ -132,6 +133,7 @@ def _as_date(value: Any, name: str) -> dt.date:
 
 def _clean_campaign(session: Session, values: dict[str, Any], campaign_id: int | None) -> None:
     """Normalise and check `values` (a full record) in place."""
+    clean_fields(values, sorted(TEXT_FIELDS & set(values)))
     for key in TEXT_FIELDS & set(values):
         if isinstance(values[key], str):
             values[key] = values[key].strip() or None
@@ -571,7 +573,9 @@ def create_from_template(
     if clinic_days < 1:
         raise CampaignError("campaigns.error.bad_series")
     starts_on = _as_date(starts_on, "starts_on")
-    name = (name or "").strip() or t(f"campaigns.template.{template}", lang)
+    name = clean_text((name or "").strip(), field="name") or t(
+        f"campaigns.template.{template}", lang
+    )
     steps = _template_steps(template, starts_on, name, lang, clinic_days, lectures, every_days)
     codes = _free_codes(session, f"{TEMPLATE_PREFIX[template]}-{starts_on:%y%m%d}", len(steps))
     created: list[Campaign] = []
@@ -613,6 +617,7 @@ def create_from_template(
 
 
 def _clean_task(session: Session, values: dict[str, Any]) -> None:
+    clean_fields(values, sorted(TEXT_FIELDS & set(values)))
     for key in TEXT_FIELDS & set(values):
         if isinstance(values[key], str):
             values[key] = values[key].strip() or None
