@@ -18,8 +18,10 @@ from core.services import commission as commission_service
 from core.services import staff as staff_service
 from core.services.commission import CommissionError
 from core.services.landing import Figure
+from core.text import TextRefused
 from core.ui import charts
 from core.ui.layout import page_setup
+from core.ui.text import plain, plain_values
 from core.ui.widgets import figure_tiles, month_picker
 
 user = page_setup("page.commission")
@@ -30,11 +32,13 @@ IS_ADMIN = user.role == Role.admin
 
 
 def _error_text(error: Exception) -> str:
+    if isinstance(error, TextRefused):
+        return plain(error.message_in(lang))
     if isinstance(error, CommissionError):
-        return t(error.key, lang, **error.values)
+        return t(error.key, lang, **plain_values(error.values))
     if isinstance(error, PermissionDenied):
         return t("commission.err.permission", lang)
-    return t("app.error", lang, message=str(error))
+    return t("app.error", lang, message=plain(error))
 
 
 def _show_flash() -> None:
@@ -46,9 +50,9 @@ def _show_flash() -> None:
         st.toast(message, icon=":material/check_circle:")
 
 
-def _write(action, done) -> None:
-    """Run `action(session)` in one transaction; on success rerun showing `done(result)`, on
-    error show it (nothing is saved)."""
+def _write(action, done, clear: tuple[str, ...] = ()) -> None:
+    """Run `action(session)` in one transaction; on success forget the `clear` widgets and
+    rerun showing `done(result)`, on error show it (nothing is saved, nothing typed lost)."""
     try:
         with write_session() as session:
             message = done(action(session))
@@ -56,6 +60,8 @@ def _write(action, done) -> None:
         st.error(_error_text(error))
         return
     st.cache_data.clear()
+    for key in clear:
+        st.session_state.pop(key, None)
     st.session_state[FLASH] = message
     st.rerun()
 
@@ -100,7 +106,7 @@ if status["published"]:
             "commission.status_published",
             lang,
             when=status["published_local"],
-            who=status["published_by"],
+            who=plain(status["published_by"]),
         )
         + " "
         + t("metrics.published_frozen", lang)
@@ -200,7 +206,7 @@ if IS_ADMIN and status["published"]:
             row.id: f"{row.staff_no} {row.name} · {row.department}"
             for row in people.itertuples(index=False)
         }
-        with st.form("commission_adjust_form", clear_on_submit=True):
+        with st.form("commission_adjust_form"):
             staff_id = st.selectbox(
                 t("commission.staff", lang),
                 list(labels),
@@ -239,4 +245,9 @@ if IS_ADMIN and status["published"]:
                         note=note,
                     ),
                     lambda line: t("commission.adjusted_done", lang, month=line.month),
+                    clear=(
+                        "commission_adjust_staff",
+                        "commission_adjust_amount",
+                        "commission_adjust_note",
+                    ),
                 )

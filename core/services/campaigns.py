@@ -990,7 +990,8 @@ def channel_weeks(
         week += dt.timedelta(days=7)
     counts: dict[tuple[str, dt.date], int] = {}
     for row in campaigns.itertuples():
-        channels = [c.strip() for c in (row.channel or "").split(";") if c.strip()]
+        text = row.channel if isinstance(row.channel, str) else ""  # None/NaN: no channel
+        channels = [c.strip() for c in text.split(";") if c.strip()]
         last = row.finish - dt.timedelta(days=1)
         for week in weeks:
             if row.start <= week + dt.timedelta(days=6) and last >= week:

@@ -31,7 +31,9 @@ from core.services import audit_log
 from core.services import settings as settings_service
 from core.services import table_admin as ta
 from core.services import users as users_service
+from core.text import TextRefused
 from core.ui.auth import CurrentUser
+from core.ui.text import plain
 from core.ui.widgets import download_buttons
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -58,11 +60,12 @@ def _after_write() -> None:
 
 
 def _error_text(error: Exception, lang: str) -> str:
-    if isinstance(error, importer.ImportFailed):
-        return error.message_in(lang)
+    """The refusal in the user's language, as text (it may quote a cell or what was typed)."""
+    if isinstance(error, importer.ImportFailed | TextRefused):
+        return plain(error.message_in(lang))
     if isinstance(error, PermissionDenied):
-        return t("admin.denied", lang, reason=str(error))
-    return t("app.error", lang, message=str(error))
+        return t("admin.denied", lang, reason=plain(error))
+    return t("app.error", lang, message=plain(error))
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -243,7 +246,7 @@ def _model_default(spec: ta.TableSpec, name: str) -> Any:
 def _show_cell_errors(errors: list[ta.CellError], lang: str, listed: int = 8) -> None:
     """The refusal, each bad cell on its own line (row, column, reason); a table when long."""
     lines = [t("table_admin.refused", lang, n=len(errors))]
-    lines += [f"- {error.describe(lang)}" for error in errors[:listed]]
+    lines += [f"- {plain(error.describe(lang))}" for error in errors[:listed]]
     st.error("\n".join(lines))
     if len(errors) > listed:
         st.dataframe(
@@ -531,7 +534,12 @@ def _remove_section(user: CurrentUser, spec: ta.TableSpec, frame: pd.DataFrame, 
         label, pk = pending
         if mode == "deactivate":
             st.warning(
-                t("table_admin.confirm_deactivate", lang, row=label, column=spec.soft_delete)
+                t(
+                    "table_admin.confirm_deactivate",
+                    lang,
+                    row=plain(label),
+                    column=plain(spec.soft_delete),
+                )
             )
         else:
             with read_session() as session:
@@ -543,7 +551,7 @@ def _remove_section(user: CurrentUser, spec: ta.TableSpec, frame: pd.DataFrame, 
                 )
                 st.error(t("table_admin.err.in_use", lang, references=listed))
             else:
-                st.warning(t("table_admin.confirm_delete", lang, row=label))
+                st.warning(t("table_admin.confirm_delete", lang, row=plain(label)))
         yes, no = st.columns(2)
         if yes.button(t("app.confirm", lang), key=f"{key}_remove_confirm", type="primary"):
             try:
@@ -556,7 +564,7 @@ def _remove_section(user: CurrentUser, spec: ta.TableSpec, frame: pd.DataFrame, 
                 return
             st.session_state.pop(pending_key, None)
             _after_write()
-            flash(t(f"table_admin.{done}", lang, row=label))
+            flash(t(f"table_admin.{done}", lang, row=plain(label)))
             st.rerun()
         if no.button(t("app.cancel", lang), key=f"{key}_remove_cancel"):
             st.session_state.pop(pending_key, None)
@@ -1046,7 +1054,7 @@ def _other_settings(user: CurrentUser, values: dict[str, Any]) -> None:
             elif isinstance(default, str):
                 new_values[key] = st.text_input(label, value=str(value), key=f"set_other_{key}")
             else:
-                st.caption(f"{label}: {json.dumps(value, ensure_ascii=False)}")
+                st.caption(f"{label}: {plain(json.dumps(value, ensure_ascii=False))}")
         differs = any(values[k] != v for k, v in new_values.items())
         if st.button(t("app.save", lang), key="set_other_save", disabled=not differs):
             _save_settings(user, new_values)
@@ -1081,6 +1089,8 @@ def settings_tab(user: CurrentUser) -> None:
 
 
 def _user_error(error: Exception, lang: str) -> str:
+    if isinstance(error, TextRefused):
+        return plain(error.message_in(lang))
     text = str(error)
     if isinstance(error, users_service.PasswordRejected):
         if "common" in text:
@@ -1188,7 +1198,7 @@ def users_tab(user: CurrentUser) -> None:
                     st.error(_user_error(error, lang))
                 else:
                     _after_write()
-                    flash(t("users_admin.created", lang, username=name))
+                    flash(t("users_admin.created", lang, username=plain(name)))
                     st.rerun()
 
     with change:
@@ -1251,7 +1261,7 @@ def users_tab(user: CurrentUser) -> None:
                 except (ValueError, PermissionDenied) as error:
                     st.error(_user_error(error, lang))
                 else:
-                    flash(t("users_admin.reset_done", lang, username=login.username))
+                    flash(t("users_admin.reset_done", lang, username=plain(login.username)))
                     st.rerun()
         label = "users_admin.enable" if login.disabled else "users_admin.disable"
         if st.button(t(label, lang), key="users_toggle_disabled"):
@@ -1264,7 +1274,7 @@ def users_tab(user: CurrentUser) -> None:
                 st.error(_user_error(error, lang))
             else:
                 _after_write()
-                flash(t(f"{label}_done", lang, username=login.username))
+                flash(t(f"{label}_done", lang, username=plain(login.username)))
                 st.rerun()
 
 
@@ -1449,7 +1459,13 @@ def import_tab(user: CurrentUser) -> None:
         return
     digest = hashlib.sha256(content).hexdigest()
     right.caption(
-        t("import_admin.file_info", lang, filename=filename, rows=f"{len(rows):,}", kind=kind)
+        t(
+            "import_admin.file_info",
+            lang,
+            filename=plain(filename),
+            rows=f"{len(rows):,}",
+            kind=kind,
+        )
     )
     check_key = "imp_checked"
     checked = st.session_state.get(check_key)
@@ -1468,7 +1484,7 @@ def import_tab(user: CurrentUser) -> None:
     elif status == "rejected":
         _rejected_report(outcome, header, rows, lang)
     else:
-        st.success(outcome.summary(lang))
+        st.success(plain(outcome.summary(lang)))
         if st.button(t("import_admin.import", lang), key="imp_run", type="primary"):
             _run_import(user, kind, content, filename, check_key, digest)
     _templates(lang)
@@ -1520,7 +1536,7 @@ def _run_import(user: CurrentUser, kind, content, filename, check_key, digest) -
     bar.progress(1.0, text=t("import_admin.done", lang))
     st.session_state.pop(check_key, None)
     _after_write()
-    st.success(report.summary(lang))
+    st.success(plain(report.summary(lang)))
 
 
 # --- Audit log tab ---------------------------------------------------------------------------

@@ -1,0 +1,50 @@
+"""User data drawn as text, never as Markdown.
+
+Streamlit renders Markdown in `st.markdown`, `st.write`, `st.caption`, headers, `st.info` and
+friends, `st.toast`, metric labels, and the labels of widgets, expanders, tabs, buttons and
+radio/pills options. A lead named `![t](http://host/x.png)` would make every viewer's browser
+fetch that image, `[Click to verify](http://…)` would be a live link, `:red-badge[VIP]` a
+badge. `plain(value)` makes any value safe to put into such a string: it shows exactly the
+characters the user typed.
+
+Not needed (they are plain text already): dataframe and data-editor cells, text inputs, and
+the options of `st.selectbox` / `st.multiselect` (escaping those would show the backslashes).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["plain", "plain_values"]
+
+# Every ASCII punctuation character Markdown, GitHub-flavoured Markdown or Streamlit's
+# extensions give a meaning to (emphasis, links and images, code, headings and lists, tables,
+# strikethrough, HTML, `$` LaTeX, `:color[…]` directives, e-mail and URL autolinks, setext
+# underlines). A backslash before ASCII punctuation always shows the character itself.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&=@])")
+# `:smile:` and `:material/home:` are replaced after parsing (on the text itself, escapes
+# already removed): an invisible word joiner after the colon keeps them text.
+_SHORTCODE = re.compile(r":(?=[\w/+\-])")
+_WORD_JOINER = "\u2060"
+_INDENT = re.compile(r"(?m)^[ \t]+")  # four leading spaces would start a code block
+
+
+def plain(value: Any) -> str:
+    """`value` as a Markdown string that displays as the literal text (None and NaN: "")."""
+    if value is None or (
+        not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)
+    ):
+        return ""
+    text = str(value)
+    text = _INDENT.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _SHORTCODE.sub(":" + _WORD_JOINER, text)
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def plain_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The values of a `t(key, **values)` call with every text made `plain` (numbers and dates
+    stay as they are, for the label's format specs such as `{points:,}`)."""
+    return {key: plain(value) if isinstance(value, str) else value for key, value in values.items()}
