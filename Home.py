@@ -8,8 +8,8 @@ from core.i18n import t
 from core.services.landing import landing_figures
 from core.ui.layout import page_setup
 from core.ui.navigation import pages_for
-from core.ui.widgets import figure_tiles
 from core.ui.text import plain
+from core.ui.widgets import figure_tiles
 
 user = page_setup("page.home")
 lang = user.lang

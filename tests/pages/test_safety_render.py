@@ -14,7 +14,7 @@ from sqlalchemy import select
 from core.db import write_session
 from core.domain import Role
 from core.i18n import t
-from core.models import AppUser, Campaign, Department, Lead, Member, Staff
+from core.models import AppUser, Department, Lead, Member, Staff
 from core.permissions import Actor
 from core.services import campaigns, content, handoffs, leads, members
 from core.ui import admin as admin_ui
