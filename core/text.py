@@ -17,7 +17,7 @@ Exports neutralise formula-looking cells separately (core/exports.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from core.i18n import label_of, t
@@ -73,12 +73,15 @@ class TextRefused(ValueError):
         self.values = values
         super().__init__(self.message_in("en"))
 
-    def message_in(self, lang: str = "en") -> str:
+    def message_in(self, lang: str = "en", *, quote: Callable[[str], str] = str) -> str:
+        """The message; `quote` is applied to the typed value it quotes (a page passes
+        `core.ui.text.plain`, so the value shows as text)."""
+        values = {key: quote(value) for key, value in self.values.items()}
         return t(
             "board.text_refused",
             lang,
             field=label_of("board.text_field", self.field, lang),
-            reason=t(self.key, lang, **self.values),
+            reason=t(self.key, lang, **values),
         )
 
 

@@ -56,7 +56,9 @@ def _error_text(error: Exception) -> str:
     """The refusal in the user's language, as text (it may quote what the user typed)."""
     if isinstance(error, PermissionDenied):
         return t("staff.err.permission", lang)
-    if isinstance(error, StaffError | importer.ImportFailed | TextRefused):
+    if isinstance(error, TextRefused):
+        return error.message_in(lang, quote=plain)
+    if isinstance(error, StaffError | importer.ImportFailed):
         return plain(error.message_in(lang))
     return t("app.error", lang, message=plain(error))
 

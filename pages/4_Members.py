@@ -57,7 +57,7 @@ def _error_text(error: Exception) -> str:
     if isinstance(error, PermissionDenied):
         return t("members.error.permission", lang)
     if isinstance(error, TextRefused):
-        return plain(error.message_in(lang))
+        return error.message_in(lang, quote=plain)
     if isinstance(error, svc.MemberError):
         return t(error.key, lang, **plain_values(error.values))
     return t("members.error.not_found", lang, message=plain(error))

@@ -45,7 +45,7 @@ def _error_text(error: Exception) -> str:
     if isinstance(error, PermissionDenied):
         return t("campaigns.error.not_allowed", lang)
     if isinstance(error, TextRefused):
-        return plain(error.message_in(lang))
+        return error.message_in(lang, quote=plain)
     raw = dict(getattr(error, "values", {}))
     values = plain_values(raw)
     if "field" in raw:

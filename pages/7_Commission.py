@@ -33,7 +33,7 @@ IS_ADMIN = user.role == Role.admin
 
 def _error_text(error: Exception) -> str:
     if isinstance(error, TextRefused):
-        return plain(error.message_in(lang))
+        return error.message_in(lang, quote=plain)
     if isinstance(error, CommissionError):
         return t(error.key, lang, **plain_values(error.values))
     if isinstance(error, PermissionDenied):

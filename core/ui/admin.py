@@ -61,7 +61,9 @@ def _after_write() -> None:
 
 def _error_text(error: Exception, lang: str) -> str:
     """The refusal in the user's language, as text (it may quote a cell or what was typed)."""
-    if isinstance(error, importer.ImportFailed | TextRefused):
+    if isinstance(error, TextRefused):
+        return error.message_in(lang, quote=plain)
+    if isinstance(error, importer.ImportFailed):
         return plain(error.message_in(lang))
     if isinstance(error, PermissionDenied):
         return t("admin.denied", lang, reason=plain(error))
@@ -1090,7 +1092,7 @@ def settings_tab(user: CurrentUser) -> None:
 
 def _user_error(error: Exception, lang: str) -> str:
     if isinstance(error, TextRefused):
-        return plain(error.message_in(lang))
+        return error.message_in(lang, quote=plain)
     text = str(error)
     if isinstance(error, users_service.PasswordRejected):
         if "common" in text:

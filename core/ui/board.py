@@ -52,7 +52,7 @@ def local_time(moment: dt.datetime | None) -> str:
 def error_text(error: Exception, lang: str, *, name: str = "") -> str:
     """A refusal from the services, in the user's language."""
     if isinstance(error, TextRefused):
-        return plain(error.message_in(lang))
+        return error.message_in(lang, quote=plain)
     if isinstance(error, StaleLead):
         by = plain(error.changed_by) or t("board.system", lang)
         return t(

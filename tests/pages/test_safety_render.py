@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import write_session
 from core.domain import Role
 from core.i18n import t
-from core.models import AppUser, Department, Lead, Member, Staff
+from core.models import AppUser, Department, Interaction, Lead, Member, Staff
 from core.permissions import Actor
 from core.services import campaigns, content, handoffs, leads, members
 from core.ui import admin as admin_ui
@@ -283,3 +283,49 @@ def test_finding_8_user_text_renders_as_text(hostile, page):
             MORE[page.path](at, role, hostile, where, seen)
     if page.path not in DRAWN_AS_CHARTS_ONLY:
         assert any(plain(HOSTILE) in text for text in seen), f"{page.path}: the names show"
+
+
+# --- Finding 9 on the page: a refusal is explained, and nothing typed is lost -----------------
+
+
+def test_finding_9_a_refused_note_is_explained_in_chinese_and_kept(hostile):
+    """The physician, in Chinese, records a call on his lead with a note that is a
+    spreadsheet formula: the dialog says why in Chinese (the importer's words), nothing is
+    recorded, and the note he typed is still in the field to correct."""
+
+    def recorded() -> int:
+        with write_session() as session:
+            return session.execute(
+                select(func.count()).where(Interaction.lead_id == hostile["lead"])
+            ).scalar()
+
+    before = recorded()
+    at = open_page("pages/3_Lead_board.py", username="staff", lang="zh")
+    at.session_state[board_ui.OPEN_LEAD] = hostile["lead"]
+    at.run()
+    formula = "=cmd|' /C calc'!A0"
+    at.text_input(key="detail_note").set_value(formula)
+    [submit] = [b for b in at.button if b.label == t("board.interaction.submit", "zh")]
+    submit.click().run()
+    assert not at.exception
+    errors = " ".join(str(e.value) for e in at.error)
+    assert "备注" in errors and "不接受公式" in errors, errors
+    assert at.text_input(key="detail_note").value == formula
+    assert recorded() == before
+
+
+def test_finding_9_a_refused_staff_name_keeps_the_form(hostile):
+    """An administrator adds a staff member whose name hides a right-to-left override: the
+    page refuses it with the importer's words and keeps every field as typed."""
+    at = open_page("pages/1_Staff_and_cards.py", username="admin")
+    name = "Li\u202eLei"
+    at.text_input(key="staff_add_no").set_value("S-RTL")
+    at.text_input(key="staff_add_name").set_value(name)
+    at.button(key="staff_add_submit").click().run()
+    assert not at.exception
+    errors = " ".join(str(e.value) for e in at.error)
+    assert "Name: contains control characters" in errors, errors
+    assert at.text_input(key="staff_add_name").value == name
+    assert at.text_input(key="staff_add_no").value == "S-RTL"
+    with write_session() as session:
+        assert session.execute(select(Staff).where(Staff.staff_no == "S-RTL")).first() is None
