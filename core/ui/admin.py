@@ -248,7 +248,17 @@ def _model_default(spec: ta.TableSpec, name: str) -> Any:
 def _show_cell_errors(errors: list[ta.CellError], lang: str, listed: int = 8) -> None:
     """The refusal, each bad cell on its own line (row, column, reason); a table when long."""
     lines = [t("table_admin.refused", lang, n=len(errors))]
-    lines += [f"- {plain(error.describe(lang))}" for error in errors[:listed]]
+    lines += [  # the row's label and the reason may quote what was typed: shown as text
+        "- "
+        + t(
+            "table_admin.cell_error",
+            lang,
+            row=plain(error.row),
+            column=error.column,  # a column name: letters and inner underscores only
+            message=plain(error.message),
+        )
+        for error in errors[:listed]
+    ]
     st.error("\n".join(lines))
     if len(errors) > listed:
         st.dataframe(

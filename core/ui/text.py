@@ -20,28 +20,41 @@ import pandas as pd
 
 __all__ = ["plain", "plain_values"]
 
-# Every ASCII punctuation character Markdown, GitHub-flavoured Markdown or Streamlit's
-# extensions give a meaning to (emphasis, links and images, code, headings and lists, tables,
-# strikethrough, HTML, `$` LaTeX, `:color[…]` directives, e-mail and URL autolinks, setext
-# underlines). A backslash before ASCII punctuation always shows the character itself.
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&=@])")
+# Characters with a meaning anywhere in a line: emphasis, code, links and images (a link or
+# an image needs `[`), HTML and autolinks, `$` LaTeX, strikethrough, tables, Streamlit's
+# `:color[…]{…}` directives, entities, e-mail autolinks. A backslash before ASCII punctuation
+# always shows the character itself.
+_ANYWHERE = re.compile(r"([\\`*_\[\]<>$~|{}&@])")
+# Characters with a meaning at the start of a line only: headings, lists, quotes, setext
+# underlines and rules, directives; and ordered lists (`1.` / `1)`).
+_LINE_START = re.compile(r"(?m)^([#+\-=>:!])")
+_ORDERED = re.compile(r"(?m)^(\d+)([.)])")
+# URL autolinks without brackets: `http://…` and `www.…`.
+_SCHEME = re.compile(r":(?=//)")
+_WWW = re.compile(r"(?i)\b(www)\.")
 # `:smile:` and `:material/home:` are replaced after parsing (on the text itself, escapes
-# already removed): an invisible word joiner after the colon keeps them text.
-_SHORTCODE = re.compile(r":(?=[\w/+\-])")
+# already removed): an invisible word joiner after the first colon keeps them text.
+_SHORTCODE = re.compile(r":(?=[\w/+\-]+:)")
 _WORD_JOINER = "\u2060"
 _INDENT = re.compile(r"(?m)^[ \t]+")  # four leading spaces would start a code block
 
 
 def plain(value: Any) -> str:
-    """`value` as a Markdown string that displays as the literal text (None and NaN: "")."""
+    """`value` as a Markdown string that displays as the literal text (None and NaN: "").
+    Only characters that could mean something are escaped, so `M-L000001` or `2019-08-31`
+    stay as they are in the page source."""
     if value is None or (
         not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)
     ):
         return ""
-    text = str(value)
-    text = _INDENT.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    text = _INDENT.sub("", text)
     text = _SHORTCODE.sub(":" + _WORD_JOINER, text)
-    return _SPECIAL.sub(r"\\\1", text)
+    text = _ANYWHERE.sub(r"\\\1", text)
+    text = _LINE_START.sub(r"\\\1", text)
+    text = _ORDERED.sub(r"\1\\\2", text)
+    text = _SCHEME.sub(r"\\:", text)
+    return _WWW.sub(r"\1\\.", text)
 
 
 def plain_values(values: dict[str, Any]) -> dict[str, Any]:
