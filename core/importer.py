@@ -28,8 +28,9 @@ Decisions SPEC leaves open:
 - References (department_code, staff_no, campaign_code, lead_ref, member_no) must exist in the
   database already (import departments, staff, campaigns, leads, members in that order).
 - Enum values are matched without regard to case; keys and references exactly.
-- A text cell that starts with `=` is a spreadsheet formula and is refused (formula cells of an
-  XLSX file are read as their formula, never evaluated), as are control characters.
+- A text cell that is a spreadsheet formula (starts with `=`, …) is refused (formula cells of an
+  XLSX file are read as their formula, never evaluated), as are control characters: the rule
+  typed text follows too (`core.text`).
 - Staff card dates must be in order (issued ≤ activated ≤ profile completed; issued ≤ revoked).
 """
 
@@ -54,6 +55,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from core import audit
+from core import text as text_rules
 from core.db import as_date, chunks, execute_many, fetch_rows, read_session, write_session
 from core.domain import (
     DEFAULT_IMPORT_MAX_COLUMNS,
@@ -346,7 +348,7 @@ WRITE_CHUNK = 20_000  # rows per executemany (for progress)
 MAX_INT = 1_000_000_000
 MAX_AMOUNT_DIGITS = 12  # Numeric(14, 2)
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = text_rules.CONTROL_CHARACTERS  # the one rule for typed and imported text
 _CONTROL_ALL = re.compile("[\x00-\x1f\x7f]")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INT = re.compile(r"[+-]?[0-9]{1,12}")
@@ -813,10 +815,9 @@ class _Checker:
         control = self.table.check_control
 
         def convert(value: str):
-            if value[0] == "=":
-                return _BAD, "importer.formula", {"value": _show(value)}
-            if control and _CONTROL.search(value):
-                return _BAD, "importer.control_chars", {}
+            problem = text_rules.text_problem(value, check_control=control)
+            if problem is not None:
+                return _BAD, *problem
             if limit is not None and len(value) > limit:
                 return _BAD, "importer.too_long", {"length": len(value), "limit": limit}
             return value

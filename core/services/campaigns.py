@@ -33,6 +33,7 @@ from core.i18n import t
 from core.models import Campaign, CampaignTask, Lead, Order, Staff
 from core.permissions import MARKETING, Actor, require_role
 from core.services.settings import hospital_today
+from core.text import clean_fields, clean_text
 
 READERS = frozenset({Role.admin, Role.executive, Role.marketer})
 CENT = Decimal("0.01")
@@ -133,6 +134,7 @@ def _date_field(value: Any, name: str) -> dt.date:
 
 def _clean_campaign(session: Session, values: dict[str, Any], campaign_id: int | None) -> None:
     """Normalise and check `values` (a full record) in place."""
+    clean_fields(values, sorted(TEXT_FIELDS & set(values)))
     for key in TEXT_FIELDS & set(values):
         if isinstance(values[key], str):
             values[key] = values[key].strip() or None
@@ -572,7 +574,9 @@ def create_from_template(
     if clinic_days < 1:
         raise CampaignError("campaigns.error.bad_series")
     starts_on = _date_field(starts_on, "starts_on")
-    name = (name or "").strip() or t(f"campaigns.template.{template}", lang)
+    name = clean_text((name or "").strip(), field="name") or t(
+        f"campaigns.template.{template}", lang
+    )
     steps = _template_steps(template, starts_on, name, lang, clinic_days, lectures, every_days)
     codes = _free_codes(session, f"{TEMPLATE_PREFIX[template]}-{starts_on:%y%m%d}", len(steps))
     created: list[Campaign] = []
@@ -614,6 +618,7 @@ def create_from_template(
 
 
 def _clean_task(session: Session, values: dict[str, Any]) -> None:
+    clean_fields(values, sorted(TEXT_FIELDS & set(values)))
     for key in TEXT_FIELDS & set(values):
         if isinstance(values[key], str):
             values[key] = values[key].strip() or None
@@ -986,7 +991,8 @@ def channel_weeks(
         week += dt.timedelta(days=7)
     counts: dict[tuple[str, dt.date], int] = {}
     for row in campaigns.itertuples():
-        channels = [c.strip() for c in (row.channel or "").split(";") if c.strip()]
+        text = row.channel if isinstance(row.channel, str) else ""  # None/NaN: no channel
+        channels = [c.strip() for c in text.split(";") if c.strip()]
         last = row.finish - dt.timedelta(days=1)
         for week in weeks:
             if row.start <= week + dt.timedelta(days=6) and last >= week:

@@ -34,6 +34,7 @@ from core.models import (
 from core.permissions import Actor, department_scope, require_role, staff_scope
 from core.services.settings import get_value, hospital_today, metric_rules
 from core.services.staff import data_months
+from core.text import clean_text
 
 CENT = Decimal("0.01")
 NOTE_LIMIT = 400  # the stored note is "[YYYY-MM] " + this, within the column's 500
@@ -217,7 +218,7 @@ def add_commission_adjustment(
     if not metrics.is_published(session, month):
         raise CommissionError("kpi.err.not_published", month=month)
     value = _amount(amount)
-    text = " ".join((note or "").split())
+    text = " ".join(clean_text(note or "", field="note").split())
     if not text:
         raise CommissionError("kpi.err.note_required")
     if len(text) > NOTE_LIMIT:

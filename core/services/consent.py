@@ -40,6 +40,7 @@ from core.scoring import stage_rank_sql
 from core.services import leads as lead_service
 from core.services import privacy
 from core.services import settings as settings_service
+from core.text import clean_text
 
 SUBJECT_TYPES = ("lead", "member")
 CHANNELS = tuple(str(channel) for channel in ConsentChannel)
@@ -233,7 +234,7 @@ def record_consent(
             f"the lead was created on {since}, after {day}",
             created=since,
         )
-    source = (source or "").strip() or None
+    source = clean_text((source or "").strip(), field="source") or None
     if source and len(source) > MAX_SOURCE:
         raise ConsentError(
             "consent.error.source_too_long",

@@ -30,6 +30,7 @@ from core.i18n import t
 from core.models import ContentPiece, Department, StaffActivity
 from core.permissions import MARKETING, Actor, PermissionDenied, require_role
 from core.services.settings import hospital_today
+from core.text import clean_fields
 
 
 class ContentType(StrEnum):
@@ -139,6 +140,7 @@ def _clean(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         if key in values:
             value = values[key]
             values[key] = join_list(split_list(value) if isinstance(value, str | None) else value)
+    clean_fields(values, ("title", "body", "condition", "content_type", "channels", "tags"))
     if "title" in values and not values["title"]:
         raise ContentError("content.error.title_required")
     if values.get("title") and len(values["title"]) > 200:

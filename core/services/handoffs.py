@@ -38,6 +38,7 @@ from core.services.leads import (
     _rules,
     board_as_of,
 )
+from core.text import clean_text
 
 RETURN_REASONS = ("not_reachable", "not_ready", "wrong_department", "duplicate", "other")
 OPEN_STATUSES = (str(HandoffStatus.pending), str(HandoffStatus.accepted))
@@ -94,6 +95,7 @@ def hand_off(
     note: str | None = None,
 ) -> Handoff:
     """Hand a qualified lead (score ≥ setting `handoff_threshold`) to a consultant."""
+    note = _clean_note(note)
     lead = _load_for_change(session, actor, [lead_id])[lead_id]
     consultant = session.get(AppUser, consultant_user_id)
     if consultant is None or consultant.role != str(Role.consultant) or consultant.disabled:
@@ -116,7 +118,6 @@ def hand_off(
         raise BoardError(
             "board.error.already_handed", f"lead {lead.lead_ref} is already handed off"
         )
-    note = _clean_note(note)
     handoff = Handoff(
         lead_id=lead.id,
         consultant_user_id=consultant.id,
@@ -140,7 +141,7 @@ def hand_off(
 
 
 def _clean_note(note: str | None) -> str | None:
-    note = (note or "").strip() or None
+    note = clean_text((note or "").strip(), field="note") or None
     if note and len(note) > 500:
         raise BoardError("board.error.too_long", "the note is longer than 500 characters")
     return note

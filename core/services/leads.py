@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import (
+    and_,
     bindparam,
     case,
+    false,
     func,
     insert,
     literal,
@@ -80,6 +82,7 @@ from core.scoring import (
     suggested_stage,
 )
 from core.services import settings as settings_service
+from core.text import clean_text
 
 PROMOTION_REASON = "automatic promotion"
 # Ids per IN (...) list: well below SQLite's and PostgreSQL's limits on bound parameters.
@@ -311,7 +314,9 @@ class BoardFilters:
     created_to: dt.date | None = None
     qualified_only: bool = False
     cooling_only: bool = False
-    search: str | None = None  # part of the name or the phone number, or the lead_ref
+    # part of the name or the lead_ref, or of the phone number as the searcher reads it (a
+    # masked number: its last four digits only)
+    search: str | None = None
 
 
 class BoardColumn(NamedTuple):
@@ -411,7 +416,28 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filter_conditions(filters: BoardFilters, score, rules: _Rules) -> list:
+def _phone_search(actor: Actor, text: str):
+    """The phone part of a board search: it matches only what `actor` reads of a number, so
+    a search cannot recover a masked one digit by digit. The full number where the board
+    shows it in full (`_shows_full_phone`); elsewhere the digits `mask_phone` leaves showing
+    (the last four, two of a short number), and only for a query of up to four digits."""
+    full = Lead.phone.like(_like_pattern(text), escape="\\")
+    if _role_sees_every_phone(actor):
+        return full
+    conditions = []
+    if actor.staff_id is not None:  # their own leads: the board shows those numbers in full
+        conditions.append(and_(Lead.owner_staff_id == actor.staff_id, full))
+    if text.isascii() and text.isdigit() and len(text) <= 4:
+        length = func.length(Lead.phone)
+        shown = case(
+            (length >= 8, func.substr(Lead.phone, length - 3)),
+            else_=func.substr(Lead.phone, length - 1),
+        )
+        conditions.append(shown.like(_like_pattern(text), escape="\\"))
+    return or_(*conditions) if conditions else false()
+
+
+def _filter_conditions(actor: Actor, filters: BoardFilters, score, rules: _Rules) -> list:
     conditions = []
     if filters.owner_staff_id is not None:
         conditions.append(Lead.owner_staff_id == filters.owner_staff_id)
@@ -440,16 +466,21 @@ def _filter_conditions(filters: BoardFilters, score, rules: _Rules) -> list:
         conditions.append(
             or_(
                 func.lower(Lead.name).like(pattern, escape="\\"),
-                Lead.phone.like(_like_pattern(text), escape="\\"),
+                _phone_search(actor, text),
                 Lead.lead_ref == text,
             )
         )
     return conditions
 
 
+def _role_sees_every_phone(actor: Actor) -> bool:
+    # A consultant only ever sees the leads handed to them.
+    return actor.role in FULL_PHONE_ROLES or actor.role == Role.consultant
+
+
 def _shows_full_phone(actor: Actor, owner_staff_id: int) -> bool:
-    if actor.role in FULL_PHONE_ROLES or actor.role == Role.consultant:
-        # A consultant only ever sees the leads handed to them.
+    """The masking rule: whether `actor` reads the full number of a lead of this owner."""
+    if _role_sees_every_phone(actor):
         return True
     return actor.staff_id is not None and actor.staff_id == owner_staff_id
 
@@ -507,7 +538,7 @@ def board_columns(
     rules = _rules(session)
     as_of = board_as_of(session, today=today)
     score = score_sql(as_of, rules.decay).label("score")
-    conditions = [Lead.active.is_(True), *scope, *_filter_conditions(filters, score, rules)]
+    conditions = [Lead.active.is_(True), *scope, *_filter_conditions(actor, filters, score, rules)]
 
     def leads_passing(*columns):
         """SELECT columns FROM the leads that pass the conditions (with their owner only when
@@ -732,6 +763,7 @@ def move_lead(
     row. Raises StaleLead (nothing written) when someone changed the lead since, ReasonRequired
     for a move down the ladder without a reason, ValueError for a move to its own stage."""
     target = Stage(to_stage)
+    clean_text(reason, field="reason")
     if reason is not None and len(reason) > 500:
         raise BoardError("board.error.too_long", "the reason is longer than 500 characters")
     lead = _load_for_change(session, actor, [lead_id])[lead_id]
@@ -765,6 +797,7 @@ def bulk_move(
     none: a stale, missing or forbidden lead, or a move down without a reason, refuses the
     whole batch. Leads already in the stage are left alone. Returns the number moved."""
     target = Stage(to_stage)
+    clean_text(reason, field="reason")
     leads = _load_for_change(session, actor, list(versions))
     _check_versions(leads, versions, session)
     moving = [lead for lead in leads.values() if _check_move(lead, target, reason)]
@@ -827,7 +860,7 @@ def bulk_tag(
     none; leads that already have (or lack) it are left alone. Returns the number changed."""
     if action not in ("add", "remove"):
         raise ValueError("action must be 'add' or 'remove'")
-    tag = (tag or "").strip()
+    tag = clean_text((tag or "").strip(), field="tag")
     if not tag or ";" in tag or len(tag) > TAG_MAX_LENGTH:
         raise BoardError(
             "board.error.bad_tag",
@@ -1000,7 +1033,7 @@ def record_interaction(
         )
     if occurred_on > today:
         raise BoardError("board.error.future_date", f"{occurred_on} is in the future")
-    note = (note or "").strip() or None
+    note = clean_text((note or "").strip(), field="note") or None
     if note and len(note) > 500:
         raise BoardError("board.error.too_long", "the note is longer than 500 characters")
     rules = _rules(session)

@@ -60,6 +60,7 @@ from core.months import add_months, month_of_day, months_table
 from core.permissions import Actor, require_role
 from core.services import privacy
 from core.services import settings as settings_service
+from core.text import clean_text
 
 READ_ROLES = (Role.admin, Role.executive, Role.marketer)
 WRITE_ROLES = (Role.admin, Role.marketer)
@@ -242,6 +243,7 @@ def award_points(
     `amount` spent (points = amount × the per-¥1 rate, rounded down). `sign_in` counts once
     a day. Returns the new ledger entry."""
     _require_write(actor)
+    clean_text(note, field="note")
     if kind not in EARNING_KINDS:
         raise MemberError(f"'{kind}' is not an earning kind", key="members.error.kind", kind=kind)
     member = _get_member(session, member_id)
@@ -401,7 +403,7 @@ def adjust_points(
     """Correct a balance with a signed `adjust` entry and a reason (audited; the ledger is
     never edited). A negative adjustment beyond the balance is refused."""
     _require_write(actor)
-    reason = (reason or "").strip()
+    reason = clean_text((reason or "").strip(), field="reason")
     if not reason:
         raise MemberError("an adjustment needs a reason", key="members.error.reason")
     try:
@@ -477,7 +479,7 @@ def convert_lead_to_member(
             lead_ref=lead.lead_ref,
             member_no=existing,
         )
-    member_no = (member_no or "").strip() or f"M-{lead.lead_ref}"
+    member_no = clean_text((member_no or "").strip(), field="member_no") or f"M-{lead.lead_ref}"
     if len(member_no) > 64:
         raise MemberError("member number is too long", key="members.error.member_no")
     taken = session.execute(select(Member.id).where(Member.member_no == member_no)).scalar()
@@ -1034,6 +1036,8 @@ def set_tiers(session: Session, *, actor: Actor, tiers: Sequence[Mapping[str, An
     for level in sorted(current):
         row = given[level]
         names = (str(row.get("name_en") or "").strip(), str(row.get("name_zh") or "").strip())
+        for name in names:
+            clean_text(name, field="name")
         if not all(names) or any(len(name) > 50 for name in names):
             raise MemberError(
                 f"tier {level} needs a name in both languages (up to 50 characters)",
@@ -1047,7 +1051,9 @@ def set_tiers(session: Session, *, actor: Actor, tiers: Sequence[Mapping[str, An
                 key="members.error.tier_discount",
                 level=level,
             )
-        free_items = str(row.get("free_items") or "").strip() or None
+        free_items = (
+            clean_text(str(row.get("free_items") or "").strip(), field="free_items") or None
+        )
         if free_items and len(free_items) > 500:
             raise MemberError("free items: up to 500 characters", key="members.error.tier_items")
         values = {
@@ -1128,7 +1134,8 @@ def list_rewards(session: Session, *, actor: Actor, include_inactive: bool = Tru
 
 
 def _reward_values(name: str, name_en: str | None, points_cost: Any) -> tuple[str, str | None, int]:
-    name = (name or "").strip()
+    name = clean_text((name or "").strip(), field="name")
+    clean_text(name_en, field="name_en")
     if not name or len(name) > 100:
         raise MemberError(
             "a reward needs a name (up to 100 characters)", key="members.error.reward_name"

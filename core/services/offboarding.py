@@ -45,6 +45,7 @@ from core.services.staff import (
     clean_reason,
     revoke_card,
 )
+from core.text import TextRefused
 
 STRATEGIES = ("single", "by_workload")
 OFFBOARD_ROLES = (Role.admin, Role.dept_head)
@@ -741,6 +742,8 @@ def onboard_staff(
                     password=password or "",
                 ),
             )
+        except TextRefused:
+            raise
         except ValueError as error:  # a weak password, a taken username (pydantic too)
             raise StaffError("offboard.err.login", detail=_first_line(error)) from error
     session.flush()

@@ -31,6 +31,7 @@ from core.domain import (
 )
 from core.models import CardLicence, ScoringRule, Setting, Tier
 from core.permissions import Actor, require_role
+from core.text import clean_text
 
 DEFAULTS: dict[str, Any] = {
     "idle_decay_points": DEFAULT_IDLE_DECAY_POINTS,
@@ -162,6 +163,7 @@ def get_all(session: Session) -> dict[str, Any]:
 def set_value(session: Session, *, actor: Actor, key: str, value: Any) -> None:
     """Change a setting (admin only); audited with the old and new value."""
     require_role(actor, Role.admin)
+    clean_text(value, field=key)  # a text setting follows the rule of every typed text
     old = get_value(session, key)
     row = session.get(Setting, key)
     encoded = json.dumps(value, ensure_ascii=False)

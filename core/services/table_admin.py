@@ -55,6 +55,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, SQLModel
 
 from core import audit, metrics
+from core import text as text_rules
 from core.db import as_date
 from core.domain import (
     ActivityKind,
@@ -734,6 +735,9 @@ def _coerce(session: Session, col: ColumnSpec, value: Any, lang: str) -> Any:
         return None
     if isinstance(value, str):
         value = value.strip()
+        problem = text_rules.text_problem(value)
+        if problem is not None:  # the importer's rule (core.text), with its message
+            raise _Refused(t(problem[0], lang, **problem[1]))
     if col.fk_table is not None:
         found, ident = _resolve_reference(session, _spec(col.fk_table), col.fk_column, value)
         if not found:

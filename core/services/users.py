@@ -32,6 +32,7 @@ from core.models import (
     utcnow,
 )
 from core.permissions import Actor, PermissionDenied, require_role
+from core.text import clean_text
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt's limit: 72 bytes is 24 Chinese characters
@@ -136,6 +137,8 @@ def create_user(
 ) -> AppUser:
     """Create a login (admin only). A dept_head needs a department; a staff login a staff no."""
     require_role(actor, Role.admin)
+    clean_text(user_create.username, field="username")
+    clean_text(user_create.display_name, field="display_name")
     role = Role(user_create.role)
     if check_strength:
         check_password_strength(user_create.password)
