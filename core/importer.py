@@ -730,8 +730,8 @@ class _Checker:
                     for i in dates:
                         row[i] = as_date(row[i])
                 found[row[0]] = tuple(row)
-        if entity == "lead":  # an alias names its surviving lead (SPEC §8)
-            found.update(ownership.alias_rows(self.session, wanted - found.keys()))
+        if entity == "lead":  # an alias (a merged lead's ref too) names the survivor (SPEC §8)
+            found.update(ownership.alias_rows(self.session, wanted))
         return found
 
     def ref(self, name: str) -> list[tuple | None]:

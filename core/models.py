@@ -339,6 +339,8 @@ class LeadDispute(LeadDisputeBase, table=True):
 
     __tablename__ = "lead_dispute"
     id: int | None = Field(default=None, primary_key=True)
+    # The owner when the dispute was raised: the other side, who sees the ruling too.
+    holder_staff_id: int = Field(foreign_key="staff.id", index=True)
     status: str = Field(default="open", max_length=16, index=True)  # open | kept | transferred
     raised_at: dt.datetime = moment()
     ruled_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")

@@ -135,10 +135,10 @@ def alias_targets(session: Session, refs: Iterable[str]) -> dict[str, int]:
 def resolve_lead(session: Session, ref: str) -> Lead | None:
     """The lead a ref names: the lead's own ref, or an alias (SPEC §8) of a surviving lead."""
     lead = session.exec(select(Lead).where(Lead.lead_ref == ref)).scalars().first()
-    if lead is not None:
+    if lead is not None and lead.active:
         return lead
-    lead_id = alias_targets(session, [ref]).get(ref)
-    return None if lead_id is None else session.get(Lead, lead_id)
+    lead_id = alias_targets(session, [ref]).get(ref)  # a merged lead's ref is an alias too
+    return lead if lead_id is None else session.get(Lead, lead_id)
 
 
 def ref_taken(session: Session, ref: str) -> bool:
@@ -1300,10 +1300,15 @@ def raise_dispute(
     )
     if existing is not None:
         raise CreditError("credit.err.dispute_exists", status=existing.status)
-    dispute = LeadDispute(touch_id=touch.id, raised_by_staff_id=touch.staff_id, note=_clean(note))
+    lead = session.get(Lead, touch.lead_id)
+    dispute = LeadDispute(
+        touch_id=touch.id,
+        raised_by_staff_id=touch.staff_id,
+        holder_staff_id=lead.owner_staff_id,
+        note=_clean(note),
+    )
     session.add(dispute)
     session.flush()
-    lead = session.get(Lead, touch.lead_id)
     audit.record(
         session, actor=actor, action="dispute.raise", entity="lead_dispute", entity_id=dispute.id,
         detail={"lead_ref": lead.lead_ref, "touch_id": touch.id, "note": dispute.note},
@@ -1366,7 +1371,7 @@ def rule_dispute(
 
 def disputes(session: Session, *, actor: Actor, status: str | None = None) -> pd.DataFrame:
     """Disputes both sides see: a staff login those they raised or about their leads; a head
-    their department's (raiser or holder); admins, marketers and executives all. Columns
+    their department's (raiser or holder when raised); admins, marketers and executives all. Columns
     dispute_id, status, lead_id, lead_ref, raised_by_staff_no, raised_by, holder_staff_no,
     holder (masked as the role requires), touched_on, note, ruled_by, ruled_on, transfer_on,
     ruling_note."""
@@ -1383,7 +1388,7 @@ def disputes(session: Session, *, actor: Actor, status: str | None = None) -> pd
         .join(LeadTouch, LeadTouch.id == LeadDispute.touch_id)
         .join(Lead, Lead.id == LeadTouch.lead_id)
         .join(raiser, raiser.c.id == LeadDispute.raised_by_staff_id)
-        .join(holder, holder.c.id == Lead.owner_staff_id)
+        .join(holder, holder.c.id == LeadDispute.holder_staff_id)
         .outerjoin(AppUser, AppUser.id == LeadDispute.ruled_by_user_id)
         .order_by(LeadDispute.id.desc())
     )  # fmt: skip
@@ -1392,7 +1397,7 @@ def disputes(session: Session, *, actor: Actor, status: str | None = None) -> pd
     if actor.role == Role.staff:
         statement = statement.where(
             or_(LeadDispute.raised_by_staff_id == actor.staff_id,
-                Lead.owner_staff_id == actor.staff_id)
+                LeadDispute.holder_staff_id == actor.staff_id)
         )  # fmt: skip
     elif actor.role == Role.dept_head:
         statement = statement.where(

@@ -110,12 +110,17 @@ def upgrade() -> None:
         sa.Column("raised_by_staff_id", sa.Integer(), nullable=False),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("holder_staff_id", sa.Integer(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("raised_at", core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("ruled_by_user_id", sa.Integer(), nullable=True),
         sa.Column("ruled_on", sa.Date(), nullable=True),
         sa.Column("transfer_on", sa.Date(), nullable=True),
         sa.Column("ruling_note", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["holder_staff_id"],
+            ["staff.id"],
+        ),
         sa.ForeignKeyConstraint(
             ["raised_by_staff_id"],
             ["staff.id"],
@@ -133,6 +138,9 @@ def upgrade() -> None:
     with op.batch_alter_table("lead_dispute", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_lead_dispute_raised_by_staff_id"), ["raised_by_staff_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_lead_dispute_holder_staff_id"), ["holder_staff_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_lead_dispute_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_lead_dispute_touch_id"), ["touch_id"], unique=False)
@@ -187,6 +195,7 @@ def downgrade() -> None:
     with op.batch_alter_table("lead_dispute", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_lead_dispute_touch_id"))
         batch_op.drop_index(batch_op.f("ix_lead_dispute_status"))
+        batch_op.drop_index(batch_op.f("ix_lead_dispute_holder_staff_id"))
         batch_op.drop_index(batch_op.f("ix_lead_dispute_raised_by_staff_id"))
 
     op.drop_table("lead_dispute")
