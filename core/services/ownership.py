@@ -1546,3 +1546,30 @@ def apply_transfers(session: Session, *, actor: Actor, rows: list[TransferRow]) 
         )  # fmt: skip
     session.flush()
     return len(rows)
+
+
+def backfill(session: Session) -> dict[str, int]:
+    """Person keys for leads with a phone and no key, and a `created` period for leads
+    without one (bulk loaders: the demo). Malformed phones keep no key
+    (`malformed_phones` lists them). Returns the counts written."""
+    rows = fetch_rows(
+        session,
+        select(Lead.id, Lead.phone).where(Lead.phone.is_not(None), Lead.person_key.is_(None)),
+    )
+    ids, keys = [], []
+    for lead_id, phone in rows:
+        try:
+            key = _fast_key(phone.strip())
+        except MalformedPhone:
+            continue
+        if key:
+            ids.append(lead_id)
+            keys.append(key)
+    if ids:
+        table = Lead.__table__
+        execute_many(
+            session,
+            update(table).where(table.c.id == bindparam("lid")).values(person_key=bindparam("k")),
+            {"lid": ids, "k": keys},
+        )
+    return {"keys": len(ids), "periods": open_initial_periods(session)}
