@@ -11,13 +11,10 @@ import datetime as dt
 import getpass
 import json
 import os
-import re
 import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class CliError(Exception):
@@ -32,7 +29,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _month(value: str) -> str:
-    if not MONTH_PATTERN.match(value):
+    from core.months import is_month
+
+    if not is_month(value):
         raise argparse.ArgumentTypeError(f"month must be YYYY-MM, got '{value}'")
     return value
 
@@ -108,19 +107,29 @@ def cmd_demo(args) -> None:
 
 
 def cmd_import(args) -> None:
+    import time
+
     from core import importer
-    from core.db import write_session
     from core.permissions import Actor
 
     path = Path(args.file)
     if not path.exists():
         raise CliError(f"no such file: {path}")
-    with write_session(_engine()) as session:
-        report = importer.import_file(
-            session, actor=Actor.system(), kind=args.kind, path=path, dry_run=args.dry_run
-        )
-        if args.dry_run:
-            session.rollback()
+    started = time.perf_counter()
+
+    def progress(fraction: float, text: str) -> None:
+        print(f"{time.perf_counter() - started:8.2f}s {fraction:4.0%} {text}", file=sys.stderr)
+        sys.stderr.flush()
+
+    # Reads and checks without SQLite's write lock; writes in one transaction.
+    report = importer.run_import(
+        actor=Actor.system(),
+        kind=args.kind,
+        path=path,
+        dry_run=args.dry_run,
+        progress=progress if args.progress else None,
+        engine=_engine(),
+    )
     print(report.summary())
     for event in report.credit:  # SPEC §8: touches and claims, by row (not errors)
         print(f"  {event.describe()}")
@@ -130,9 +139,12 @@ def cmd_kpi(args) -> None:
     from core import metrics
     from core.db import read_session
     from core.permissions import Actor
+    from core.services.settings import metric_rules
 
     with read_session(_engine()) as session:
-        figures = metrics.month_kpis(session, actor=Actor.system(), month=args.month)
+        figures = metrics.month_kpis(
+            session, actor=Actor.system(), month=args.month, rules=metric_rules(session)
+        )
     if args.json:
         _print_json(figures)
     else:
@@ -144,10 +156,15 @@ def cmd_score(args) -> None:
     from core import metrics
     from core.db import read_session
     from core.permissions import Actor
+    from core.services.settings import metric_rules
 
     with read_session(_engine()) as session:
         result = metrics.lead_score(
-            session, actor=Actor.system(), lead_ref=args.lead_ref, as_of=args.as_of
+            session,
+            actor=Actor.system(),
+            lead_ref=args.lead_ref,
+            rules=metric_rules(session),
+            as_of=args.as_of,
         )
     if args.json:
         _print_json(result)
@@ -182,9 +199,12 @@ def cmd_member(args) -> None:
     from core import metrics
     from core.db import read_session
     from core.permissions import Actor
+    from core.services.settings import metric_rules
 
     with read_session(_engine()) as session:
-        result = metrics.member_status(session, actor=Actor.system(), member_no=args.member_no)
+        result = metrics.member_status(
+            session, actor=Actor.system(), member_no=args.member_no, rules=metric_rules(session)
+        )
     if args.json:
         _print_json(result)
     else:
@@ -196,9 +216,12 @@ def cmd_commission(args) -> None:
     from core import metrics
     from core.db import read_session
     from core.permissions import Actor
+    from core.services.settings import metric_rules
 
     with read_session(_engine()) as session:
-        rows = metrics.commission_sheet(session, actor=Actor.system(), month=args.month)
+        rows = metrics.commission_sheet(
+            session, actor=Actor.system(), month=args.month, rules=metric_rules(session)
+        )
     if args.json:
         _print_json(rows)
     else:
@@ -347,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind")
     p.add_argument("file")
     p.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+    p.add_argument("--progress", action="store_true", help="print each step on stderr")
     p.set_defaults(run=cmd_import)
 
     p = commands.add_parser("kpi", help="the month's figures (SPEC §3)")

@@ -61,6 +61,11 @@ DEFAULT_STAGE_THRESHOLDS: dict[str, int] = {
 }
 DEFAULT_HANDOFF_THRESHOLD = 60
 DEFAULT_ACTIVE_STAFF_LEAD_THRESHOLD = 50
+# How big an import file may be (admin settings): the largest real file is a year of a big
+# hospital's interactions, about a million rows of a few columns (SPEC §5 has at most 9).
+DEFAULT_IMPORT_MAX_ROWS = 1_000_000
+DEFAULT_IMPORT_MAX_COLUMNS = 50
+DEFAULT_IMPORT_MAX_MEGABYTES = 200  # a CSV file, or each part of an XLSX file uncompressed
 
 
 class ActivityKind(StrEnum):

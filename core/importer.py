@@ -2,9 +2,17 @@
 
 The whole file is read and checked first (every bad row is collected, with the file's row
 number: the header is row 1), references and duplicate keys are looked up with one query per
-kind of record, and only a file without a single bad row is written, in bulk, in the caller's
-one transaction (`core.db.write_session`); nothing here commits. An accepted file leaves an
-`ImportBatch` row (its SHA-256 refuses a second import of the same file) and one audit row.
+kind of record, and only a file without a single bad row is written, in bulk, in one
+transaction. An accepted file leaves an `ImportBatch` row (its SHA-256 refuses a second import
+of the same file) and one audit row. `run_import` (the pages and the CLI) reads and checks
+with no write lock held and takes it only to write, re-reading what the check read from the
+database; `import_file` does it all in the caller's session and never commits.
+
+A file is read as a stream and refused, with a message naming the limit and its setting, as
+soon as it passes a limit an administrator can change (`Limits`: rows, columns holding a
+value, megabytes of text — of a CSV file, or of each part of an XLSX zip as it declares and
+as it is read). An XLSX sheet's declared dimension is ignored: only the rows and cells its
+XML holds are read, so empty far rows and columns cost nothing.
 
 Decisions SPEC leaves open:
 - `points` of kind `redeem` or `expire` take points away: the file may give them with either
@@ -33,7 +41,7 @@ import hashlib
 import io
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -41,12 +49,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, bindparam, case, func, insert, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from core import audit
-from core.db import as_date, execute_many, fetch_rows
+from core.db import as_date, chunks, execute_many, fetch_rows, read_session, write_session
 from core.domain import (
+    DEFAULT_IMPORT_MAX_COLUMNS,
+    DEFAULT_IMPORT_MAX_MEGABYTES,
+    DEFAULT_IMPORT_MAX_ROWS,
     STAGE_ORDER,
     ActivityKind,
     CampaignType,
@@ -136,6 +148,8 @@ class ImportRejected(ImportFailed):
     def __init__(self, errors: list[RowError], lang: str = "en"):
         self.errors = sorted(errors, key=lambda e: e.row)
         self.bad_rows = len({e.row for e in self.errors})
+        self.header: list[str] = []  # the file's header and the cells of its first bad
+        self.cells: dict[int, list[str]] = {}  # rows by row number, when they were read
         super().__init__("importer.rejected", lang)
 
     def message_in(self, lang: str = "en") -> str:
@@ -449,8 +463,46 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _csv_records(content: bytes) -> tuple[list[list[str]], bool]:
-    """The records of a UTF-8 CSV file (record i is the file's row i + 1), cells stripped."""
+@dataclass(frozen=True)
+class Limits:
+    """How much of a file the importer reads before refusing it (admin settings): rows after
+    the header, columns holding a value, and megabytes of text (a CSV file; each part of an
+    XLSX workbook, uncompressed, as declared in the zip and as actually read)."""
+
+    rows: int = DEFAULT_IMPORT_MAX_ROWS
+    columns: int = DEFAULT_IMPORT_MAX_COLUMNS
+    megabytes: int = DEFAULT_IMPORT_MAX_MEGABYTES
+
+    @classmethod
+    def of(cls, session: Session) -> Limits:
+        value = settings_service.get_value
+        return cls(
+            rows=int(value(session, "import_max_rows")),
+            columns=int(value(session, "import_max_columns")),
+            megabytes=int(value(session, "import_max_megabytes")),
+        )
+
+    @property
+    def bytes(self) -> int:
+        return self.megabytes * 1024 * 1024
+
+    def too_big(self, part: str, size: int) -> ImportFailed:
+        return ImportFailed(
+            "importer.limit_size",
+            part=part[:80],
+            size=f"{size / 1024 / 1024:,.0f}",
+            limit=f"{self.megabytes:,}",
+            setting="import_max_megabytes",
+        )
+
+
+_Records = Iterator[tuple[int, list[str]]]  # (the file's row number, its cells)
+
+
+def _csv_records(content: bytes, limits: Limits) -> tuple[_Records, bool]:
+    """The records of a UTF-8 CSV file (record i is the file's row i), cells stripped."""
+    if len(content) > limits.bytes:
+        raise limits.too_big("CSV", len(content))
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -460,75 +512,210 @@ def _csv_records(content: bytes) -> tuple[list[list[str]], bool]:
         ) from None
     check_control = _CONTROL.search(text) is not None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    strip = str.strip
-    try:
-        records = [list(map(strip, record)) for record in reader]
-    except csv.Error as error:
-        raise ImportFailed("importer.bad_csv", row=reader.line_num, reason=str(error)) from None
-    return records, check_control
+
+    def records() -> _Records:
+        strip = str.strip
+        try:
+            for number, record in enumerate(reader, start=1):
+                yield number, list(map(strip, record))
+        except csv.Error as error:
+            raise ImportFailed("importer.bad_csv", row=reader.line_num, reason=str(error)) from None
+
+    return records(), check_control
 
 
-def _xlsx_records(content: bytes) -> list[list[str]]:
-    """The rows of the workbook's first sheet (row i is the sheet's row i + 1), as text."""
+class _Counted(io.RawIOBase):
+    """A zip member read through a byte count: past `limits.bytes` it refuses the file (a
+    member whose data expands beyond its declared size is cut there by zipfile itself)."""
+
+    def __init__(self, raw: Any, limits: Limits, part: str):
+        super().__init__()
+        self.raw, self.limits, self.part, self.count = raw, limits, part, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = 1 << 16 if size is None or size < 0 or size > 1 << 20 else size
+        data = self.raw.read(size)
+        self.count += len(data)
+        if self.count > self.limits.bytes:
+            raise self.limits.too_big(self.part, self.count)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _xlsx_records(content: bytes, limits: Limits) -> _Records:
+    """The rows of the workbook's first sheet that hold a value, streamed from its XML.
+
+    The sheet's declared dimension is ignored and no row or cell is made up: a row missing
+    from the XML (a gap) is simply not there, and a row's cells end at its last value. Every
+    part of the zip is checked against the size limit before anything is decompressed.
+    """
+    import zipfile
+
     import openpyxl
+    from openpyxl.worksheet._reader import WorkSheetParser
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
 
+    try:
+        members = zipfile.ZipFile(io.BytesIO(content)).infolist()
+    except Exception:  # not a zip archive at all
+        raise ImportFailed("importer.bad_xlsx") from None
+    for member in members:
+        if member.file_size > limits.bytes:
+            raise limits.too_big(member.filename, member.file_size)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+        sheet = workbook.worksheets[0]
+    except ImportFailed:
+        raise
     except Exception:  # zip, XML or openpyxl errors: all mean "not a workbook we can read"
         raise ImportFailed("importer.bad_xlsx") from None
-    try:
-        sheet = workbook.worksheets[0]
-        return [
-            [_cell_text(value) for value in values] for values in sheet.iter_rows(values_only=True)
-        ]
-    except Exception:
-        raise ImportFailed("importer.bad_xlsx") from None
-    finally:
-        workbook.close()
+    row_tag, data_tag = f"{{{SHEET_MAIN_NS}}}row", f"{{{SHEET_MAIN_NS}}}sheetData"
+
+    def records() -> _Records:
+        try:
+            path = sheet._worksheet_path
+            with workbook._archive.open(path) as raw:
+                source = _Counted(raw, limits, path)
+                parser = WorkSheetParser(
+                    source,
+                    sheet._shared_strings,
+                    data_only=False,
+                    epoch=workbook.epoch,
+                    date_formats=workbook._date_formats,
+                    timedelta_formats=workbook._timedelta_formats,
+                )
+                rows_parent = None
+                for event, element in iterparse(source, events=("start", "end")):
+                    if event == "start":
+                        if element.tag == data_tag:
+                            rows_parent = element
+                    elif element.tag == row_tag:
+                        number, cells = parser.parse_row(element)
+                        if rows_parent is not None:
+                            rows_parent.clear()  # keep no parsed row in memory
+                        yield number, _xlsx_row(number, cells, limits)
+                    elif element.tag == data_tag:
+                        break  # nothing after the cells matters
+        except ImportFailed:
+            raise
+        except Exception:
+            raise ImportFailed("importer.bad_xlsx") from None
+        finally:
+            workbook.close()
+
+    return records()
 
 
-def _read_table(content: bytes, filename: str, columns: tuple[Column, ...]) -> _Table:
-    if not content.strip():
+def _xlsx_row(number: int, cells: list[dict[str, Any]], limits: Limits) -> list[str]:
+    """A sheet row's cells as text, up to its last value (empty cells cost nothing)."""
+    values: dict[int, str] = {}
+    for cell in cells:
+        text = _cell_text(cell["value"])
+        if text:
+            column = cell["column"]
+            if column > limits.columns:
+                raise _too_wide(number, column, limits)
+            values[column] = text
+    row = [""] * max(values, default=0)
+    for column, text in values.items():
+        row[column - 1] = text
+    return row
+
+
+def _too_wide(number: int, column: int, limits: Limits) -> ImportFailed:
+    return ImportFailed(
+        "importer.limit_columns",
+        row=f"{number:,}",
+        column=column,
+        limit=f"{limits.columns:,}",
+        setting="import_max_columns",
+    )
+
+
+def _records(content: bytes, filename: str, limits: Limits) -> tuple[_Records, bool]:
+    if not content or content.isspace():
         raise ImportFailed("importer.empty")
     if content.startswith(_XLS_MAGIC):
         raise ImportFailed("importer.xls")
     if content.startswith(_XLSX_MAGIC):
-        records, check_control = _xlsx_records(content), True
-    elif filename.lower().endswith((".xlsx", ".xlsm")):
+        return _xlsx_records(content, limits), True
+    if filename.lower().endswith((".xlsx", ".xlsm")):
         raise ImportFailed("importer.bad_xlsx")
-    else:
-        records, check_control = _csv_records(content)
+    return _csv_records(content, limits)
 
-    first = next((i for i, cells in enumerate(records) if any(cells)), None)
-    if first is None:
-        raise ImportFailed("importer.empty")
-    header = [cell.strip().lstrip("\ufeff").lower() for cell in records[first]]
-    while header and not header[-1]:
-        header.pop()
-    errors = _check_header(header, first + 1, columns)
-    if errors:
-        raise ImportRejected(errors)
-    width = len(header)
-    data = records[first + 1 :]
-    numbers = range(first + 2, first + 2 + len(data))
+
+def _limited(records: _Records, limits: Limits) -> _Records:
+    """The non-blank rows, trailing empty cells dropped; refuses a row past the row limit
+    or a value past the column limit."""
+    for number, cells in records:
+        if number - 1 > limits.rows:
+            raise ImportFailed(
+                "importer.limit_rows",
+                row=f"{number:,}",
+                limit=f"{limits.rows:,}",
+                setting="import_max_rows",
+            )
+        while cells and not cells[-1]:
+            cells.pop()
+        if not cells:
+            continue
+        if len(cells) > limits.columns:
+            raise _too_wide(number, len(cells), limits)
+        yield number, cells
+
+
+def read_header(content: bytes, filename: str, limits: Limits | None = None) -> list[str]:
+    """The file's header (its first row with a value), lower-cased; [] when the file cannot
+    be read. Reads no further than that row."""
+    try:
+        records, _ = _records(content, filename, limits or Limits())
+        for _number, cells in _limited(records, limits or Limits()):
+            return [cell.strip().lstrip("\ufeff").lower() for cell in cells]
+    except ImportFailed:
+        return []
+    return []
+
+
+def _read_table(
+    content: bytes, filename: str, columns: tuple[Column, ...], limits: Limits | None = None
+) -> _Table:
+    limits = limits or Limits()
+    records, check_control = _records(content, filename, limits)
+    header: list[str] | None = None
+    width = 0
+    data: list[list[str]] = []
+    numbers: list[int] = []
+    errors: list[RowError] = []
     bad: set[int] = set()
-    for i in [i for i, cells in enumerate(data) if len(cells) != width]:
-        cells = data[i]
+    for number, cells in _limited(records, limits):
+        if header is None:
+            header = [cell.strip().lstrip("\ufeff").lower() for cell in cells]
+            header_errors = _check_header(header, number, columns)
+            if header_errors:
+                raise ImportRejected(header_errors)
+            width = len(header)
+            continue
         if len(cells) > width:
-            if any(cells[width:]):
-                bad.add(i)
-                errors.append(_error(numbers[i], None, "importer.extra_cells"))
-            data[i] = cells[:width]
-        else:
-            data[i] = cells + [""] * (width - len(cells))
-    keep = [i for i, cells in enumerate(data) if i in bad or any(cells)]  # blank rows go
-    if len(keep) < len(data):
-        bad = {position for position, i in enumerate(keep) if i in bad}
-        data = [data[i] for i in keep]
-        numbers = [numbers[i] for i in keep]
+            bad.add(len(data))
+            errors.append(_error(number, None, "importer.extra_cells"))
+            cells = cells[:width]
+        elif len(cells) < width:
+            cells += [""] * (width - len(cells))
+        data.append(cells)
+        numbers.append(number)
+    if header is None:
+        raise ImportFailed("importer.empty")
     if not data:
         raise ImportFailed("importer.no_rows")
-    return _Table(header, data, list(numbers), check_control, errors, bad)
+    return _Table(header, data, numbers, check_control, errors, bad)
 
 
 def _error(row: int, column: str | None, key: str, **values: Any) -> RowError:
@@ -562,11 +749,6 @@ def _check_header(header: list[str], row: int, columns: tuple[Column, ...]) -> l
 # --- checking ------------------------------------------------------------------------------
 
 
-def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _parse_date(value: str) -> dt.date | None:
     if not _DATE.fullmatch(value):
         return None
@@ -597,6 +779,21 @@ class _Checker:
         self.numbers = table.numbers
         self.errors: list[RowError] = list(table.errors)
         self.bad: set[int] = set(table.bad)
+        # What the check read from the database, to be read again under the write lock.
+        self.reads: list[tuple[Callable[[Session], Any], Any]] = []
+
+    def read(self, query: Callable[[Session], Any], *, verify: bool = True) -> Any:
+        """`query(session)`, remembered (unless the database re-checks it by itself: a unique
+        key) so that `still_valid` can tell whether the database changed since."""
+        result = query(self.session)
+        if verify:
+            self.reads.append((query, result))
+        return result
+
+    def still_valid(self, session: Session) -> bool:
+        """Whether every remembered read gives the same answer in `session` (a write
+        session: the answer cannot change before it commits)."""
+        return all(query(session) == result for query, result in self.reads)
 
     def error(self, i: int, column: str | None, key: str, **values: Any) -> None:
         self.bad.add(i)
@@ -713,7 +910,9 @@ class _Checker:
 
         return self._mapped(name, convert)
 
-    def _fetch(self, entity: str, values: Iterable[str]) -> dict[str, tuple]:
+    def _fetch(
+        self, entity: str, values: Iterable[str], *, verify: bool = True
+    ) -> dict[str, tuple]:
         """{key: (key, id, …)} of the rows of `entity` whose key is among `values`."""
         model, key, extra = _KEY_TABLES[entity]
         table = model.__table__
@@ -723,8 +922,10 @@ class _Checker:
         found: dict[str, tuple] = {}
         # A NUL can be in no key (PostgreSQL text cannot hold it): such a cell is unknown.
         wanted = {value for value in values if value and "\x00" not in value}
-        for chunk in _chunks(sorted(wanted)):
-            for row in fetch_rows(self.session, query.params(chunk=chunk)):
+        for chunk in chunks(sorted(wanted), CHUNK):
+            bound = query.params(chunk=chunk)
+            rows = self.read(lambda session, bound=bound: fetch_rows(session, bound), verify=verify)
+            for row in rows:
                 if dates:
                     row = list(row)
                     for i in dates:
@@ -758,7 +959,8 @@ class _Checker:
                 self.error(i, name, "importer.duplicate_in_file", value=_show(value), other=other)
             else:
                 first[value] = i
-        for value in self._fetch(self.columns[name].ref, first):
+        # A key added meanwhile by someone else fails the insert (a unique index): not re-read.
+        for value in self._fetch(self.columns[name].ref, first, verify=False):
             self.error(first[value], name, "importer.duplicate_in_db", value=_show(value))
         return out
 
@@ -975,16 +1177,21 @@ def _plan_transfers(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     return _Plan(None, after=after)
 
 
-def _plan_interactions(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
-    rules = {
+def _active_rules(session: Session) -> dict[str, tuple[int, int, int]]:
+    """{kind: (default points, lowest, highest)} of the active scoring rules."""
+    return {
         kind: (
             rule.points,
             rule.min_points if rule.min_points is not None else 0,
             rule.max_points if rule.max_points is not None else MAX_INT,
         )
-        for kind, rule in settings_service.scoring_rules(ck.session).items()
+        for kind, rule in settings_service.scoring_rules(session).items()
         if rule.active
     }
+
+
+def _plan_interactions(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    rules = ck.read(_active_rules)
     leads, kinds = ck.column("lead_ref"), ck.choice("kind", sorted(rules))
     dates, points = ck.column("occurred_on"), ck.integer("points", 0, MAX_INT)
     bad = ck.bad
@@ -1105,9 +1312,10 @@ def _check_balances(ck: _Checker, signed, members, kinds, dates) -> None:
         .where(table.c.member_id.in_(bindparam("chunk", expanding=True)))
         .group_by(table.c.member_id, table.c.occurred_on)
     )
-    for chunk in _chunks(sorted(by_member)):
-        for member_id, occurred_on, plus, minus in fetch_rows(
-            ck.session, query.params(chunk=chunk)
+    for chunk in chunks(sorted(by_member), CHUNK):
+        bound = query.params(chunk=chunk)
+        for member_id, occurred_on, plus, minus in ck.read(
+            lambda session, bound=bound: fetch_rows(session, bound)
         ):
             day = as_date(occurred_on)
             events = by_member[member_id]
@@ -1164,12 +1372,72 @@ def _ids(session: Session, entity: str, keys: list[str]) -> dict[str, int]:
         table.c[key].in_(bindparam("chunk", expanding=True))
     )
     found: dict[str, int] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys, CHUNK):
         found.update(tuple(row) for row in session.execute(query, {"chunk": chunk}).all())
     return found
 
 
 # --- the entry point -----------------------------------------------------------------------
+
+BAD_ROWS_KEPT = 500  # the cells of this many bad rows travel with ImportRejected (for a page)
+
+
+@dataclass
+class _Checked:
+    """A file read and checked, ready to be written."""
+
+    kind: str
+    filename: str
+    sha256: str
+    table: _Table
+    checker: _Checker
+    plan: _Plan
+
+
+def _begin(actor: Actor, kind: str, lang: str) -> None:
+    require_role(actor, Role.admin, Role.marketer)
+    if kind not in KINDS:
+        raise ImportFailed("importer.unknown_kind", lang, kind=kind, kinds=", ".join(KINDS))
+    if actor.role == Role.marketer and kind not in MARKETER_KINDS:
+        raise PermissionDenied(t("importer.kind_not_allowed", lang, role=actor.role, kind=kind))
+
+
+def _stepper(progress: Callable[[float, str], None] | None, lang: str):
+    def step(fraction: float, key: str, **values: Any) -> None:
+        if progress is not None:
+            progress(fraction, t(key, lang, **values))
+
+    return step
+
+
+def _in_lang(error: ImportFailed, lang: str) -> ImportFailed:
+    error.lang = lang
+    error.args = (error.message_in(lang),)
+    return error
+
+
+def _load(path: Path | None, content: bytes | None, filename: str | None) -> tuple[bytes, str]:
+    if content is None:
+        if path is None:
+            raise ImportFailed("importer.no_file")
+        content = Path(path).read_bytes()
+    return content, (filename or (Path(path).name if path is not None else "upload"))[:255]
+
+
+def _check(session: Session, actor: Actor, kind: str, table: _Table) -> tuple[_Checker, _Plan]:
+    """Every row checked against the file and the database (read in `session`)."""
+    checker = _Checker(session, kind, table)
+    plan = _PLANS[kind](checker, actor, utcnow())
+    if checker.errors:
+        position = checker.index  # on one row, errors in the order of the file's columns
+        errors = sorted(checker.errors, key=lambda e: (e.row, position.get(e.column, -1)))
+        rejected = ImportRejected(errors)
+        rejected.header = list(table.header)
+        rejected.cells = {
+            table.numbers[i]: table.rows[i] for i in sorted(checker.bad)[:BAD_ROWS_KEPT]
+        }
+        raise rejected
+    return checker, plan
 
 
 def import_file(
@@ -1184,84 +1452,130 @@ def import_file(
     progress: Callable[[float, str], None] | None = None,
     lang: str = "en",
 ) -> ImportReport:
-    """Import one CSV or XLSX file of `kind`: every row, or none.
+    """Import one CSV or XLSX file of `kind`: every row, or none, all in `session`.
 
     Raises ImportRejected (every bad row, ordered) or ImportFailed (a file-level problem:
-    unknown kind, empty, not UTF-8, unreadable, already imported), both ValueErrors with a
-    one-line message in `lang`; PermissionDenied for a role that may not import `kind`.
-    Writes in the caller's transaction and never commits; `dry_run` writes nothing.
+    unknown kind, empty, not UTF-8, unreadable, too big, already imported), both ValueErrors
+    with a one-line message in `lang`; PermissionDenied for a role that may not import `kind`.
+    Reads, checks and writes in the caller's transaction and never commits; `dry_run` writes
+    nothing. A user's action calls `run_import` instead, which holds no write lock while it
+    reads and checks.
     """
     started = time.perf_counter()
-    require_role(actor, Role.admin, Role.marketer)
-    if kind not in KINDS:
-        raise ImportFailed("importer.unknown_kind", lang, kind=kind, kinds=", ".join(KINDS))
-    if actor.role == Role.marketer and kind not in MARKETER_KINDS:
-        raise PermissionDenied(t("importer.kind_not_allowed", lang, role=actor.role, kind=kind))
-
-    def step(fraction: float, key: str, **values: Any) -> None:
-        if progress is not None:
-            progress(fraction, t(key, lang, **values))
-
+    _begin(actor, kind, lang)
+    step = _stepper(progress, lang)
     try:
         step(0.0, "importer.progress_reading")
-        if content is None:
-            if path is None:
-                raise ImportFailed("importer.no_file")
-            content = Path(path).read_bytes()
-        filename = (filename or (Path(path).name if path is not None else "upload"))[:255]
+        content, filename = _load(path, content, filename)
         sha256 = hashlib.sha256(content).hexdigest()
         session.flush()
         _refuse_repeat(session, kind, sha256)
-        table = _read_table(content, filename, KINDS[kind])
+        table = _read_table(content, filename, KINDS[kind], Limits.of(session))
         step(0.2, "importer.progress_checking", rows=f"{len(table.rows):,}")
-        checker = _Checker(session, kind, table)
-        plan = _PLANS[kind](checker, actor, utcnow())
-        if checker.errors:
-            position = checker.index  # on one row, errors in the order of the file's columns
-            errors = sorted(checker.errors, key=lambda e: (e.row, position.get(e.column, -1)))
-            raise ImportRejected(errors)
+        checker, plan = _check(session, actor, kind, table)
+        checked = _Checked(kind, filename, sha256, table, checker, plan)
+        report = _write_checked(session, actor, checked, dry_run, step, lang)
     except ImportFailed as error:
-        error.lang = lang
-        error.args = (error.message_in(lang),)
-        raise
-
-    rows = len(table.rows)
-    report = ImportReport(kind=kind, filename=filename, rows=rows, dry_run=dry_run)
-    report.credit = plan.credit
-    if dry_run:
-        report.leads_rescored = plan.leads_touched
-    else:
-        batch = ImportBatch(
-            kind=kind, filename=filename, sha256=sha256, rows=rows, user_id=actor.user_id
-        )
-        try:
-            with session.begin_nested():
-                session.add(batch)
-                session.flush()
-        except IntegrityError:  # the same file, imported meanwhile by someone else
-            _refuse_repeat(session, kind, sha256, lang)
-            raise
-        report.batch_id = batch.id
-        try:
-            _write(session, plan, rows, step)
-            if plan.after is not None:
-                step(0.85, "importer.progress_rescoring")
-                plan.after(session, actor, report)
-            audit.record(
-                session,
-                actor=actor,
-                action="import",
-                entity="import_batch",
-                entity_id=batch.id,
-                detail={"kind": kind, "rows": rows, "filename": filename, "sha256": sha256},
-            )
-            session.flush()
-        except IntegrityError as error:
-            # Another writer added the same key between our check and our insert.
-            reason = str(error.orig or error).strip().splitlines()[0][:200]
-            raise ImportFailed("importer.conflict", lang, reason=reason) from None
-    step(1.0, "importer.progress_done")
+        raise _in_lang(error, lang) from None
     report.seconds = time.perf_counter() - started
+    return report
+
+
+def run_import(
+    *,
+    actor: Actor,
+    kind: str,
+    path: Path | None = None,
+    content: bytes | None = None,
+    filename: str | None = None,
+    dry_run: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+    lang: str = "en",
+    engine: Engine | None = None,
+) -> ImportReport:
+    """One user's import of a CSV or XLSX file of `kind`, all rows or none, that keeps no
+    one else from writing while it reads and checks the file.
+
+    The file is read with no database session open and checked in a read session (on SQLite
+    the write lock is not taken); only then does one write session (`BEGIN IMMEDIATE`) read
+    again what the check read from the database — the referenced rows, the scoring rules,
+    the members' balances; a unique key is re-checked by its index on insert — and write.
+    Had anything changed meanwhile, the file is checked again inside the write transaction.
+    Same errors as `import_file`; commits on success; `dry_run` opens no write session.
+    """
+    started = time.perf_counter()
+    _begin(actor, kind, lang)
+    step = _stepper(progress, lang)
+    try:
+        step(0.0, "importer.progress_reading")
+        content, filename = _load(path, content, filename)
+        sha256 = hashlib.sha256(content).hexdigest()
+        with read_session(engine) as session:
+            _refuse_repeat(session, kind, sha256)
+            limits = Limits.of(session)
+        table = _read_table(content, filename, KINDS[kind], limits)
+        with read_session(engine) as session:
+            step(0.2, "importer.progress_checking", rows=f"{len(table.rows):,}")
+            checker, plan = _check(session, actor, kind, table)
+        checked = _Checked(kind, filename, sha256, table, checker, plan)
+        if dry_run:
+            report = _write_checked(None, actor, checked, True, step, lang)
+        else:
+            with write_session(engine) as session:
+                step(0.3, "importer.progress_verifying")
+                if not checker.still_valid(session):
+                    checker, plan = _check(session, actor, kind, table)
+                    checked = _Checked(kind, filename, sha256, table, checker, plan)
+                report = _write_checked(session, actor, checked, False, step, lang)
+    except ImportFailed as error:
+        raise _in_lang(error, lang) from None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write_checked(
+    session: Session | None, actor: Actor, checked: _Checked, dry_run: bool, step, lang: str
+) -> ImportReport:
+    """Write a checked file in `session` (nothing when `dry_run`), with its ImportBatch row
+    and its audit row; a key or file taken meanwhile by another writer is an ImportFailed."""
+    kind, filename, sha256, plan = checked.kind, checked.filename, checked.sha256, checked.plan
+    rows = len(checked.table.rows)
+    report = ImportReport(kind=kind, filename=filename, rows=rows, dry_run=dry_run)
+    report.credit = plan.credit  # SPEC §8: a leads file's touches and claims, dry run too
+    if dry_run or session is None:
+        report.leads_rescored = plan.leads_touched
+        step(1.0, "importer.progress_done")
+        return report
+    batch = ImportBatch(
+        kind=kind, filename=filename, sha256=sha256, rows=rows, user_id=actor.user_id
+    )
+    try:
+        with session.begin_nested():
+            session.add(batch)
+            session.flush()
+    except IntegrityError:  # the same file, imported meanwhile by someone else
+        _refuse_repeat(session, kind, sha256, lang)
+        raise
+    report.batch_id = batch.id
+    try:
+        _write(session, plan, rows, step)
+        if plan.after is not None:
+            step(0.85, "importer.progress_rescoring")
+            plan.after(session, actor, report)
+        audit.record(
+            session,
+            actor=actor,
+            action="import",
+            entity="import_batch",
+            entity_id=batch.id,
+            detail={"kind": kind, "rows": rows, "filename": filename, "sha256": sha256},
+        )
+        session.flush()
+    except IntegrityError as error:
+        # Another writer added the same key between our check and our insert.
+        reason = str(error.orig or error).strip().splitlines()[0][:200]
+        raise ImportFailed("importer.conflict", lang, reason=reason) from None
+    step(1.0, "importer.progress_done")
     return report
 
 

@@ -19,6 +19,7 @@ from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.services.staff import StaffError
+from core.ui.errors import user_errors
 from core.ui.layout import page_setup
 from core.ui.widgets import download_buttons, figure_tiles, month_picker
 
@@ -283,17 +284,25 @@ def _roster_tab() -> None:
 
 def _team_tab() -> None:
     with read_session() as session:
-        now = metrics.card_funnel(session, actor=actor, month=month)
-        before = metrics.card_funnel(session, actor=actor, month=metrics.previous_month(month))
+        now, before = metrics.with_previous_month(
+            metrics.card_funnel,
+            session,
+            month=month,
+            actor=actor,
+            rules=settings_service.metric_rules(session),
+        )
         team = staff_service.team_table(session, actor=actor, month=month)
     keys = ("cards_issued", "cards_not_activated", "profiles_incomplete", "staff_using")
     figure_tiles(
-        [Figure(f"metric.{key}", now[key], now[key] - before[key]) for key in keys]
+        [
+            Figure(f"metric.{key}", now[key], metrics.change_on_previous_month(now, before, key))
+            for key in keys
+        ]
         + [
             Figure(
                 "metric.staff_active",
                 now["staff_active"],
-                now["staff_active"] - before["staff_active"],
+                metrics.change_on_previous_month(now, before, "staff_active"),
                 label_values={"n": threshold},
             )
         ],
@@ -545,10 +554,12 @@ def _import_tab() -> None:
         st.error(t("staff.import.file", lang))
         return
     progress = st.progress(0.0)
-    try:
-        with write_session() as session:
-            report = importer.import_file(
-                session,
+    report = None
+    # Reads and checks without the write lock, then writes in one short transaction; an
+    # unexpected error (a busy database too) is logged and shown as one box, no traceback.
+    with user_errors(lang):
+        try:
+            report = importer.run_import(
                 actor=actor,
                 kind=kind,
                 content=upload.getvalue(),
@@ -557,27 +568,29 @@ def _import_tab() -> None:
                 progress=lambda fraction, text: progress.progress(min(fraction, 1.0), text=text),
                 lang=lang,
             )
-    except importer.ImportRejected as rejected:
-        progress.empty()
-        st.error(rejected.message_in(lang))
-        st.subheader(t("staff.import.errors", lang))
-        errors = pd.DataFrame(
-            [
-                {
-                    t("staff.import.col.row", lang): error.row,
-                    t("staff.import.col.column", lang): error.column or "",
-                    t("staff.import.col.message", lang): error.message_in(lang),
-                }
-                for error in rejected.errors
-            ]
-        )
-        st.dataframe(errors, hide_index=True, width="stretch", key="import_errors")
-        return
-    except (PermissionDenied, ValueError) as error:
-        progress.empty()
-        st.error(_error_text(error))
-        return
+        except importer.ImportRejected as rejected:
+            progress.empty()
+            st.error(rejected.message_in(lang))
+            st.subheader(t("staff.import.errors", lang))
+            errors = pd.DataFrame(
+                [
+                    {
+                        t("staff.import.col.row", lang): error.row,
+                        t("staff.import.col.column", lang): error.column or "",
+                        t("staff.import.col.message", lang): error.message_in(lang),
+                    }
+                    for error in rejected.errors
+                ]
+            )
+            st.dataframe(errors, hide_index=True, width="stretch", key="import_errors")
+            return
+        except (PermissionDenied, ValueError) as error:
+            progress.empty()
+            st.error(_error_text(error))
+            return
     progress.empty()
+    if report is None:  # an unexpected error, shown by user_errors
+        return
     st.cache_data.clear()
     st.success(report.summary(lang))
 

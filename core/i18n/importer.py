@@ -159,4 +159,47 @@ LABELS = {
     "importer.progress_writing": ("Writing rows {done} of {rows}", "正在写入 {done}/{rows} 行"),
     "importer.progress_rescoring": ("Rescoring leads", "正在重新评分线索"),
     "importer.progress_done": ("Done", "完成"),
+    "importer.progress_verifying": (
+        "Writing: checking nothing changed meanwhile",
+        "正在写入:确认期间数据未被更改",
+    ),
+    # Size limits (admin settings; the file is refused before it is read further)
+    "importer.limit_size": (
+        "the file is too big: {part} holds {size} MB of text, over the limit of {limit} MB; "
+        "nothing was read or written. An administrator can raise the limit in Settings "
+        "(setting '{setting}')",
+        "文件过大:{part} 含 {size} MB 文本,超过 {limit} MB 的上限;未读取或写入任何数据。"
+        "管理员可在“设置”中提高上限(设置项“{setting}”)",
+    ),
+    "importer.limit_rows": (
+        "the file is too long: row {row} is past the limit of {limit} rows after the header; "
+        "nothing was written. Split the file, or an administrator can raise the limit in "
+        "Settings (setting '{setting}')",
+        "文件过长:第 {row} 行超出表头之后 {limit} 行的上限;未写入任何数据。请拆分文件,"
+        "或由管理员在“设置”中提高上限(设置项“{setting}”)",
+    ),
+    "importer.limit_columns": (
+        "the file is too wide: row {row} has a value in column {column}, past the limit of "
+        "{limit} columns; nothing was written. An administrator can raise the limit in "
+        "Settings (setting '{setting}')",
+        "文件过宽:第 {row} 行第 {column} 列有值,超出 {limit} 列的上限;未写入任何数据。"
+        "管理员可在“设置”中提高上限(设置项“{setting}”)",
+    ),
+    "setting.import_max_rows": (
+        "Import: most rows per file (import_max_rows)",
+        "导入:每个文件最多行数(import_max_rows)",
+    ),
+    "setting.import_max_columns": (
+        "Import: most columns per file (import_max_columns)",
+        "导入:每个文件最多列数(import_max_columns)",
+    ),
+    "setting.import_max_megabytes": (
+        "Import: most MB of text per file or XLSX part (import_max_megabytes)",
+        "导入:每个文件或 XLSX 部件最多 MB 文本(import_max_megabytes)",
+    ),
+    # The admin's import screen
+    "importer.file_info": (
+        "{filename}: {size} KB, kind {kind}; the rows are counted on Check",
+        "{filename}:{size} KB,类型 {kind};点击“检查”时统计行数",
+    ),
 }

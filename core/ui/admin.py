@@ -7,10 +7,8 @@ Everything reads and writes through services (`core.services.table_admin`, `audi
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import tempfile
 import zoneinfo
@@ -32,6 +30,7 @@ from core.services import settings as settings_service
 from core.services import table_admin as ta
 from core.services import users as users_service
 from core.ui.auth import CurrentUser
+from core.ui.errors import user_errors
 from core.ui.widgets import download_buttons
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -1291,48 +1290,6 @@ def _apply_user_change(user: CurrentUser, user_id: int, values: dict[str, Any]) 
 # --- Import tab ------------------------------------------------------------------------------
 
 
-def file_rows(content: bytes, filename: str) -> tuple[list[str], dict[int, list[str]]]:
-    """The header and the cells of each row by the file's row number (the header is row 1),
-    read the way the importer numbers rows; ([], {}) when the file cannot be read."""
-    records: list[tuple[int, list[str]]] = []
-    try:
-        if content.startswith(b"PK\x03\x04"):
-            import openpyxl
-
-            workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
-            try:
-                sheet = workbook.worksheets[0]
-                for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                    records.append((number, ["" if v is None else _xlsx_text(v) for v in values]))
-            finally:
-                workbook.close()
-        else:
-            text = content.decode("utf-8-sig")
-            for number, cells in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
-                records.append((number, cells))
-    except Exception:  # an unreadable file: the importer explains why
-        return [], {}
-    header: list[str] = []
-    rows: dict[int, list[str]] = {}
-    for number, cells in records:
-        if not header:
-            if any(str(c).strip() for c in cells):
-                header = [str(c).strip().lstrip("\ufeff").lower() for c in cells]
-            continue
-        rows[number] = cells
-    while header and not header[-1]:
-        header.pop()
-    return header, rows
-
-
-def _xlsx_text(value: Any) -> str:
-    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
-        return value.date().isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def bad_rows_frame(
     header: list[str], rows: dict[int, list[str]], errors: list, lang: str, limit: int = 500
 ) -> tuple[pd.DataFrame, dict[int, set[str]]]:
@@ -1393,19 +1350,17 @@ def _templates(lang: str) -> None:
 
 
 def _dry_run(user: CurrentUser, kind: str, content: bytes, filename: str):
-    """('ok', report) | ('rejected', ImportRejected) | ('failed', error): nothing is written."""
+    """('ok', report) | ('rejected', ImportRejected) | ('failed', error): nothing is written
+    (and no write lock taken: the check reads in a read session)."""
     try:
-        with read_session() as session:
-            report = importer.import_file(
-                session,
-                actor=user.actor,
-                kind=kind,
-                content=content,
-                filename=filename,
-                dry_run=True,
-                lang=user.lang,
-            )
-            session.rollback()
+        report = importer.run_import(
+            actor=user.actor,
+            kind=kind,
+            content=content,
+            filename=filename,
+            dry_run=True,
+            lang=user.lang,
+        )
     except importer.ImportRejected as rejected:
         return "rejected", rejected
     except (importer.ImportFailed, PermissionDenied) as error:
@@ -1413,7 +1368,24 @@ def _dry_run(user: CurrentUser, kind: str, content: bytes, filename: str):
     return "ok", report
 
 
+def _limits() -> importer.Limits:
+    with read_session() as session:
+        return importer.Limits.of(session)
+
+
+def _file_header(content: bytes, filename: str, digest: str) -> list[str]:
+    """The file's header, read once per uploaded file (a rerun reads nothing again)."""
+    cached = st.session_state.get("imp_header")
+    if cached is None or cached[0] != digest:
+        cached = (digest, importer.read_header(content, filename, _limits()))
+        st.session_state["imp_header"] = cached
+    return cached[1]
+
+
 def import_tab(user: CurrentUser) -> None:
+    """Upload, pick the kind (found from the header), Check (one dry run, its outcome kept
+    for this file and kind until the file changes), then Import. The file is read in full
+    only on Check and on Import, never on a mere rerun."""
     lang = user.lang
     st.caption(t("import_admin.intro", lang))
     kinds = list(importer.KINDS)
@@ -1424,7 +1396,10 @@ def import_tab(user: CurrentUser) -> None:
         return
     content = upload.getvalue()
     filename = upload.name
-    header, rows = file_rows(content, filename)
+    digest = hashlib.sha256(content).hexdigest()
+    header: list[str] = []
+    with user_errors(lang):
+        header = _file_header(content, filename, digest)
     detected = importer.detect_kind(header) if header else None
     choice = choose(
         t("import_admin.kind", lang),
@@ -1447,9 +1422,14 @@ def import_tab(user: CurrentUser) -> None:
         st.error(t("import_admin.unknown_kind", lang))
         _templates(lang)
         return
-    digest = hashlib.sha256(content).hexdigest()
     right.caption(
-        t("import_admin.file_info", lang, filename=filename, rows=f"{len(rows):,}", kind=kind)
+        t(
+            "importer.file_info",
+            lang,
+            filename=filename,
+            size=f"{max(1, round(len(content) / 1024)):,}",
+            kind=kind,
+        )
     )
     check_key = "imp_checked"
     checked = st.session_state.get(check_key)
@@ -1457,8 +1437,9 @@ def import_tab(user: CurrentUser) -> None:
         st.session_state.pop(check_key)
         checked = None
     if right.button(t("import_admin.check", lang), key="imp_check", type="secondary"):
-        checked = ((digest, kind), *_dry_run(user, kind, content, filename))
-        st.session_state[check_key] = checked
+        with user_errors(lang):
+            checked = ((digest, kind), *_dry_run(user, kind, content, filename))
+            st.session_state[check_key] = checked
     if checked is None:
         _templates(lang)
         return
@@ -1466,19 +1447,20 @@ def import_tab(user: CurrentUser) -> None:
     if status == "failed":
         st.error(_error_text(outcome, lang))
     elif status == "rejected":
-        _rejected_report(outcome, header, rows, lang)
+        _rejected_report(outcome, lang)
     else:
         st.success(outcome.summary(lang))
         if st.button(t("import_admin.import", lang), key="imp_run", type="primary"):
-            _run_import(user, kind, content, filename, check_key, digest)
+            with user_errors(lang):
+                _run_import(user, kind, content, filename, check_key, digest)
     _templates(lang)
 
 
-def _rejected_report(rejected, header: list[str], rows: dict[int, list[str]], lang: str) -> None:
+def _rejected_report(rejected, lang: str) -> None:
     errors = rejected.errors
     bad = len({e.row for e in errors})
     st.error(t("import_admin.rejected", lang, bad=f"{bad:,}", errors=f"{len(errors):,}"))
-    frame, marks = bad_rows_frame(header, rows, errors, lang)
+    frame, marks = bad_rows_frame(rejected.header, rejected.cells, errors, lang)
     row_col = t("table_admin.col_row", lang)
     st.dataframe(
         _styled_bad_rows(frame, marks, row_col),
@@ -1500,23 +1482,25 @@ def _run_import(user: CurrentUser, kind, content, filename, check_key, digest) -
         bar.progress(min(max(float(fraction), 0.0), 1.0), text=text)
 
     try:
-        with write_session() as session:
-            report = importer.import_file(
-                session,
-                actor=user.actor,
-                kind=kind,
-                content=content,
-                filename=filename,
-                dry_run=False,
-                progress=progress,
-                lang=lang,
-            )
+        report = importer.run_import(
+            actor=user.actor,
+            kind=kind,
+            content=content,
+            filename=filename,
+            dry_run=False,
+            progress=progress,
+            lang=lang,
+        )
     except importer.ImportRejected as rejected:
         st.session_state[check_key] = ((digest, kind), "rejected", rejected)
         st.rerun()
     except (importer.ImportFailed, PermissionDenied) as error:
+        bar.empty()
         st.error(_error_text(error, lang))
         return
+    except Exception:
+        bar.empty()
+        raise
     bar.progress(1.0, text=t("import_admin.done", lang))
     st.session_state.pop(check_key, None)
     _after_write()

@@ -17,6 +17,7 @@ from core.permissions import PermissionDenied
 from core.services import ownership
 from core.services import settings as settings_service
 from core.services.ownership import ClaimLost, CreditError
+from core.services.settings import metric_rules
 from tests.factories import make_actor, make_department, make_order, make_staff
 
 JUNE_1 = dt.date(2019, 6, 1)
@@ -206,7 +207,9 @@ def test_merge_preview_and_merge_move_everything_to_the_older_lead(session, ward
     assert list(candidates[["reason", "keep_ref", "merge_ref"]].itertuples(index=False, name=None)) == [
         ("same_key", "OLD", "YOUNG")
     ]  # fmt: skip
-    before = metrics.month_kpis(session, actor=admin, month="2019-06")["cumulative_leads"]
+    before = metrics.month_kpis(session, actor=admin, month="2019-06", rules=metric_rules(session))[
+        "cumulative_leads"
+    ]
     preview = ownership.merge_preview(session, actor=marketer, keep_id=young.id, merge_id=old.id)
     assert preview["keep"].lead_ref == "OLD"  # the older survives whichever way round
     fields = preview["fields"].set_index("field")
@@ -219,7 +222,12 @@ def test_merge_preview_and_merge_move_everything_to_the_older_lead(session, ward
     assert ownership.resolve_lead(session, "YOUNG").id == old.id
     assert ownership.resolve_lead(session, "TOUCH").id == old.id
     assert session.exec(select(func.count()).select_from(LeadAlias)).one()[0] == 2
-    assert metrics.month_kpis(session, actor=admin, month="2019-06")["cumulative_leads"] == before
+    assert (
+        metrics.month_kpis(session, actor=admin, month="2019-06", rules=metric_rules(session))[
+            "cumulative_leads"
+        ]
+        == before
+    )
     assert ownership.duplicate_candidates(session, actor=marketer).empty
 
 
@@ -266,11 +274,26 @@ def test_staff_active_reads_the_owner_at_the_end_of_the_month(session, ward):
         session.add(person)
     settings_service.set_value(session, actor=admin, key="active_staff_lead_threshold", value=2)
     leads = [_register(session, admin, nurse, f"L{n}", None, JUNE_1).lead for n in range(2)]
-    assert metrics.card_funnel(session, actor=admin, month="2019-06")["staff_active"] == 1
+    assert (
+        metrics.card_funnel(session, actor=admin, month="2019-06", rules=metric_rules(session))[
+            "staff_active"
+        ]
+        == 1
+    )
     ownership.transfer(session, actor=admin, lead_id=leads[0].id, to_staff_id=doctor.id,
                        on=dt.date(2019, 7, 3))  # fmt: skip
-    assert metrics.card_funnel(session, actor=admin, month="2019-06")["staff_active"] == 1
-    assert metrics.card_funnel(session, actor=admin, month="2019-07")["staff_active"] == 0
+    assert (
+        metrics.card_funnel(session, actor=admin, month="2019-06", rules=metric_rules(session))[
+            "staff_active"
+        ]
+        == 1
+    )
+    assert (
+        metrics.card_funnel(session, actor=admin, month="2019-07", rules=metric_rules(session))[
+            "staff_active"
+        ]
+        == 0
+    )
     with pytest.raises(CreditError, match="already owns"):
         ownership.transfer(session, actor=admin, lead_id=leads[0].id, to_staff_id=doctor.id,
                            on=dt.date(2019, 7, 4))  # fmt: skip
