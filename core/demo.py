@@ -63,6 +63,7 @@ from core.models import (
 from core.months import month_bounds
 from core.permissions import Actor
 from core.scoring import score_as_of, suggested_stage, summarise
+from core.services import ownership as ownership_service
 from core.services import settings as settings_service
 from core.services import users as users_service
 
@@ -1406,6 +1407,7 @@ def load_demo(engine: Engine, progress: Callable[[str], None] | None = None) -> 
             ],
         )
         lead_id = _ids(session, Lead.lead_ref, Lead.id)
+        ownership_service.backfill(session)  # SPEC §8: person keys and ownership periods
         say(f"{len(plan.interactions)} interactions and {len(plan.stage_changes)} stage moves …")
         rng = random.Random(SEED + 1)
         _bulk(

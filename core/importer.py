@@ -85,6 +85,7 @@ from core.models import (
     utcnow,
 )
 from core.permissions import Actor, PermissionDenied, require_role
+from core.services import ownership
 from core.services import settings as settings_service
 from core.services.leads import rescore_leads
 
@@ -236,6 +237,13 @@ KINDS: dict[str, tuple[Column, ...]] = {
         _c("occurred_on", "date"),
         _c("points", "int", False),
     ),
+    # SPEC §8: one change of owner per row (core.services.ownership).
+    "transfers": (
+        _c("lead_ref", "ref", ref="lead"),
+        _c("to_staff_no", "ref", ref="staff"),
+        _c("transferred_on", "date"),
+        _c("reason", required=False, max_length=500),
+    ),
     "orders": (
         _c("order_ref", "key", model=Order, ref="order"),
         _c("staff_no", "ref", ref="staff"),
@@ -261,7 +269,7 @@ KINDS: dict[str, tuple[Column, ...]] = {
         _c("occurred_on", "date"),
     ),
 }
-MARKETER_KINDS = frozenset({"leads", "interactions", "campaigns", "members", "points"})
+MARKETER_KINDS = frozenset({"leads", "interactions", "campaigns", "members", "points", "transfers"})
 # The order in which a whole hospital is imported (each kind refers only to earlier ones).
 IMPORT_ORDER = (
     "departments",
@@ -323,6 +331,10 @@ EXAMPLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "interactions": (
         ("L0001", "browse_news", "2019-06-03", "3"),
         ("L0001", "event_attend", "2019-06-10", ""),
+    ),
+    "transfers": (
+        ("L0001", "S0002", "2019-07-01", "Patient moved to obstetrics"),
+        ("L0002", "S0001", "2019-07-15", ""),
     ),
     "orders": (
         ("O0001", "S0001", "appointment", "0", "valid", "2019-06-12", "L0001", ""),
@@ -393,10 +405,20 @@ class ImportReport:
     leads_rescored: int = 0
     leads_promoted: int = 0
     seconds: float = 0.0
+    # SPEC §8: the collisions of a `leads` file (core.services.ownership.ImportEvent), by row.
+    credit: list = field(default_factory=list)
 
     def summary(self, lang: str = "en") -> str:
         key = "importer.report_dry" if self.dry_run else "importer.report"
         text = t(key, lang, kind=self.kind, rows=f"{self.rows:,}", filename=self.filename)
+        if self.credit:
+            outcomes = [event.outcome for event in self.credit]
+            text += "; " + t(
+                "credit.import.summary",
+                lang,
+                touches=outcomes.count("touch"),
+                claims=outcomes.count("claim"),
+            )
         if self.kind == "interactions" and not self.dry_run:
             text += "; " + t(
                 "importer.report_rescored",
@@ -910,6 +932,8 @@ class _Checker:
                     for i in dates:
                         row[i] = as_date(row[i])
                 found[row[0]] = tuple(row)
+        if entity == "lead":  # an alias (a merged lead's ref too) names the survivor (SPEC §8)
+            found.update(ownership.alias_rows(self.session, wanted))
         return found
 
     def ref(self, name: str) -> list[tuple | None]:
@@ -973,6 +997,7 @@ class _Plan:
     constants: dict[str, Any] = field(default_factory=dict)
     after: Callable[[Session, Actor, ImportReport], None] | None = None
     leads_touched: int = 0
+    credit: list = field(default_factory=list)  # a `leads` file's collisions (SPEC §8)
 
 
 # --- the kinds -----------------------------------------------------------------------------
@@ -1067,6 +1092,20 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     tags, stages = ck.column("tags"), ck.column("stage")
     if ck.errors:
         return _Plan()
+    # SPEC §8: person keys; a row whose key is already held becomes a touch or a claim.
+    credit = ownership.plan_import(
+        ck.session,
+        phones=phones,
+        refs=refs,
+        owners=_ids_of(owners),
+        owner_nos=[owner[0] for owner in owners],
+        created=created,
+        numbers=ck.numbers,
+        error=ck.error,
+    )
+    if credit is None:
+        return _Plan()
+    before_id = ck.session.execute(select(func.coalesce(func.max(Lead.id), 0))).scalar_one()
     columns = {
         "lead_ref": refs,
         "name": names,
@@ -1077,7 +1116,13 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         "campaign_id": _ids_of(campaigns),
         "tags": tags,
         "stage": [stage or "distrust" for stage in stages],
+        "person_key": credit.keys,
     }
+    if len(credit.creates) < ck.n:
+        keep = credit.creates
+        columns = {name: [values[i] for i in keep] for name, values in columns.items()}
+        kept = set(keep)
+        stages = [stages[i] if i in kept else None for i in range(ck.n)]
     constants = {
         "version": 1,
         "points_total": 0,
@@ -1090,6 +1135,7 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     staged = [(refs[i], stages[i], created[i]) for i in range(ck.n) if stages[i]]
 
     def after(session: Session, actor: Actor, report: ImportReport) -> None:
+        ownership.apply_import(session, actor=actor, plan=credit, refs=refs, first_new_id=before_id)
         # An initial stage given in the file is the lead's first move, audited as such.
         if not staged:
             return
@@ -1111,7 +1157,25 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
             },
         )
 
-    return _Plan(Lead, columns, constants, after)
+    return _Plan(Lead, columns, constants, after, credit=credit.events)
+
+
+def _plan_transfers(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    leads, to_staff = ck.column("lead_ref"), ck.column("to_staff_no")
+    days, reasons = ck.column("transferred_on"), ck.column("reason")
+    if ck.errors:
+        return _Plan()
+    rows = ownership.plan_transfers(
+        ck.session, leads=leads, to_staff=to_staff, days=days, reasons=reasons,
+        numbers=ck.numbers, error=ck.error,
+    )  # fmt: skip
+    if ck.errors:
+        return _Plan()
+
+    def after(session: Session, actor: Actor, report: ImportReport) -> None:
+        ownership.apply_transfers(session, actor=actor, rows=rows)
+
+    return _Plan(None, after=after)
 
 
 def _active_rules(session: Session) -> dict[str, tuple[int, int, int]]:
@@ -1295,6 +1359,7 @@ _PLANS: dict[str, Callable[[_Checker, Actor, dt.datetime], _Plan]] = {
     "campaigns": _plan_campaigns,
     "leads": _plan_leads,
     "interactions": _plan_interactions,
+    "transfers": _plan_transfers,
     "orders": _plan_orders,
     "members": _plan_members,
     "points": _plan_points,
@@ -1477,6 +1542,7 @@ def _write_checked(
     kind, filename, sha256, plan = checked.kind, checked.filename, checked.sha256, checked.plan
     rows = len(checked.table.rows)
     report = ImportReport(kind=kind, filename=filename, rows=rows, dry_run=dry_run)
+    report.credit = plan.credit  # SPEC §8: a leads file's touches and claims, dry run too
     if dry_run or session is None:
         report.leads_rescored = plan.leads_touched
         step(1.0, "importer.progress_done")
@@ -1515,6 +1581,9 @@ def _write_checked(
 
 
 def _write(session: Session, plan: _Plan, rows: int, step) -> None:
+    if plan.model is None:  # a kind that only changes rows (transfers)
+        return
+    rows = len(next(iter(plan.columns.values()), []))  # a leads file's touches add no row
     statement = insert(plan.model.__table__)
     for start in range(0, rows, WRITE_CHUNK):
         chunk = {name: values[start : start + WRITE_CHUNK] for name, values in plan.columns.items()}

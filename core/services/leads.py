@@ -827,7 +827,17 @@ def bulk_reassign_owner(
         ).all()
     )
     moving = [lead for lead in leads.values() if lead.owner_staff_id != owner.id]
+    from core.services import ownership  # SPEC §8: every change of owner is in the history
+
+    changes = [(lead.id, lead.owner_staff_id, owner.id) for lead in moving]
     with session.begin_nested():
+        ownership.record_owner_change(
+            session,
+            actor=actor,
+            changes=changes,
+            on=settings_service.hospital_today(session),
+            how="reassignment",
+        )
         for lead in moving:
             old_owner, lead_id, lead_ref = lead.owner_staff_id, lead.id, lead.lead_ref
             _bump(session, actor, lead_id, versions[lead_id], owner_staff_id=owner.id)

@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "tier_requalification_months": None,
     "idle_session_minutes": 120,
     "absolute_session_hours": 12,
+    # SPEC §8: days an owner holds a lead after its last touch; pool claims a person a day.
+    "protection_days": 30,
+    "daily_claim_limit": 20,
     # Imports (core.importer.Limits): a bigger file is refused before it is read.
     "import_max_rows": DEFAULT_IMPORT_MAX_ROWS,
     "import_max_columns": DEFAULT_IMPORT_MAX_COLUMNS,

@@ -94,6 +94,11 @@ READ_ONLY_TABLES: dict[str, str] = {
     "login_session": "sessions",
     "commission_sheet": "commission",
     "setting": "settings",
+    # SPEC §8: credit history changes only through core.services.ownership.
+    "ownership_period": "credit",
+    "lead_touch": "credit",
+    "lead_alias": "credit",
+    "lead_dispute": "credit",
 }
 # Columns other services keep current (value: the reason key shown as the column's help).
 DERIVED_COLUMNS: dict[tuple[str, str], str] = {
@@ -101,6 +106,8 @@ DERIVED_COLUMNS: dict[tuple[str, str], str] = {
     ("lead", "points_total"): "score",
     ("lead", "decay_weeks"): "score",
     ("lead", "last_interaction_on"): "score",
+    ("lead", "owner_staff_id"): "credit",
+    ("lead", "person_key"): "credit",
     ("app_user", "failed_logins"): "login",
 }
 # Bookkeeping columns set by the save itself.
