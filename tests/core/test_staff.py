@@ -524,6 +524,7 @@ def test_usage_heatmap_takes_each_months_rate_from_the_department_table(session,
     for month in months:
         table = metrics.department_table(session, actor=admin, month=month)
         expected = dict(zip(table["department"], table["usage_rate"], strict=True))
+        assert expected and set(expected) <= set(heat.index)
         for department, rate in expected.items():
             got = heat.loc[department, month]
             assert (got != got and rate != rate) or got == rate
