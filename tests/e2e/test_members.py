@@ -4,6 +4,10 @@ refused. Nothing is written: the app server is shared with other tests."""
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+from sqlmodel import func, select
+
+from core.models import Redemption, Reward
 from core.permissions import Actor
 from core.services import members as members_service
 from core.services import settings as settings_service
@@ -52,6 +56,7 @@ def test_members_page_in_both_languages(page, app_server, artifacts_dir):
     """The marketer reads the list and the first member's ledger, asks for 100 of the dearest
     reward (refused: not enough points), then looks at the charts and care lists; then the
     same in Chinese."""
+    redemptions = _redemptions(app_server)
     sign_in(page, app_server.url, "marketer", path="Members")
     for lang in ("en", "zh"):
         text = LABELS[lang]
@@ -78,7 +83,8 @@ def test_members_page_in_both_languages(page, app_server, artifacts_dir):
         form.get_by_role("button", name=text["redeem"], exact=True).click()
         wait_for_app(page)
         refusal = page.get_by_text(text["refused"]).first
-        refusal.wait_for()
+        expect(refusal).to_be_visible()
+        assert _redemptions(app_server) == redemptions  # refused: nothing was redeemed
         refusal.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         shot = artifacts_dir / f"members-refused-{lang}.png"
@@ -109,6 +115,14 @@ def test_members_page_in_both_languages(page, app_server, artifacts_dir):
         shot = artifacts_dir / f"members-care-{lang}.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
+
+
+def _redemptions(app_server) -> tuple[int, int]:
+    """(redemptions, the rewards' total stock) in the server's database."""
+    with app_server.db() as session:
+        count = session.exec(select(func.count()).select_from(Redemption)).one()
+        stock = session.exec(select(func.coalesce(func.sum(Reward.stock), 0))).one()
+    return count, stock
 
 
 def _tier_thresholds(app_server) -> dict[int, int]:
