@@ -76,13 +76,19 @@ LABELS = {
         "此账号未关联员工，因此没有您自己的线索。",
     ),
     # Why a row is here
-    "myday.why.overdue": ("Follow-up was due {day} ({days} days ago)", "应于 {day} 跟进(逾期 {days} 天)"),
+    "myday.why.overdue": (
+        "Follow-up was due {day} ({days} days ago)",
+        "应于 {day} 跟进(逾期 {days} 天)",
+    ),
     "myday.why.first_overdue": (
         "Never contacted: first contact was due {day} ({days} days ago)",
         "从未联系：应于 {day} 首次联系(逾期 {days} 天)",
     ),
     "myday.why.due_today": ("Follow-up due today (last contact {last})", "今日应跟进(上次 {last})"),
-    "myday.why.first_contact": ("New lead from {created}: first contact", "{created} 新线索：首次联系"),
+    "myday.why.first_contact": (
+        "New lead from {created}: first contact",
+        "{created} 新线索：首次联系",
+    ),
     "myday.why.handed": ("handed to you", "转介给您"),
     "myday.why.handoff": ("Handed to {consultant} on {day}", "{day} 转介给 {consultant}"),
     "myday.why.birthday": ("Birthday today", "今天生日"),

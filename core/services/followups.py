@@ -322,61 +322,54 @@ def _due_table(session: Session, on: dt.date, scope: Scope, days: dict[str, int]
         responsible.append(literal(False))
     if responsible:
         conditions.append(or_(*responsible))
-    in_scope = (
-        select(Lead.id)
-        .select_from(Lead)
-        .outerjoin(held, held.c.lead_id == Lead.id)
-        .where(*conditions)
-    )
-    ranked = (
-        select(
-            Followup.lead_id,
-            Followup.occurred_on,
-            Followup.next_on,
-            func.row_number()
-            .over(
-                partition_by=Followup.lead_id,
-                order_by=(Followup.occurred_on.desc(), Followup.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(Followup.occurred_on <= on, Followup.lead_id.in_(in_scope))
-        .subquery("ranked")
-    )
-    latest = (
-        select(ranked.c.lead_id, ranked.c.occurred_on, ranked.c.next_on)
-        .where(ranked.c.rank == 1)
-        .subquery("latest")
+    # The latest follow-up on or before `on`: one indexed probe per lead (lead_id, date).
+    mine = and_(Followup.lead_id == Lead.id, Followup.occurred_on <= on)
+    latest_on = select(func.max(Followup.occurred_on)).where(mine).correlate(Lead).scalar_subquery()
+    latest_next = (
+        select(Followup.next_on)
+        .where(mine)
+        .order_by(Followup.occurred_on.desc(), Followup.id.desc())
+        .limit(1)
+        .correlate(Lead)
+        .scalar_subquery()
     )
     days = {**cadence(session), **(days or {})}
     cadence_days = case(
         {stage: days[stage] for stage in days}, value=Lead.stage, else_=days[Stage.distrust]
     )
-    next_num = case(
-        (latest.c.lead_id.is_(None), day_number(Lead.created_on) + 1),
-        (latest.c.next_on.is_not(None), day_number(latest.c.next_on)),
-        else_=day_number(latest.c.occurred_on) + cadence_days,
-    )
-    last_num = case(
-        (latest.c.lead_id.is_(None), day_number(Lead.created_on)),
-        else_=day_number(latest.c.occurred_on),
-    )
-    return (
+    inner = (
         select(
             Lead.id.label("lead_id"),
+            Lead.created_on.label("created_on"),
             Lead.owner_staff_id.label("owner_staff_id"),
             held.c.consultant_user_id.label("consultant_user_id"),
-            next_num.label("next_num"),
-            last_num.label("last_num"),
-            latest.c.lead_id.is_not(None).label("followed"),
+            latest_on.label("latest_on"),
+            latest_next.label("latest_next"),
             cadence_days.label("cadence_days"),
         )
         .select_from(Lead)
         .outerjoin(held, held.c.lead_id == Lead.id)
-        .outerjoin(latest, latest.c.lead_id == Lead.id)
-        .where(Lead.id.in_(in_scope))
-        .subquery("due")
+        .where(*conditions)
+        .subquery("followed")
     )
+    followed = inner.c.latest_on.is_not(None)
+    next_num = case(
+        (~followed, day_number(inner.c.created_on) + 1),
+        (inner.c.latest_next.is_not(None), day_number(inner.c.latest_next)),
+        else_=day_number(inner.c.latest_on) + inner.c.cadence_days,
+    )
+    last_num = case(
+        (~followed, day_number(inner.c.created_on)), else_=day_number(inner.c.latest_on)
+    )
+    return select(
+        inner.c.lead_id,
+        inner.c.owner_staff_id,
+        inner.c.consultant_user_id,
+        next_num.label("next_num"),
+        last_num.label("last_num"),
+        followed.label("followed"),
+        inner.c.cadence_days,
+    ).subquery("due")
 
 
 def _scope_for(session: Session, actor: Actor) -> Scope:
@@ -559,6 +552,26 @@ def _waiting_handoffs(session: Session, actor: Actor) -> pd.DataFrame:
                                  "consultant", "handed_at"])  # fmt: skip
 
 
+def _with_facts(session: Session, actor: Actor, frame: pd.DataFrame, on: dt.date) -> pd.DataFrame:
+    """`frame` (with lead_id) with each lead's phone (as `actor` may read it) and score."""
+    frame = frame.head(SECTION_LIMIT).copy()
+    ids = [int(i) for i in frame["lead_id"]] if len(frame) else []
+    facts: dict[int, tuple] = {}
+    if ids:
+        decay = int(settings_service.get_value(session, "idle_decay_points"))
+        rows = session.execute(
+            select(Lead.id, Lead.phone, Lead.owner_staff_id, score_sql(on, decay)).where(
+                Lead.id.in_(ids)
+            )
+        ).all()
+        for lead_id, phone, owner_id, score in rows:
+            shown = phone if sees_full_lead_phone(actor, owner_id) else None
+            facts[lead_id] = (shown, int(score))
+    frame["phone"] = [facts.get(i, (None, 0))[0] for i in ids]
+    frame["score"] = [facts.get(i, (None, 0))[1] for i in ids]
+    return frame
+
+
 def my_day(session: Session, *, actor: Actor, on: dt.date) -> MyDay:
     """What `actor` has to do on `on`: overdue follow-ups (oldest first), those due today,
     first contacts of new leads, hand-offs waiting for a consultant, members with a birthday
@@ -577,6 +590,8 @@ def my_day(session: Session, *, actor: Actor, on: dt.date) -> MyDay:
     else:
         lapsing = pd.DataFrame(columns=["lead_id", "lead_ref", "name", "stage",
                                         "protected_until"])  # fmt: skip
+    full = {"handoffs": len(handoffs), "lapsing": len(lapsing)}
+    handoffs, lapsing = (_with_facts(session, actor, frame, on) for frame in (handoffs, lapsing))
     sections = {
         "overdue": overdue,
         "due_today": due_today,
@@ -585,7 +600,7 @@ def my_day(session: Session, *, actor: Actor, on: dt.date) -> MyDay:
         "members": members,
         "lapsing": lapsing,
     }
-    counts = {name: len(frame) for name, frame in sections.items()}
+    counts = {name: len(frame) for name, frame in sections.items()} | full
     frames = {name: frame.head(SECTION_LIMIT).reset_index(drop=True)
               for name, frame in sections.items()}  # fmt: skip
     return MyDay(on=on, counts=counts, **frames)
