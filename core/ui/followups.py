@@ -102,7 +102,7 @@ def followup_form(
             t("followups.form.note", lang), height=68, max_chars=500, key=f"fu_note_{key}"
         )
         submitted = st.form_submit_button(
-            t("followups.form.save", lang), type="primary", use_container_width=True
+            t("followups.form.save", lang), type="primary", width="stretch"
         )
     if not submitted:
         return False
@@ -312,12 +312,12 @@ def _team(user) -> None:
         columns={c: t(f"myday.team.{c}", lang) for c in team.columns if c != "staff_no"}
         | {"staff_no": t("myday.team.staff_no", lang)}
     )
-    st.dataframe(shown, hide_index=True, use_container_width=True, key="myday_team_table")
+    st.dataframe(shown, hide_index=True, width="stretch", key="myday_team_table")
     st.subheader(t("myday.trend.title", lang))
     if not trend["due"].sum():
         st.caption(t("myday.trend.empty", lang))
         return
-    st.plotly_chart(trend_figure(trend, lang), use_container_width=True, key="myday_trend")
+    st.plotly_chart(trend_figure(trend, lang), width="stretch", key="myday_trend")
 
 
 def trend_figure(trend: pd.DataFrame, lang: str) -> go.Figure:
