@@ -291,7 +291,6 @@ IMPORT_ORDER = (
     "campaigns",
     "leads",
     "interactions",
-    "followups",
     "members",
     "orders",
     "points",

@@ -35,7 +35,12 @@ LEAD_SECTIONS = ("overdue", "due_today", "first_contacts")
 TEAM_ROLES = (Role.admin, Role.marketer, Role.dept_head)
 CSS = """
 <style>
-.st-key-myday_counts [data-testid="stMetric"] {padding: 0.25rem 0.5rem;}
+.st-key-myday_counts [data-testid="stMetric"] {padding: 0.1rem 0.4rem;}
+.st-key-myday_counts [data-testid="stMetricValue"] {font-size: 1.6rem;}
+@media (max-width: 640px) {
+  .st-key-myday_counts [data-testid="stMetricValue"] {font-size: 1.3rem;}
+  .st-key-myday_counts [data-testid="stMetricLabel"] p {font-size: 0.8rem;}
+}
 [class*="st-key-myday_acts_"] button, [class*="st-key-myday_acts_"] a {min-height: 44px;}
 [class*="st-key-myday_row_"] p {margin-bottom: 0.15rem;}
 </style>
@@ -308,7 +313,7 @@ def _team(user) -> None:
         st.metric(t("myday.team.team_overdue", lang), f"{int(team['overdue'].sum()):,}")
         st.metric(t("myday.team.team_unattended", lang), f"{int(team['unattended'].sum()):,}",
                   help=t("myday.team.unattended_help", lang))  # fmt: skip
-    shown = team.rename(
+    shown = team.assign(staff_no=team["staff_no"].fillna("—")).rename(
         columns={c: t(f"myday.team.{c}", lang) for c in team.columns if c != "staff_no"}
         | {"staff_no": t("myday.team.staff_no", lang)}
     )
@@ -325,22 +330,22 @@ def trend_figure(trend: pd.DataFrame, lang: str) -> go.Figure:
     weeks = [str(week) for week in trend["week"]]
     figure = go.Figure()
     figure.add_bar(x=weeks, y=trend["due"], name=t("myday.trend.due", lang),
-                   marker_color="#cbd5e1", yaxis="y2")  # fmt: skip
+                   marker_color="#cbd5e1")  # fmt: skip
     figure.add_scatter(
         x=weeks,
         y=[None if pd.isna(v) else round(100 * v, 1) for v in trend["share"]],
         name=t("myday.trend.share", lang),
         mode="lines+markers",
         line={"color": "#2563eb", "width": 3},
+        yaxis="y2",
     )
     figure.update_layout(
         height=300,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h", "y": 1.12, "x": 0},
         xaxis={"title": t("myday.trend.week", lang), "type": "category"},
-        yaxis={"title": "%", "range": [0, 105]},
-        yaxis2={"overlaying": "y", "side": "right", "showgrid": False,
-                "title": t("myday.trend.due", lang)},
+        yaxis={"title": t("myday.trend.due", lang), "showgrid": False},
+        yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "title": "%"},
         hovermode="x unified",
     )  # fmt: skip
     return figure
