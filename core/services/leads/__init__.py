@@ -21,41 +21,28 @@ The package, in layers (each module imports only those above it):
 - `pipeline` — pipeline analytics from the stage history (`stage_history`,
   `stage_conversion`, `stage_durations`, `super_trust_sources`, `data_months`).
 
-Callers use `from core.services import leads` and `leads.<name>`; every name below is
-re-exported here. Other services import the module that owns a rule (e.g.
-`core.services.leads.access`).
+Callers (pages, the importer, other services, tests) use `from core.services import leads`
+and `leads.<name>` for the service functions, their constants and errors, re-exported below.
+The building blocks other services share (`access.check_visible`, `access.scope_conditions`,
+`board.board_rules`, `moves.load_for_change`, `handoff_lists.lead_handoffs`, …) are imported
+from the module that owns them.
 """
 
 from __future__ import annotations
 
-from core.services.leads.access import (
-    FULL_PHONE_ROLES,
-    MOVER_ROLES,
-    RECORDER_ROLES,
-    check_can_record,
-    check_visible,
-    mask_phone,
-    scope_conditions,
-    sees_every_phone,
-    shows_full_phone,
-)
+from core.services.leads.access import FULL_PHONE_ROLES, MOVER_ROLES, RECORDER_ROLES, mask_phone
 from core.services.leads.board import (
     BOARD_LIMIT,
     BOARD_ORDERS,
     CARD_COLUMNS,
     BoardColumn,
     BoardFilters,
-    BoardRules,
     board_as_of,
     board_columns,
     board_options,
-    board_rules,
-    consent_flags,
-    split_tags,
 )
 from core.services.leads.detail import TIMELINE_COLUMNS, lead_detail, score_breakdown
 from core.services.leads.errors import BoardError, ReasonRequired, StaleLead
-from core.services.leads.handoff_lists import lead_handoffs
 from core.services.leads.interactions import (
     LEAD_WORK_ACTIVITY,
     InteractionResult,
@@ -67,10 +54,7 @@ from core.services.leads.moves import (
     bulk_move,
     bulk_reassign_owner,
     bulk_tag,
-    bump_version,
-    load_for_change,
     move_lead,
-    stale_error,
 )
 from core.services.leads.pipeline import (
     data_months,
@@ -79,12 +63,7 @@ from core.services.leads.pipeline import (
     stage_history,
     super_trust_sources,
 )
-from core.services.leads.rescoring import (
-    CHUNK,
-    PROMOTION_REASON,
-    expire_loaded,
-    rescore_leads,
-)
+from core.services.leads.rescoring import CHUNK, PROMOTION_REASON, rescore_leads
 
 __all__ = [
     "BOARD_LIMIT",
@@ -101,39 +80,25 @@ __all__ = [
     "BoardColumn",
     "BoardError",
     "BoardFilters",
-    "BoardRules",
     "InteractionResult",
     "ReasonRequired",
     "StaleLead",
     "board_as_of",
     "board_columns",
     "board_options",
-    "board_rules",
     "bulk_move",
     "bulk_reassign_owner",
     "bulk_tag",
-    "bump_version",
-    "check_can_record",
-    "check_visible",
-    "consent_flags",
     "data_months",
-    "expire_loaded",
     "interaction_points",
     "lead_detail",
-    "lead_handoffs",
-    "load_for_change",
     "mask_phone",
     "move_lead",
     "record_interaction",
     "rescore_leads",
-    "scope_conditions",
     "score_breakdown",
-    "sees_every_phone",
-    "shows_full_phone",
-    "split_tags",
     "stage_conversion",
     "stage_durations",
     "stage_history",
-    "stale_error",
     "super_trust_sources",
 ]
