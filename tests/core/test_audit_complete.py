@@ -9,7 +9,9 @@ as a write (and then called above) or as a read, so a new write service cannot s
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -711,7 +713,8 @@ READS = {
     "handoffs": "consultants handoff_queue lead_handoffs",
     "members": "member_by_no lead_by_ref list_members member_detail care_lists "
     "requalification_review tier_change_preview list_rewards redemption_history chart_months "
-    "tier_counts_by_month points_by_month top_member_revenue_share preview_expiry",
+    "tier_counts_by_month points_by_month top_member_revenue_share preview_expiry "
+    "require_read require_write",  # and the access checks, which write nothing
     "campaigns": "get_campaign list_campaigns campaign_choices owner_choices staff_choices "
     "list_tasks overdue_tasks calendar_items channel_overlaps channel_weeks campaign_results",
     "content": "can_read list_pieces search_scripts script_conditions library_departments "
@@ -736,6 +739,21 @@ READS = {
 }
 
 
+def _defined_functions(module):
+    """(name, function) of the public functions `module` defines; for a package (e.g.
+    core.services.members), those every module of the package defines."""
+    modules = [module]
+    if hasattr(module, "__path__"):
+        modules += [
+            importlib.import_module(f"{module.__name__}.{info.name}")
+            for info in pkgutil.iter_modules(module.__path__)
+        ]
+    for one in modules:
+        for function_name, function in inspect.getmembers(one, inspect.isfunction):
+            if function.__module__ == one.__name__ and not function_name.startswith("_"):
+                yield function_name, function
+
+
 def test_every_service_function_with_an_acting_user_is_classified():
     """A new public service function that takes `actor` must be added here, as a read or as
     a write with its audit check; writes without an actor are listed in HELPERS."""
@@ -743,9 +761,7 @@ def test_every_service_function_with_an_acting_user_is_classified():
     unknown = []
     for name, module in SERVICE_MODULES.items():
         reads = set(READS[name].split())
-        for function_name, function in inspect.getmembers(module, inspect.isfunction):
-            if function.__module__ != module.__name__ or function_name.startswith("_"):
-                continue
+        for function_name, function in _defined_functions(module):
             qualified = f"{name}.{function_name}"
             takes_actor = "actor" in inspect.signature(function).parameters
             if not takes_actor:
