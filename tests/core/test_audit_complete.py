@@ -716,7 +716,8 @@ READS = {
     "tier_counts_by_month points_by_month top_member_revenue_share preview_expiry "
     "require_read require_write",  # and the access checks, which write nothing
     "campaigns": "get_campaign list_campaigns campaign_choices owner_choices staff_choices "
-    "list_tasks overdue_tasks calendar_items channel_overlaps channel_weeks campaign_results",
+    "list_tasks overdue_tasks calendar_items channel_overlaps channel_weeks campaign_results "
+    "require_read require_write",
     "content": "can_read list_pieces search_scripts script_conditions library_departments "
     "channel_choices get_piece shares_by",
     "staff": "departments staff_titles staff_choices staff_roster team_table follow_up_list "
