@@ -26,6 +26,7 @@ from sqlmodel import Session
 from core import audit
 from core.db import as_date, execute_many, fetch_rows
 from core.domain import Role
+from core.errors import AppError
 from core.i18n import t
 from core.models import (
     AppUser,
@@ -60,16 +61,8 @@ FULL_NAME_ROLES = (Role.admin, Role.marketer)
 CHUNK = 5_000
 
 
-class CreditError(ValueError):
+class CreditError(AppError):
     """A refusal the user can act on: `key` is its label (core/i18n/credit.py)."""
-
-    def __init__(self, key: str, /, **values: Any):
-        self.key = key
-        self.values = values
-        super().__init__(t(key, "en", **values))
-
-    def message_in(self, lang: str = "en") -> str:
-        return t(self.key, lang, **self.values)
 
 
 class ClaimLost(CreditError):

@@ -1109,30 +1109,16 @@ def settings_tab(user: CurrentUser) -> None:
 def _user_error(error: Exception, lang: str) -> str:
     if isinstance(error, TextRefused):
         return error.message_in(lang, quote=plain)
+    if isinstance(error, users_service.UserError | users_service.PasswordRejected):
+        return error.message_in(lang, quote=plain)
     text = str(error)
-    if isinstance(error, users_service.PasswordRejected):
-        if "common" in text:
-            return t("users_admin.err.common", lang)
-        if "72" in text:
-            return t("users_admin.err.long", lang)
-        return t("users_admin.err.short", lang, n=users_service.MIN_PASSWORD_LENGTH)
     if isinstance(error, ValidationError):
         return "; ".join(
             f"{e['loc'][0] if e.get('loc') else ''}: {ta.error_message(e, lang)}"
             for e in error.errors()
         )
-    known = {
-        "is taken": "users_admin.err.taken",
-        "department head needs": "users_admin.err.head_department",
-        "staff login needs": "users_admin.err.staff_needed",
-        "no such staff": "users_admin.err.no_staff",
-        "no such department": "users_admin.err.no_department",
-        "no such user": "users_admin.err.no_user",
-        "your own login": "table_admin.err.self",
-    }
-    for fragment, key in known.items():
-        if fragment in text:
-            return t(key, lang)
+    if "your own login" in text:  # PermissionDenied of set_disabled
+        return t("table_admin.err.self", lang)
     return _error_text(error, lang)
 
 
