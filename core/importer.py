@@ -1,5 +1,8 @@
 """Imports of SPEC §5: a CSV (UTF-8) or XLSX file of one KIND, all rows or none.
 
+One cohesive module: one all-or-nothing pipeline (read, check every row, write in bulk) whose
+kinds share the same reader, limits, row checker, reference lookups and batch record.
+
 The whole file is read and checked first (every bad row is collected, with the file's row
 number: the header is row 1), references and duplicate keys are looked up with one query per
 kind of record, and only a file without a single bad row is written, in bulk, in one

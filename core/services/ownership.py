@@ -26,6 +26,7 @@ from sqlmodel import Session
 from core import audit
 from core.db import as_date, execute_many, fetch_rows
 from core.domain import Role
+from core.errors import AppError
 from core.i18n import t
 from core.models import (
     AppUser,
@@ -61,16 +62,8 @@ FULL_NAME_ROLES = (Role.admin, Role.marketer)
 CHUNK = 5_000
 
 
-class CreditError(ValueError):
+class CreditError(AppError):
     """A refusal the user can act on: `key` is its label (core/i18n/credit.py)."""
-
-    def __init__(self, key: str, /, **values: Any):
-        self.key = key
-        self.values = values
-        super().__init__(t(key, "en", **values))
-
-    def message_in(self, lang: str = "en") -> str:
-        return t(self.key, lang, **self.values)
 
 
 class ClaimLost(CreditError):
@@ -1134,7 +1127,7 @@ def merge_leads(
     hand-offs, consent, touches, members and aliases move to it; the merged lead is made
     inactive (its row stays, so past figures do not change), its ownership closes on `on`
     and its ref becomes an alias. The survivor is rescored. Audited."""
-    from core.services.leads import rescore_leads
+    from core.services.leads.rescoring import rescore_leads
 
     require_role(actor, *MERGE_ROLES)
     keep, merge = _merge_pair(session, keep_id, merge_id)
