@@ -130,6 +130,9 @@ def good_rows(draw, kind: str) -> list[list[str]]:
             earn = draw(st.sampled_from(["sign_in", "event", "share", "survey"]))
             member = draw(st.sampled_from(["M0001", "M0002"]))
             rows.append([member, earn, str(draw(st.integers(1, 500))), draw(days)])
+        elif kind == "followups":
+            kind_of = draw(st.sampled_from(["call", "wechat", "visit", "sms", "other"]))
+            rows.append(["L0001", "S0001", kind_of, draw(days), draw(names), ""])
         elif kind == "transfers":
             # L0001 (S0001's since 2019-06-02) passes back and forth, one day after another.
             to_staff = "S0002" if i % 2 == 0 else "S0001"
