@@ -82,6 +82,9 @@ class FollowupError(AppError):
     key = "followups.error.invalid"
 
 
+DAYS_PER_WEEK = 7  # the on-time trend's buckets (not the score's idle decay)
+
+
 def _day(number: int | None) -> dt.date | None:
     return None if number is None else _EPOCH + dt.timedelta(days=int(number))
 
@@ -717,7 +720,7 @@ def on_time_by_week(
         .union_all(new_leads)
         .subquery("items")
     )
-    week = ((items.c.due_num - start) // 7).label("week")
+    week = ((items.c.due_num - start) // DAYS_PER_WEEK).label("week")
     rows = session.execute(
         select(week, func.count(), func.sum(items.c.on_time))
         .where(items.c.due_num >= start, items.c.due_num <= today)
