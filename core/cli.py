@@ -11,13 +11,10 @@ import datetime as dt
 import getpass
 import json
 import os
-import re
 import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class CliError(Exception):
@@ -32,7 +29,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _month(value: str) -> str:
-    if not MONTH_PATTERN.match(value):
+    from core.months import is_month
+
+    if not is_month(value):
         raise argparse.ArgumentTypeError(f"month must be YYYY-MM, got '{value}'")
     return value
 
@@ -140,9 +139,12 @@ def cmd_kpi(args) -> None:
     from core import metrics
     from core.db import read_session
     from core.permissions import Actor
+    from core.services.settings import metric_rules
 
     with read_session(_engine()) as session:
-        figures = metrics.month_kpis(session, actor=Actor.system(), month=args.month)
+        figures = metrics.month_kpis(
+            session, actor=Actor.system(), month=args.month, rules=metric_rules(session)
+        )
     if args.json:
         _print_json(figures)
     else:
@@ -154,10 +156,15 @@ def cmd_score(args) -> None:
     from core import metrics
     from core.db import read_session
     from core.permissions import Actor
+    from core.services.settings import metric_rules
 
     with read_session(_engine()) as session:
         result = metrics.lead_score(
-            session, actor=Actor.system(), lead_ref=args.lead_ref, as_of=args.as_of
+            session,
+            actor=Actor.system(),
+            lead_ref=args.lead_ref,
+            rules=metric_rules(session),
+            as_of=args.as_of,
         )
     if args.json:
         _print_json(result)
@@ -170,9 +177,12 @@ def cmd_member(args) -> None:
     from core import metrics
     from core.db import read_session
     from core.permissions import Actor
+    from core.services.settings import metric_rules
 
     with read_session(_engine()) as session:
-        result = metrics.member_status(session, actor=Actor.system(), member_no=args.member_no)
+        result = metrics.member_status(
+            session, actor=Actor.system(), member_no=args.member_no, rules=metric_rules(session)
+        )
     if args.json:
         _print_json(result)
     else:
@@ -184,9 +194,12 @@ def cmd_commission(args) -> None:
     from core import metrics
     from core.db import read_session
     from core.permissions import Actor
+    from core.services.settings import metric_rules
 
     with read_session(_engine()) as session:
-        rows = metrics.commission_sheet(session, actor=Actor.system(), month=args.month)
+        rows = metrics.commission_sheet(
+            session, actor=Actor.system(), month=args.month, rules=metric_rules(session)
+        )
     if args.json:
         _print_json(rows)
     else:

@@ -312,5 +312,22 @@ def fetch_rows(session: Session, statement) -> list[tuple]:
 
 
 def as_date(value: Any) -> dt.date | None:
-    """A DATE from `fetch_rows`: SQLite's ISO text or PostgreSQL's date."""
-    return _iso_date(value) if isinstance(value, str) else value
+    """A date read from the database, whatever the driver gave: SQLite's ISO text (of a DATE,
+    or a max() of one), PostgreSQL's date, a timestamp (its date), or nothing (None, "",
+    a pandas NaN/NaT) as None. The one place such values are turned into dates."""
+    if isinstance(value, str):
+        return _iso_date(value[:10]) if value else None
+    if value is None or value != value:  # NaN / NaT: a missing date in a pandas column
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return _iso_date(str(value)[:10])
+
+
+def chunks(values: list, size: int) -> Iterator[list]:
+    """`values` in consecutive lists of at most `size` (e.g. ids per IN (...) list, kept well
+    below SQLite's and PostgreSQL's limits on bound parameters)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -23,7 +23,6 @@ transaction with bulk inserts. Lead summaries and stages follow `core.scoring` e
 from __future__ import annotations
 
 import bisect
-import calendar
 import datetime as dt
 import math
 import random
@@ -61,6 +60,7 @@ from core.models import (
     StaffActivity,
     StageChange,
 )
+from core.months import month_bounds
 from core.permissions import Actor
 from core.scoring import score_as_of, suggested_stage, summarise
 from core.services import settings as settings_service
@@ -257,7 +257,7 @@ def _month_first(month: int) -> dt.date:
 
 
 def _month_last(month: int) -> dt.date:
-    return dt.date(YEAR, month, calendar.monthrange(YEAR, month)[1])
+    return month_bounds(f"{YEAR:04d}-{month:02d}")[1]
 
 
 def _days(first: dt.date, last: dt.date) -> list[dt.date]:

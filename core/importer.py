@@ -61,6 +61,7 @@ from sqlmodel import Session, SQLModel
 from core import audit
 from core.db import (
     as_date,
+    chunks,
     execute_many,
     fetch_rows,
     get_engine,
@@ -739,11 +740,6 @@ def _check_header(header: list[str], row: int, columns: tuple[Column, ...]) -> l
 # --- checking ------------------------------------------------------------------------------
 
 
-def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _parse_date(value: str) -> dt.date | None:
     if not _DATE.fullmatch(value):
         return None
@@ -978,7 +974,7 @@ def _fetch_keys(session: Session, entity: str, values: Iterable[str]) -> dict[st
     found: dict[str, tuple] = {}
     # A NUL can be in no key (PostgreSQL text cannot hold it): such a cell is unknown.
     wanted = {value for value in values if value and "\x00" not in value}
-    for chunk in _chunks(sorted(wanted)):
+    for chunk in chunks(sorted(wanted), CHUNK):
         for row in fetch_rows(session, query.params(chunk=chunk)):
             if dates:
                 row = list(row)
@@ -1277,7 +1273,7 @@ def _check_balances(ck: _Checker, signed, members, kinds, dates) -> None:
         .where(table.c.member_id.in_(bindparam("chunk", expanding=True)))
         .group_by(table.c.member_id, table.c.occurred_on)
     )
-    for chunk in _chunks(sorted(by_member)):
+    for chunk in chunks(sorted(by_member), CHUNK):
         bound = query.params(chunk=chunk)
         for member_id, occurred_on, plus, minus in ck.read(
             lambda session, bound=bound: fetch_rows(session, bound)
@@ -1336,7 +1332,7 @@ def _ids(session: Session, entity: str, keys: list[str]) -> dict[str, int]:
         table.c[key].in_(bindparam("chunk", expanding=True))
     )
     found: dict[str, int] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys, CHUNK):
         found.update(tuple(row) for row in session.execute(query, {"chunk": chunk}).all())
     return found
 

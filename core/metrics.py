@@ -1,9 +1,13 @@
 """SPEC §3's numbers, each defined once, here, as an SQL aggregate.
 
-Months are compared with date bounds (`first_day <= d <= last_day`), never with
-`strftime`/`date_trunc`, so every query runs unchanged on SQLite and PostgreSQL. Figures over
-several months group by a small table of month bounds (`_months_table`) joined on
-`BETWEEN`, so a 24-month trend is one query per figure, not one per month.
+Months come from `core.months` (date bounds, never `strftime`/`date_trunc`, so every query
+runs unchanged on SQLite and PostgreSQL). Figures over several months group by its small
+table of month bounds (`months_table`) joined on `BETWEEN`, so a 24-month trend is one query
+per figure, not one per month.
+
+The rules an administrator may change (thresholds, decay, commission, tiers, default
+licences) come in as a `Rules` value the caller passes (`core.services.settings.metric_rules`
+reads them): this module reads no setting and imports no service.
 
 Scoping (every function takes the acting user): admin, executive and marketer see the whole
 hospital; a department head sees their department's staff and those staff's leads, orders
@@ -13,20 +17,20 @@ table and the leaderboard show their own department); consultants see no hospita
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
-import re
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Date, String, and_, case, func, literal, or_, select, true, union_all
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
-from core import audit
+from core.db import as_date
 from core.domain import (
     NON_EARNING_POINTS_KINDS,
     STAGE_ORDER,
@@ -47,7 +51,17 @@ from core.models import (
     PointsEntry,
     Staff,
     StaffActivity,
-    utcnow,
+)
+
+# The month helpers live in core.months; these names stay importable from here.
+from core.months import (  # noqa: F401
+    MONTH_PATTERN,
+    month_bounds,
+    month_of,
+    months_between,
+    months_table,
+    next_month,
+    previous_month,
 )
 from core.permissions import (
     Actor,
@@ -57,53 +71,35 @@ from core.permissions import (
     staff_scope,
 )
 from core.scoring import score_as_of, suggested_stage
-from core.services.settings import get_value, hospital_today, licences_for, tiers
 
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 CENT = Decimal("0.01")
 LEADERBOARD_MEASURES = ("leads", "valid_appointments", "valid_revenue", "members_converted")
 COMMISSION_KINDS = (OrderKind.mall, OrderKind.checkup)
+# "The top 20% of members" of the 20/80 chart (see `top_member_count`).
+TOP_MEMBER_SHARE = 0.2
 
 # Roles that see hospital figures (scoped as the module docstring says).
 FIGURE_ROLES = (Role.admin, Role.executive, Role.marketer, Role.dept_head, Role.staff)
 COMMISSION_ROLES = (Role.admin, Role.executive, Role.dept_head, Role.staff)
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The administrator's rules the figures depend on, passed in by the caller
+    (`core.services.settings.metric_rules(session)` reads the ones in force)."""
+
+    today: dt.date  # the hospital's today (a lead's score defaults to it)
+    active_staff_lead_threshold: int
+    default_licences: int
+    idle_decay_points: int
+    stage_thresholds: Mapping[str, int]
+    handoff_threshold: int
+    commission_per_appointment: Decimal
+    commission_rate: Decimal
+    tiers: tuple[tuple[int, int], ...] = field(default=((1, 0),))  # (level, threshold)
+
+
 # --- Months -------------------------------------------------------------------------------
-
-
-def month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    """The first and last day of `month` ('YYYY-MM')."""
-    match = MONTH_PATTERN.match(month or "")
-    if not match:
-        raise ValueError(f"month must be YYYY-MM, got '{month}'")
-    year, number = int(match.group(1)), int(match.group(2))
-    return dt.date(year, number, 1), dt.date(year, number, calendar.monthrange(year, number)[1])
-
-
-def month_of(day: dt.date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def previous_month(month: str) -> str:
-    first, _ = month_bounds(month)
-    return month_of(first - dt.timedelta(days=1))
-
-
-def next_month(month: str) -> str:
-    _, last = month_bounds(month)
-    return month_of(last + dt.timedelta(days=1))
-
-
-def months_between(first_month: str, last_month: str) -> list[str]:
-    """Every month from `first_month` to `last_month`, both included."""
-    month_bounds(last_month)
-    if first_month > last_month:
-        raise ValueError(f"the first month {first_month} is after the last month {last_month}")
-    months = [first_month]
-    while months[-1] != last_month:
-        months.append(next_month(months[-1]))
-    return months
 
 
 def latest_data_month(session: Session) -> str | None:
@@ -118,29 +114,49 @@ def latest_data_month(session: Session) -> str | None:
             select(func.max(Order.created_on)).scalar_subquery(),
         )
     ).one()
-    days = [_as_date(day) for day in latest if day is not None]
+    # A scalar subquery's max() comes back as text on SQLite.
+    days = [as_date(day) for day in latest if day is not None]
     return month_of(max(days)) if days else None
 
 
-def _as_date(value: Any) -> dt.date:
-    # A scalar subquery's max() comes back as text on SQLite.
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+def year_to_date(month: str, *, earliest: str | None = None) -> tuple[str, str]:
+    """(first, last) month of the year to date: January of `month`'s year (or `earliest`,
+    when that is later) to `month`."""
+    first, _ = month_bounds(month)
+    january = month_of(first.replace(month=1))
+    return (max(january, earliest) if earliest else january), month
 
 
-def _months_table(months: list[str]):
-    """A CTE (month, first_day, last_day), one row per month, built from bound parameters."""
-    rows = []
-    for month in months:
-        first, last = month_bounds(month)
-        rows.append(
-            select(
-                literal(month, String(7)).label("month"),
-                literal(first, Date()).label("first_day"),
-                literal(last, Date()).label("last_day"),
-            )
-        )
-    table = union_all(*rows) if len(rows) > 1 else rows[0]
-    return table.cte("months")
+# --- This month against the previous one ----------------------------------------------------
+
+
+def with_previous_month(
+    figures: Callable[..., Mapping[str, Any]], session: Session, *, month: str, **arguments
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """`figures(session, month=…, **arguments)` for `month` and for the month before it: the
+    pair every "change on the previous month" is read from."""
+    now = figures(session, month=month, **arguments)
+    before = figures(session, month=previous_month(month), **arguments)
+    return now, before
+
+
+def change_on_previous_month(now: Mapping[str, Any], before: Mapping[str, Any], key: str):
+    """SPEC's "change on the previous month" of figure `key`: now − before (money stays a
+    Decimal), or None when either month lacks the figure."""
+    value, previous = now.get(key), before.get(key)
+    if value is None or previous is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    return value - previous
+
+
+def growth(value: Decimal, previous: Decimal) -> float | None:
+    """The growth on the previous month, (value − previous) ÷ previous to 4 places (None
+    when the previous month had none)."""
+    if previous == 0:
+        return None
+    return round(float((value - previous) / previous), 4)
 
 
 # --- Scope --------------------------------------------------------------------------------
@@ -247,13 +263,14 @@ def _threshold_reached(scope: _Scope, threshold: int):
     return statement.subquery("reached")
 
 
-def _card_counts(session: Session, scope: _Scope, months: list[str], *, by_department: bool):
+def _card_counts(
+    session: Session, scope: _Scope, months: list[str], *, by_department: bool, threshold: int
+):
     """Per month (and department): staff, issued, not activated, activated, profiles
-    incomplete and complete, and active staff (issued card, ≥ threshold leads by end(M))."""
-    table = _months_table(months)
+    incomplete and complete, and active staff (issued card, ≥ `threshold` leads by end(M))."""
+    table = months_table(months)
     last = table.c.last_day
     state = _card_conditions(last)
-    threshold = int(get_value(session, "active_staff_lead_threshold"))
     columns = [
         _count_if(and_(Staff.id.is_not(None), state["employed"])).label("staff"),
         _count_if(state["issued"]).label("cards_issued"),
@@ -291,7 +308,7 @@ def _card_counts(session: Session, scope: _Scope, months: list[str], *, by_depar
 
 def _staff_using(session: Session, scope: _Scope, months: list[str], *, by_department: bool):
     """Distinct staff with at least one activity record dated in the month."""
-    table = _months_table(months)
+    table = months_table(months)
     keys = [table.c.month]
     if by_department:
         keys.append(Staff.department_id.label("department_id"))
@@ -307,23 +324,25 @@ def _staff_using(session: Session, scope: _Scope, months: list[str], *, by_depar
     return session.exec(statement.group_by(*keys)).mappings().all()
 
 
-def _licences(session: Session, months: list[str]) -> dict[str, int]:
+def _licences(session: Session, months: list[str], default: int) -> dict[str, int]:
+    """Licences bought for each month (`default` where none were recorded)."""
     bought = dict(
         session.exec(
             select(CardLicence.month, CardLicence.licences).where(CardLicence.month.in_(months))
         ).all()
     )
-    default = int(get_value(session, "default_licences"))
     return {month: int(bought.get(month, default)) for month in months}
 
 
-def card_funnel(session: Session, *, actor: Actor, month: str) -> dict[str, Any]:
+def card_funnel(session: Session, *, actor: Actor, month: str, rules: Rules) -> dict[str, Any]:
     """SPEC §3's card funnel for `month`: licences, issued, not activated, profiles
     incomplete, staff using, staff active."""
     scope = _figure_scope(actor)
     month_bounds(month)
+    threshold = rules.active_staff_lead_threshold
     cards = {
-        row["month"]: row for row in _card_counts(session, scope, [month], by_department=False)
+        row["month"]: row
+        for row in _card_counts(session, scope, [month], by_department=False, threshold=threshold)
     }
     using = {
         row["month"]: row["staff_using"]
@@ -331,7 +350,7 @@ def card_funnel(session: Session, *, actor: Actor, month: str) -> dict[str, Any]
     }
     row = cards.get(month, {})
     return {
-        "licences": licences_for(session, month),
+        "licences": _licences(session, [month], rules.default_licences)[month],
         "cards_issued": int(row.get("cards_issued", 0)),
         "cards_not_activated": int(row.get("cards_not_activated", 0)),
         "profiles_incomplete": int(row.get("profiles_incomplete", 0)),
@@ -366,7 +385,7 @@ def _new_leads(session: Session, scope: _Scope, months: list[str]) -> tuple[dict
         Lead.created_on.between(first, last)
     )
     per_day = _where(per_day, scope.owner(Lead.owner_staff_id)).group_by(Lead.created_on)
-    statement = _by_month(_months_table(months), per_day.subquery("per_day"), "leads")
+    statement = _by_month(months_table(months), per_day.subquery("per_day"), "leads")
     per_month = {month: int(count) for month, count in session.exec(statement).all()}
     # count(*), not count(id): PostgreSQL then counts from the created_on index alone.
     before = select(func.count()).select_from(Lead).where(Lead.created_on < first)
@@ -385,28 +404,28 @@ def _order_counts(session: Session, scope: _Scope, months: list[str]):
     ).where(Order.created_on.between(first, last))
     per_day = _where(per_day, scope.owner(Order.staff_id)).group_by(Order.created_on)
     statement = _by_month(
-        _months_table(months), per_day.subquery("per_day"), "orders", "valid_orders", "revenue"
+        months_table(months), per_day.subquery("per_day"), "orders", "valid_orders", "revenue"
     )
     return {row["month"]: row for row in session.exec(statement).mappings().all()}
 
 
-def _growth(revenue: Decimal, previous: Decimal) -> float | None:
-    if previous == 0:
-        return None
-    return round(float((revenue - previous) / previous), 4)
-
-
-def _monthly_figures(session: Session, scope: _Scope, months: list[str]) -> list[dict[str, Any]]:
+def _monthly_figures(
+    session: Session, scope: _Scope, months: list[str], rules: Rules
+) -> list[dict[str, Any]]:
     """The SPEC §3 figures of each month in `months` (revenue_growth of the first month is
     left out: callers ask for one month more than they show)."""
-    cards = {r["month"]: r for r in _card_counts(session, scope, months, by_department=False)}
+    threshold = rules.active_staff_lead_threshold
+    cards = {
+        r["month"]: r
+        for r in _card_counts(session, scope, months, by_department=False, threshold=threshold)
+    }
     using = {
         r["month"]: r["staff_using"]
         for r in _staff_using(session, scope, months, by_department=False)
     }
     new, cumulative = _new_leads(session, scope, months)
     orders = _order_counts(session, scope, months)
-    licences = _licences(session, months)
+    licences = _licences(session, months, rules.default_licences)
     rows: list[dict[str, Any]] = []
     previous_revenue: Decimal | None = None
     for month in months:  # one pass over the months' aggregates, not over records
@@ -429,7 +448,7 @@ def _monthly_figures(session: Session, scope: _Scope, months: list[str]) -> list
                 "valid_orders": int(order.get("valid_orders", 0)),
                 "revenue": revenue,
                 "revenue_growth": (
-                    None if previous_revenue is None else _growth(revenue, previous_revenue)
+                    None if previous_revenue is None else growth(revenue, previous_revenue)
                 ),
             }
         )
@@ -445,20 +464,22 @@ def leads_by_stage(session: Session, *, actor: Actor) -> dict[str, int]:
     return {str(stage): int(counts.get(str(stage), 0)) for stage in STAGE_ORDER}
 
 
-def month_kpis(session: Session, *, actor: Actor, month: str) -> dict[str, Any]:
+def month_kpis(session: Session, *, actor: Actor, month: str, rules: Rules) -> dict[str, Any]:
     """The month's figures of SPEC §3 with the keys of `kpi --json` (SPEC §4)."""
     scope = _figure_scope(actor)
-    rows = _monthly_figures(session, scope, [previous_month(month), month])
+    rows = _monthly_figures(session, scope, [previous_month(month), month], rules)
     figures = rows[-1]
     figures["leads_by_stage"] = leads_by_stage(session, actor=actor)
     return figures
 
 
-def kpi_trend(session: Session, *, actor: Actor, first_month: str, last_month: str) -> pd.DataFrame:
+def kpi_trend(
+    session: Session, *, actor: Actor, first_month: str, last_month: str, rules: Rules
+) -> pd.DataFrame:
     """One row per month with the figures of `month_kpis` (revenue as a float)."""
     scope = _figure_scope(actor)
     months = months_between(first_month, last_month)
-    rows = _monthly_figures(session, scope, [previous_month(first_month), *months])[1:]
+    rows = _monthly_figures(session, scope, [previous_month(first_month), *months], rules)[1:]
     frame = pd.DataFrame(rows)
     frame["revenue"] = frame["revenue"].astype(float)
     frame["revenue_growth"] = frame["revenue_growth"].astype(float)
@@ -486,13 +507,21 @@ def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return (numerator / denominator.where(denominator > 0)).astype(float).round(4)
 
 
-def department_table(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
+def department_table(session: Session, *, actor: Actor, month: str, rules: Rules) -> pd.DataFrame:
     """Per department in `month`: staff, cards issued, not activated, activated, profiles
     incomplete and complete, staff using, staff active, and the rates over cards issued."""
     scope = _list_scope(actor)
     month_bounds(month)
     frame = _departments(session, scope)
-    counts = pd.DataFrame(_card_counts(session, scope, [month], by_department=True))
+    counts = pd.DataFrame(
+        _card_counts(
+            session,
+            scope,
+            [month],
+            by_department=True,
+            threshold=rules.active_staff_lead_threshold,
+        )
+    )
     using = pd.DataFrame(
         _staff_using(session, scope, [month], by_department=True),
         columns=["month", "department_id", "staff_using"],
@@ -692,6 +721,38 @@ def revenue_by_member(
     return frame
 
 
+def top_member_count(paying_members: int, share: float = TOP_MEMBER_SHARE) -> int:
+    """How many members "the top 20% of members" are: ceil(20% × paying members), at least
+    one when any member paid.
+
+    The rounded-up count is the rule (the Members page's): "the top 20%" of 7 paying members
+    is 2 (1.4 rounded up), not 1 — a cut at `member_share <= 0.2` (the KPI page's old one)
+    rounds down, names 14% of the members for 20%, and names nobody below 5 members. The
+    product is taken in decimal so 20% of 15 is exactly 3 (in floats it is 3.0000000000000004
+    and would round up to 4).
+    """
+    if paying_members <= 0:
+        return 0
+    return max(1, math.ceil(Decimal(str(share)) * paying_members))
+
+
+def top_member_share(frame: pd.DataFrame, share: float = TOP_MEMBER_SHARE) -> dict[str, Any]:
+    """The share of revenue the top `share` of paying members bring, from
+    `revenue_by_member`'s frame (largest first): members, top_members (`top_member_count`),
+    revenue, top_revenue, and share (None when there is no revenue)."""
+    members = len(frame)
+    total = float(frame["revenue"].sum()) if members else 0.0
+    top_members = top_member_count(members, share)
+    top_revenue = float(frame["revenue"].head(top_members).sum()) if members else 0.0
+    return {
+        "members": members,
+        "top_members": top_members,
+        "revenue": total,
+        "top_revenue": top_revenue,
+        "share": (top_revenue / total) if total else None,
+    }
+
+
 # --- Lead score ---------------------------------------------------------------------------
 
 
@@ -717,7 +778,7 @@ def _check_lead_visible(session: Session, actor: Actor, lead: Lead) -> None:
 
 
 def lead_score(
-    session: Session, *, actor: Actor, lead_ref: str, as_of: dt.date | None = None
+    session: Session, *, actor: Actor, lead_ref: str, rules: Rules, as_of: dt.date | None = None
 ) -> dict[str, Any]:
     """A lead's score as of a day (default: the hospital's today), its suggested stage and
     whether it is qualified for hand-off (score ≥ the hand-off threshold)."""
@@ -725,34 +786,69 @@ def lead_score(
     if lead is None:
         raise LookupError(f"no lead with lead_ref '{lead_ref}'")
     _check_lead_visible(session, actor, lead)
-    day = as_of or hospital_today(session)
+    day = as_of or rules.today
     interactions = session.exec(
         select(Interaction.occurred_on, Interaction.points).where(
             Interaction.lead_id == lead.id, Interaction.occurred_on <= day
         )
     ).all()
-    decay = int(get_value(session, "idle_decay_points"))
-    thresholds = {k: int(v) for k, v in get_value(session, "stage_thresholds").items()}
+    decay = rules.idle_decay_points
+    thresholds = {k: int(v) for k, v in rules.stage_thresholds.items()}
     score = score_as_of(lead.created_on, [(d, int(p)) for d, p in interactions], day, decay)
     return {
         "lead_ref": lead.lead_ref,
         "as_of": day.isoformat(),
         "score": score,
         "suggested_stage": str(suggested_stage(score, thresholds)),
-        "qualified": score >= int(get_value(session, "handoff_threshold")),
+        "qualified": score >= rules.handoff_threshold,
     }
 
 
 # --- Members ------------------------------------------------------------------------------
 
 
-def _member_figures(session: Session, member_ids: list[int] | None = None):
-    """(balance, lifetime_points, tier) columns over Member, from one GROUP BY of the ledger
-    (of `member_ids`' entries only, when given: a page of members need not sum everyone's)."""
-    earning = and_(
+def tier_case(lifetime, levels: Sequence[tuple[int, int]]):
+    """SQL for SPEC §3's tier: the highest level whose threshold ≤ lifetime points
+    (`levels` as (level, threshold); the lowest level below every threshold)."""
+    ordered = sorted(levels, reverse=True)
+    return case(
+        *[(lifetime >= threshold, level) for level, threshold in ordered],
+        else_=min(level for level, _ in levels),
+    )
+
+
+def tier_threshold_problems(
+    thresholds: Mapping[int, int | None],
+) -> list[tuple[int, str, int | None, int | None]]:
+    """Where tier thresholds ({level: threshold}) break SPEC §3's ladder: the lowest tier
+    starts at 0 points ("first"), and each tier needs more points than the one below
+    ("order"). One (level, problem, lower level, its threshold) per broken level; a missing
+    (None) threshold is not compared."""
+    ordered = sorted(thresholds.items())
+    problems: list[tuple[int, str, int | None, int | None]] = []
+    if ordered and ordered[0][1] != 0:
+        problems.append((ordered[0][0], "first", None, None))
+    for (low_level, low), (level, threshold) in zip(ordered, ordered[1:], strict=False):
+        if threshold is not None and low is not None and threshold <= low:
+            problems.append((level, "order", low_level, low))
+    return problems
+
+
+def earning_condition():
+    """SPEC §3: the ledger entries that count towards lifetime points."""
+    return and_(
         PointsEntry.kind.not_in([str(kind) for kind in NON_EARNING_POINTS_KINDS]),
         PointsEntry.points > 0,
     )
+
+
+def member_figures(
+    session: Session, tiers: Sequence[tuple[int, int]], member_ids: list[int] | None = None
+):
+    """(ledger, balance, lifetime_points, tier) over Member, from one GROUP BY of the ledger
+    (of `member_ids`' entries only, when given: a page of members need not sum everyone's);
+    `tiers` as (level, threshold), e.g. `Rules.tiers`."""
+    earning = earning_condition()
     ledger = select(
         PointsEntry.member_id.label("member_id"),
         func.sum(PointsEntry.points).label("balance"),
@@ -763,11 +859,7 @@ def _member_figures(session: Session, member_ids: list[int] | None = None):
     ledger = ledger.subquery("ledger")
     balance = func.coalesce(ledger.c.balance, 0)
     lifetime = func.coalesce(ledger.c.lifetime_points, 0)
-    levels = sorted(tiers(session), key=lambda tier: tier.level, reverse=True)
-    tier = case(
-        *[(lifetime >= level.threshold, level.level) for level in levels],
-        else_=min(level.level for level in levels),
-    )
+    tier = tier_case(lifetime, tiers)
     return ledger, balance.label("balance"), lifetime.label("lifetime_points"), tier.label("tier")
 
 
@@ -775,7 +867,9 @@ def _member_scope(actor: Actor) -> _Scope:
     return _figure_scope(actor)
 
 
-def member_status(session: Session, *, actor: Actor, member_no: str) -> dict[str, Any]:
+def member_status(
+    session: Session, *, actor: Actor, member_no: str, rules: Rules
+) -> dict[str, Any]:
     """A member's balance, lifetime points and tier level (SPEC §3)."""
     scope = _member_scope(actor)
     member = session.exec(select(Member).where(Member.member_no == member_no)).scalars().first()
@@ -790,7 +884,7 @@ def member_status(session: Session, *, actor: Actor, member_no: str) -> dict[str
         )
         if not visible:
             raise PermissionDenied("this member is not one of yours")
-    ledger, balance, lifetime, tier = _member_figures(session, member_ids=[member.id])
+    ledger, balance, lifetime, tier = member_figures(session, rules.tiers, member_ids=[member.id])
     row = session.exec(
         select(balance, lifetime, tier)
         .select_from(Member)
@@ -809,6 +903,7 @@ def member_table(
     session: Session,
     *,
     actor: Actor,
+    rules: Rules,
     search: str | None = None,
     tier: int | None = None,
     limit: int | None = None,
@@ -824,7 +919,9 @@ def member_table(
             page = page.where(or_(Member.member_no.ilike(pattern), Member.name.ilike(pattern)))
         page = page.order_by(Member.member_no).limit(limit)
         member_ids = list(session.execute(page).scalars())
-    ledger, balance, lifetime, tier_column = _member_figures(session, member_ids=member_ids)
+    ledger, balance, lifetime, tier_column = member_figures(
+        session, rules.tiers, member_ids=member_ids
+    )
     statement = (
         select(
             Member.member_no,
@@ -877,12 +974,23 @@ def is_published(session: Session, month: str) -> bool:
     return sheet is not None and sheet.published_at is not None
 
 
-def _computed_lines(session: Session, scope: _Scope, month: str) -> list[dict[str, Any]]:
+def line_commission(appointments: int, commissionable: Any, per_appointment: Any, rate: Any):
+    """SPEC §3's commission of one staff member's month: per_appointment × valid
+    appointments + rate × commissionable amount, to the cent (half up)."""
+    amount = Decimal(str(per_appointment)) * int(appointments) + Decimal(str(rate)) * Decimal(
+        str(commissionable)
+    )
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _computed_lines(
+    session: Session, scope: _Scope, month: str, rules: Rules
+) -> list[dict[str, Any]]:
     """SPEC §3 commission per staff member from the month's valid orders (staff with
     nothing are left out), sorted by staff_no."""
     first, last = month_bounds(month)
-    per_appointment = Decimal(str(get_value(session, "commission_per_appointment")))
-    rate = Decimal(str(get_value(session, "commission_rate")))
+    per_appointment = Decimal(str(rules.commission_per_appointment))
+    rate = Decimal(str(rules.commission_rate))
     appointments = _count_if(Order.kind == OrderKind.appointment)
     amount = func.coalesce(
         func.sum(case((Order.kind.in_([str(k) for k in COMMISSION_KINDS]), Order.amount), else_=0)),
@@ -905,9 +1013,7 @@ def _computed_lines(session: Session, scope: _Scope, month: str) -> list[dict[st
     lines = []
     for row in session.exec(statement).all():
         commissionable = _money(row.amount)
-        commission = (per_appointment * int(row.n) + rate * commissionable).quantize(
-            CENT, rounding=ROUND_HALF_UP
-        )
+        commission = line_commission(int(row.n), commissionable, per_appointment, rate)
         lines.append(
             {
                 "staff_id": row.id,
@@ -946,7 +1052,9 @@ def _published_lines(session: Session, scope: _Scope, month: str) -> list[dict[s
     ]
 
 
-def _commission_lines(session: Session, actor: Actor, month: str) -> list[dict[str, Any]]:
+def _commission_lines(
+    session: Session, actor: Actor, month: str, rules: Rules
+) -> list[dict[str, Any]]:
     require_role(actor, *COMMISSION_ROLES)
     month_bounds(month)
     published = is_published(session, month)
@@ -958,21 +1066,33 @@ def _commission_lines(session: Session, actor: Actor, month: str) -> list[dict[s
         scope = _Scope(department_id=department_scope(actor))
     if published:
         return _published_lines(session, scope, month)
-    return _computed_lines(session, scope, month)
+    return _computed_lines(session, scope, month, rules)
 
 
-def commission_sheet(session: Session, *, actor: Actor, month: str) -> list[dict[str, Any]]:
+def computed_commission_lines(
+    session: Session, *, actor: Actor, month: str, rules: Rules
+) -> list[dict[str, Any]]:
+    """The whole hospital's sheet computed from `month`'s orders (published or not), each
+    line with its staff_id: what publishing freezes (admin only)."""
+    require_role(actor, Role.admin)
+    month_bounds(month)
+    return _computed_lines(session, _Scope(), month, rules)
+
+
+def commission_sheet(
+    session: Session, *, actor: Actor, month: str, rules: Rules
+) -> list[dict[str, Any]]:
     """The month's payout sheet: staff_no, valid_appointments, commissionable_amount,
     commission (the frozen lines once published)."""
     return [
         {key: value for key, value in line.items() if key != "staff_id"}
-        for line in _commission_lines(session, actor, month)
+        for line in _commission_lines(session, actor, month, rules)
     ]
 
 
-def commission_table(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
+def commission_table(session: Session, *, actor: Actor, month: str, rules: Rules) -> pd.DataFrame:
     """The payout sheet with each staff member's name and department (for the page)."""
-    lines = _commission_lines(session, actor, month)
+    lines = _commission_lines(session, actor, month, rules)
     frame = pd.DataFrame(
         lines,
         columns=[
@@ -994,43 +1114,3 @@ def commission_table(session: Session, *, actor: Actor, month: str) -> pd.DataFr
     for column in ("commissionable_amount", "commission"):
         frame[column] = frame[column].astype(float)
     return frame.drop(columns="staff_id")
-
-
-def publish_commission(session: Session, *, actor: Actor, month: str) -> list[dict[str, Any]]:
-    """Freeze `month`'s computed sheet into commission lines (admin only; audited).
-    A month is published once, after it has ended."""
-    require_role(actor, Role.admin)
-    _, last = month_bounds(month)
-    if is_published(session, month):
-        raise ValueError(f"the commission sheet of {month} is already published")
-    if last >= hospital_today(session):
-        raise ValueError(f"{month} is not over yet: publish its sheet after {last.isoformat()}")
-    lines = _computed_lines(session, _Scope(), month)
-    sheet = session.get(CommissionSheet, month) or CommissionSheet(month=month)
-    sheet.published_at = utcnow()
-    sheet.published_by_user_id = actor.user_id
-    session.add(sheet)
-    session.flush()
-    for line in lines:
-        session.add(
-            CommissionLine(
-                month=month,
-                staff_id=line["staff_id"],
-                valid_appointments=line["valid_appointments"],
-                commissionable_amount=line["commissionable_amount"],
-                commission=line["commission"],
-            )
-        )
-    audit.record(
-        session,
-        actor=actor,
-        action="commission.publish",
-        entity="commission_sheet",
-        entity_id=month,
-        detail={
-            "lines": len(lines),
-            "total_commission": sum((line["commission"] for line in lines), Decimal("0")),
-        },
-    )
-    session.flush()
-    return [{k: v for k, v in line.items() if k != "staff_id"} for line in lines]

@@ -1,4 +1,6 @@
-"""Lead scoring as SPEC §3 defines it, as pure functions (no database).
+"""Lead scoring as SPEC §3 defines it, defined once: pure functions, and the same rules as
+SQL expressions over a lead's summary columns (`score_sql`, `suggested_stage_sql`) for the
+board and the admin's previews.
 
 score(D) = max(0, Σ points of interactions on or before D − decay × idle_weeks), where
 idle_weeks = Σ floor((d(i+1) − d(i)) / 7) over the consecutive distinct dates
@@ -6,7 +8,12 @@ d0 (creation), d1 < … < dn (interaction dates on or before D), D.
 
 A lead keeps a summary (points_total, decay_weeks up to its last interaction date,
 last_interaction_on) so that the score for any D on or after its last interaction is exact
-without reading its interactions: see `score_from_summary`.
+without reading its interactions: see `score_from_summary`, and `score_sql` for the same in
+SQL:
+  max(0, points_total − decay × (decay_weeks + (as_of − coalesce(last_interaction_on,
+  created_on)) // 7)),
+exact whenever as_of is on or after the lead's last interaction (an interaction dated after
+as_of is taken as 0 idle days).
 """
 
 from __future__ import annotations
@@ -15,6 +22,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import Integer, case, func, literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
 from core.domain import (
     DEFAULT_IDLE_DECAY_POINTS,
     DEFAULT_STAGE_THRESHOLDS,
@@ -22,6 +33,7 @@ from core.domain import (
     STAGE_ORDER,
     Stage,
 )
+from core.models import Lead
 
 Dated = tuple[dt.date, int]  # (occurred_on, points)
 
@@ -33,12 +45,15 @@ class ScoreSummary:
     last_interaction_on: dt.date | None
 
 
+def idle_weeks_between(start: dt.date, end: dt.date) -> int:
+    """Whole idle weeks from `start` to `end` (none when `end` is not later)."""
+    return max(0, (end - start).days) // IDLE_DECAY_DAYS
+
+
 def idle_weeks(created_on: dt.date, dates: Iterable[dt.date], as_of: dt.date) -> int:
     """Whole idle weeks over creation, the distinct interaction dates ≤ as_of, and as_of."""
     chain = [created_on, *sorted({d for d in dates if d <= as_of}), as_of]
-    return sum(
-        max(0, (b - a).days) // IDLE_DECAY_DAYS for a, b in zip(chain, chain[1:], strict=False)
-    )
+    return sum(idle_weeks_between(a, b) for a, b in zip(chain, chain[1:], strict=False))
 
 
 def score_as_of(
@@ -69,7 +84,7 @@ def add_to_summary(
     last = summary.last_interaction_on or created_on
     if occurred_on < last:
         return None
-    weeks = summary.decay_weeks + (occurred_on - last).days // IDLE_DECAY_DAYS
+    weeks = summary.decay_weeks + idle_weeks_between(last, occurred_on)
     return ScoreSummary(summary.points_total + points, weeks, occurred_on)
 
 
@@ -83,17 +98,28 @@ def score_from_summary(
     last = summary.last_interaction_on or created_on
     if as_of < last:
         raise ValueError("score_from_summary needs as_of on or after the last interaction")
-    weeks = summary.decay_weeks + (as_of - last).days // IDLE_DECAY_DAYS
+    weeks = summary.decay_weeks + idle_weeks_between(last, as_of)
     return max(0, summary.points_total - decay * weeks)
 
 
 def suggested_stage(score: int, thresholds: Mapping[str, int] | None = None) -> Stage:
+    return STAGE_ORDER[suggested_rank(score, stage_bounds(thresholds))]
+
+
+def stage_bounds(thresholds: Mapping[str, int] | None = None) -> list[int]:
+    """The scores that suggest weak, strong and super trust (ranks 1..3), in ladder order."""
     thresholds = thresholds or DEFAULT_STAGE_THRESHOLDS
-    stage = Stage.distrust
-    for candidate in STAGE_ORDER[1:]:
-        if score >= thresholds[str(candidate)]:
-            stage = candidate
-    return stage
+    return [int(thresholds[str(stage)]) for stage in STAGE_ORDER[1:]]
+
+
+def suggested_rank(score: int, bounds: list[int]) -> int:
+    """The rank of the stage a score suggests: the highest whose bound it reaches (0 below
+    all), `bounds` from `stage_bounds`."""
+    rank = 0
+    for candidate, bound in enumerate(bounds, 1):
+        if score >= bound:
+            rank = candidate
+    return rank
 
 
 def higher_stage(a: str | Stage, b: str | Stage) -> Stage:
@@ -127,3 +153,61 @@ def is_cooling(
 ) -> bool:
     """A lead whose score today suggests a lower stage than its own (for re-engagement)."""
     return suggested_stage(score_today, thresholds).rank < Stage(stage).rank
+
+
+# --- The same rules in SQL (over Lead's summary columns) ------------------------------------
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+class day_number(FunctionElement):
+    """Whole days from 1970-01-01 to a DATE expression, as an integer.
+
+    The one dialect branch of scoring: PostgreSQL subtracts dates, SQLite uses julianday().
+    """
+
+    type = Integer()
+    inherit_cache = True
+    name = "day_number"
+
+
+@compiles(day_number)
+def _day_number_default(element, compiler, **kw):
+    return f"({compiler.process(element.clauses, **kw)} - DATE '1970-01-01')"
+
+
+@compiles(day_number, "sqlite")
+def _day_number_sqlite(element, compiler, **kw):
+    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - 2440587.5 AS INTEGER)"
+
+
+def score_sql(as_of: dt.date, decay: int):
+    """A lead's score as of `as_of` from its summary columns: `score_from_summary` in SQL
+    (see the module docstring)."""
+    last = func.coalesce(Lead.last_interaction_on, Lead.created_on)
+    gap = literal((as_of - _EPOCH).days, Integer()) - day_number(last)
+    idle = case((gap > 0, gap // IDLE_DECAY_DAYS), else_=0)
+    raw = Lead.points_total - literal(int(decay), Integer()) * (Lead.decay_weeks + idle)
+    return case((raw > 0, raw), else_=0)
+
+
+def suggested_rank_sql(score, thresholds: Mapping[str, int] | None = None):
+    """`suggested_rank` in SQL: the rank (0..3) of the stage a score expression suggests."""
+    bounds = stage_bounds(thresholds)
+    whens = [(score >= bound, rank) for rank, bound in reversed(list(enumerate(bounds, 1)))]
+    return case(*whens, else_=0)
+
+
+def suggested_stage_sql(score, thresholds: Mapping[str, int] | None = None):
+    """`suggested_stage` in SQL: the name of the stage a score expression suggests."""
+    bounds = stage_bounds(thresholds)
+    whens = [
+        (score >= bound, literal(str(STAGE_ORDER[rank])))
+        for rank, bound in reversed(list(enumerate(bounds, 1)))
+    ]
+    return case(*whens, else_=literal(str(STAGE_ORDER[0])))
+
+
+def stage_rank_sql(column):
+    """The rank of a stage column (0 for a name outside the ladder)."""
+    return case({str(stage): stage.rank for stage in STAGE_ORDER}, value=column, else_=0)

@@ -284,17 +284,25 @@ def _roster_tab() -> None:
 
 def _team_tab() -> None:
     with read_session() as session:
-        now = metrics.card_funnel(session, actor=actor, month=month)
-        before = metrics.card_funnel(session, actor=actor, month=metrics.previous_month(month))
+        now, before = metrics.with_previous_month(
+            metrics.card_funnel,
+            session,
+            month=month,
+            actor=actor,
+            rules=settings_service.metric_rules(session),
+        )
         team = staff_service.team_table(session, actor=actor, month=month)
     keys = ("cards_issued", "cards_not_activated", "profiles_incomplete", "staff_using")
     figure_tiles(
-        [Figure(f"metric.{key}", now[key], now[key] - before[key]) for key in keys]
+        [
+            Figure(f"metric.{key}", now[key], metrics.change_on_previous_month(now, before, key))
+            for key in keys
+        ]
         + [
             Figure(
                 "metric.staff_active",
                 now["staff_active"],
-                now["staff_active"] - before["staff_active"],
+                metrics.change_on_previous_month(now, before, "staff_active"),
                 label_values={"n": threshold},
             )
         ],

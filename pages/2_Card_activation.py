@@ -44,11 +44,15 @@ TREND_COLOURS = {
 def _activation_figures(database_url: str, actor: Actor, month: str, months: tuple[str, ...]):
     """The page's numbers in one read (cached per database, user and month)."""
     with read_session() as session:
-        threshold = int(settings_service.get_value(session, "active_staff_lead_threshold"))
-        now = metrics.card_funnel(session, actor=actor, month=month)
-        before = metrics.card_funnel(session, actor=actor, month=metrics.previous_month(month))
-        trend = metrics.kpi_trend(session, actor=actor, first_month=months[0], last_month=month)
-        departments = metrics.department_table(session, actor=actor, month=month)
+        rules = settings_service.metric_rules(session)
+        threshold = rules.active_staff_lead_threshold
+        now, before = metrics.with_previous_month(
+            metrics.card_funnel, session, month=month, actor=actor, rules=rules
+        )
+        trend = metrics.kpi_trend(
+            session, actor=actor, first_month=months[0], last_month=month, rules=rules
+        )
+        departments = metrics.department_table(session, actor=actor, month=month, rules=rules)
         shown = [m for m in months if m <= month][-12:]
         heatmap = staff_service.usage_heatmap(session, actor=actor, months=shown)
         cohorts = staff_service.card_cohorts(
@@ -81,7 +85,7 @@ figure_tiles(
         Figure(
             f"metric.{key}",
             now[key],
-            now[key] - before[key],
+            metrics.change_on_previous_month(now, before, key),
             label_values={"n": threshold} if key == "staff_active" else None,
         )
         for key in FUNNEL_KEYS

@@ -841,7 +841,7 @@ def _charts_tab() -> None:
             name=t("members.chart.cumulative", lang),
         )
     )
-    curve.add_vline(x=0.2, line_dash="dot", line_color="#f9a825")
+    curve.add_vline(x=metrics.TOP_MEMBER_SHARE, line_dash="dot", line_color="#f9a825")
     curve.update_layout(
         height=320,
         margin={"t": 20, "b": 10},

@@ -12,6 +12,7 @@ import streamlit as st
 from core.db import read_session, write_session
 from core.domain import STAGE_ORDER, CampaignStatus, CampaignType, ContentKind, Role
 from core.i18n import label_of, t
+from core.months import add_months
 from core.permissions import PermissionDenied
 from core.services import campaigns as plans
 from core.services import content as library
@@ -83,11 +84,6 @@ def _options_with_none(choices: list[tuple[int, str]]) -> tuple[list, dict]:
 
 def _index(options: list, value) -> int:
     return options.index(value) if value in options else 0
-
-
-def _months_later(day: dt.date, months: int) -> dt.date:
-    month_index = day.year * 12 + day.month - 1 + months
-    return dt.date(month_index // 12, month_index % 12 + 1, 1)
 
 
 if FLASH in st.session_state:
@@ -569,7 +565,7 @@ def _short(text: str, limit: int = 18) -> str:
 def calendar_tab() -> None:
     owner_ids, owner_labels = _options_with_none(owner_choices)
     owner_labels[None] = t("app.all", lang)
-    first_default = _months_later(as_of_default.replace(day=1), -2)
+    first_default = add_months(as_of_default.replace(day=1), -2)
     cols = st.columns([2, 3, 2, 1])
     owner = cols[0].selectbox(
         t("campaigns.field.owner", lang),
@@ -589,7 +585,7 @@ def calendar_tab() -> None:
     months = cols[3].number_input(
         t("campaigns.months", lang), min_value=1, max_value=24, value=6, key="cal_months"
     )
-    last_day = _months_later(first_day.replace(day=1), int(months)) - dt.timedelta(days=1)
+    last_day = add_months(first_day.replace(day=1), int(months)) - dt.timedelta(days=1)
     window = {
         "first_day": first_day,
         "last_day": last_day,

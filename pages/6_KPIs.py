@@ -38,12 +38,15 @@ TILE_ROWS = (
 @st.cache_data(ttl=300, show_spinner=False)
 def _month_figures(database_url: str, actor: Actor, month: str, first_month: str):
     with read_session() as session:
-        now = metrics.month_kpis(session, actor=actor, month=month)
-        before = metrics.month_kpis(session, actor=actor, month=metrics.previous_month(month))
-        trend = metrics.kpi_trend(session, actor=actor, first_month=first_month, last_month=month)
+        rules = settings_service.metric_rules(session)
+        now, before = metrics.with_previous_month(
+            metrics.month_kpis, session, month=month, actor=actor, rules=rules
+        )
+        trend = metrics.kpi_trend(
+            session, actor=actor, first_month=first_month, last_month=month, rules=rules
+        )
         departments = metrics.department_comparison(session, actor=actor, month=month)
-        threshold = int(settings_service.get_value(session, "active_staff_lead_threshold"))
-    return now, before, trend, departments, threshold
+    return now, before, trend, departments, rules.active_staff_lead_threshold
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -89,8 +92,7 @@ def _period(prefix: str, months: list[str], month: str) -> tuple[str, str]:
     if period == "month":
         return month, month
     if period == "ytd":
-        january = f"{month[:4]}-01"
-        return max(january, months[0]), month
+        return metrics.year_to_date(month, earliest=months[0])
     left, right, _ = st.columns([1, 1, 2])
     first = left.selectbox(t("kpi.from", lang), months, index=0, key=f"{prefix}_from")
     last = right.selectbox(t("kpi.to", lang), months, index=months.index(month), key=f"{prefix}_to")
@@ -131,13 +133,15 @@ overview, trends, compare, boards, pareto = st.tabs(
 
 def _tile(key: str) -> Figure:
     label_values = {"n": threshold} if key == "staff_active" else None
-    if key == "revenue":
-        return Figure(
-            "metric.revenue", now["revenue"], now["revenue"] - before["revenue"], is_money=True
-        )
-    if key == "revenue_growth":
+    if key == "revenue_growth":  # itself a change on the previous month
         return Figure("metric.revenue_growth", now["revenue_growth"], None, is_ratio=True)
-    return Figure(f"metric.{key}", now[key], now[key] - before[key], label_values=label_values)
+    return Figure(
+        f"metric.{key}",
+        now[key],
+        metrics.change_on_previous_month(now, before, key),
+        label_values=label_values,
+        is_money=key == "revenue",
+    )
 
 
 with overview:
@@ -383,15 +387,14 @@ with pareto:
     if frame.empty:
         st.info(t("app.no_data", lang))
     else:
-        top = frame[frame["member_share"] <= 0.2]
-        top_share = float(top["cumulative_share"].iloc[-1]) if len(top) else 0.0
+        top = metrics.top_member_share(frame)
         st.caption(
             t(
                 "kpi.pareto_caption",
                 lang,
-                members=len(frame),
-                top=len(top),
-                share=f"{top_share:.0%}",
+                members=top["members"],
+                top=top["top_members"],
+                share=f"{top['share'] or 0:.0%}",
             )
         )
         st.plotly_chart(

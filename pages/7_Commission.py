@@ -15,6 +15,7 @@ from core.domain import Role
 from core.i18n import t
 from core.permissions import PermissionDenied
 from core.services import commission as commission_service
+from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.commission import CommissionError
 from core.services.landing import Figure
@@ -77,7 +78,9 @@ with picker:
 with read_session() as session:
     rules = commission_service.commission_rules(session, actor=actor)
     status = commission_service.sheet_status(session, actor=actor, month=month)
-    sheet = metrics.commission_table(session, actor=actor, month=month)
+    sheet = metrics.commission_table(
+        session, actor=actor, month=month, rules=settings_service.metric_rules(session)
+    )
     adjustments = commission_service.commission_adjustments(session, actor=actor, month=month)
     totals = commission_service.commission_totals(session, actor=actor, month=month)
 
@@ -187,7 +190,9 @@ if IS_ADMIN and not status["published"] and status["month_over"]:
         disabled=not reviewed,
     ):
         _write(
-            lambda session: metrics.publish_commission(session, actor=actor, month=month),
+            lambda session: commission_service.publish_commission(
+                session, actor=actor, month=month
+            ),
             lambda lines: t("commission.published_done", lang, month=month, n=len(lines)),
         )
 

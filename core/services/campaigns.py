@@ -27,6 +27,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from core import audit
+from core.db import as_date
 from core.domain import STAGE_ORDER, CampaignStatus, CampaignType, OrderStatus, Role
 from core.i18n import t
 from core.models import Campaign, CampaignTask, Lead, Order, Staff
@@ -119,11 +120,11 @@ def default_as_of(session: Session) -> dt.date:
 # --- Validation ---------------------------------------------------------------------------
 
 
-def _as_date(value: Any, name: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
+def _date_field(value: Any, name: str) -> dt.date:
+    """A date field of a form: a date (`core.db.as_date` reads it) or strict ISO text,
+    refused with a message naming the field otherwise."""
     if isinstance(value, dt.date):
-        return value
+        return as_date(value)
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError as error:
@@ -155,7 +156,7 @@ def _clean_campaign(session: Session, values: dict[str, Any], campaign_id: int |
     for key in ("starts_on", "ends_on"):
         if values.get(key) is None:
             raise CampaignError("campaigns.error.required", field=key)
-        values[key] = _as_date(values[key], key)
+        values[key] = _date_field(values[key], key)
     if values["ends_on"] < values["starts_on"]:
         raise CampaignError("campaigns.error.ends_before_start")
     if values.get("budget") is not None:
@@ -570,7 +571,7 @@ def create_from_template(
         raise CampaignError("campaigns.error.bad_template", value=template)
     if clinic_days < 1:
         raise CampaignError("campaigns.error.bad_series")
-    starts_on = _as_date(starts_on, "starts_on")
+    starts_on = _date_field(starts_on, "starts_on")
     name = (name or "").strip() or t(f"campaigns.template.{template}", lang)
     steps = _template_steps(template, starts_on, name, lang, clinic_days, lectures, every_days)
     codes = _free_codes(session, f"{TEMPLATE_PREFIX[template]}-{starts_on:%y%m%d}", len(steps))
@@ -622,7 +623,7 @@ def _clean_task(session: Session, values: dict[str, Any]) -> None:
         if len(values["milestone"]) > 200:
             raise CampaignError("campaigns.error.too_long", field="milestone", limit=200)
     if values.get("due_on") is not None:
-        values["due_on"] = _as_date(values["due_on"], "due_on")
+        values["due_on"] = _date_field(values["due_on"], "due_on")
     if "done" in values:
         values["done"] = bool(values["done"])
     person = values.get("responsible_staff_id")

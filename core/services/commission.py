@@ -1,8 +1,8 @@
 """The commission page's services around SPEC §3's payout sheet (core.metrics).
 
-`core.metrics` computes and freezes the sheet (`commission_sheet`, `commission_table`,
-`publish_commission`). Here: the rules in force, the months the page offers, a sheet's
-publication status, the sheet's totals, and corrections. A published sheet never changes; a
+`core.metrics` computes the sheet (`commission_sheet`, `commission_table`). Here: the rules in
+force, the months the page offers, a sheet's publication status, publishing (freezing) it,
+the sheet's totals, and corrections. A published sheet never changes; a
 correction is a new, audited adjustment line booked in the first month after it whose sheet is
 still open, with a note that names the month it corrects.
 """
@@ -20,10 +20,19 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import audit, metrics
+from core.db import as_date
 from core.domain import Role
-from core.models import AppUser, CommissionLine, CommissionSheet, Department, Order, Staff
+from core.models import (
+    AppUser,
+    CommissionLine,
+    CommissionSheet,
+    Department,
+    Order,
+    Staff,
+    utcnow,
+)
 from core.permissions import Actor, department_scope, require_role, staff_scope
-from core.services.settings import get_value, hospital_today
+from core.services.settings import get_value, hospital_today, metric_rules
 from core.services.staff import data_months
 
 CENT = Decimal("0.01")
@@ -61,7 +70,7 @@ def commission_months(session: Session, *, actor: Actor) -> list[str]:
         months |= {latest, *data_months(session)[:1]}
         first_order = session.exec(select(func.min(Order.created_on))).scalar_one()
         if first_order is not None:
-            months.add(metrics.month_of(dt.date.fromisoformat(str(first_order)[:10])))
+            months.add(metrics.month_of(as_date(first_order)))
     if not months:
         return []
     return metrics.months_between(min(months), max(months))
@@ -149,7 +158,7 @@ def commission_totals(session: Session, *, actor: Actor, month: str) -> dict[str
     """The sheet's totals as the actor sees it: lines, valid appointments, commissionable
     amount, commission, adjustments booked in the month, and the payout (commission +
     adjustments)."""
-    sheet = metrics.commission_sheet(session, actor=actor, month=month)
+    sheet = metrics.commission_sheet(session, actor=actor, month=month, rules=metric_rules(session))
     scope = _adjustment_scope(session, actor, month)
     adjustments = Decimal("0")
     if scope is not None:
@@ -263,3 +272,44 @@ def publishable(session: Session, *, actor: Actor, month: str) -> bool:
         return False
     status = sheet_status(session, actor=actor, month=month)
     return status["month_over"] and not status["published"]
+
+
+def publish_commission(session: Session, *, actor: Actor, month: str) -> list[dict[str, Any]]:
+    """Freeze `month`'s computed sheet into commission lines (admin only; audited).
+    A month is published once, after it has ended."""
+    require_role(actor, Role.admin)
+    _, last = metrics.month_bounds(month)
+    if metrics.is_published(session, month):
+        raise ValueError(f"the commission sheet of {month} is already published")
+    rules = metric_rules(session)
+    if last >= rules.today:
+        raise ValueError(f"{month} is not over yet: publish its sheet after {last.isoformat()}")
+    lines = metrics.computed_commission_lines(session, actor=actor, month=month, rules=rules)
+    sheet = session.get(CommissionSheet, month) or CommissionSheet(month=month)
+    sheet.published_at = utcnow()
+    sheet.published_by_user_id = actor.user_id
+    session.add(sheet)
+    session.flush()
+    for line in lines:
+        session.add(
+            CommissionLine(
+                month=month,
+                staff_id=line["staff_id"],
+                valid_appointments=line["valid_appointments"],
+                commissionable_amount=line["commissionable_amount"],
+                commission=line["commission"],
+            )
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="commission.publish",
+        entity="commission_sheet",
+        entity_id=month,
+        detail={
+            "lines": len(lines),
+            "total_commission": sum((line["commission"] for line in lines), Decimal("0")),
+        },
+    )
+    session.flush()
+    return [{k: v for k, v in line.items() if k != "staff_id"} for line in lines]

@@ -36,6 +36,7 @@ from core import audit
 from core.domain import ConsentChannel, Role
 from core.models import Consent, Department, Lead, Member, Staff
 from core.permissions import Actor, PermissionDenied, require_role
+from core.scoring import stage_rank_sql
 from core.services import leads as lead_service
 from core.services import privacy
 from core.services import settings as settings_service
@@ -357,7 +358,7 @@ def outreach_list(
             base = base.where(Lead.stage.in_([str(stage) for stage in stages]))
         if owner_staff_id is not None:
             base = base.where(Lead.owner_staff_id == owner_staff_id)
-        rank = lead_service._stage_rank_expression(Lead.stage)
+        rank = stage_rank_sql(Lead.stage)
         rows_query = (
             select(
                 Lead.id,

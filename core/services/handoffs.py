@@ -24,19 +24,18 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import audit
+from core.db import as_date
 from core.domain import HandoffStatus, OrderKind, OrderStatus, Role, VisitOutcome
 from core.models import AppUser, Department, Handoff, Interaction, Lead, Order, Staff, utcnow
 from core.permissions import Actor, PermissionDenied, department_scope, require_role, staff_scope
-from core.scoring import score_as_of
+from core.scoring import score_as_of, score_sql
 from core.services import settings as settings_service
 from core.services.leads import (
     MOVER_ROLES,
     BoardError,
-    _as_date,
     _check_visible,
     _load_for_change,
     _rules,
-    _score_expression,
     board_as_of,
 )
 
@@ -82,7 +81,7 @@ def _lead_score(session: Session, lead: Lead) -> int:
     rows = session.execute(
         select(Interaction.occurred_on, Interaction.points).where(Interaction.lead_id == lead.id)
     ).all()
-    dated = [(_as_date(day), int(points)) for day, points in rows]
+    dated = [(as_date(day), int(points)) for day, points in rows]
     return score_as_of(lead.created_on, dated, as_of, _rules(session).decay)
 
 
@@ -263,7 +262,7 @@ def _queue_query(session: Session):
     consultant = AppUser.__table__.alias("consultant")
     handed_by = AppUser.__table__.alias("handed_by")
     rules = _rules(session)
-    score = _score_expression(board_as_of(session), rules.decay).label("score")
+    score = score_sql(board_as_of(session), rules.decay).label("score")
     return (
         select(
             Handoff.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlmodel import Session, func, select
@@ -10,6 +11,7 @@ from core import metrics
 from core.domain import Role
 from core.models import Handoff, Lead, Member, Staff
 from core.permissions import Actor
+from core.services.settings import metric_rules
 
 
 @dataclass(frozen=True)
@@ -22,14 +24,15 @@ class Figure:
     is_ratio: bool = False
 
 
-def _with_delta(now: dict, before: dict, key: str, **kwargs) -> Figure:
-    value, previous = now.get(key), before.get(key)
-    delta = None
-    if isinstance(value, int | float) and isinstance(previous, int | float):
-        delta = value - previous
-    elif value is not None and previous is not None and key == "revenue":
-        delta = float(value) - float(previous)
-    return Figure(f"metric.{key}", value, delta, **kwargs)
+def _with_delta(now: Mapping, before: Mapping, key: str, **kwargs) -> Figure:
+    delta = metrics.change_on_previous_month(now, before, key)
+    return Figure(f"metric.{key}", now.get(key), delta, **kwargs)
+
+
+def _month_and_previous(session: Session, actor: Actor, month: str):
+    return metrics.with_previous_month(
+        metrics.month_kpis, session, month=month, actor=actor, rules=metric_rules(session)
+    )
 
 
 def landing_figures(session: Session, *, actor: Actor, month: str) -> list[Figure]:
@@ -48,8 +51,7 @@ def landing_figures(session: Session, *, actor: Actor, month: str) -> list[Figur
             Figure("home.accepted_handoffs", counts.get("accepted", 0)),
         ]
     if role == Role.marketer:
-        now = metrics.month_kpis(session, actor=actor, month=month)
-        before = metrics.month_kpis(session, actor=actor, month=metrics.previous_month(month))
+        now, before = _month_and_previous(session, actor, month)
         stages = now["leads_by_stage"]
         members = session.exec(select(func.count()).select_from(Member)).one()
         return [
@@ -72,8 +74,7 @@ def landing_figures(session: Session, *, actor: Actor, month: str) -> list[Figur
             Figure("home.my_leads", leads),
             Figure("metric.valid_appointments", int(mine.iloc[0]) if len(mine) else 0),
         ]
-    now = metrics.month_kpis(session, actor=actor, month=month)
-    before = metrics.month_kpis(session, actor=actor, month=metrics.previous_month(month))
+    now, before = _month_and_previous(session, actor, month)
     if role == Role.dept_head:
         return [
             _with_delta(now, before, "cards_issued"),

@@ -17,9 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import (
-    Date,
-    Integer,
-    String,
     bindparam,
     case,
     func,
@@ -30,16 +27,13 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session
 
-from core import audit, metrics
-from core.db import as_date, execute_many, fetch_rows
+from core import audit
+from core.db import as_date, chunks, execute_many, fetch_rows
 from core.domain import (
     DEFAULT_STAGE_THRESHOLDS,
-    IDLE_DECAY_DAYS,
     STAGE_ORDER,
     ActivityKind,
     HandoffStatus,
@@ -61,6 +55,7 @@ from core.models import (
     StageChange,
     utcnow,
 )
+from core.months import month_of, months_between, months_table
 from core.permissions import (
     Actor,
     PermissionDenied,
@@ -72,9 +67,16 @@ from core.permissions import (
 from core.scoring import (
     ScoreSummary,
     add_to_summary,
+    day_number,
+    idle_weeks_between,
     is_cooling,
     score_as_of,
     score_from_summary,
+    score_sql,
+    stage_bounds,
+    stage_rank_sql,
+    suggested_rank,
+    suggested_rank_sql,
     suggested_stage,
 )
 from core.services import settings as settings_service
@@ -82,11 +84,6 @@ from core.services import settings as settings_service
 PROMOTION_REASON = "automatic promotion"
 # Ids per IN (...) list: well below SQLite's and PostgreSQL's limits on bound parameters.
 CHUNK = 5_000
-
-
-def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def rescore_leads(
@@ -114,7 +111,7 @@ def rescore_leads(
         **{str(k): v for k, v in DEFAULT_STAGE_THRESHOLDS.items()},
         **settings_service.get_value(session, "stage_thresholds"),
     }
-    bounds = [int(thresholds[str(stage)]) for stage in STAGE_ORDER[1:]]
+    bounds = stage_bounds(thresholds)
     auto_promotion = bool(settings_service.get_value(session, "auto_promotion"))
     since = since or {}
 
@@ -137,7 +134,7 @@ def rescore_leads(
         .group_by(interactions.c.lead_id, interactions.c.occurred_on)
         .order_by(interactions.c.lead_id, interactions.c.occurred_on)
     )
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids, CHUNK):
         for lead_id, created_on, stage in fetch_rows(session, lead_query.params(chunk=chunk)):
             leads[lead_id] = (as_date(created_on), stage)
         for lead_id, day, points in fetch_rows(session, day_query.params(chunk=chunk)):
@@ -151,7 +148,6 @@ def rescore_leads(
     }
     promoted: dict[str, list] = {"b_id": [], "b_stage": []}
     moves: dict[str, list] = {"lead_id": [], "from_stage": [], "to_stage": [], "changed_on": []}
-    b1, b2, b3 = bounds
     top = len(STAGE_ORDER) - 1
     for lead_id, (created_on, stage) in leads.items():
         days = per_day[lead_id]
@@ -165,12 +161,10 @@ def rescore_leads(
         previous = created_on
         for day, points in days:
             total += points
-            weeks += max(0, (day - previous).days) // IDLE_DECAY_DAYS
+            weeks += idle_weeks_between(previous, day)
             previous = day
             if auto_promotion and best < top and (first_counted is None or day >= first_counted):
-                # as core.scoring.suggested_stage: the highest stage whose bound is reached
-                score = total - decay * weeks
-                rank = 3 if score >= b3 else 2 if score >= b2 else 1 if score >= b1 else 0
+                rank = suggested_rank(total - decay * weeks, bounds)
                 if rank > best:
                     best, best_on = rank, day
         summaries["b_id"].append(lead_id)
@@ -252,12 +246,10 @@ def _expire_loaded(session: Session, lead_ids: set[int]) -> None:
 # The board's "as of" day is min(hospital today, latest lead/interaction date in the data):
 # on a live system it is today; on the demo hospital (records end 2019-08-31) it is the last
 # day of the data, so scores have not all decayed to 0. `board_as_of` computes it and pages
-# show it. Scores on the board come from each lead's summary columns, in SQL:
-#   max(0, points_total − decay × (decay_weeks + (as_of − coalesce(last_interaction_on,
-#   created_on)) // 7)),
-# which equals core.scoring.score_from_summary (and SPEC §3's score) whenever as_of is on or
-# after the lead's last interaction — always, with as_of as above, unless interactions are
-# dated after the hospital's today (then the idle part is taken as 0).
+# show it. Scores on the board come from each lead's summary columns, in SQL
+# (core.scoring.score_sql), which equals core.scoring.score_from_summary (and SPEC §3's score)
+# whenever as_of is on or after the lead's last interaction — always, with as_of as above,
+# unless interactions are dated after the hospital's today (then the idle part is taken as 0).
 
 BOARD_ORDERS = ("score", "last_interaction", "created")
 BOARD_LIMIT = 50
@@ -267,7 +259,6 @@ FULL_PHONE_ROLES = (Role.admin, Role.marketer)
 # Following up a lead on the board counts as using the card (SPEC §3 `staff_using`).
 LEAD_WORK_ACTIVITY = ActivityKind.visit
 TAG_MAX_LENGTH = 50
-_EPOCH = dt.date(1970, 1, 1)
 
 
 class StaleLead(Exception):
@@ -304,27 +295,6 @@ class ReasonRequired(BoardError):
 
     def __init__(self, message: str):
         super().__init__("board.error.reason_required", message)
-
-
-class day_number(FunctionElement):
-    """Whole days from 1970-01-01 to a DATE expression, as an integer.
-
-    The one dialect branch of the board: PostgreSQL subtracts dates, SQLite uses julianday().
-    """
-
-    type = Integer()
-    inherit_cache = True
-    name = "day_number"
-
-
-@compiles(day_number)
-def _day_number_default(element, compiler, **kw):
-    return f"({compiler.process(element.clauses, **kw)} - DATE '1970-01-01')"
-
-
-@compiles(day_number, "sqlite")
-def _day_number_sqlite(element, compiler, **kw):
-    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - 2440587.5 AS INTEGER)"
 
 
 @dataclass(frozen=True)
@@ -379,10 +349,6 @@ class _Rules:
     handoff_threshold: int
     auto_promotion: bool
 
-    @property
-    def bounds(self) -> list[int]:
-        return [self.thresholds[str(stage)] for stage in STAGE_ORDER[1:]]
-
 
 def _rules(session: Session) -> _Rules:
     thresholds = {
@@ -395,12 +361,6 @@ def _rules(session: Session) -> _Rules:
         handoff_threshold=int(settings_service.get_value(session, "handoff_threshold")),
         auto_promotion=bool(settings_service.get_value(session, "auto_promotion")),
     )
-
-
-def _as_date(value: Any) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -419,29 +379,10 @@ def board_as_of(session: Session, *, today: dt.date | None = None) -> dt.date:
     in the past (the demo hospital) it is the last day of the data.
     """
     today = today or settings_service.hospital_today(session)
-    latest_lead = _as_date(session.execute(select(func.max(Lead.created_on))).scalar())
-    latest_touch = _as_date(session.execute(select(func.max(Interaction.occurred_on))).scalar())
+    latest_lead = as_date(session.execute(select(func.max(Lead.created_on))).scalar())
+    latest_touch = as_date(session.execute(select(func.max(Interaction.occurred_on))).scalar())
     days = [day for day in (latest_lead, latest_touch) if day is not None]
     return min(today, max(days)) if days else today
-
-
-def _score_expression(as_of: dt.date, decay: int):
-    """The score as of `as_of` from the summary columns (see the section comment)."""
-    last = func.coalesce(Lead.last_interaction_on, Lead.created_on)
-    gap = literal((as_of - _EPOCH).days, Integer()) - day_number(last)
-    idle = case((gap > 0, gap // IDLE_DECAY_DAYS), else_=0)
-    raw = Lead.points_total - literal(decay, Integer()) * (Lead.decay_weeks + idle)
-    return case((raw > 0, raw), else_=0)
-
-
-def _rank_expression(score, bounds: list[int]):
-    """The rank (0..3) of the stage a score suggests."""
-    whens = [(score >= bound, rank) for rank, bound in reversed(list(enumerate(bounds, 1)))]
-    return case(*whens, else_=0)
-
-
-def _stage_rank_expression(column):
-    return case({str(stage): stage.rank for stage in STAGE_ORDER}, value=column, else_=0)
 
 
 def _scope_conditions(actor: Actor) -> list:
@@ -492,9 +433,7 @@ def _filter_conditions(filters: BoardFilters, score, rules: _Rules) -> list:
     if filters.qualified_only:
         conditions.append(score >= rules.handoff_threshold)
     if filters.cooling_only:
-        conditions.append(
-            _rank_expression(score, rules.bounds) < _stage_rank_expression(Lead.stage)
-        )
+        conditions.append(suggested_rank_sql(score, rules.thresholds) < stage_rank_sql(Lead.stage))
     if filters.search and filters.search.strip():
         text = filters.search.strip()
         pattern = _like_pattern(text.lower())
@@ -519,7 +458,7 @@ def _consent_flags(session: Session, lead_ids: list[int]) -> dict[int, bool]:
     """Per lead: True when its latest record on some channel grants contact, False when it
     has records and none grants; leads without records are absent."""
     latest: dict[tuple[int, str], bool] = {}
-    for chunk in _chunks(lead_ids):
+    for chunk in chunks(lead_ids, CHUNK):
         rows = session.execute(
             select(Consent.subject_id, Consent.channel, Consent.granted)
             .where(Consent.subject_type == "lead", Consent.subject_id.in_(chunk))
@@ -536,7 +475,7 @@ def _consent_flags(session: Session, lead_ids: list[int]) -> dict[int, bool]:
 def _open_handoffs(session: Session, lead_ids: list[int]) -> dict[int, str]:
     """The status of each lead's latest hand-off that was not returned."""
     status: dict[int, str] = {}
-    for chunk in _chunks(lead_ids):
+    for chunk in chunks(lead_ids, CHUNK):
         rows = session.execute(
             select(Handoff.lead_id, Handoff.status, Handoff.outcome)
             .where(Handoff.lead_id.in_(chunk), Handoff.status != str(HandoffStatus.returned))
@@ -567,7 +506,7 @@ def board_columns(
     filters = filters or BoardFilters()
     rules = _rules(session)
     as_of = board_as_of(session, today=today)
-    score = _score_expression(as_of, rules.decay).label("score")
+    score = score_sql(as_of, rules.decay).label("score")
     conditions = [Lead.active.is_(True), *scope, *_filter_conditions(filters, score, rules)]
 
     def leads_passing(*columns):
@@ -642,8 +581,8 @@ def board_columns(
     for stage in STAGE_ORDER:
         rows = records[str(stage)]
         for row in rows:
-            row["created_on"] = _as_date(row["created_on"])
-            row["last_interaction_on"] = _as_date(row["last_interaction_on"])
+            row["created_on"] = as_date(row["created_on"])
+            row["last_interaction_on"] = as_date(row["last_interaction_on"])
             row["score"] = int(row["score"])
             if not _shows_full_phone(actor, row["owner_staff_id"]):
                 row["phone"] = mask_phone(row["phone"])
@@ -672,7 +611,7 @@ def _load_for_change(session: Session, actor: Actor, lead_ids: list[int]) -> dic
     require_role(actor, *MOVER_ROLES)
     leads: dict[int, Lead] = {}
     departments: dict[int, int] = {}
-    for chunk in _chunks(sorted(set(lead_ids))):
+    for chunk in chunks(sorted(set(lead_ids)), CHUNK):
         for lead, department_id in session.execute(
             select(Lead, Staff.department_id)
             .join(Staff, Staff.id == Lead.owner_staff_id)
@@ -1125,7 +1064,7 @@ def record_interaction(
         )
     ).all()
     score_then = score_as_of(
-        lead.created_on, [(_as_date(d), int(p)) for d, p in rows], occurred_on, rules.decay
+        lead.created_on, [(as_date(d), int(p)) for d, p in rows], occurred_on, rules.decay
     )
     audit.record(
         session,
@@ -1166,7 +1105,7 @@ def score_breakdown(
     gaps = []
     for start, end in zip(chain, chain[1:], strict=False):
         days = max(0, (end - start).days)
-        weeks = days // IDLE_DECAY_DAYS
+        weeks = idle_weeks_between(start, end)
         if weeks:
             gaps.append(
                 {"from": start, "to": end, "days": days, "weeks": weeks, "points": -decay * weeks}
@@ -1198,7 +1137,7 @@ def _timeline(session: Session, lead: Lead) -> pd.DataFrame:
             Interaction.occurred_on, Interaction.kind, Interaction.points, Interaction.note
         ).where(Interaction.lead_id == lead.id)
     ):
-        occurred_on = _as_date(occurred_on)
+        occurred_on = as_date(occurred_on)
         events.append(
             {
                 "at": dt.datetime.combine(occurred_on, dt.time(), tzinfo=dt.UTC),
@@ -1227,7 +1166,7 @@ def _timeline(session: Session, lead: Lead) -> pd.DataFrame:
         events.append(
             {
                 "at": at,
-                "on": _as_date(on),
+                "on": as_date(on),
                 "event": "promotion" if is_system else "move",
                 "from": from_stage,
                 "to": to_stage,
@@ -1284,7 +1223,7 @@ def lead_detail(session: Session, *, actor: Actor, lead_id: int) -> dict[str, An
     department = session.get(Department, owner.department_id) if owner else None
     campaign = session.get(Campaign, lead.campaign_id) if lead.campaign_id else None
     interactions = [
-        (_as_date(day), int(points), kind)
+        (as_date(day), int(points), kind)
         for day, points, kind in session.execute(
             select(Interaction.occurred_on, Interaction.points, Interaction.kind)
             .where(Interaction.lead_id == lead.id)
@@ -1485,31 +1424,6 @@ def _stage_spans(actor: Actor):
     return union_all(moves, before_moves).subquery("spans")
 
 
-def _months_table(months: list[str], *, before: str | None = None):
-    """A CTE (month, first_day, last_day) of the months; with `before`, one more row of that
-    name for every day before the first month."""
-    rows = []
-    if before is not None:
-        first = metrics.month_bounds(months[0])[0]
-        rows.append(
-            select(
-                literal(before, String(7)).label("month"),
-                literal(dt.date(1, 1, 1), Date()).label("first_day"),
-                literal(first - dt.timedelta(days=1), Date()).label("last_day"),
-            )
-        )
-    for month in months:
-        first, last = metrics.month_bounds(month)
-        rows.append(
-            select(
-                literal(month, String(7)).label("month"),
-                literal(first, Date()).label("first_day"),
-                literal(last, Date()).label("last_day"),
-            )
-        )
-    return (union_all(*rows) if len(rows) > 1 else rows[0]).cte("board_months")
-
-
 _BEFORE = "before"
 
 
@@ -1517,7 +1431,7 @@ def _by_month(session: Session, months: list[str], day_column, *group, select_fr
     """{(month or "before", *group values): count} — rows bucketed by month with the months'
     date bounds (rows before the first month fall in "before"; later ones are left out), in
     one query: the rows (and subqueries such as the first moves) are read once."""
-    table = _months_table(months, before=_BEFORE)
+    table = months_table(months, name="board_months", before=_BEFORE)
     return {
         tuple(row[:-1]): int(row[-1])
         for row in session.execute(
@@ -1556,10 +1470,10 @@ def _ladder_flows(session: Session, actor: Actor, months: list[str]) -> dict[str
 
 def data_months(session: Session) -> list[str]:
     """Every month from the first lead's to the board's as-of day."""
-    first = _as_date(session.execute(select(func.min(Lead.created_on))).scalar())
+    first = as_date(session.execute(select(func.min(Lead.created_on))).scalar())
     if first is None:
         return []
-    return metrics.months_between(metrics.month_of(first), metrics.month_of(board_as_of(session)))
+    return months_between(month_of(first), month_of(board_as_of(session)))
 
 
 def _running_counts(flows: dict[str, dict], months: list[str]) -> dict[str, dict[str, int]]:
@@ -1584,7 +1498,7 @@ def stage_history(
     (a lead's stage at a day is the result of its moves up to that day): columns month,
     stage, leads — every stage of every month present. The last month's figures equal the
     board's counts when it is the current month."""
-    months = metrics.months_between(first_month, last_month)
+    months = months_between(first_month, last_month)
     counts = _running_counts(_ladder_flows(session, actor, months), months)
     return pd.DataFrame(
         [
@@ -1603,12 +1517,12 @@ def stage_conversion(
     in the stage when the month began, `entered` leads that came into it during the month
     (new leads and moves), `moved_up` distinct leads that moved up out of it during the
     month, `rate` = moved_up / (at_start + entered)."""
-    months = metrics.months_between(first_month, last_month)
+    months = months_between(first_month, last_month)
     flows = _ladder_flows(session, actor, months)
     counts = _running_counts(flows, months)
     sc = StageChange.__table__
     scoped = (_moves_in_scope(actor, sc.c.lead_id), sc.c.from_stage.is_not(None))
-    up = _stage_rank_expression(sc.c.to_stage) > _stage_rank_expression(sc.c.from_stage)
+    up = stage_rank_sql(sc.c.to_stage) > stage_rank_sql(sc.c.from_stage)
     moved_up = _distinct_leads_by_month(session, months, sc.c.from_stage, (*scoped, up))
     entered = _distinct_leads_by_month(session, months, sc.c.to_stage, scoped)
     rows = []
@@ -1634,7 +1548,7 @@ def stage_conversion(
 
 
 def _distinct_leads_by_month(session: Session, months: list[str], stage_column, where):
-    table = _months_table(months)
+    table = months_table(months, name="board_months")
     sc = StageChange.__table__
     return {
         (month, stage): int(leads)

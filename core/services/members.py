@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from core import audit, metrics
+from core.db import as_date
 from core.domain import NON_EARNING_POINTS_KINDS, PointsKind, Role
 from core.models import (
     AppUser,
@@ -55,6 +56,7 @@ from core.models import (
     UTCDateTime,
     utcnow,
 )
+from core.months import add_months, month_of_day, months_table
 from core.permissions import Actor, require_role
 from core.services import privacy
 from core.services import settings as settings_service
@@ -123,36 +125,14 @@ def _require_write(actor: Actor) -> None:
 # --- Helpers ------------------------------------------------------------------------------
 
 
-def _as_date(value: Any) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
+def _tier_levels(session: Session) -> tuple[tuple[int, int], ...]:
+    """The tiers in force as (level, threshold), as `core.metrics` takes them."""
+    return tuple((tier.level, tier.threshold) for tier in settings_service.tiers(session))
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """`day` moved by `months` calendar months (the 31st becomes the month's last day)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last))
-
-
-def _earning_condition():
-    """SPEC §3: entries that count towards lifetime points (as `core.metrics` reads it)."""
-    return and_(
-        PointsEntry.kind.not_in([str(kind) for kind in NON_EARNING_POINTS_KINDS]),
-        PointsEntry.points > 0,
-    )
-
-
-def _tier_case(lifetime, levels: Sequence[tuple[int, int]]):
-    """SQL for SPEC §3's tier: the highest level whose threshold ≤ lifetime points
-    (`levels` as (level, threshold)), as `core.metrics` defines it for the current tiers."""
-    ordered = sorted(levels, reverse=True)
-    return case(
-        *[(lifetime >= threshold, level) for level, threshold in ordered],
-        else_=min(level for level, _ in levels),
-    )
+def _member_figures(session: Session, member_ids: list[int] | None = None):
+    """SPEC §3's (ledger, balance, lifetime points, tier) columns, from `core.metrics`."""
+    return metrics.member_figures(session, _tier_levels(session), member_ids=member_ids)
 
 
 def _get_member(session: Session, member_id: int, *, lock: bool = False) -> Member:
@@ -229,8 +209,8 @@ def default_as_of(session: Session) -> dt.date:
     """The day care lists are relative to: the latest date in the members' data (the demo's
     last day), never later than the hospital's today."""
     latest = [
-        _as_date(session.execute(select(func.max(PointsEntry.occurred_on))).scalar()),
-        _as_date(session.execute(select(func.max(Member.joined_on))).scalar()),
+        as_date(session.execute(select(func.max(PointsEntry.occurred_on))).scalar()),
+        as_date(session.execute(select(func.max(Member.joined_on))).scalar()),
     ]
     today = settings_service.hospital_today(session)
     days = [day for day in latest if day is not None]
@@ -578,7 +558,7 @@ def _member_rows(session: Session, member_ids: list[int], columns: list[str]) ->
     summing only these members' ledger rows."""
     if not member_ids:
         return pd.DataFrame(columns=columns)
-    ledger, balance, lifetime, tier = metrics._member_figures(session, member_ids=member_ids)
+    ledger, balance, lifetime, tier = _member_figures(session, member_ids=member_ids)
     activity = _last_activity(member_ids)
     available = {
         "member_id": Member.id.label("member_id"),
@@ -663,7 +643,7 @@ def list_members(
     if joined_to:
         statement = statement.where(Member.joined_on <= joined_to)
     if tier is not None:
-        ledger, _, _, tier_column = metrics._member_figures(session)
+        ledger, _, _, tier_column = _member_figures(session)
         statement = statement.outerjoin(ledger, ledger.c.member_id == Member.id).where(
             tier_column == int(tier)
         )
@@ -699,7 +679,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = frame[column].astype(int)
     for column in ("joined_on", "last_activity", "birthday"):
         if column in frame:
-            frame[column] = frame[column].map(_as_date)
+            frame[column] = frame[column].map(as_date)
     return frame
 
 
@@ -744,7 +724,12 @@ def member_detail(session: Session, *, actor: Actor, member_id: int) -> MemberDe
     ledger newest first with the running balance, and their redemptions."""
     _require_read(actor)
     member = _get_member(session, member_id)
-    status = metrics.member_status(session, actor=actor, member_no=member.member_no)
+    status = metrics.member_status(
+        session,
+        actor=actor,
+        member_no=member.member_no,
+        rules=settings_service.metric_rules(session),
+    )
     levels = settings_service.tiers(session)
     tier = next(level for level in levels if level.level == status["tier"])
     higher = [level for level in levels if level.level > tier.level]
@@ -775,7 +760,7 @@ def member_detail(session: Session, *, actor: Actor, member_id: int) -> MemberDe
         select(ledger).order_by(ledger.c.occurred_on.desc(), ledger.c.entry_id.desc())
     ).mappings()
     frame = pd.DataFrame(rows.all(), columns=LEDGER_COLUMNS)
-    frame["occurred_on"] = frame["occurred_on"].map(_as_date)
+    frame["occurred_on"] = frame["occurred_on"].map(as_date)
     frame[["points", "balance"]] = frame[["points", "balance"]].astype(int)
     last = session.execute(
         select(func.max(PointsEntry.occurred_on)).where(
@@ -797,7 +782,7 @@ def member_detail(session: Session, *, actor: Actor, member_id: int) -> MemberDe
         next_tier=next_tier,
         points_to_next=points_to_next,
         progress=progress,
-        last_activity=max(_as_date(last) or member.joined_on, member.joined_on),
+        last_activity=max(as_date(last) or member.joined_on, member.joined_on),
         owner_staff=f"{owner.staff_no} {owner.name}" if owner else None,
         lead_ref=lead.lead_ref if lead else None,
         ledger=frame,
@@ -867,7 +852,7 @@ def care_lists(
             select(Member.id, Member.member_no, Member.birthday).where(eligible, condition)
         ).all()
         frame = pd.DataFrame(rows, columns=["member_id", "member_no", "birthday"])
-        frame["birthday"] = frame["birthday"].map(_as_date)
+        frame["birthday"] = frame["birthday"].map(as_date)
         if name == "birthdays_week":  # in the week's order (a week may span two years)
             frame["order"] = frame["birthday"].map(lambda d: position.get((d.month, d.day)))
         else:
@@ -887,7 +872,7 @@ def care_lists(
         )
     ).all()
     quiet = pd.DataFrame(rows, columns=["member_id", "member_no", "last_activity"])
-    quiet["last_activity"] = quiet["last_activity"].map(_as_date)
+    quiet["last_activity"] = quiet["last_activity"].map(as_date)
     quiet = quiet.sort_values(["last_activity", "member_no"], ascending=[False, True])
     at_risk = quiet["last_activity"].map(lambda day: day <= risk_since).astype(bool)
     found["follow_up"] = quiet[~at_risk]
@@ -932,19 +917,18 @@ def requalification_review(
         return RequalificationReview(False, None, None, pd.DataFrame())
     as_of = as_of or default_as_of(session)
     start = add_months(as_of, -int(months)) + dt.timedelta(days=1)
-    ledger, _, lifetime, tier_column = metrics._member_figures(session)
+    ledger, _, lifetime, tier_column = _member_figures(session)
     window = (
         select(
             PointsEntry.member_id.label("member_id"),
             func.sum(PointsEntry.points).label("earned"),
         )
-        .where(_earning_condition(), PointsEntry.occurred_on.between(start, as_of))
+        .where(metrics.earning_condition(), PointsEntry.occurred_on.between(start, as_of))
         .group_by(PointsEntry.member_id)
         .subquery("window")
     )
     earned = func.coalesce(window.c.earned, 0)
-    levels = [(tier.level, tier.threshold) for tier in settings_service.tiers(session)]
-    requalifies = _tier_case(earned, levels)
+    requalifies = metrics.tier_case(earned, _tier_levels(session))
     statement = (
         select(
             Member.member_no,
@@ -980,10 +964,10 @@ def _thresholds(new_thresholds: Mapping[int, int] | Sequence[int]) -> dict[int, 
 def _check_thresholds(levels: Sequence[int], thresholds: Mapping[int, int]) -> None:
     if sorted(thresholds) != sorted(levels):
         raise MemberError("give a threshold for every tier", key="members.error.tier_levels")
-    ordered = [thresholds[level] for level in sorted(levels)]
-    if ordered[0] != 0:
+    problems = {problem for _, problem, _, _ in metrics.tier_threshold_problems(thresholds)}
+    if "first" in problems:
         raise MemberError("the first tier starts at 0 points", key="members.error.tier_first")
-    if any(b <= a for a, b in zip(ordered, ordered[1:], strict=False)):
+    if "order" in problems:
         raise MemberError(
             "each tier needs more points than the one below", key="members.error.tier_order"
         )
@@ -999,8 +983,8 @@ def tier_change_preview(
     current = settings_service.tiers(session)
     thresholds = _thresholds(new_thresholds)
     _check_thresholds([tier.level for tier in current], thresholds)
-    ledger, _, lifetime, now_tier = metrics._member_figures(session)
-    after_tier = _tier_case(lifetime, list(thresholds.items()))
+    ledger, _, lifetime, now_tier = _member_figures(session)
+    after_tier = metrics.tier_case(lifetime, list(thresholds.items()))
     statement = (
         select(now_tier, after_tier.label("after"), func.count(Member.id).label("members"))
         .select_from(Member)
@@ -1310,19 +1294,10 @@ def chart_months(session: Session, *, actor: Actor, last_month: str, span: int =
     _require_read(actor)
     first_day, _ = metrics.month_bounds(last_month)
     first = metrics.month_of(add_months(first_day, -(span - 1)))
-    joined = _as_date(session.execute(select(func.min(Member.joined_on))).scalar())
+    joined = as_date(session.execute(select(func.min(Member.joined_on))).scalar())
     if joined is not None:
         first = min(max(first, metrics.month_of(joined)), last_month)
     return metrics.months_between(first, last_month)
-
-
-def _month_of_day(column, months: list[str]):
-    """A CASE naming the month (of `months`) each date falls in: one pass over the rows,
-    no per-dialect date functions."""
-    return case(
-        *[(column.between(*metrics.month_bounds(month)), literal(month)) for month in months],
-        else_=None,
-    )
 
 
 def tier_counts_by_month(session: Session, *, actor: Actor, months: Sequence[str]) -> pd.DataFrame:
@@ -1332,7 +1307,7 @@ def tier_counts_by_month(session: Session, *, actor: Actor, months: Sequence[str
     months = list(months)
     if not months:
         return pd.DataFrame(columns=["month", "tier", "members"])
-    table = metrics._months_table(months)
+    table = months_table(months)
     levels = sorted((tier.level, tier.threshold) for tier in settings_service.tiers(session))
     running = (
         select(
@@ -1345,7 +1320,10 @@ def tier_counts_by_month(session: Session, *, actor: Actor, months: Sequence[str
             )
             .label("lifetime"),
         )
-        .where(_earning_condition(), PointsEntry.occurred_on <= metrics.month_bounds(months[-1])[1])
+        .where(
+            metrics.earning_condition(),
+            PointsEntry.occurred_on <= metrics.month_bounds(months[-1])[1],
+        )
         .subquery("running")
     )
     # The day each member's lifetime points first reached each tier's threshold.
@@ -1403,14 +1381,14 @@ def points_by_month(session: Session, *, actor: Actor, months: Sequence[str]) ->
         return pd.DataFrame(columns=columns)
     # A CASE over every row, not a date-range index search: on SQLite a range covering most
     # of the ledger is several times slower through the index than one plain scan.
-    month = _month_of_day(PointsEntry.occurred_on, months).label("month")
+    month = month_of_day(PointsEntry.occurred_on, months).label("month")
 
     def total(condition, sign=1):
         return func.coalesce(func.sum(case((condition, sign * PointsEntry.points), else_=0)), 0)
 
     statement = select(
         month,
-        total(_earning_condition()).label("earned"),
+        total(metrics.earning_condition()).label("earned"),
         total(PointsEntry.kind == str(PointsKind.redeem), -1).label("redeemed"),
         total(PointsEntry.kind == str(PointsKind.expire), -1).label("expired"),
         total(PointsEntry.kind == str(PointsKind.adjust)).label("adjusted"),
@@ -1424,27 +1402,22 @@ def points_by_month(session: Session, *, actor: Actor, months: Sequence[str]) ->
 
 
 def top_member_revenue_share(
-    session: Session, *, actor: Actor, first_month: str, last_month: str, top: float = 0.2
+    session: Session,
+    *,
+    actor: Actor,
+    first_month: str,
+    last_month: str,
+    top: float = metrics.TOP_MEMBER_SHARE,
 ) -> dict[str, Any]:
     """The share of members' valid revenue that the top `top` (20%) of paying members bring
-    (from `core.metrics.revenue_by_member`): members, top_members, revenue, top_revenue,
-    share (None when there is no revenue), and the frame for the 20/80 chart."""
+    (`core.metrics.top_member_share` of `core.metrics.revenue_by_member`, as the KPI page
+    reads it): members, top_members, revenue, top_revenue, share (None when there is no
+    revenue), and the frame for the 20/80 chart."""
     _require_read(actor)
     frame = metrics.revenue_by_member(
         session, actor=actor, first_month=first_month, last_month=last_month
     )
-    members = len(frame)
-    total = float(frame["revenue"].sum()) if members else 0.0
-    top_members = max(1, math.ceil(top * members)) if members else 0
-    top_revenue = float(frame["revenue"].head(top_members).sum()) if members else 0.0
-    return {
-        "members": members,
-        "top_members": top_members,
-        "revenue": total,
-        "top_revenue": top_revenue,
-        "share": (top_revenue / total) if total else None,
-        "frame": frame,
-    }
+    return {**metrics.top_member_share(frame, top), "frame": frame}
 
 
 # --- Expiry -------------------------------------------------------------------------------

@@ -33,11 +33,12 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from core import audit, metrics
+from core.db import chunks
 from core.domain import STAGE_ORDER, HandoffStatus, Role
 from core.models import AppUser, AppUserCreate, Handoff, Lead, Member, Staff, utcnow
 from core.permissions import Actor, PermissionDenied, require_role
 from core.services import users
-from core.services.settings import hospital_today
+from core.services.settings import hospital_today, metric_rules
 from core.services.staff import (
     StaffError,
     add_staff,
@@ -235,7 +236,7 @@ def _member_tiers(session: Session, actor: Actor, member_nos: set[str]) -> dict[
     """Tier levels of the given members, from `metrics.member_table` (the one definition)."""
     if not member_nos:
         return {}
-    table = metrics.member_table(session, actor=actor)
+    table = metrics.member_table(session, actor=actor, rules=metric_rules(session))
     table = table[table["member_no"].isin(member_nos)]
     return dict(zip(table["member_no"], table["tier"].astype(int), strict=True))
 
@@ -508,10 +509,10 @@ def _reassign_records(
     if not lead_ids and not member_ids:
         raise StaffError("staff.err.none_selected")
     leads: list[Lead] = []
-    for chunk in _chunks(lead_ids):
+    for chunk in chunks(lead_ids, CHUNK):
         leads += session.exec(select(Lead).where(Lead.id.in_(chunk))).scalars().all()
     members: list[Member] = []
-    for chunk in _chunks(member_ids):
+    for chunk in chunks(member_ids, CHUNK):
         members += session.exec(select(Member).where(Member.id.in_(chunk))).scalars().all()
     if len(leads) != len(lead_ids) or len(members) != len(member_ids):
         raise StaffError("offboard.err.unknown_record")
@@ -610,11 +611,6 @@ def owned_records(session: Session, *, actor: Actor, staff_id: int) -> pd.DataFr
 # --- Carrying a plan out ------------------------------------------------------------------
 
 
-def _chunks(values: list, size: int = CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _apply(session: Session, actor: Actor, plan: TransferPlan, *, reason: str, via: str) -> None:
     """Write the plan in bulk (one UPDATE per receiver and chunk) and one audit row per
     record; lead and member versions are bumped so stale edits elsewhere are refused."""
@@ -626,7 +622,7 @@ def _apply(session: Session, actor: Actor, plan: TransferPlan, *, reason: str, v
     for move in plan.moves:
         groups.setdefault((move.kind, move.to_staff_id, move.to_user_id), []).append(move.id)
     for (kind, to_staff, to_user), ids in groups.items():
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids, CHUNK):
             if kind == "lead":
                 statement = (
                     update(Lead)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from core import audit
+from core import audit, metrics
 from core.domain import (
     BROWSE_NEWS_POINTS_RANGE,
     DEFAULT_ACTIVE_STAFF_LEAD_THRESHOLD,
@@ -198,3 +199,19 @@ def hospital_today(session: Session | None = None) -> dt.date:
     """Today's date in the hospital's timezone."""
     zone = get_value(session, "timezone") if session is not None else DEFAULTS["timezone"]
     return dt.datetime.now(ZoneInfo(zone)).date()
+
+
+def metric_rules(session: Session) -> metrics.Rules:
+    """The rules in force, as `core.metrics` takes them (it reads no setting itself)."""
+    values = get_all(session)
+    return metrics.Rules(
+        today=hospital_today(session),
+        active_staff_lead_threshold=int(values["active_staff_lead_threshold"]),
+        default_licences=int(values["default_licences"]),
+        idle_decay_points=int(values["idle_decay_points"]),
+        stage_thresholds={str(k): int(v) for k, v in values["stage_thresholds"].items()},
+        handoff_threshold=int(values["handoff_threshold"]),
+        commission_per_appointment=Decimal(str(values["commission_per_appointment"])),
+        commission_rate=Decimal(str(values["commission_rate"])),
+        tiers=tuple((tier.level, tier.threshold) for tier in tiers(session)),
+    )

@@ -18,15 +18,17 @@ from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Date, String, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import String, and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
 
 from core import audit, metrics
+from core.db import as_date
 from core.domain import ActivityKind, OrderStatus, Role
 from core.i18n import t
 from core.models import Department, Lead, Order, Staff, StaffActivity
+from core.months import months_table
 from core.permissions import Actor, PermissionDenied, department_scope, require_role
-from core.services.settings import get_value, hospital_today
+from core.services.settings import get_value, hospital_today, metric_rules
 
 CARD_STATUSES = ("not_issued", "issued", "activated", "profile_complete", "revoked")
 FOLLOW_UP_REASONS = ("not_activated", "no_profile", "not_using")
@@ -188,7 +190,7 @@ def data_months(session: Session, *, limit: int = 120) -> list[str]:
             select(func.min(StaffActivity.date)).scalar_subquery(),
         )
     ).one()
-    starts = [metrics.month_of(_as_date(day)) for day in first_days if day is not None]
+    starts = [metrics.month_of(as_date(day)) for day in first_days if day is not None]
     if latest is not None:
         starts.append(latest)
     if not starts:
@@ -360,18 +362,8 @@ def staff_roster(
         "last_activity",
         "left_on",
     ):
-        frame[column] = frame[column].map(_as_date)
+        frame[column] = frame[column].map(as_date)
     return frame
-
-
-def _as_date(value: Any) -> dt.date | None:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def team_table(
@@ -487,7 +479,7 @@ def follow_up_list(
     )
     rows = session.exec(union_all(not_activated, no_profile, not_using)).mappings().all()
     frame = pd.DataFrame(rows, columns=FOLLOW_UP_COLUMNS[:8])
-    frame["since"] = frame["since"].map(_as_date)
+    frame["since"] = frame["since"].map(as_date)
     allowance = {"not_activated": activation_days, "no_profile": profile_days}
 
     def _due(row) -> dt.date | None:
@@ -773,20 +765,6 @@ def record_activity(
 # --- Activation page: cohorts and the usage heatmap ----------------------------------------
 
 
-def _months_cte(months: list[str], name: str):
-    rows = []
-    for month in months:
-        first, last = metrics.month_bounds(month)
-        rows.append(
-            select(
-                literal(month, String(7)).label("month"),
-                literal(first, Date()).label("first_day"),
-                literal(last, Date()).label("last_day"),
-            )
-        )
-    return (union_all(*rows) if len(rows) > 1 else rows[0]).cte(name)
-
-
 def card_cohorts(
     session: Session, *, actor: Actor, first_month: str, last_month: str
 ) -> pd.DataFrame:
@@ -800,8 +778,8 @@ def card_cohorts(
     if actor.role == Role.staff:
         raise PermissionDenied("card cohorts are for department heads and the office")
     months = metrics.months_between(first_month, last_month)
-    cohort = _months_cte(months, "cohort_months")
-    active_month = _months_cte(months, "activity_months")
+    cohort = months_table(months, name="cohort_months")
+    active_month = months_table(months, name="activity_months")
     sizes = (
         select(cohort.c.month.label("cohort"), func.count(Staff.id).label("issued"))
         .select_from(cohort)
@@ -852,8 +830,9 @@ def usage_heatmap(session: Session, *, actor: Actor, months: list[str]) -> pd.Da
     """Department × month usage rate (staff using ÷ cards issued), each month's rates from
     `metrics.department_table`. Columns: department, one per month."""
     frames = []
+    rules = metric_rules(session)
     for month in months:
-        table = metrics.department_table(session, actor=actor, month=month)
+        table = metrics.department_table(session, actor=actor, month=month, rules=rules)
         frames.append(table[["department_code", "department", "usage_rate"]].assign(month=month))
     if not frames:
         return pd.DataFrame(columns=["department"])

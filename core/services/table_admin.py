@@ -51,12 +51,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
-from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, SQLModel
 
-from core import audit
+from core import audit, metrics
+from core.db import as_date
 from core.domain import (
     ActivityKind,
     CampaignStatus,
@@ -74,6 +73,7 @@ from core.domain import (
 from core.i18n import t
 from core.models import UTCDateTime, utcnow
 from core.permissions import Actor, PermissionDenied, require_role
+from core.scoring import score_sql, suggested_stage_sql
 from core.services import settings as settings_service
 
 # --- the few rules the metadata cannot tell --------------------------------------------------
@@ -477,16 +477,6 @@ def _from(query: _Query):
     return source
 
 
-def _as_date(value: Any) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
 def _filter_condition(session: Session, query: _Query, name: str, value: Any) -> ColumnElement:
     col = query.spec.column(name)
     column = query.table.c[name]
@@ -497,7 +487,7 @@ def _filter_condition(session: Session, query: _Query, name: str, value: Any) ->
         low, high = value
         parts = []
         if col.kind == "date":
-            low, high = _as_date(low), _as_date(high)
+            low, high = as_date(low), as_date(high)
         if col.kind == "datetime":
             low, high = _moment_bounds(session, low, high)
         if low is not None:
@@ -517,7 +507,7 @@ def _filter_scalar(session: Session, col: ColumnSpec, value: Any) -> Any:
         found, ident = _resolve_reference(session, _spec(col.fk_table), col.fk_column, value)
         return ident if found else None
     if col.kind == "date":
-        return _as_date(value)
+        return as_date(value)
     if col.kind == "bool":
         return bool(value) if not isinstance(value, str) else value.lower() in ("true", "1", "yes")
     if col.kind == "int":
@@ -529,9 +519,9 @@ def _moment_bounds(session: Session, low, high) -> tuple[dt.datetime | None, dt.
     zone = ZoneInfo(settings_service.get_value(session, "timezone"))
     start = end = None
     if low:
-        start = dt.datetime.combine(_as_date(low), dt.time(), zone).astimezone(dt.UTC)
+        start = dt.datetime.combine(as_date(low), dt.time(), zone).astimezone(dt.UTC)
     if high:
-        end = dt.datetime.combine(_as_date(high) + dt.timedelta(days=1), dt.time(), zone)
+        end = dt.datetime.combine(as_date(high) + dt.timedelta(days=1), dt.time(), zone)
         end = end.astimezone(dt.UTC)
     return start, end
 
@@ -873,7 +863,7 @@ def _rule_dates_in_order(first: str, second: str) -> RowRule:
         errors = []
         for pk, row in rows.items():
             a, b = row.get(first), row.get(second)
-            if a is not None and b is not None and _as_date(b) < _as_date(a):
+            if a is not None and b is not None and as_date(b) < as_date(a):
                 errors.append((pk, second, t("table_admin.err.before", lang, other=first)))
         return errors
 
@@ -927,13 +917,12 @@ def _rule_tiers_increase(session, spec, rows, lang):
         current.pop(pk, None)
         current[row["level"]] = row["threshold"]
     errors = []
-    ordered = sorted(current.items())
-    if ordered and ordered[0][1] != 0:
-        level = ordered[0][0]
-        if level in {row["level"] for row in rows.values()}:
-            errors.append((level, "threshold", t("table_admin.err.first_tier", lang)))
-    for (low_level, low), (level, threshold) in zip(ordered, ordered[1:], strict=False):
-        if threshold is not None and low is not None and threshold <= low:
+    edited = {row["level"] for row in rows.values()}
+    for level, problem, low_level, low in metrics.tier_threshold_problems(current):
+        if problem == "first":
+            if level in edited:
+                errors.append((level, "threshold", t("table_admin.err.first_tier", lang)))
+        else:
             errors.append(
                 (
                     level,
@@ -1205,7 +1194,7 @@ def _free_swapped_values(session, spec, objects, merged, changed) -> None:
 
 def _same_date(a: Any, b: Any) -> bool:
     try:
-        return a is not None and b is not None and _as_date(a) == _as_date(b)
+        return a is not None and b is not None and as_date(a) == as_date(b)
     except (TypeError, ValueError):
         return False
 
@@ -1570,50 +1559,6 @@ def change_settings(
     return changed
 
 
-class days_between(FunctionElement):
-    """Whole days from `b` to `a` (two dates), on SQLite and PostgreSQL alike."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "days_between"
-
-
-@compiles(days_between)
-def _days_between_default(element, compiler, **kw):
-    a, b = list(element.clauses)
-    return f"({compiler.process(a, **kw)} - {compiler.process(b, **kw)})"
-
-
-@compiles(days_between, "sqlite")
-def _days_between_sqlite(element, compiler, **kw):
-    a, b = list(element.clauses)
-    return (
-        f"CAST(julianday({compiler.process(a, **kw)}) - julianday({compiler.process(b, **kw)})"
-        " AS INTEGER)"
-    )
-
-
-def _score_expression(as_of: dt.date, decay: int) -> ColumnElement:
-    """A lead's score as of `as_of` from its summary columns (SPEC §3; exact for as_of on or
-    after the last interaction, which the preview's day is)."""
-    from core.models import Lead
-
-    last = func.coalesce(Lead.last_interaction_on, Lead.created_on)
-    days = days_between(literal(as_of, Date), last)
-    idle = case((days > 0, days // 7), else_=0)
-    raw = Lead.points_total - decay * (Lead.decay_weeks + idle)
-    return case((raw > 0, raw), else_=0)
-
-
-def _stage_case(score: ColumnElement, thresholds: Mapping[str, int]) -> ColumnElement:
-    return case(
-        (score >= thresholds[str(Stage.super_trust)], literal(str(Stage.super_trust))),
-        (score >= thresholds[str(Stage.strong_trust)], literal(str(Stage.strong_trust))),
-        (score >= thresholds[str(Stage.weak_trust)], literal(str(Stage.weak_trust))),
-        else_=literal(str(Stage.distrust)),
-    )
-
-
 def preview_day(session: Session) -> dt.date:
     """The day previews are computed for: today, or the last day with any interaction or lead
     when the data ends earlier (the demo hospital ends on 2019-08-31)."""
@@ -1625,7 +1570,7 @@ def preview_day(session: Session) -> dt.date:
     ).scalar_one()
     if last is None:
         return today
-    return min(today, _as_date(last))
+    return min(today, as_date(last))
 
 
 def scoring_preview(
@@ -1655,10 +1600,10 @@ def scoring_preview(
     new_handoff = old_handoff if handoff is None else int(handoff)
     day = as_of or preview_day(session)
 
-    old_score = _score_expression(day, old_decay)
-    new_score = old_score if new_decay == old_decay else _score_expression(day, new_decay)
-    old_stage = _stage_case(old_score, old_thresholds).label("old_stage")
-    new_stage = _stage_case(new_score, new_thresholds).label("new_stage")
+    old_score = score_sql(day, old_decay)
+    new_score = old_score if new_decay == old_decay else score_sql(day, new_decay)
+    old_stage = suggested_stage_sql(old_score, old_thresholds).label("old_stage")
+    new_stage = suggested_stage_sql(new_score, new_thresholds).label("new_stage")
     old_qualified = case((old_score >= old_handoff, 1), else_=0)
     new_qualified = case((new_score >= new_handoff, 1), else_=0)
     rows = session.execute(
@@ -1719,20 +1664,16 @@ def commission_preview(
     """The month's total commission under the current and the proposed rules (a published
     month keeps its frozen lines whatever the rules; this shows the computed sheet)."""
     require_role(actor, Role.admin)
-    from core import metrics
-
-    lines = metrics.commission_sheet(session, actor=actor, month=month)
+    rules = settings_service.metric_rules(session)
+    lines = metrics.commission_sheet(session, actor=actor, month=month, rules=rules)
     values = settings_service.get_all(session)
-    cent = Decimal("0.01")
 
     def total(per: Any, share: Any) -> Decimal:
-        per, share = Decimal(str(per)), Decimal(str(share))
         return sum(
             (
-                (
-                    int(line["valid_appointments"]) * per
-                    + Decimal(str(line["commissionable_amount"])) * share
-                ).quantize(cent, rounding=ROUND_HALF_UP)
+                metrics.line_commission(
+                    line["valid_appointments"], line["commissionable_amount"], per, share
+                )
                 for line in lines
             ),
             Decimal("0.00"),

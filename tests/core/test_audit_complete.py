@@ -49,6 +49,8 @@ from core.services import (
     table_admin,
     users,
 )
+from core.services.commission import publish_commission
+from core.services.settings import metric_rules
 from tests.core import test_access_matrix as matrix
 
 engine = matrix.engine  # one private demo copy for this module (a module-scoped fixture)
@@ -101,7 +103,7 @@ def _activated_no_profile(session, demo):
 
 def _rich_member(session, demo) -> int:
     """The member with the highest balance (for a redemption)."""
-    table = metrics.member_table(session, actor=SYSTEM)
+    table = metrics.member_table(session, rules=metric_rules(session), actor=SYSTEM)
     member_no = table.sort_values("balance").iloc[-1]["member_no"]
     return session.execute(select(Member.id).where(Member.member_no == member_no)).scalar()
 
@@ -550,9 +552,9 @@ WRITES: list[Write] = [
         ("import",),
     ),
     Write(
-        "metrics.publish_commission",
+        "commission.publish_commission",
         A,
-        lambda s, a, d: metrics.publish_commission(s, actor=a, month=d.month),
+        lambda s, a, d: publish_commission(s, actor=a, month=d.month),
         ("commission.publish",),
     ),
     Write(
@@ -562,7 +564,7 @@ WRITES: list[Write] = [
             s, actor=a, month=d.month, staff_id=d.successor, amount=Decimal("-5"), note="审计"
         ),
         ("commission.adjust",),
-        setup=lambda s, d: metrics.publish_commission(s, actor=SYSTEM, month=d.month),
+        setup=lambda s, d: publish_commission(s, actor=SYSTEM, month=d.month),
     ),
     Write(
         "consent.record_consent",
@@ -727,7 +729,8 @@ READS = {
     "consent": "consent_status outreach_list",
     "metrics": "card_funnel leads_by_stage month_kpis kpi_trend department_table "
     "department_comparison leaderboard revenue_by_member lead_score member_status "
-    "member_table commission_sheet commission_table stage_funnel_by_department",
+    "member_table commission_sheet commission_table stage_funnel_by_department "
+    "computed_commission_lines",
     "landing": "landing_figures",
     "importer": "",
 }

@@ -15,6 +15,7 @@ from core.cli import main
 from core.db import make_engine, read_session
 from core.models import StaffActivity
 from core.permissions import Actor
+from core.services.settings import metric_rules
 from tests.factories import (
     make_department,
     make_interaction,
@@ -242,9 +243,15 @@ def test_month_kpis_and_the_two_year_trend_agree_on_the_demo(demo_app):
     """The KPI page's month figures and its 24-month trend tell the same story (timings are
     measured in benchmarks/, not here)."""
     with read_session() as session:
-        figures = metrics.month_kpis(session, actor=Actor.system(), month="2019-08")
+        figures = metrics.month_kpis(
+            session, rules=metric_rules(session), actor=Actor.system(), month="2019-08"
+        )
         trend = metrics.kpi_trend(
-            session, actor=Actor.system(), first_month="2017-09", last_month="2019-08"
+            session,
+            rules=metric_rules(session),
+            actor=Actor.system(),
+            first_month="2017-09",
+            last_month="2019-08",
         )
     assert figures["revenue"] > Decimal("0") and len(trend) == 24
     last = trend.iloc[-1]

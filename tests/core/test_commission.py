@@ -16,7 +16,8 @@ from core.models import AuditLog, CommissionLine
 from core.permissions import Actor, PermissionDenied
 from core.services import commission
 from core.services import settings as settings_service
-from core.services.commission import CommissionError
+from core.services.commission import CommissionError, publish_commission
+from core.services.settings import metric_rules
 from tests.factories import make_actor, make_department, make_order, make_staff
 
 D = dt.date
@@ -68,7 +69,7 @@ def test_sheet_status_says_who_published_when_in_the_hospital_timezone(session, 
     assert not commission.sheet_status(session, actor=admin, month=this_month)["month_over"]
     assert not commission.publishable(session, actor=admin, month=this_month)
 
-    metrics.publish_commission(session, actor=admin, month="2019-06")
+    publish_commission(session, actor=admin, month="2019-06")
     status = commission.sheet_status(session, actor=admin, month="2019-06")
     assert (status["published"], status["published_by"]) == (True, "finance")
     published = status["published_at"]
@@ -97,19 +98,22 @@ def test_totals_add_up_the_sheet_as_each_role_sees_it(session, hospital):
     )
     staff = make_actor(session, Role.staff, staff=hospital["z"])
     assert commission.commission_totals(session, actor=staff, month="2019-06")["lines"] == 0
-    metrics.publish_commission(session, actor=admin, month="2019-06")
+    publish_commission(session, actor=admin, month="2019-06")
     mine = commission.commission_totals(session, actor=staff, month="2019-06")
     assert (mine["lines"], mine["commission"]) == (1, Decimal("10.00"))
 
 
 def test_a_correction_is_an_audited_line_in_the_next_month_and_the_sheet_stays(session, hospital):
     admin = hospital["admin"]
-    published = metrics.publish_commission(session, actor=admin, month="2019-06")
+    published = publish_commission(session, actor=admin, month="2019-06")
     # The June mall order is refunded after publication: June's sheet must not move...
     hospital["x_mall"].status = "cancelled"
     session.add(hospital["x_mall"])
     session.flush()
-    assert metrics.commission_sheet(session, actor=admin, month="2019-06") == published
+    assert (
+        metrics.commission_sheet(session, rules=metric_rules(session), actor=admin, month="2019-06")
+        == published
+    )
     # ...the office books the claw-back of 5% × ¥300 as an adjustment instead.
     line = commission.add_commission_adjustment(
         session,
@@ -120,9 +124,14 @@ def test_a_correction_is_an_audited_line_in_the_next_month_and_the_sheet_stays(s
         note="  refund of order   O-mall ",
     )
     assert (line.month, line.commission, line.is_adjustment) == ("2019-07", Decimal("-15.00"), True)
-    assert metrics.commission_sheet(session, actor=admin, month="2019-06") == published
+    assert (
+        metrics.commission_sheet(session, rules=metric_rules(session), actor=admin, month="2019-06")
+        == published
+    )
     # July's computed sheet is untouched (the CLI contract), the adjustment is listed beside it.
-    assert metrics.commission_sheet(session, actor=admin, month="2019-07") == [
+    assert metrics.commission_sheet(
+        session, rules=metric_rules(session), actor=admin, month="2019-07"
+    ) == [
         {
             "staff_no": "S-X",
             "valid_appointments": 0,
@@ -157,7 +166,7 @@ def test_a_correction_is_an_audited_line_in_the_next_month_and_the_sheet_stays(s
         "note": "refund of order O-mall",
     }
     # Publishing July freezes July's lines; the adjustment stays a separate line.
-    metrics.publish_commission(session, actor=admin, month="2019-07")
+    publish_commission(session, actor=admin, month="2019-07")
     assert commission.commission_totals(session, actor=admin, month="2019-07")["payout"] == (
         Decimal("-5.00")
     )
@@ -165,8 +174,8 @@ def test_a_correction_is_an_audited_line_in_the_next_month_and_the_sheet_stays(s
 
 def test_a_correction_skips_months_already_published(session, hospital):
     admin = hospital["admin"]
-    metrics.publish_commission(session, actor=admin, month="2019-06")
-    metrics.publish_commission(session, actor=admin, month="2019-07")
+    publish_commission(session, actor=admin, month="2019-06")
+    publish_commission(session, actor=admin, month="2019-07")
     line = commission.add_commission_adjustment(
         session, actor=admin, month="2019-06", staff_id=hospital["z"].id, amount=10, note="late"
     )
@@ -188,7 +197,7 @@ def test_a_correction_skips_months_already_published(session, hospital):
 )
 def test_a_bad_correction_is_refused_and_leaves_nothing(session, hospital, amount, note, key):
     admin = hospital["admin"]
-    metrics.publish_commission(session, actor=admin, month="2019-06")
+    publish_commission(session, actor=admin, month="2019-06")
     with pytest.raises(CommissionError) as refused:
         commission.add_commission_adjustment(
             session, actor=admin, month="2019-06", staff_id=hospital["x"].id, amount=amount,
@@ -205,7 +214,7 @@ def test_only_an_admin_corrects_and_only_a_published_sheet(session, hospital):
             session, actor=admin, month="2019-06", staff_id=hospital["x"].id, amount=5, note="n"
         )
     assert refused.value.key == "kpi.err.not_published"
-    metrics.publish_commission(session, actor=admin, month="2019-06")
+    publish_commission(session, actor=admin, month="2019-06")
     for role, extra in (
         (Role.executive, {}),
         (Role.dept_head, {"department": hospital["ward"]}),
@@ -229,7 +238,7 @@ def test_only_an_admin_corrects_and_only_a_published_sheet(session, hospital):
 
 def test_who_sees_which_adjustment_lines(session, hospital):
     admin = hospital["admin"]
-    metrics.publish_commission(session, actor=admin, month="2019-06")
+    publish_commission(session, actor=admin, month="2019-06")
     for person in ("x", "z"):
         commission.add_commission_adjustment(
             session, actor=admin, month="2019-06", staff_id=hospital[person].id, amount=1,
@@ -247,7 +256,7 @@ def test_who_sees_which_adjustment_lines(session, hospital):
     assert seen(head) == ["S-X"]
     assert seen(staff_x) == []  # July is not published: staff see nothing of it yet
     assert commission.commission_totals(session, actor=staff_x, month="2019-07")["payout"] == 0
-    metrics.publish_commission(session, actor=admin, month="2019-07")
+    publish_commission(session, actor=admin, month="2019-07")
     assert seen(staff_x) == ["S-X"]
     assert commission.commission_totals(session, actor=staff_x, month="2019-07")["payout"] == (
         Decimal("11.00")  # July's ¥10 commission + the ¥1 correction

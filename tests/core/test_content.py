@@ -14,6 +14,7 @@ from core.models import AuditLog, ContentPiece, StaffActivity
 from core.permissions import PermissionDenied
 from core.services import content as svc
 from core.services.content import ContentError
+from core.services.settings import metric_rules
 from tests.factories import make_actor, make_department, make_staff
 
 D = dt.date
@@ -130,14 +131,24 @@ def test_sharing_from_the_briefcase_records_card_usage(session, marketer):
     staff_actor = make_actor(session, Role.staff, staff=physician)
     piece = svc.create_piece(session, actor=marketer, kind="briefcase", title="Brochure")
     admin = make_actor(session, Role.admin)
-    assert metrics.card_funnel(session, actor=admin, month="2019-08")["staff_using"] == 0
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=admin, month="2019-08")[
+            "staff_using"
+        ]
+        == 0
+    )
 
     activity = svc.share_piece(session, actor=staff_actor, piece_id=piece.id, on=D(2019, 8, 20))
 
     rows = session.exec(select(StaffActivity)).all()
     assert [(r.staff_id, r.date, r.kind) for r in rows] == [(physician.id, D(2019, 8, 20), "share")]
     assert activity.id == rows[0].id
-    assert metrics.card_funnel(session, actor=admin, month="2019-08")["staff_using"] == 1
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=admin, month="2019-08")[
+            "staff_using"
+        ]
+        == 1
+    )
     audit_row = session.exec(select(AuditLog).where(AuditLog.action == "content.share")).one()
     assert audit_row.entity_id == str(piece.id)
     assert (

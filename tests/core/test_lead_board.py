@@ -28,6 +28,7 @@ from core.scoring import promoted_stage, score_as_of
 from core.services import handoffs, leads
 from core.services import settings as settings_service
 from core.services.leads import BoardFilters, ReasonRequired, StaleLead
+from core.services.settings import metric_rules
 from tests.factories import (
     actor_for,
     make_department,
@@ -661,7 +662,9 @@ def test_outcomes_book_and_validate_an_appointment_credited_to_the_owner(session
     session.refresh(order)
     assert order.status == "valid"
     month = metrics.month_of(order.created_on)
-    kpis = metrics.month_kpis(session, actor=world.marketer, month=month)
+    kpis = metrics.month_kpis(
+        session, rules=metric_rules(session), actor=world.marketer, month=month
+    )
     assert kpis["valid_orders"] == 1
     detail = leads.lead_detail(session, actor=world.staff, lead_id=lead.id)
     assert detail["handoffs"].iloc[0]["outcome"] == "visited"

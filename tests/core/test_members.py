@@ -17,6 +17,7 @@ from core.models import AuditLog, PointsEntry, Redemption, Reward
 from core.permissions import Actor, PermissionDenied
 from core.services import members as svc
 from core.services import settings as settings_service
+from core.services.settings import metric_rules
 from tests.conftest import on_postgres
 from tests.factories import (
     make_actor,
@@ -41,7 +42,9 @@ def admin(session) -> Actor:
 
 
 def status(session, member) -> dict:
-    return metrics.member_status(session, actor=Actor.system(), member_no=member.member_no)
+    return metrics.member_status(
+        session, rules=metric_rules(session), actor=Actor.system(), member_no=member.member_no
+    )
 
 
 def ledger_rows(session, member) -> int:
@@ -338,7 +341,9 @@ def test_member_list_pages_filters_and_matches_the_metrics(session, marketer):
     assert first.total == 120 and first.pages == 3 and len(first.rows) == 50
     last = svc.list_members(session, actor=marketer, offset=100, as_of=D(2019, 8, 31))
     assert last.rows["member_no"].tolist() == [f"A{n:04d}" for n in range(100, 120)]
-    expected = metrics.member_table(session, actor=Actor.system()).set_index("member_no")
+    expected = metrics.member_table(
+        session, rules=metric_rules(session), actor=Actor.system()
+    ).set_index("member_no")
     got = last.rows.set_index("member_no")
     for column in ("balance", "lifetime_points", "tier"):
         assert got[column].tolist() == expected.loc[got.index, column].tolist()
@@ -531,7 +536,9 @@ def test_members_per_tier_at_each_month_end(session, marketer):
     assert counts[("2019-06", 1)] == 1 and counts[("2019-06", 2)] == 0
     assert counts[("2019-07", 1)] == 0 and counts[("2019-07", 2)] == 1
     assert counts[("2019-07", 3)] == 1
-    today = metrics.member_table(session, actor=Actor.system())["tier"].value_counts()
+    today = metrics.member_table(session, rules=metric_rules(session), actor=Actor.system())[
+        "tier"
+    ].value_counts()
     assert all(counts[("2019-07", level)] == today.get(level, 0) for level in range(1, 6))
 
 

@@ -21,6 +21,7 @@ from core.models import AuditLog, PointsEntry, Reward
 from core.permissions import Actor
 from core.services import members as svc
 from core.services import settings as settings_service
+from core.services.settings import metric_rules
 from tests.factories import make_member
 
 EARNING = sorted(str(k) for k in svc.EARNING_KINDS if k not in ("spend", "sign_in"))
@@ -89,7 +90,10 @@ def test_random_ledgers_keep_their_invariants(session, ops, cost, stock, expiry_
         for op in ops:
             before = _trace(session, member, reward.id)
             status_before = metrics.member_status(
-                session, actor=Actor.system(), member_no=member.member_no
+                session,
+                rules=metric_rules(session),
+                actor=Actor.system(),
+                member_no=member.member_no,
             )
             refused = False
             try:
@@ -153,7 +157,10 @@ def test_random_ledgers_keep_their_invariants(session, ops, cost, stock, expiry_
             if refused:
                 assert _trace(session, member, reward.id) == before
             status = metrics.member_status(
-                session, actor=Actor.system(), member_no=member.member_no
+                session,
+                rules=metric_rules(session),
+                actor=Actor.system(),
+                member_no=member.member_no,
             )
             # Balance is the sum of the entries, as written and as the model kept them.
             assert status["balance"] == _ledger_sum(session, member)
@@ -214,7 +221,7 @@ def test_tier_is_monotone_in_lifetime_points(session, lifetimes, redeemed, level
                     )
                 )
         session.flush()
-        table = metrics.member_table(session, actor=Actor.system())
+        table = metrics.member_table(session, rules=metric_rules(session), actor=Actor.system())
         table = table.sort_values(["lifetime_points", "tier"])
         assert table["tier"].is_monotonic_increasing
         for lifetime, tier in zip(table["lifetime_points"], table["tier"], strict=True):

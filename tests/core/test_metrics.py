@@ -15,6 +15,8 @@ from core.domain import Role
 from core.models import AuditLog, CardLicence, Handoff, StaffActivity
 from core.permissions import Actor, PermissionDenied
 from core.services import settings as settings_service
+from core.services.commission import publish_commission
+from core.services.settings import metric_rules
 from tests.factories import (
     make_actor,
     make_department,
@@ -134,7 +136,7 @@ def cards(session):
 
 
 def test_card_funnel_counts_issued_revoked_and_activated_cards_as_of_month_end(session, cards):
-    june = metrics.card_funnel(session, actor=ADMIN, month="2019-06")
+    june = metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-06")
     # issued at end(June): a, b, c, e, h (d revoked on the 30th, f issued in July, g none)
     assert june["cards_issued"] == 5
     # of those, not activated by June 30th: b (never) and c (activated July 1st)
@@ -142,13 +144,13 @@ def test_card_funnel_counts_issued_revoked_and_activated_cards_as_of_month_end(s
     # activated but profile not complete by June 30th: e (never) and h (completed July 1st)
     assert june["profiles_incomplete"] == 2
 
-    july = metrics.card_funnel(session, actor=ADMIN, month="2019-07")
+    july = metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-07")
     # e's card was revoked on July 1st, f's was issued then: a, b, c, f, h
     assert july["cards_issued"] == 5
     assert july["cards_not_activated"] == 2  # b and f
     assert july["profiles_incomplete"] == 1  # c (activated July 1st, no profile); h completed
 
-    may = metrics.card_funnel(session, actor=ADMIN, month="2019-05")
+    may = metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-05")
     assert (may["cards_issued"], may["cards_not_activated"], may["profiles_incomplete"]) == (
         3,  # a, d, e
         1,  # e, activated in June
@@ -159,10 +161,25 @@ def test_card_funnel_counts_issued_revoked_and_activated_cards_as_of_month_end(s
 def test_licences_come_from_the_month_setting_with_a_default(session):
     session.add(CardLicence(month="2019-06", licences=450))
     session.flush()
-    assert metrics.card_funnel(session, actor=ADMIN, month="2019-06")["licences"] == 450
-    assert metrics.card_funnel(session, actor=ADMIN, month="2019-07")["licences"] == 400
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-06")[
+            "licences"
+        ]
+        == 450
+    )
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-07")[
+            "licences"
+        ]
+        == 400
+    )
     set_setting(session, "default_licences", 420)
-    assert metrics.card_funnel(session, actor=ADMIN, month="2019-07")["licences"] == 420
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-07")[
+            "licences"
+        ]
+        == 420
+    )
 
 
 def test_staff_using_counts_distinct_staff_with_activity_in_the_month(session, cards):
@@ -172,8 +189,18 @@ def test_staff_using_counts_distinct_staff_with_activity_in_the_month(session, c
     activity(session, cards["b"], D(2019, 5, 31))  # the day before June
     activity(session, cards["c"], D(2019, 7, 1))  # the day after June
     activity(session, cards["g"], D(2019, 6, 30))  # no card, still a user of the month
-    assert metrics.card_funnel(session, actor=ADMIN, month="2019-06")["staff_using"] == 2
-    assert metrics.card_funnel(session, actor=ADMIN, month="2019-05")["staff_using"] == 1
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-06")[
+            "staff_using"
+        ]
+        == 2
+    )
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-05")[
+            "staff_using"
+        ]
+        == 1
+    )
 
 
 def test_staff_active_needs_an_issued_card_and_the_threshold_of_leads_by_month_end(session, cards):
@@ -182,10 +209,25 @@ def test_staff_active_needs_an_issued_card_and_the_threshold_of_leads_by_month_e
     leads(session, cards["b"], D(2019, 6, 1), D(2019, 7, 1))  # the 2nd one in July
     leads(session, cards["d"], D(2019, 5, 1), D(2019, 5, 2), D(2019, 5, 3))  # card revoked
     leads(session, cards["g"], D(2019, 5, 1), D(2019, 5, 2))  # no card
-    assert metrics.card_funnel(session, actor=ADMIN, month="2019-06")["staff_active"] == 1
-    assert metrics.card_funnel(session, actor=ADMIN, month="2019-07")["staff_active"] == 2
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-06")[
+            "staff_active"
+        ]
+        == 1
+    )
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-07")[
+            "staff_active"
+        ]
+        == 2
+    )
     set_setting(session, "active_staff_lead_threshold", 3)
-    assert metrics.card_funnel(session, actor=ADMIN, month="2019-07")["staff_active"] == 0
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-07")[
+            "staff_active"
+        ]
+        == 0
+    )
 
 
 # --- Leads, orders, revenue ---------------------------------------------------------------
@@ -195,9 +237,9 @@ def test_new_and_cumulative_leads_use_the_month_bounds(session):
     staff = make_staff(session)
     leads(session, staff, D(2019, 4, 30), D(2019, 5, 31), D(2019, 6, 1), D(2019, 6, 30))
     leads(session, staff, D(2019, 7, 1))
-    figures = metrics.month_kpis(session, actor=ADMIN, month="2019-06")
+    figures = metrics.month_kpis(session, rules=metric_rules(session), actor=ADMIN, month="2019-06")
     assert (figures["new_leads"], figures["cumulative_leads"]) == (2, 4)
-    figures = metrics.month_kpis(session, actor=ADMIN, month="2019-08")
+    figures = metrics.month_kpis(session, rules=metric_rules(session), actor=ADMIN, month="2019-08")
     assert (figures["new_leads"], figures["cumulative_leads"]) == (0, 5)
 
 
@@ -209,7 +251,7 @@ def test_orders_count_every_status_and_revenue_only_valid_orders(session):
     make_order(session, staff=staff, status="cancelled", amount="900", created_on=D(2019, 6, 11))
     make_order(session, staff=staff, status="valid", amount="5000", created_on=D(2019, 7, 1))
     make_order(session, staff=staff, status="valid", amount="5000", created_on=D(2019, 5, 31))
-    figures = metrics.month_kpis(session, actor=ADMIN, month="2019-06")
+    figures = metrics.month_kpis(session, rules=metric_rules(session), actor=ADMIN, month="2019-06")
     assert figures["orders"] == 4
     assert figures["valid_orders"] == 2
     assert figures["revenue"] == Decimal("100.75")
@@ -221,9 +263,24 @@ def test_revenue_growth_is_null_after_a_month_without_revenue(session):
     make_order(session, staff=staff, status="cancelled", amount="300", created_on=D(2019, 5, 3))
     make_order(session, staff=staff, status="valid", amount="200", created_on=D(2019, 6, 3))
     make_order(session, staff=staff, status="valid", amount="300", created_on=D(2019, 7, 3))
-    assert metrics.month_kpis(session, actor=ADMIN, month="2019-06")["revenue_growth"] is None
-    assert metrics.month_kpis(session, actor=ADMIN, month="2019-07")["revenue_growth"] == 0.5
-    assert metrics.month_kpis(session, actor=ADMIN, month="2019-08")["revenue_growth"] == -1.0
+    assert (
+        metrics.month_kpis(session, rules=metric_rules(session), actor=ADMIN, month="2019-06")[
+            "revenue_growth"
+        ]
+        is None
+    )
+    assert (
+        metrics.month_kpis(session, rules=metric_rules(session), actor=ADMIN, month="2019-07")[
+            "revenue_growth"
+        ]
+        == 0.5
+    )
+    assert (
+        metrics.month_kpis(session, rules=metric_rules(session), actor=ADMIN, month="2019-08")[
+            "revenue_growth"
+        ]
+        == -1.0
+    )
 
 
 def test_month_kpis_has_exactly_the_cli_keys_and_every_stage(session):
@@ -231,7 +288,7 @@ def test_month_kpis_has_exactly_the_cli_keys_and_every_stage(session):
     make_lead(session, owner=staff, stage="weak_trust")
     make_lead(session, owner=staff, stage="weak_trust")
     make_lead(session, owner=staff, stage="super_trust")
-    figures = metrics.month_kpis(session, actor=ADMIN, month="2019-06")
+    figures = metrics.month_kpis(session, rules=metric_rules(session), actor=ADMIN, month="2019-06")
     assert list(figures) == KPI_KEYS
     assert figures["month"] == "2019-06"
     assert figures["leads_by_stage"] == {
@@ -250,10 +307,18 @@ def test_kpi_trend_gives_the_month_figures_for_every_month(session, cards):
         activity(session, staff, D(2019, 6, 3))
         make_order(session, staff=staff, amount="12.5", created_on=D(2019, 7, 4))
     make_order(session, staff=cards["a"], amount="10", created_on=D(2019, 6, 4))
-    trend = metrics.kpi_trend(session, actor=ADMIN, first_month="2019-04", last_month="2019-08")
+    trend = metrics.kpi_trend(
+        session,
+        rules=metric_rules(session),
+        actor=ADMIN,
+        first_month="2019-04",
+        last_month="2019-08",
+    )
     assert list(trend["month"]) == ["2019-04", "2019-05", "2019-06", "2019-07", "2019-08"]
     for row in trend.to_dict("records"):
-        expected = metrics.month_kpis(session, actor=ADMIN, month=row["month"])
+        expected = metrics.month_kpis(
+            session, rules=metric_rules(session), actor=ADMIN, month=row["month"]
+        )
         expected.pop("leads_by_stage")
         expected["revenue"] = float(expected["revenue"])
         growth, expected_growth = row.pop("revenue_growth"), expected.pop("revenue_growth")
@@ -273,7 +338,13 @@ def test_a_two_year_trend_has_every_month_with_running_totals(session):
         for month in range(1, 13):
             make_lead(session, owner=staff, created_on=D(2019, month, 1 + n % 28))
             activity(session, staff, D(2019, month, 2))
-    trend = metrics.kpi_trend(session, actor=ADMIN, first_month="2018-01", last_month="2019-12")
+    trend = metrics.kpi_trend(
+        session,
+        rules=metric_rules(session),
+        actor=ADMIN,
+        first_month="2018-01",
+        last_month="2019-12",
+    )
     assert len(trend) == 24
     assert trend["cumulative_leads"].iloc[-1] == 360
     assert trend["staff_using"].iloc[-1] == 30
@@ -314,9 +385,9 @@ def test_department_table_shows_each_department_funnel_and_rates(session):
     make_lead(session, owner=done, created_on=D(2019, 6, 1))
     activity(session, done, D(2019, 6, 5))
     activity(session, activated, D(2019, 6, 5))
-    table = metrics.department_table(session, actor=ADMIN, month="2019-06").set_index(
-        "department_code"
-    )
+    table = metrics.department_table(
+        session, rules=metric_rules(session), actor=ADMIN, month="2019-06"
+    ).set_index("department_code")
     ward_row, clinic_row, empty = table.loc["W"], table.loc["C"], table.loc["Z"]
     assert ward_row["department"] == "内三科"
     assert ward_row[["staff", "cards_issued", "cards_not_activated", "activated"]].tolist() == [
@@ -333,7 +404,7 @@ def test_department_table_shows_each_department_funnel_and_rates(session):
     assert clinic_row[["cards_issued", "activated", "profiles_incomplete"]].tolist() == [1, 1, 1]
     assert clinic_row["profile_rate"] == 0.0
     assert empty["cards_issued"] == 0 and empty["activation_rate"] != empty["activation_rate"]
-    totals = metrics.card_funnel(session, actor=ADMIN, month="2019-06")
+    totals = metrics.card_funnel(session, rules=metric_rules(session), actor=ADMIN, month="2019-06")
     assert table["cards_issued"].sum() == totals["cards_issued"]
     assert table["staff_using"].sum() == totals["staff_using"]
 
@@ -448,7 +519,9 @@ def lead_with(session, created_on, *interactions):
 
 
 def score(session, lead, as_of):
-    return metrics.lead_score(session, actor=ADMIN, lead_ref=lead.lead_ref, as_of=as_of)
+    return metrics.lead_score(
+        session, rules=metric_rules(session), actor=ADMIN, lead_ref=lead.lead_ref, as_of=as_of
+    )
 
 
 def test_score_of_a_lead_without_interactions_is_zero(session):
@@ -513,13 +586,17 @@ def test_score_never_goes_below_zero_and_follows_the_settings(session):
 
 def test_score_defaults_to_the_hospital_today(session):
     lead = lead_with(session, D(2019, 6, 1))
-    result = metrics.lead_score(session, actor=ADMIN, lead_ref=lead.lead_ref)
+    result = metrics.lead_score(
+        session, rules=metric_rules(session), actor=ADMIN, lead_ref=lead.lead_ref
+    )
     assert result["as_of"] == settings_service.hospital_today(session).isoformat()
 
 
 def test_an_unknown_lead_is_a_clear_error(session):
     with pytest.raises(LookupError, match="no lead with lead_ref 'L-404'"):
-        metrics.lead_score(session, actor=ADMIN, lead_ref="L-404", as_of=None)
+        metrics.lead_score(
+            session, rules=metric_rules(session), actor=ADMIN, lead_ref="L-404", as_of=None
+        )
 
 
 def test_who_may_see_a_lead_score(session):
@@ -530,7 +607,9 @@ def test_who_may_see_a_lead_score(session):
     ref = lead.lead_ref
 
     def check(actor):
-        return metrics.lead_score(session, actor=actor, lead_ref=ref, as_of=D(2019, 6, 2))
+        return metrics.lead_score(
+            session, rules=metric_rules(session), actor=actor, lead_ref=ref, as_of=D(2019, 6, 2)
+        )
 
     assert check(make_actor(session, Role.staff, staff=nurse))["score"] == 0
     assert check(make_actor(session, Role.dept_head, department=ward))["score"] == 0
@@ -565,12 +644,21 @@ def test_member_balance_lifetime_points_and_tier(session):
         ("expire", -6),
     ]:
         make_points(session, member=member, kind=kind, points=points)
-    result = metrics.member_status(session, actor=ADMIN, member_no="M-1")
+    result = metrics.member_status(
+        session, rules=metric_rules(session), actor=ADMIN, member_no="M-1"
+    )
     assert result == {"member_no": "M-1", "balance": 550, "lifetime_points": 956, "tier": 1}
     make_points(session, member=member, kind="survey", points=44)  # exactly 1,000
-    assert metrics.member_status(session, actor=ADMIN, member_no="M-1")["tier"] == 2
+    assert (
+        metrics.member_status(session, rules=metric_rules(session), actor=ADMIN, member_no="M-1")[
+            "tier"
+        ]
+        == 2
+    )
     make_points(session, member=member, kind="referral", points=19_000)
-    assert metrics.member_status(session, actor=ADMIN, member_no="M-1") == {
+    assert metrics.member_status(
+        session, rules=metric_rules(session), actor=ADMIN, member_no="M-1"
+    ) == {
         "member_no": "M-1",
         "balance": 19_594,
         "lifetime_points": 20_000,
@@ -580,14 +668,16 @@ def test_member_balance_lifetime_points_and_tier(session):
 
 def test_a_member_without_entries_is_regular_with_nothing(session):
     make_member(session, member_no="M-new")
-    assert metrics.member_status(session, actor=ADMIN, member_no="M-new") == {
+    assert metrics.member_status(
+        session, rules=metric_rules(session), actor=ADMIN, member_no="M-new"
+    ) == {
         "member_no": "M-new",
         "balance": 0,
         "lifetime_points": 0,
         "tier": 1,
     }
     with pytest.raises(LookupError, match="no member with member_no 'M-404'"):
-        metrics.member_status(session, actor=ADMIN, member_no="M-404")
+        metrics.member_status(session, rules=metric_rules(session), actor=ADMIN, member_no="M-404")
 
 
 def test_member_table_has_the_same_figures_and_filters(session):
@@ -597,20 +687,24 @@ def test_member_table_has_the_same_figures_and_filters(session):
     make_points(session, member=gold, kind="spend", points=3_000)
     make_points(session, member=gold, kind="redeem", points=-1_000)
     make_member(session, member_no="M-plain", name="李雷")
-    table = metrics.member_table(session, actor=ADMIN)
+    table = metrics.member_table(session, rules=metric_rules(session), actor=ADMIN)
     assert table[["member_no", "balance", "lifetime_points", "tier"]].values.tolist() == [
         ["M-gold", 2_000, 3_000, 3],
         ["M-plain", 0, 0, 1],
     ]
     assert table["owner_staff_no"].tolist()[0] == "N-1"
-    assert metrics.member_table(session, actor=ADMIN, tier=3)["member_no"].tolist() == ["M-gold"]
-    assert metrics.member_table(session, actor=ADMIN, search="李")["member_no"].tolist() == [
-        "M-plain"
-    ]
+    assert metrics.member_table(session, rules=metric_rules(session), actor=ADMIN, tier=3)[
+        "member_no"
+    ].tolist() == ["M-gold"]
+    assert metrics.member_table(session, rules=metric_rules(session), actor=ADMIN, search="李")[
+        "member_no"
+    ].tolist() == ["M-plain"]
     head = make_actor(session, Role.dept_head, department=ward)
-    assert metrics.member_table(session, actor=head)["member_no"].tolist() == ["M-gold"]
+    assert metrics.member_table(session, rules=metric_rules(session), actor=head)[
+        "member_no"
+    ].tolist() == ["M-gold"]
     with pytest.raises(PermissionDenied):
-        metrics.member_status(session, actor=head, member_no="M-plain")
+        metrics.member_status(session, rules=metric_rules(session), actor=head, member_no="M-plain")
 
 
 # --- Commission ---------------------------------------------------------------------------
@@ -647,7 +741,9 @@ def june_orders(session):
 def test_commission_is_10_per_valid_appointment_plus_5_percent_of_mall_and_checkup(
     session, june_orders
 ):
-    sheet = metrics.commission_sheet(session, actor=ADMIN, month="2019-06")
+    sheet = metrics.commission_sheet(
+        session, rules=metric_rules(session), actor=ADMIN, month="2019-06"
+    )
     assert sheet == [
         {
             "staff_no": "S-X",
@@ -665,9 +761,13 @@ def test_commission_is_10_per_valid_appointment_plus_5_percent_of_mall_and_check
     ]  # S-Y has only a cancelled order: left out
     set_setting(session, "commission_rate", "0.1")
     set_setting(session, "commission_per_appointment", "12")
-    sheet = metrics.commission_sheet(session, actor=ADMIN, month="2019-06")
+    sheet = metrics.commission_sheet(
+        session, rules=metric_rules(session), actor=ADMIN, month="2019-06"
+    )
     assert [line["commission"] for line in sheet] == [Decimal("59.05"), Decimal("12.00")]
-    assert metrics.commission_sheet(session, actor=ADMIN, month="2019-07")[0] == {
+    assert metrics.commission_sheet(
+        session, rules=metric_rules(session), actor=ADMIN, month="2019-07"
+    )[0] == {
         "staff_no": "S-X",
         "valid_appointments": 0,
         "commissionable_amount": Decimal("80.00"),
@@ -677,50 +777,58 @@ def test_commission_is_10_per_valid_appointment_plus_5_percent_of_mall_and_check
 
 def test_a_published_sheet_stays_frozen_after_an_order_is_cancelled(session, june_orders):
     admin = make_actor(session, Role.admin)
-    published = metrics.publish_commission(session, actor=admin, month="2019-06")
+    published = publish_commission(session, actor=admin, month="2019-06")
     assert metrics.is_published(session, "2019-06")
     assert not metrics.is_published(session, "2019-07")
     june_orders["x_checkup"].status = "cancelled"
     session.add(june_orders["x_checkup"])
     session.flush()
-    assert metrics.commission_sheet(session, actor=admin, month="2019-06") == published
-    assert published[0]["commission"] == Decimal("37.53")
-    assert metrics.commission_sheet(session, actor=admin, month="2019-07")[0]["commission"] == (
-        Decimal("4.00")
+    assert (
+        metrics.commission_sheet(session, rules=metric_rules(session), actor=admin, month="2019-06")
+        == published
     )
+    assert published[0]["commission"] == Decimal("37.53")
+    assert metrics.commission_sheet(
+        session, rules=metric_rules(session), actor=admin, month="2019-07"
+    )[0]["commission"] == (Decimal("4.00"))
     log = session.exec(select(AuditLog).where(AuditLog.action == "commission.publish")).all()
     assert [(row.username, row.entity_id) for row in log] == [(admin.username, "2019-06")]
     assert json.loads(log[0].detail)["lines"] == 2
     with pytest.raises(ValueError, match="already published"):
-        metrics.publish_commission(session, actor=admin, month="2019-06")
+        publish_commission(session, actor=admin, month="2019-06")
 
 
 def test_only_an_admin_publishes_and_only_a_finished_month(session, june_orders):
     with pytest.raises(PermissionDenied):
-        metrics.publish_commission(
-            session, actor=make_actor(session, Role.executive), month="2019-06"
-        )
+        publish_commission(session, actor=make_actor(session, Role.executive), month="2019-06")
     this_month = metrics.month_of(settings_service.hospital_today(session))
     with pytest.raises(ValueError, match="not over yet"):
-        metrics.publish_commission(session, actor=ADMIN, month=this_month)
+        publish_commission(session, actor=ADMIN, month=this_month)
     assert not metrics.is_published(session, this_month)
 
 
 def test_commission_visibility_by_role(session, june_orders):
     head = make_actor(session, Role.dept_head, department=june_orders["ward"])
-    assert [row["staff_no"] for row in metrics.commission_sheet(
-        session, actor=head, month="2019-06")] == ["S-X"]  # fmt: skip
+    assert [row["staff_no"] for row in metrics.commission_sheet(session, rules=metric_rules(session), actor=head, month="2019-06")] == ["S-X"]  # fmt: skip
     x = make_actor(session, Role.staff, staff=june_orders["x"])
     z = make_actor(session, Role.staff, staff=june_orders["z"])
-    assert metrics.commission_sheet(session, actor=x, month="2019-06") == []  # not published
-    metrics.publish_commission(session, actor=ADMIN, month="2019-06")
-    assert [row["staff_no"] for row in metrics.commission_sheet(
-        session, actor=x, month="2019-06")] == ["S-X"]  # fmt: skip
-    assert [row["staff_no"] for row in metrics.commission_sheet(
-        session, actor=z, month="2019-06")] == ["S-Z"]  # fmt: skip
+    assert (
+        metrics.commission_sheet(session, rules=metric_rules(session), actor=x, month="2019-06")
+        == []
+    )  # not published
+    publish_commission(session, actor=ADMIN, month="2019-06")
+    assert [row["staff_no"] for row in metrics.commission_sheet(session, rules=metric_rules(session), actor=x, month="2019-06")] == ["S-X"]  # fmt: skip
+    assert [row["staff_no"] for row in metrics.commission_sheet(session, rules=metric_rules(session), actor=z, month="2019-06")] == ["S-Z"]  # fmt: skip
     with pytest.raises(PermissionDenied):
-        metrics.commission_sheet(session, actor=make_actor(session, Role.marketer), month="2019-06")
-    table = metrics.commission_table(session, actor=head, month="2019-06")
+        metrics.commission_sheet(
+            session,
+            rules=metric_rules(session),
+            actor=make_actor(session, Role.marketer),
+            month="2019-06",
+        )
+    table = metrics.commission_table(
+        session, rules=metric_rules(session), actor=head, month="2019-06"
+    )
     assert table.columns.tolist() == [
         "staff_no",
         "name",
@@ -752,13 +860,13 @@ def two_departments(session):
 
 def test_a_department_head_sees_only_their_department(session, two_departments):
     head = make_actor(session, Role.dept_head, department=two_departments["ward"])
-    figures = metrics.month_kpis(session, actor=head, month="2019-06")
+    figures = metrics.month_kpis(session, rules=metric_rules(session), actor=head, month="2019-06")
     assert (figures["cards_issued"], figures["staff_using"]) == (2, 2)
     assert (figures["new_leads"], figures["orders"], figures["revenue"]) == (4, 2, Decimal("110"))
     assert sum(figures["leads_by_stage"].values()) == 4
-    assert metrics.department_table(session, actor=head, month="2019-06")[
-        "department_code"
-    ].tolist() == ["W"]
+    assert metrics.department_table(
+        session, rules=metric_rules(session), actor=head, month="2019-06"
+    )["department_code"].tolist() == ["W"]
     board = metrics.leaderboard(
         session, actor=head, first_month="2019-06", last_month="2019-06", by="leads"
     )
@@ -772,13 +880,19 @@ def test_a_department_head_sees_only_their_department(session, two_departments):
             by="leads",
             department_id=two_departments["clinic"].id,
         )
-    trend = metrics.kpi_trend(session, actor=head, first_month="2019-06", last_month="2019-06")
+    trend = metrics.kpi_trend(
+        session,
+        rules=metric_rules(session),
+        actor=head,
+        first_month="2019-06",
+        last_month="2019-06",
+    )
     assert trend["new_leads"].tolist() == [4]
 
 
 def test_a_staff_login_sees_only_themself(session, two_departments):
     nurse = make_actor(session, Role.staff, staff=two_departments["nurse"])
-    figures = metrics.month_kpis(session, actor=nurse, month="2019-06")
+    figures = metrics.month_kpis(session, rules=metric_rules(session), actor=nurse, month="2019-06")
     assert (figures["cards_issued"], figures["staff_using"], figures["new_leads"]) == (1, 1, 3)
     assert (figures["orders"], figures["revenue"]) == (1, Decimal("100.00"))
     # department-level lists show their own department
@@ -790,7 +904,14 @@ def test_a_staff_login_sees_only_themself(session, two_departments):
 
 def test_whole_hospital_roles_and_consultants(session, two_departments):
     for role in (Role.executive, Role.marketer):
-        figures = metrics.month_kpis(session, actor=make_actor(session, role), month="2019-06")
+        figures = metrics.month_kpis(
+            session, rules=metric_rules(session), actor=make_actor(session, role), month="2019-06"
+        )
         assert figures["new_leads"] == 9
     with pytest.raises(PermissionDenied):
-        metrics.month_kpis(session, actor=make_actor(session, Role.consultant), month="2019-06")
+        metrics.month_kpis(
+            session,
+            rules=metric_rules(session),
+            actor=make_actor(session, Role.consultant),
+            month="2019-06",
+        )

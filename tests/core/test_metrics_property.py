@@ -14,6 +14,7 @@ from core.domain import NON_EARNING_POINTS_KINDS, STAGE_ORDER, OrderKind, OrderS
 from core.models import StaffActivity
 from core.permissions import Actor
 from core.services import settings as settings_service
+from core.services.settings import metric_rules
 from tests.factories import (
     make_department,
     make_lead,
@@ -232,10 +233,17 @@ def test_sql_metrics_equal_the_definitions(session, hospital):
         people, members = build(session, hospital)
         month = hospital["month"]
         expected = reference_kpis(hospital, month)
-        assert_same_figures(metrics.month_kpis(session, actor=ADMIN, month=month), expected)
+        assert_same_figures(
+            metrics.month_kpis(session, rules=metric_rules(session), actor=ADMIN, month=month),
+            expected,
+        )
 
         trend = metrics.kpi_trend(
-            session, actor=ADMIN, first_month=MONTHS[0], last_month=MONTHS[-1]
+            session,
+            rules=metric_rules(session),
+            actor=ADMIN,
+            first_month=MONTHS[0],
+            last_month=MONTHS[-1],
         )
         for row in trend.to_dict("records"):
             reference = reference_kpis(hospital, row["month"])
@@ -245,16 +253,18 @@ def test_sql_metrics_equal_the_definitions(session, hospital):
             assert row["cards_issued"] == reference["cards_issued"]
             assert row["revenue"] == float(reference["revenue"])
 
-        table = metrics.department_table(session, actor=ADMIN, month=month)
+        table = metrics.department_table(
+            session, rules=metric_rules(session), actor=ADMIN, month=month
+        )
         for column in ("cards_issued", "cards_not_activated", "staff_using", "staff_active"):
             assert table[column].sum() == expected[column]
 
         staff_nos = [person.staff_no for person in people]
-        assert metrics.commission_sheet(session, actor=ADMIN, month=month) == (
-            reference_commission(hospital, staff_nos, month)
-        )
+        assert metrics.commission_sheet(
+            session, rules=metric_rules(session), actor=ADMIN, month=month
+        ) == (reference_commission(hospital, staff_nos, month))
 
-        frame = metrics.member_table(session, actor=ADMIN)
+        frame = metrics.member_table(session, rules=metric_rules(session), actor=ADMIN)
         actual = {
             row["member_no"]: (row["balance"], row["lifetime_points"], row["tier"])
             for row in frame.to_dict("records")

@@ -18,6 +18,7 @@ from core.services import handoffs as handoff_service
 from core.services import offboarding
 from core.services import settings as settings_service
 from core.services import staff as staff_service
+from core.services.settings import metric_rules
 from core.services.staff import StaffError
 from tests.factories import (
     actor_for,
@@ -263,8 +264,15 @@ def test_previous_months_figures_and_commission_stay_as_they_were(session, team)
     def figures():
         return {
             month: (
-                {k: v for k, v in metrics.month_kpis(session, actor=admin, month=month).items()},
-                metrics.commission_sheet(session, actor=admin, month=month),
+                {
+                    k: v
+                    for k, v in metrics.month_kpis(
+                        session, rules=metric_rules(session), actor=admin, month=month
+                    ).items()
+                },
+                metrics.commission_sheet(
+                    session, rules=metric_rules(session), actor=admin, month=month
+                ),
             )
             for month in months
         }
@@ -291,10 +299,17 @@ def test_previous_months_active_staff_stay_as_they_were(session, team):
     settings_service.set_value(session, actor=admin, key="active_staff_lead_threshold", value=3)
     for _ in range(3):
         make_lead(session, owner=team.first, created_on=dt.date(2019, 5, 1))
-    before = metrics.card_funnel(session, actor=admin, month="2019-06")["staff_active"]
+    before = metrics.card_funnel(
+        session, rules=metric_rules(session), actor=admin, month="2019-06"
+    )["staff_active"]
     assert before == 2
     _offboard(session, admin, team)
-    assert metrics.card_funnel(session, actor=admin, month="2019-06")["staff_active"] == before
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=admin, month="2019-06")[
+            "staff_active"
+        ]
+        == before
+    )
 
 
 def test_orders_booked_after_the_transfer_credit_the_successor(session, team):
@@ -523,9 +538,16 @@ def test_offboarding_the_demo_nurse_with_774_leads_keeps_earlier_months(demo_eng
         def figures():
             out = {}
             for month in months:
-                kpis = metrics.month_kpis(session, actor=admin, month=month)
+                kpis = metrics.month_kpis(
+                    session, rules=metric_rules(session), actor=admin, month=month
+                )
                 kpis.pop("staff_active")  # see the xfail test above
-                out[month] = (kpis, metrics.commission_sheet(session, actor=admin, month=month))
+                out[month] = (
+                    kpis,
+                    metrics.commission_sheet(
+                        session, rules=metric_rules(session), actor=admin, month=month
+                    ),
+                )
             return out
 
         before = figures()

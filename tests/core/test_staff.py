@@ -14,6 +14,7 @@ from core.models import AuditLog, StaffActivity
 from core.permissions import PermissionDenied
 from core.services import settings as settings_service
 from core.services import staff as staff_service
+from core.services.settings import metric_rules
 from core.services.staff import StaffError
 from tests.factories import make_actor, make_department, make_lead, make_order, make_staff
 
@@ -107,7 +108,7 @@ def test_roster_counts_add_up_to_the_card_funnel(session, hospital):
         make_lead(session, owner=hospital["complete"], created_on=dt.date(2019, 6, 2))
     make_lead(session, owner=hospital["activated"], created_on=dt.date(2019, 6, 2))
     roster = staff_service.staff_roster(session, actor=admin, month=JUNE, include_left=True)
-    funnel = metrics.card_funnel(session, actor=admin, month=JUNE)
+    funnel = metrics.card_funnel(session, rules=metric_rules(session), actor=admin, month=JUNE)
     statuses = roster["card_status"].value_counts().to_dict()
     issued = sum(statuses.get(s, 0) for s in ("issued", "activated", "profile_complete"))
     assert issued == funnel["cards_issued"] == 4
@@ -399,8 +400,18 @@ def test_revoking_needs_a_reason_and_takes_the_card_out_of_the_funnel(session):
     assert person.card_revoke_reason == "调岗,不再对外"
     (row,) = _audit(session, "card.revoke")
     assert json.loads(row.detail)["reason"] == "调岗,不再对外"
-    assert metrics.card_funnel(session, actor=admin, month=JUNE)["cards_issued"] == 1
-    assert metrics.card_funnel(session, actor=admin, month="2019-07")["cards_issued"] == 0
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=admin, month=JUNE)[
+            "cards_issued"
+        ]
+        == 1
+    )
+    assert (
+        metrics.card_funnel(session, rules=metric_rules(session), actor=admin, month="2019-07")[
+            "cards_issued"
+        ]
+        == 0
+    )
 
 
 @pytest.mark.parametrize("role", [Role.executive, Role.dept_head, Role.staff, Role.consultant])
@@ -522,7 +533,9 @@ def test_usage_heatmap_takes_each_months_rate_from_the_department_table(session,
     months = ["2019-05", "2019-06"]
     heat = staff_service.usage_heatmap(session, actor=admin, months=months).set_index("department")
     for month in months:
-        table = metrics.department_table(session, actor=admin, month=month)
+        table = metrics.department_table(
+            session, rules=metric_rules(session), actor=admin, month=month
+        )
         expected = dict(zip(table["department"], table["usage_rate"], strict=True))
         for department, rate in expected.items():
             got = heat.loc[department, month]

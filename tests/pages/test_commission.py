@@ -14,6 +14,8 @@ from core.db import read_session, write_session
 from core.models import AppUser, AuditLog, Order, Staff
 from core.permissions import Actor
 from core.services import commission
+from core.services.commission import publish_commission
+from core.services.settings import metric_rules
 from tests.factories import actor_for
 from tests.pages.apptest import open_page
 
@@ -36,7 +38,7 @@ def tiles(at) -> dict[str, str]:
 
 def publish(month: str) -> None:
     with write_session() as session:
-        metrics.publish_commission(session, actor=actor("admin"), month=month)
+        publish_commission(session, actor=actor("admin"), month=month)
 
 
 def actions(at) -> list[str]:
@@ -56,7 +58,9 @@ def test_the_office_reviews_the_sheet_with_the_rules_and_totals(demo_app):
     assert at.selectbox(key="commission_month").value == "2019-08"
     assert any("¥10.00 for each valid appointment, plus 5.0%" in c for c in messages(at, "caption"))
     with read_session() as session:
-        lines = metrics.commission_sheet(session, actor=actor("admin"), month="2019-08")
+        lines = metrics.commission_sheet(
+            session, rules=metric_rules(session), actor=actor("admin"), month="2019-08"
+        )
         totals = commission.commission_totals(session, actor=actor("admin"), month="2019-08")
     table = sheet(at)
     assert table["Staff no."].tolist() == [line["staff_no"] for line in lines]
@@ -83,7 +87,11 @@ def test_publishing_needs_the_review_tick_then_freezes_the_sheet(demo_app):
     assert not at.exception
     with read_session() as session:
         assert metrics.is_published(session, "2019-07")
-        count = len(metrics.commission_sheet(session, actor=actor("admin"), month="2019-07"))
+        count = len(
+            metrics.commission_sheet(
+                session, rules=metric_rules(session), actor=actor("admin"), month="2019-07"
+            )
+        )
     assert f"The sheet of 2019-07 is published ({count} lines) and frozen." in messages(
         at, "success"
     )
@@ -97,7 +105,9 @@ def test_a_published_sheet_does_not_change_when_an_order_is_cancelled_later(demo
     The published July line still reads 16 appointments; the live August sheet is unaffected."""
     publish("2019-07")
     with read_session() as session:
-        before = metrics.commission_sheet(session, actor=actor("admin"), month="2019-07")
+        before = metrics.commission_sheet(
+            session, rules=metric_rules(session), actor=actor("admin"), month="2019-07"
+        )
     with write_session() as session:
         chen = session.exec(select(Staff).where(Staff.staff_no == "S0066")).one()
         order = session.exec(
@@ -117,7 +127,12 @@ def test_a_published_sheet_does_not_change_when_an_order_is_cancelled_later(demo
     chen_line = table[table["Staff no."] == "S0066"].iloc[0]
     assert chen_line["Valid appointments"] == 16
     with read_session() as session:
-        assert metrics.commission_sheet(session, actor=actor("admin"), month="2019-07") == before
+        assert (
+            metrics.commission_sheet(
+                session, rules=metric_rules(session), actor=actor("admin"), month="2019-07"
+            )
+            == before
+        )
 
 
 def test_a_staff_member_sees_only_their_own_line_once_published(demo_app):
@@ -138,7 +153,9 @@ def test_a_staff_member_sees_only_their_own_line_once_published(demo_app):
     table = sheet(at)
     assert table["Staff no."].tolist() == ["S0066"]
     with read_session() as session:
-        mine = metrics.commission_sheet(session, actor=actor("staff"), month="2019-07")
+        mine = metrics.commission_sheet(
+            session, rules=metric_rules(session), actor=actor("staff"), month="2019-07"
+        )
     assert table["Commission (¥)"].tolist() == [float(mine[0]["commission"])]
     assert tiles(at)["Staff on the sheet"] == "1"
     assert "Your commission in 2019-07" in messages(at, "subheader")
@@ -152,7 +169,9 @@ def test_a_department_head_sees_their_department_and_an_executive_reads_everythi
     assert not head.exception
     assert set(sheet(head)["Department"]) == {"内三科"}
     with read_session() as session:
-        expected = metrics.commission_sheet(session, actor=actor("head"), month="2019-08")
+        expected = metrics.commission_sheet(
+            session, rules=metric_rules(session), actor=actor("head"), month="2019-08"
+        )
     assert sheet(head)["Staff no."].tolist() == [line["staff_no"] for line in expected]
     executive = open_page(PAGE, username="executive")
     assert not executive.exception
@@ -167,7 +186,9 @@ def test_the_office_corrects_a_published_sheet_with_an_adjustment_next_month(dem
     sheet stays as it was, August lists the adjustment and its payout includes it."""
     publish("2019-07")
     with read_session() as session:
-        july = metrics.commission_sheet(session, actor=actor("admin"), month="2019-07")
+        july = metrics.commission_sheet(
+            session, rules=metric_rules(session), actor=actor("admin"), month="2019-07"
+        )
         chen_id = session.exec(select(Staff.id).where(Staff.staff_no == "S0066")).one()
         august = commission.commission_totals(session, actor=actor("admin"), month="2019-08")
     at = open_page(PAGE, username="admin")
@@ -179,7 +200,12 @@ def test_the_office_corrects_a_published_sheet_with_an_adjustment_next_month(dem
     assert not at.exception
     assert "Adjustment booked in 2019-08." in messages(at, "success")
     with read_session() as session:
-        assert metrics.commission_sheet(session, actor=actor("admin"), month="2019-07") == july
+        assert (
+            metrics.commission_sheet(
+                session, rules=metric_rules(session), actor=actor("admin"), month="2019-07"
+            )
+            == july
+        )
         log = session.exec(select(AuditLog).where(AuditLog.action == "commission.adjust")).one()
     assert json.loads(log.detail)["booked_in"] == "2019-08" and log.username == "admin"
 

@@ -12,6 +12,7 @@ from core.db import make_engine
 from core.i18n import t
 from core.models import Lead, Member, PointsEntry, Reward, Tier
 from core.permissions import Actor
+from core.services.settings import metric_rules
 from tests.pages.apptest import open_page, texts
 
 PAGE = "pages/4_Members.py"
@@ -52,13 +53,17 @@ def find(at, member_no: str):
 
 def status(db, member_no: str) -> dict:
     with Session(db) as session:
-        return metrics.member_status(session, actor=Actor.system(), member_no=member_no)
+        return metrics.member_status(
+            session, rules=metric_rules(session), actor=Actor.system(), member_no=member_no
+        )
 
 
 def members(db):
     """The demo's members with their figures (from the metrics), by member number."""
     with Session(db) as session:
-        return metrics.member_table(session, actor=Actor.system()).sort_values("member_no")
+        return metrics.member_table(
+            session, rules=metric_rules(session), actor=Actor.system()
+        ).sort_values("member_no")
 
 
 def test_marketer_sees_the_member_list_and_a_members_detail(demo_app, db):
@@ -250,7 +255,7 @@ def test_admin_previews_tier_changes_before_saving(demo_app, db):
     before anything is saved; saving applies it."""
     with Session(db) as session:
         between = (
-            metrics.member_table(session, actor=Actor.system())
+            metrics.member_table(session, rules=metric_rules(session), actor=Actor.system())
             .query("1000 <= lifetime_points < 1500")
             .shape[0]
         )
