@@ -1936,8 +1936,10 @@ def _finish_scoring(engine: Engine, batch_id: int, ranges: list[list]) -> None:
     with read_session(engine) as session:
         for name, first, last in ranges:
             if name == interactions.name:
-                query = select(interactions.c.lead_id.distinct()).where(
-                    interactions.c.id.between(first, last)
+                query = (
+                    select(interactions.c.lead_id)
+                    .where(interactions.c.id.between(first, last))
+                    .distinct()
                 )
                 lead_ids.update(session.execute(query).scalars())
     _rescore_in_chunks(engine, Actor.system(), sorted(lead_ids), lambda *_a, **_k: None)

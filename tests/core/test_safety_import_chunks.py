@@ -345,3 +345,91 @@ def test_finding_5_a_lead_used_meanwhile_survives_a_failed_import(
     assert refs == ["LK7"]
     assert len(after["interaction"]) == 1 and after["import_batch"] == []
     assert [json.loads(row.detail)["rows"] for row in kept] == [1]
+
+
+def test_finding_5_a_start_up_leaves_a_running_import_alone(
+    app_database, small_chunks, monkeypatch
+):
+    """While an import of 3,000 leads is between two chunks (its batch still `writing`),
+    another process starts up and runs the clean-up: it sees the import's writer is alive
+    (its lock file is held), leaves the batch alone, and the import lands in full."""
+    staff_no, _ = _hospital(app_database)
+    content = _leads_csv(staff_no, 3_000)
+    cleaned: list[int] = []
+
+    def hook(event: str, number: int) -> None:
+        if event == "between" and number == 2:
+            cleaned.append(importer.clean_up_imports(make_engine(app_database)))
+            cleaned.append(_batch(app_database).status)
+
+    monkeypatch.setattr(importer, "_chunk_hook", hook)
+    report = importer.run_import(actor=Actor.system(), kind="leads", content=content)
+    assert cleaned == [0, "writing"]
+    assert report.rows == 3_000 and len(_snapshot(app_database)["lead"]) == 3_000
+    assert _batch(app_database).status == "done"
+
+
+def test_finding_5_an_import_killed_while_rescoring_is_rescored_at_start_up(app_database, tmp_path):
+    """`python -m core.cli import interactions FILE` has written all 3,000 rows and is
+    rescoring the leads (in short transactions) when it is killed. The rows stay (the file
+    was imported); the next start-up finishes the rescoring: every lead's points total is
+    the sum of its interactions' points, and the batch is done."""
+    _hospital(app_database, leads=300)
+    path = tmp_path / "interactions.csv"
+    path.write_bytes(_interactions_csv(3_000, 300))
+    script = (
+        "import sys, threading\n"
+        "from core import importer\n"
+        "from core.cli import main\n"
+        "importer.FIRST_RESCORE_LEADS = importer.MAX_CHUNK_ROWS = 50\n"
+        "original, calls = importer.rescore_leads, []\n"
+        "def rescore(*args, **kwargs):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 2:  # the first chunk of leads is committed\n"
+        "        print('rescoring', flush=True)\n"
+        "        threading.Event().wait()\n"
+        "    return original(*args, **kwargs)\n"
+        "importer.rescore_leads = rescore\n"
+        "sys.exit(main(['import', 'interactions', sys.argv[1]]))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": app_database, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.strip() == "rescoring", process.stderr.read()
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+    assert process.returncode == -signal.SIGKILL
+
+    def unscored() -> int:
+        engine = make_engine(app_database)
+        with Session(engine) as session:
+            sums = (
+                select(Interaction.lead_id, func.sum(Interaction.points).label("points"))
+                .group_by(Interaction.lead_id)
+                .subquery()
+            )
+            count = session.exec(
+                select(func.count())
+                .select_from(Lead)
+                .join(sums, sums.c.lead_id == Lead.id)
+                .where(Lead.points_total != sums.c.points)
+            ).one()
+        engine.dispose()
+        return count
+
+    assert _batch(app_database).status == "scoring" and unscored() > 0
+    assert len(_snapshot(app_database)["interaction"]) == 3_000
+    assert main(["init"]) == 0  # the start-up
+    assert unscored() == 0
+    assert _batch(app_database).status == "done"
+    assert _lock_files(app_database) == []
