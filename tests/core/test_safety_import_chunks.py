@@ -433,3 +433,31 @@ def test_finding_5_an_import_killed_while_rescoring_is_rescored_at_start_up(app_
     assert unscored() == 0
     assert _batch(app_database).status == "done"
     assert _lock_files(app_database) == []
+
+
+def test_finding_5_a_change_made_between_chunks_is_caught_under_the_write_lock(
+    app_database, small_chunks, monkeypatch
+):
+    """3,000 interactions are being imported; after the first chunk is written, an admin
+    corrects lead L0's creation date to 2019-12-31 (after every interaction of the file).
+    The next chunk holding an L0 row re-reads L0 under the write lock, sees the change, the
+    rows written so far are removed and the file is checked again: it is refused (an
+    interaction before its lead was created) and nothing of it is in the database."""
+    _hospital(app_database, leads=300)
+    content = _interactions_csv(3_000, 300)
+    before = _snapshot(app_database)
+
+    def hook(event: str, number: int) -> None:
+        if event == "between" and number == 1:
+            with write_session() as session:
+                lead = session.exec(select(Lead).where(Lead.lead_ref == "L0")).one()
+                lead.created_on = dt.date(2019, 12, 31)
+
+    monkeypatch.setattr(importer, "_chunk_hook", hook)
+    with pytest.raises(importer.ImportRejected) as refused:
+        importer.run_import(actor=Actor.system(), kind="interactions", content=content)
+    assert refused.value.errors[0].key == "importer.before_created"
+    after = _snapshot(app_database)
+    assert after["interaction"] == before["interaction"] == []
+    assert after["import_batch"] == before["import_batch"]
+    assert after["audit_log"] == before["audit_log"]
