@@ -1644,7 +1644,7 @@ def _write(session: Session, plan: _Plan, rows: int, step) -> None:
 
 WRITING, SCORING, DONE = "writing", "scoring", "done"
 SINGLE_ROWS = 1_000  # a file this small is written in one transaction
-CHUNK_SECONDS = 0.3  # how long one chunk's transaction holds the write lock, about
+CHUNK_SECONDS = 0.2  # how long one chunk's transaction holds the write lock, about
 CHUNK_PAUSE = 0.11  # between two transactions: > SQLite's longest busy-handler sleep
 FIRST_CHUNK_ROWS = 2_000
 MAX_CHUNK_ROWS = 100_000
@@ -1816,8 +1816,9 @@ class _ChunkedWrite:
             end = min(rows, start + size)
             last = end == rows
             number += 1
+            columns = {name: values[start:end] for name, values in plan.columns.items()}
             with write_session(self.engine) as session:
-                began = time.perf_counter()
+                began = time.perf_counter()  # the write lock is held from here to the commit
                 batch_id = self.batch_id
                 if batch_id is None:
                     batch_id = _add_batch(session, self.checked, self.actor, WRITING, self.lang).id
@@ -1834,7 +1835,6 @@ class _ChunkedWrite:
                 if not self.checked.checker.still_valid(session, start, end):
                     raise _Changed
                 ranges = list(self.ranges)
-                columns = {name: values[start:end] for name, values in plan.columns.items()}
                 _insert_recorded(session, plan.model.__table__, columns, plan.constants, ranges)
                 if plan.extra is not None:
                     for table, extra, constants in plan.extra(session, start, end):
@@ -1850,7 +1850,7 @@ class _ChunkedWrite:
                 else:
                     _set_batch(session, batch_id, chunks=json.dumps(ranges))
                 session.flush()
-                elapsed = time.perf_counter() - began
+            elapsed = time.perf_counter() - began
             self.batch_id = batch_id  # committed
             self.ranges = ranges
             self.landed = last
@@ -1878,7 +1878,7 @@ def _rescore_in_chunks(engine: Engine, actor: Actor, lead_ids: list[int], step) 
             began = time.perf_counter()
             promoted += rescore_leads(session, lead_ids=chunk, actor=actor)
             session.flush()
-            elapsed = time.perf_counter() - began
+        elapsed = time.perf_counter() - began
         start += len(chunk)
         size = _next_size(len(chunk), elapsed, 50, MAX_CHUNK_ROWS)
         time.sleep(CHUNK_PAUSE)
