@@ -8,11 +8,12 @@ from core.i18n import t
 from core.services.landing import landing_figures
 from core.ui.layout import page_setup
 from core.ui.navigation import pages_for
+from core.ui.text import plain
 from core.ui.widgets import figure_tiles
 
 user = page_setup("page.home")
 lang = user.lang
-st.subheader(t("home.welcome", lang, name=user.name))
+st.subheader(t("home.welcome", lang, name=plain(user.name)))
 
 with read_session() as session:
     month = metrics.latest_data_month(session)

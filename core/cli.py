@@ -133,6 +133,8 @@ def cmd_import(args) -> None:
         engine=_engine(),
     )
     print(report.summary())
+    for event in report.credit:  # SPEC §8: touches and claims, by row (not errors)
+        print(f"  {event.describe()}")
 
 
 def cmd_kpi(args) -> None:
@@ -171,6 +173,28 @@ def cmd_score(args) -> None:
     else:
         for key, value in result.items():
             print(f"{key:16} {value}")
+
+
+def cmd_lead(args) -> None:
+    from core.db import read_session
+    from core.permissions import Actor
+    from core.services.ownership import lead_credit
+
+    with read_session(_engine()) as session:
+        result = lead_credit(
+            session, actor=Actor.system(), lead_ref=args.lead_ref, as_of=args.as_of
+        )
+    if args.json:
+        _print_json(result)
+        return
+    for key in ("lead_ref", "owner_staff_no", "protected_until"):
+        print(f"{key:16} {result[key]}")
+    print("owners")
+    for period in result["owners"]:
+        print(f"  {period['staff_no']:12} {period['from']} → {period['to'] or ''}")
+    print("touches")
+    for touch in result["touches"]:
+        print(f"  {touch['staff_no']:12} {touch['on']}")
 
 
 def cmd_member(args) -> None:
@@ -361,6 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date, default=None)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_score)
+
+    p = commands.add_parser("lead", help="a lead's owner, protection and history (SPEC §8)")
+    p.add_argument("lead_ref")
+    p.add_argument("--as-of", type=_date, default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_lead)
 
     p = commands.add_parser("member", help="a member's balance, lifetime points and tier")
     p.add_argument("member_no")

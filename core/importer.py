@@ -1,5 +1,8 @@
 """Imports of SPEC §5: a CSV (UTF-8) or XLSX file of one KIND, all rows or none.
 
+One cohesive module: one all-or-nothing pipeline (read, check every row, write in bulk) whose
+kinds share the same reader, limits, row checker, reference lookups and batch record.
+
 The whole file is read and checked first (every bad row is collected, with the file's row
 number: the header is row 1), references and duplicate keys are looked up with one query per
 kind of record, and only a file without a single bad row is written, in bulk. An accepted
@@ -29,8 +32,9 @@ Decisions SPEC leaves open:
 - References (department_code, staff_no, campaign_code, lead_ref, member_no) must exist in the
   database already (import departments, staff, campaigns, leads, members in that order).
 - Enum values are matched without regard to case; keys and references exactly.
-- A text cell that starts with `=` is a spreadsheet formula and is refused (formula cells of an
-  XLSX file are read as their formula, never evaluated), as are control characters.
+- A text cell that is a spreadsheet formula (starts with `=`, …) is refused (formula cells of an
+  XLSX file are read as their formula, never evaluated), as are control characters: the rule
+  typed text follows too (`core.text`).
 - Staff card dates must be in order (issued ≤ activated ≤ profile completed; issued ≤ revoked).
 """
 
@@ -59,6 +63,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
 from core import audit
+from core import text as text_rules
 from core.db import (
     as_date,
     chunks,
@@ -87,8 +92,10 @@ from core.models import (
     ImportBatch,
     Interaction,
     Lead,
+    LeadAlias,
     Member,
     Order,
+    OwnershipPeriod,
     PointsEntry,
     Staff,
     StaffActivity,
@@ -96,6 +103,7 @@ from core.models import (
     utcnow,
 )
 from core.permissions import Actor, PermissionDenied, require_role
+from core.services import ownership
 from core.services import settings as settings_service
 from core.services.leads import rescore_leads
 
@@ -247,6 +255,13 @@ KINDS: dict[str, tuple[Column, ...]] = {
         _c("occurred_on", "date"),
         _c("points", "int", False),
     ),
+    # SPEC §8: one change of owner per row (core.services.ownership).
+    "transfers": (
+        _c("lead_ref", "ref", ref="lead"),
+        _c("to_staff_no", "ref", ref="staff"),
+        _c("transferred_on", "date"),
+        _c("reason", required=False, max_length=500),
+    ),
     "orders": (
         _c("order_ref", "key", model=Order, ref="order"),
         _c("staff_no", "ref", ref="staff"),
@@ -272,7 +287,7 @@ KINDS: dict[str, tuple[Column, ...]] = {
         _c("occurred_on", "date"),
     ),
 }
-MARKETER_KINDS = frozenset({"leads", "interactions", "campaigns", "members", "points"})
+MARKETER_KINDS = frozenset({"leads", "interactions", "campaigns", "members", "points", "transfers"})
 # The order in which a whole hospital is imported (each kind refers only to earlier ones).
 IMPORT_ORDER = (
     "departments",
@@ -335,6 +350,10 @@ EXAMPLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("L0001", "browse_news", "2019-06-03", "3"),
         ("L0001", "event_attend", "2019-06-10", ""),
     ),
+    "transfers": (
+        ("L0001", "S0002", "2019-07-01", "Patient moved to obstetrics"),
+        ("L0002", "S0001", "2019-07-15", ""),
+    ),
     "orders": (
         ("O0001", "S0001", "appointment", "0", "valid", "2019-06-12", "L0001", ""),
         ("O0002", "S0002", "checkup", "1280.00", "placed", "2019-06-15", "", "M0001"),
@@ -359,7 +378,7 @@ WRITE_CHUNK = 20_000  # rows per executemany (for progress)
 MAX_INT = 1_000_000_000
 MAX_AMOUNT_DIGITS = 12  # Numeric(14, 2)
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = text_rules.CONTROL_CHARACTERS  # the one rule for typed and imported text
 _CONTROL_ALL = re.compile("[\x00-\x1f\x7f]")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INT = re.compile(r"[+-]?[0-9]{1,12}")
@@ -404,10 +423,20 @@ class ImportReport:
     leads_rescored: int = 0
     leads_promoted: int = 0
     seconds: float = 0.0
+    # SPEC §8: the collisions of a `leads` file (core.services.ownership.ImportEvent), by row.
+    credit: list = field(default_factory=list)
 
     def summary(self, lang: str = "en") -> str:
         key = "importer.report_dry" if self.dry_run else "importer.report"
         text = t(key, lang, kind=self.kind, rows=f"{self.rows:,}", filename=self.filename)
+        if self.credit:
+            outcomes = [event.outcome for event in self.credit]
+            text += "; " + t(
+                "credit.import.summary",
+                lang,
+                touches=outcomes.count("touch"),
+                claims=outcomes.count("claim"),
+            )
         if self.kind == "interactions" and not self.dry_run:
             text += "; " + t(
                 "importer.report_rescored",
@@ -797,9 +826,21 @@ class _Checker:
                     return False
             return True
         for entity, cells, found in self.refs:  # a chunk: its rows' references, by id
-            rows = {found[key] for key in set(cells[start:end]) if key in found}
-            again = _fetch_ids(session, entity, {row[1] for row in rows})
-            if any(again.get(row[1]) != row for row in rows):
+            keys = {key for key in set(cells[start:end]) if key in found}
+            again = _fetch_ids(session, entity, {found[key][1] for key in keys})
+            # A row's key is the key it was found under, unless it came through an alias.
+            own: set[str] = set()
+            for key in keys:
+                row, now = found[key], again.get(found[key][1])
+                if now is None or now[1:] != row[1:]:
+                    return False
+                if now[0] == key:
+                    own.add(key)
+            aliased = {key: found[key][1] for key in keys - own}
+            if entity != "lead":
+                if aliased:
+                    return False
+            elif _alias_targets(session, keys) != aliased:  # an alias added, or moved by a merge
                 return False
         return True
 
@@ -843,10 +884,9 @@ class _Checker:
         control = self.table.check_control
 
         def convert(value: str):
-            if value[0] == "=":
-                return _BAD, "importer.formula", {"value": _show(value)}
-            if control and _CONTROL.search(value):
-                return _BAD, "importer.control_chars", {}
+            problem = text_rules.text_problem(value, check_control=control)
+            if problem is not None:
+                return _BAD, *problem
             if limit is not None and len(value) > limit:
                 return _BAD, "importer.too_long", {"length": len(value), "limit": limit}
             return value
@@ -971,7 +1011,9 @@ class _Checker:
 
 
 def _fetch_keys(session: Session, entity: str, values: Iterable[str]) -> dict[str, tuple]:
-    """{key: (key, id, …)} of the rows of `entity` whose key is among `values`."""
+    """{key: (key, id, …)} of the rows of `entity` whose key is among `values`; for a lead,
+    an alias (a collision's or a merged lead's ref) gives the surviving lead's row under the
+    alias (SPEC §8: a later file naming it reaches that lead)."""
     model, key, extra = _KEY_TABLES[entity]
     table = model.__table__
     columns = [table.c[key], *(table.c[name] for name in extra)]
@@ -987,61 +1029,107 @@ def _fetch_keys(session: Session, entity: str, values: Iterable[str]) -> dict[st
                 for i in dates:
                     row[i] = as_date(row[i])
             found[row[0]] = tuple(row)
+    if entity == "lead":
+        found.update(ownership.alias_rows(session, wanted))
+    return found
+
+
+def _select_in(session: Session, table, columns, where, values: Iterable) -> list[tuple]:
+    """SELECT `columns` FROM `table` WHERE `where` IN (`values`): one driver-level query per
+    CHUNK values (no SQLAlchemy per-parameter rendering: a large import re-reads its
+    references once per chunk)."""
+    connection = session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(quote(column.name) for column in columns)
+    found: list[tuple] = []
+    cursor = connection.connection.cursor()
+    try:
+        for chunk in chunks(sorted(values), CHUNK):
+            cursor.execute(
+                f"SELECT {names} FROM {quote(table.name)} "  # noqa: S608 (names from the model)
+                f"WHERE {quote(where.name)} IN ({', '.join([marker] * len(chunk))})",
+                tuple(chunk),
+            )
+            found.extend(cursor.fetchall())
+    finally:
+        cursor.close()
     return found
 
 
 def _fetch_ids(session: Session, entity: str, ids: set[int]) -> dict[int, tuple]:
     """{id: (key, id, …)} of the rows of `entity` with those ids, as `_fetch_keys` gives
-    them; one driver-level query per CHUNK ids (no SQLAlchemy per-parameter rendering: a
-    large import re-reads its references once per chunk)."""
+    them (under the row's own key)."""
     model, key, extra = _KEY_TABLES[entity]
     table = model.__table__
     columns = [table.c[key], *(table.c[name] for name in extra)]
     dates = [i for i, column in enumerate(columns) if isinstance(column.type, Date)]
-    connection = session.connection()
-    quote = connection.dialect.identifier_preparer.quote
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    names = ", ".join(quote(column.name) for column in columns)
     found: dict[int, tuple] = {}
-    cursor = connection.connection.cursor()
-    try:
-        for chunk in chunks(sorted(ids), CHUNK):
-            cursor.execute(
-                f"SELECT {names} FROM {quote(table.name)} "  # noqa: S608 (names from the model)
-                f"WHERE {quote('id')} IN ({', '.join([marker] * len(chunk))})",
-                tuple(chunk),
-            )
-            for row in cursor.fetchall():
-                if dates:
-                    row = list(row)
-                    for i in dates:
-                        row[i] = as_date(row[i])
-                found[row[1]] = tuple(row)
-    finally:
-        cursor.close()
+    for row in _select_in(session, table, columns, table.c.id, ids):
+        if dates:
+            row = list(row)
+            for i in dates:
+                row[i] = as_date(row[i])
+        found[row[1]] = tuple(row)
     return found
+
+
+def _alias_targets(session: Session, refs: set[str]) -> dict[str, int]:
+    """{alias: lead id} of the refs that are aliases (`ownership.alias_targets`, read at the
+    driver level for a chunk's re-read)."""
+    table = LeadAlias.__table__
+    columns = (table.c.alias_ref, table.c.lead_id)
+    return dict(_select_in(session, table, columns, table.c.alias_ref, refs))
 
 
 def _ids_of(rows: list[tuple | None]) -> list[int | None]:
     return [None if row is None else row[1] for row in rows]
 
 
-# Rows of another table that go with the file's rows start:end (written in their
-# transaction): [(table, column → values, constants)].
-_Extra = Callable[[Session, int, int], list[tuple[Any, dict[str, list[Any]], dict[str, Any]]]]
+# What goes with the written rows start:end, in their transaction, given the largest id
+# `_Plan.model`'s table had before they were inserted: [(table, write)], where `write(session)`
+# inserts rows into `table` only and returns how many (their ids are recorded: see below).
+_Write = Callable[[Session], int]
+_Extra = Callable[[Session, int, int, int], list[tuple[Any, _Write]]]
+
+
+def _inserting(table, columns: dict[str, list[Any]], constants: dict[str, Any]) -> _Write:
+    def write(session: Session) -> int:
+        execute_many(session, insert(table), columns, constants)
+        return len(next(iter(columns.values()), []))
+
+    return write
 
 
 @dataclass
 class _Plan:
-    """What a checked file writes: rows of one table (and rows that go with them), then the
-    leads to rescore."""
+    """What a checked file writes: rows of one table (and rows that go with them), then
+    `after` (changes to few rows, in the transaction that lands the file), then the leads to
+    rescore."""
 
     model: type | None = None
     columns: dict[str, list[Any]] = field(default_factory=dict)  # column → one value per row
     constants: dict[str, Any] = field(default_factory=dict)
     extra: _Extra | None = None
+    after: Callable[[Session, Actor, ImportReport], None] | None = None
     rescore: list[int] = field(default_factory=list)  # lead ids, rescored after the write
     leads_touched: int = 0
+    credit: list = field(default_factory=list)  # a `leads` file's collisions (SPEC §8)
+    rows: list[int] | None = None  # the file's row (index) of each written row; None: all
+
+    @property
+    def count(self) -> int:
+        """The number of rows written to `model`'s table."""
+        return len(next(iter(self.columns.values()), []))
+
+    def file_span(self, start: int, end: int) -> tuple[int, int | None]:
+        """The file's rows (indexes first:last, None: to the end) that written rows
+        start:end stand for: the spans of successive chunks cover the file, the rows that
+        write none of their own (a leads file's collisions) too."""
+        if self.rows is None:
+            return start, (None if end >= self.count else end)
+        first = 0 if start == 0 else self.rows[start - 1] + 1
+        return first, (None if end >= self.count else self.rows[end - 1] + 1)
 
 
 # --- the kinds -----------------------------------------------------------------------------
@@ -1136,6 +1224,19 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     tags, stages = ck.column("tags"), ck.column("stage")
     if ck.errors:
         return _Plan()
+    # SPEC §8: person keys; a row whose key is already held becomes a touch or a claim.
+    credit = ownership.plan_import(
+        ck.session,
+        phones=phones,
+        refs=refs,
+        owners=_ids_of(owners),
+        owner_nos=[owner[0] for owner in owners],
+        created=created,
+        numbers=ck.numbers,
+        error=ck.error,
+    )
+    if credit is None:
+        return _Plan()
     columns = {
         "lead_ref": refs,
         "name": names,
@@ -1146,7 +1247,13 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         "campaign_id": _ids_of(campaigns),
         "tags": tags,
         "stage": [stage or "distrust" for stage in stages],
+        "person_key": credit.keys,
     }
+    written = None  # every row creates a lead, unless some collide
+    if len(credit.creates) < ck.n:
+        written = credit.creates
+        columns = {name: [values[i] for i in written] for name, values in columns.items()}
+        stages = [stages[i] for i in written]
     constants = {
         "version": 1,
         "points_total": 0,
@@ -1156,7 +1263,8 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         "updated_at": now,
         "updated_by_user_id": actor.user_id,
     }
-    staged = [i for i in range(ck.n) if stages[i]]
+    new_refs, new_created = columns["lead_ref"], columns["created_on"]
+    staged = [j for j, stage in enumerate(stages) if stage]
     move = {
         "from_stage": None,
         "changed_at": now,
@@ -1165,20 +1273,60 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         "reason": "import",
     }
 
-    def extra(session: Session, start: int, end: int) -> list:
+    def extra(session: Session, start: int, end: int, after_id: int) -> list:
+        # SPEC §8: each new lead's first ownership period (`created`), written with it.
+        writes = [(OwnershipPeriod.__table__, _opening_periods(after_id))]
         # An initial stage given in the file is the lead's first move, audited as such.
         rows = staged[bisect.bisect_left(staged, start) : bisect.bisect_left(staged, end)]
-        if not rows:
-            return []
-        ids = _ids(session, "lead", [refs[i] for i in rows])
-        columns = {
-            "lead_id": [ids[refs[i]] for i in rows],
-            "to_stage": [stages[i] for i in rows],
-            "changed_on": [created[i] for i in rows],
-        }
-        return [(StageChange.__table__, columns, move)]
+        if rows:
+            ids = _ids(session, "lead", [new_refs[j] for j in rows])
+            columns = {
+                "lead_id": [ids[new_refs[j]] for j in rows],
+                "to_stage": [stages[j] for j in rows],
+                "changed_on": [new_created[j] for j in rows],
+            }
+            table = StageChange.__table__
+            writes.insert(0, (table, _inserting(table, columns, move)))
+        return writes
 
-    return _Plan(Lead, columns, constants, extra)
+    def after(session: Session, actor: Actor, report: ImportReport) -> None:
+        # The collisions (touches, claims, aliases) once every new lead is in. The new leads'
+        # periods went with them (`extra`): none is left for apply_import to open.
+        if credit.actions:
+            last_id = _max_id(session, Lead.__table__)
+            ownership.apply_import(
+                session, actor=actor, plan=credit, refs=refs, first_new_id=last_id
+            )
+
+    return _Plan(Lead, columns, constants, extra, after, credit=credit.events, rows=written)
+
+
+def _opening_periods(after_id: int) -> _Write:
+    """Writes the `created` ownership periods of the leads with ids above `after_id`."""
+
+    def write(session: Session) -> int:
+        return ownership.open_initial_periods(session, after_id=after_id)
+
+    return write
+
+
+def _plan_transfers(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    leads, to_staff = ck.column("lead_ref"), ck.column("to_staff_no")
+    days, reasons = ck.column("transferred_on"), ck.column("reason")
+    if ck.errors:
+        return _Plan()
+    rows = ownership.plan_transfers(
+        ck.session, leads=leads, to_staff=to_staff, days=days, reasons=reasons,
+        numbers=ck.numbers, error=ck.error,
+    )  # fmt: skip
+    if ck.errors:
+        return _Plan()
+
+    def after(session: Session, actor: Actor, report: ImportReport) -> None:
+        ownership.apply_transfers(session, actor=actor, rows=rows)
+
+    # No rows of its own: changes of owner, in one transaction (never in chunks).
+    return _Plan(None, after=after)
 
 
 def _active_rules(session: Session) -> dict[str, tuple[int, int, int]]:
@@ -1357,6 +1505,7 @@ _PLANS: dict[str, Callable[[_Checker, Actor, dt.datetime], _Plan]] = {
     "campaigns": _plan_campaigns,
     "leads": _plan_leads,
     "interactions": _plan_interactions,
+    "transfers": _plan_transfers,
     "orders": _plan_orders,
     "members": _plan_members,
     "points": _plan_points,
@@ -1366,13 +1515,7 @@ _PLANS: dict[str, Callable[[_Checker, Actor, dt.datetime], _Plan]] = {
 def _ids(session: Session, entity: str, keys: list[str]) -> dict[str, int]:
     model, key, _ = _KEY_TABLES[entity]
     table = model.__table__
-    query = select(table.c[key], table.c.id).where(
-        table.c[key].in_(bindparam("chunk", expanding=True))
-    )
-    found: dict[str, int] = {}
-    for chunk in chunks(keys, CHUNK):
-        found.update(tuple(row) for row in session.execute(query, {"chunk": chunk}).all())
-    return found
+    return dict(_select_in(session, table, (table.c[key], table.c.id), table.c[key], set(keys)))
 
 
 # --- the entry point -----------------------------------------------------------------------
@@ -1526,7 +1669,7 @@ def run_import(
         checked = _Checked(kind, filename, sha256, table, checker, plan)
         if dry_run:
             report = _write_checked(None, actor, checked, True, step, lang)
-        elif _in_chunks(engine, kind, len(table.rows)):
+        elif _in_chunks(engine, kind, plan):
             report = _write_in_chunks(engine, actor, checked, step, lang)
         else:
             with write_session(engine) as session:
@@ -1549,6 +1692,7 @@ def _write_checked(
     kind, filename, plan = checked.kind, checked.filename, checked.plan
     rows = len(checked.table.rows)
     report = ImportReport(kind=kind, filename=filename, rows=rows, dry_run=dry_run)
+    report.credit = plan.credit  # SPEC §8: a leads file's touches and claims, dry run too
     if dry_run or session is None:
         report.leads_rescored = plan.leads_touched
         step(1.0, "importer.progress_done")
@@ -1556,10 +1700,13 @@ def _write_checked(
     batch = _add_batch(session, checked, actor, DONE, lang)
     report.batch_id = batch.id
     try:
-        _write(session, plan, rows, step)
+        after_id = 0 if plan.model is None else _max_id(session, plan.model.__table__)
+        _write(session, plan, step)
         if plan.extra is not None:
-            for table, columns, constants in plan.extra(session, 0, rows):
-                execute_many(session, insert(table), columns, constants)
+            for _table, write in plan.extra(session, 0, plan.count, after_id):
+                write(session)
+        if plan.after is not None:
+            plan.after(session, actor, report)
         if plan.rescore:
             step(0.85, "importer.progress_rescoring")
             report.leads_rescored = len(plan.rescore)
@@ -1612,7 +1759,10 @@ def _conflict(error: IntegrityError, lang: str) -> ImportFailed:
     return ImportFailed("importer.conflict", lang, reason=reason)
 
 
-def _write(session: Session, plan: _Plan, rows: int, step) -> None:
+def _write(session: Session, plan: _Plan, step) -> None:
+    if plan.model is None:  # a kind that only changes rows (transfers)
+        return
+    rows = plan.count  # a leads file's touches and claims add no row
     statement = insert(plan.model.__table__)
     for start in range(0, rows, WRITE_CHUNK):
         chunk = {name: values[start : start + WRITE_CHUNK] for name, values in plan.columns.items()}
@@ -1657,8 +1807,13 @@ class _Changed(Exception):
     """What a chunk's rows were checked against changed since the check."""
 
 
-def _in_chunks(engine: Engine, kind: str, rows: int) -> bool:
-    return kind != "points" and rows > SINGLE_ROWS and _database_file(engine) is not None
+def _in_chunks(engine: Engine, kind: str, plan: _Plan) -> bool:
+    """Whether to write in short transactions: on SQLite, a file that inserts more than
+    SINGLE_ROWS rows (of a kind whose rows can be taken back: not `points`, whose ledger is
+    append-only, nor `transfers`, which inserts no row of its own)."""
+    if kind == "points" or plan.model is None or plan.count <= SINGLE_ROWS:
+        return False
+    return _database_file(engine) is not None
 
 
 def _database_file(engine: Engine) -> str | None:
@@ -1738,18 +1893,19 @@ def _max_id(session: Session, table) -> int:
     return session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
 
 
-def _insert_recorded(session: Session, table, columns, constants, ranges: list[list]) -> None:
-    """Insert rows and append the id range they took to `ranges` (only this transaction
-    writes: SQLite's write lock is held, and a new rowid is above every existing one)."""
-    count = len(next(iter(columns.values())))
-    if not count:
-        return
+def _insert_recorded(session: Session, table, write: _Write, ranges: list[list]) -> int:
+    """Insert rows into `table` with `write` and append the id range they took to `ranges`
+    (only this transaction writes: SQLite's write lock is held, and a new rowid is above
+    every existing one); returns the largest id `table` had before."""
     before = _max_id(session, table)
-    execute_many(session, insert(table), columns, constants)
+    count = write(session)
+    if not count:
+        return before
     after = _max_id(session, table)
     if after - before != count:  # cannot happen while this transaction is the only writer
         raise RuntimeError(f"{table.name}: {count} rows took ids {before + 1}..{after}")
     ranges.append([table.name, before + 1, after])
+    return before
 
 
 def _write_in_chunks(
@@ -1786,8 +1942,9 @@ class _ChunkedWrite:
         report = ImportReport(
             kind=checked.kind, filename=checked.filename, rows=self.rows, dry_run=False
         )
+        report.credit = checked.plan.credit
         try:
-            self._write_rows()
+            self._write_rows(report)
             report.batch_id = self.batch_id
             if checked.plan.rescore:
                 report.leads_rescored = len(checked.plan.rescore)
@@ -1810,9 +1967,11 @@ class _ChunkedWrite:
         self.step(1.0, "importer.progress_done")
         return report
 
-    def _write_rows(self) -> None:
-        plan, rows, number, start, size = self.checked.plan, self.rows, 0, 0, FIRST_CHUNK_ROWS
-        while start < rows:
+    def _write_rows(self, report: ImportReport) -> None:
+        plan, number, start, size = self.checked.plan, 0, 0, FIRST_CHUNK_ROWS
+        rows = plan.count  # a leads file's touches and claims add no row
+        last = False
+        while not last:
             end = min(rows, start + size)
             last = end == rows
             number += 1
@@ -1832,13 +1991,19 @@ class _ChunkedWrite:
                         raise ImportFailed(
                             "importer.conflict", self.lang, reason="import batch removed"
                         )
-                if not self.checked.checker.still_valid(session, start, end):
+                if not self.checked.checker.still_valid(session, *plan.file_span(start, end)):
                     raise _Changed
                 ranges = list(self.ranges)
-                _insert_recorded(session, plan.model.__table__, columns, plan.constants, ranges)
+                table = plan.model.__table__
+                write = _inserting(table, columns, plan.constants)
+                after_id = _insert_recorded(session, table, write, ranges)
                 if plan.extra is not None:
-                    for table, extra, constants in plan.extra(session, start, end):
-                        _insert_recorded(session, table, extra, constants, ranges)
+                    for table, write in plan.extra(session, start, end, after_id):
+                        _insert_recorded(session, table, write, ranges)
+                if last and plan.after is not None:
+                    # Few rows (a leads file's collisions), in the transaction that lands the
+                    # file: a failure before its commit leaves none of them.
+                    plan.after(session, self.actor, report)
                 _hook("in_chunk", number)
                 if last:
                     _audit(session, self.actor, self.checked, batch_id)
@@ -1854,7 +2019,7 @@ class _ChunkedWrite:
             self.batch_id = batch_id  # committed
             self.ranges = ranges
             self.landed = last
-            self.step(0.3 + 0.5 * end / rows, "importer.progress_writing",
+            self.step(0.3 + 0.5 * end / max(rows, 1), "importer.progress_writing",
                       done=f"{end:,}", rows=f"{rows:,}")  # fmt: skip
             _hook("between", number)
             size = _next_size(end - start, elapsed, 100, MAX_CHUNK_ROWS)

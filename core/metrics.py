@@ -1,5 +1,8 @@
 """SPEC §3's numbers, each defined once, here, as an SQL aggregate.
 
+One cohesive module: the single home of every SPEC §3 definition (its scope rules and shared
+aggregates are private to it), so no number is defined twice.
+
 Months come from `core.months` (date bounds, never `strftime`/`date_trunc`, so every query
 runs unchanged on SQLite and PostgreSQL). Figures over several months group by its small
 table of month bounds (`months_table`) joined on `BETWEEN`, so a 24-month trend is one query
@@ -30,6 +33,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
+from core import credit
 from core.db import as_date
 from core.domain import (
     NON_EARNING_POINTS_KINDS,
@@ -279,12 +283,13 @@ def _card_counts(
         _count_if(state["profile_incomplete"]).label("profiles_incomplete"),
         _count_if(state["profile_complete"]).label("profiles_complete"),
     ]
-    reached = None
+    reached = owned = None
     if threshold > 0:
         reached = _threshold_reached(scope, threshold)
-        columns.append(
-            _count_if(and_(state["issued"], reached.c.reached_on <= last)).label("staff_active")
-        )
+        # SPEC §8: the owner at end(M), not today's (core.credit).
+        owned = credit.owned_by_month(table)
+        active = credit.active_condition(owned, reached, last, threshold)
+        columns.append(_count_if(and_(state["issued"], active)).label("staff_active"))
     else:  # every issued card owns at least zero leads
         columns.append(_count_if(state["issued"]).label("staff_active"))
     if by_department:
@@ -303,6 +308,9 @@ def _card_counts(
         group = (table.c.month,)
     if reached is not None:
         statement = statement.outerjoin(reached, reached.c.staff_id == Staff.id)
+        statement = statement.outerjoin(
+            owned, and_(owned.c.month == table.c.month, owned.c.staff_id == Staff.id)
+        )
     return session.exec(statement.group_by(*group)).mappings().all()
 
 
@@ -782,7 +790,9 @@ def lead_score(
 ) -> dict[str, Any]:
     """A lead's score as of a day (default: the hospital's today), its suggested stage and
     whether it is qualified for hand-off (score ≥ the hand-off threshold)."""
-    lead = session.exec(select(Lead).where(Lead.lead_ref == lead_ref)).scalars().first()
+    from core.services.ownership import resolve_lead  # an alias reaches its lead (SPEC §8)
+
+    lead = resolve_lead(session, lead_ref)
     if lead is None:
         raise LookupError(f"no lead with lead_ref '{lead_ref}'")
     _check_lead_visible(session, actor, lead)

@@ -247,9 +247,109 @@ class Lead(LeadBase, table=True):
     active: bool = True
     updated_at: dt.datetime = moment()
     updated_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    # SPEC §8: the phone's person key (core.person_key); None without a phone.
+    person_key: str | None = Field(default=None, max_length=16, index=True)
 
 
 class LeadCreate(LeadBase):
+    pass
+
+
+# --- Credit: one person, one owner (SPEC §8) -----------------------------------------------
+
+
+class OwnershipPeriodBase(SQLModel):
+    lead_id: int = Field(foreign_key="lead.id")
+    staff_id: int = Field(foreign_key="staff.id")
+    from_on: dt.date
+    # The day the next period began; None while current. The owner at the end of day D is
+    # the staff member of the period with from_on <= D < to_on.
+    to_on: dt.date | None = Field(default=None, index=True)
+    how: str = Field(
+        max_length=16
+    )  # created | claim | transfer | offboarding | reassignment | merge
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class OwnershipPeriod(OwnershipPeriodBase, table=True):
+    """One owner of one lead over a span of days; every change of owner closes one and
+    opens the next (core.services.ownership)."""
+
+    __tablename__ = "ownership_period"
+    __table_args__ = (
+        Index("ix_ownership_period_lead_from", "lead_id", "from_on"),
+        Index("ix_ownership_period_staff_from", "staff_id", "from_on"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = moment()
+    created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class OwnershipPeriodCreate(OwnershipPeriodBase):
+    pass
+
+
+class LeadTouchBase(SQLModel):
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    touched_on: dt.date
+    source: str = Field(max_length=32)  # board | own_entry | import
+    lead_ref: str | None = Field(default=None, max_length=64)  # the colliding row's ref
+
+
+class LeadTouch(LeadTouchBase, table=True):
+    """A registration of a protected person by someone else (撞单 inside protection)."""
+
+    __tablename__ = "lead_touch"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = moment()
+
+
+class LeadTouchCreate(LeadTouchBase):
+    pass
+
+
+class LeadAliasBase(SQLModel):
+    alias_ref: str = Field(max_length=64, unique=True, index=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    how: str = Field(max_length=16)  # touch | claim | merge
+
+
+class LeadAlias(LeadAliasBase, table=True):
+    """A lead_ref that names another lead (a collision's or a merged lead's ref)."""
+
+    __tablename__ = "lead_alias"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = moment()
+
+
+class LeadAliasCreate(LeadAliasBase):
+    pass
+
+
+class LeadDisputeBase(SQLModel):
+    touch_id: int = Field(foreign_key="lead_touch.id", index=True)
+    raised_by_staff_id: int = Field(foreign_key="staff.id", index=True)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class LeadDispute(LeadDisputeBase, table=True):
+    """A touching staff member's claim that the lead is theirs, ruled by their head or a
+    marketer: `kept` (the owner keeps it) or `transferred` (on `transfer_on`)."""
+
+    __tablename__ = "lead_dispute"
+    id: int | None = Field(default=None, primary_key=True)
+    # The owner when the dispute was raised: the other side, who sees the ruling too.
+    holder_staff_id: int = Field(foreign_key="staff.id", index=True)
+    status: str = Field(default="open", max_length=16, index=True)  # open | kept | transferred
+    raised_at: dt.datetime = moment()
+    ruled_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    ruled_on: dt.date | None = None
+    transfer_on: dt.date | None = None
+    ruling_note: str | None = Field(default=None, max_length=500)
+
+
+class LeadDisputeCreate(LeadDisputeBase):
     pass
 
 

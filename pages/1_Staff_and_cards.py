@@ -19,8 +19,10 @@ from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.services.staff import StaffError
+from core.text import TextRefused
 from core.ui.errors import user_errors
 from core.ui.layout import page_setup
+from core.ui.text import plain
 from core.ui.widgets import download_buttons, figure_tiles, month_picker
 
 user = page_setup("page.staff_cards")
@@ -52,11 +54,14 @@ def _show_flash() -> None:
 
 
 def _error_text(error: Exception) -> str:
+    """The refusal in the user's language, as text (it may quote what the user typed)."""
     if isinstance(error, PermissionDenied):
         return t("staff.err.permission", lang)
+    if isinstance(error, TextRefused):
+        return error.message_in(lang, quote=plain)
     if isinstance(error, StaffError | importer.ImportFailed):
-        return error.message_in(lang)
-    return t("app.error", lang, message=str(error))
+        return plain(error.message_in(lang))
+    return t("app.error", lang, message=plain(error))
 
 
 def _write(action, done) -> bool:
@@ -187,7 +192,7 @@ def _my_card() -> None:
         st.info(t("staff.mine.none", lang))
         return
     me = mine.iloc[0]
-    st.subheader(f"{t('staff.mine.title', lang)} · {me['name']} ({me['staff_no']})")
+    st.subheader(f"{t('staff.mine.title', lang)} · {plain(me['name'])} ({plain(me['staff_no'])})")
     st.markdown(f"**{t('staff.pipeline', lang)}:** {t(f'card.{me.card_status}', lang)}")
     steps = st.columns(4)
     for column, key, day in zip(
@@ -368,7 +373,7 @@ def _follow_up_tab() -> None:
     groups = list(shown.groupby("department", sort=True))
     for department, block in groups:
         people = block["staff_no"].nunique()
-        label = t("staff.followup.department", lang, department=department, n=people)
+        label = t("staff.followup.department", lang, department=plain(department), n=people)
         with st.expander(label, expanded=len(groups) == 1):
             st.dataframe(
                 _headers(block[columns]),
@@ -476,7 +481,7 @@ def _edit_tab() -> None:
                 title=title,
                 phone=phone,
             ),
-            lambda person: t("staff.edit.added", lang, name=person.name),
+            lambda person: t("staff.edit.added", lang, name=plain(person.name)),
         ):
             for key in ("staff_add_no", "staff_add_name", "staff_add_title", "staff_add_phone"):
                 st.session_state.pop(key, None)
@@ -524,7 +529,7 @@ def _edit_tab() -> None:
                 title=title,
                 phone=phone,
             ),
-            lambda person: t("staff.edit.saved", lang, name=person.name),
+            lambda person: t("staff.edit.saved", lang, name=plain(person.name)),
         ):
             st.rerun()
 
@@ -570,7 +575,7 @@ def _import_tab() -> None:
             )
         except importer.ImportRejected as rejected:
             progress.empty()
-            st.error(rejected.message_in(lang))
+            st.error(plain(rejected.message_in(lang)))
             st.subheader(t("staff.import.errors", lang))
             errors = pd.DataFrame(
                 [
@@ -592,7 +597,7 @@ def _import_tab() -> None:
     if report is None:  # an unexpected error, shown by user_errors
         return
     st.cache_data.clear()
-    st.success(report.summary(lang))
+    st.success(plain(report.summary(lang)))
 
 
 # --- Joining ------------------------------------------------------------------------------
@@ -635,9 +640,15 @@ def _onboarding_tab() -> None:
     names = dict(zip(departments["id"], departments["name"], strict=True))
 
     def done(joined) -> str:
-        text = t("staff.onboard.done", lang, name=joined.staff.name, department=names[department])
+        text = t(
+            "staff.onboard.done",
+            lang,
+            name=plain(joined.staff.name),
+            department=plain(names[department]),
+        )
         if joined.login is not None:
-            text += " " + t("staff.onboard.login_done", lang, username=joined.login.username)
+            login = plain(joined.login.username)
+            text += " " + t("staff.onboard.login_done", lang, username=login)
         return text
 
     if _write(
@@ -810,7 +821,7 @@ def _offboarding_tab() -> None:
             return t(
                 "staff.offboard.done",
                 lang,
-                name=name,
+                name=plain(name),
                 leads=len(plan.leads),
                 members=len(plan.members),
                 handoffs=len(plan.handoffs),

@@ -24,6 +24,7 @@ from core.services.handoffs import RETURN_REASONS
 from core.services.leads import BoardFilters
 from core.ui import board as ui
 from core.ui.layout import page_setup
+from core.ui.text import plain
 
 user = page_setup("page.lead_board")
 lang, actor = user.lang, user.actor
@@ -176,7 +177,7 @@ def _move(lead_id: int, version: int, name: str, stage: str, reason: str | None)
     st.session_state[DND_TOKEN] = st.session_state.get(DND_TOKEN, 0) + 1
     if done:
         st.session_state.pop(PENDING, None)
-        ui.flash(t("board.move.done", lang, name=name, stage=label_of("stage", stage, lang)))
+        ui.flash(t("board.move.done", lang, name=plain(name), stage=label_of("stage", stage, lang)))
         st.rerun()
 
 
@@ -228,7 +229,7 @@ def draw_drag(columns: dict) -> None:
 def _reason_form(pending: dict) -> None:
     with st.container(border=True):
         stage = label_of("stage", pending["to"], lang)
-        st.warning(t("board.drag_reason", lang, name=pending["name"], stage=stage))
+        st.warning(t("board.drag_reason", lang, name=plain(pending["name"]), stage=stage))
         reason = st.text_input(t("board.move.reason", lang), key="drag_reason", max_chars=500)
         left, right = st.columns(2)
         if left.button(t("app.confirm", lang), key="drag_confirm", type="primary"):
@@ -397,7 +398,7 @@ def handoffs_tab() -> None:
                 lambda session: handoff_service.accept_handoff(
                     session, actor=actor, handoff_id=picked
                 ),
-                t("board.queue.accepted", lang, name=row.name),
+                t("board.queue.accepted", lang, name=plain(row.name)),
                 row.name,
             )
     open_without_outcome = row.status in ("pending", "accepted") and not isinstance(
@@ -421,7 +422,7 @@ def handoffs_tab() -> None:
                         reason_code=reason,
                         note=note or None,
                     ),
-                    t("board.queue.returned", lang, name=row.name),
+                    t("board.queue.returned", lang, name=plain(row.name)),
                     row.name,
                 )
     with third:
@@ -442,7 +443,7 @@ def handoffs_tab() -> None:
                     t(
                         "board.queue.outcome_done",
                         lang,
-                        name=row.name,
+                        name=plain(row.name),
                         outcome=label_of("outcome", outcome, lang),
                     ),
                     row.name,

@@ -18,7 +18,9 @@ from core.i18n import label_of, t
 from core.permissions import PermissionDenied
 from core.services import members as svc
 from core.services import settings as settings_service
+from core.text import TextRefused
 from core.ui.layout import page_setup
+from core.ui.text import plain, plain_values
 from core.ui.widgets import download_buttons
 
 user = page_setup("page.members")
@@ -51,11 +53,14 @@ def _show_flash(where: str = "top") -> None:
 
 
 def _error_text(error: Exception) -> str:
+    """The refusal in the user's language; what the user typed in it shows as text."""
     if isinstance(error, PermissionDenied):
         return t("members.error.permission", lang)
+    if isinstance(error, TextRefused):
+        return error.message_in(lang, quote=plain)
     if isinstance(error, svc.MemberError):
-        return t(error.key, lang, **error.values)
-    return t("members.error.not_found", lang, message=str(error))
+        return t(error.key, lang, **plain_values(error.values))
+    return t("members.error.not_found", lang, message=plain(error))
 
 
 def _write(action, done, where: str = "top") -> bool:
@@ -66,7 +71,7 @@ def _write(action, done, where: str = "top") -> bool:
         with write_session() as session:
             result = action(session)
             message = done(result)
-    except (PermissionDenied, svc.MemberError, LookupError) as error:
+    except (PermissionDenied, svc.MemberError, TextRefused, LookupError) as error:
         _flash("error", _error_text(error), where)
         return False
     _flash("success", message, where)
@@ -240,16 +245,16 @@ def _member_detail(member_no: str) -> None:
         rewards = svc.list_rewards(session, actor=actor, include_inactive=False)
         rates = svc.earning_points(session)
     st.divider()
-    st.subheader(f"{detail.member.name} · {detail.member.member_no}")
+    st.subheader(f"{plain(detail.member.name)} · {plain(detail.member.member_no)}")
     facts = [
         t("members.joined_on", lang) + f": {detail.member.joined_on.isoformat()}",
-        t("members.owner", lang) + f": {detail.owner_staff or '—'}",
+        t("members.owner", lang) + f": {plain(detail.owner_staff) or '—'}",
     ]
     if detail.lead_ref:
-        facts.append(t("members.from_lead", lang, lead_ref=detail.lead_ref))
+        facts.append(t("members.from_lead", lang, lead_ref=plain(detail.lead_ref)))
     st.caption(" · ".join(facts))
     tiles = st.columns(4)
-    tiles[0].metric(t("metric.tier", lang), tier_name(detail.tier.level))
+    tiles[0].metric(t("metric.tier", lang), plain(tier_name(detail.tier.level)))
     tiles[1].metric(t("metric.balance", lang), f"{detail.balance:,}")
     tiles[2].metric(t("metric.lifetime_points", lang), f"{detail.lifetime_points:,}")
     tiles[3].metric(t("members.last_activity", lang), detail.last_activity.isoformat())
@@ -262,7 +267,7 @@ def _member_detail(member_no: str) -> None:
                 "members.to_next_tier",
                 lang,
                 points=detail.points_to_next,
-                tier=tier_name(detail.next_tier.level),
+                tier=plain(tier_name(detail.next_tier.level)),
             ),
         )
     benefits = detail.benefits
@@ -272,7 +277,8 @@ def _member_detail(member_no: str) -> None:
     if benefits["discount_rate"]:
         items.append(t("members.benefit.discount", lang, rate=benefits["discount_rate"]))
     if benefits["free_items"]:
-        items.append(t("members.benefit.free_items", lang, items="; ".join(benefits["free_items"])))
+        free_items = "; ".join(plain(item) for item in benefits["free_items"])
+        items.append(t("members.benefit.free_items", lang, items=free_items))
     if benefits["checkup_package"]:
         items.append(t("members.benefit.checkup", lang))
     st.markdown(
@@ -314,7 +320,7 @@ def _member_forms(detail, rewards: pd.DataFrame, rates: dict[str, int]) -> None:
     # Stay on the form the user last sent (its message shows above the tabs).
     last = {"award": 0, "redeem": 1, "adjust": 2}.get(_state("members_last_form"), 0)
     award, redeem, adjust = st.tabs(labels, default=labels[last])
-    with award, st.form("members_award_form", clear_on_submit=True):
+    with award, st.form("members_award_form"):
         kinds = list(svc.EARNING_KINDS)
         st.selectbox(
             t("members.kind", lang),
@@ -387,7 +393,7 @@ def _member_forms(detail, rewards: pd.DataFrame, rates: dict[str, int]) -> None:
                     args=(member_id,),
                     type="primary",
                 )
-    with adjust, st.form("members_adjust_form", clear_on_submit=True):
+    with adjust, st.form("members_adjust_form"):
         st.number_input(
             t("members.adjust_points", lang),
             value=0,
@@ -428,7 +434,9 @@ def _award(member_id: int) -> None:
             occurred_on=st.session_state.get("members_award_date"),
         )
 
-    _write(action, lambda entry: t("members.awarded", lang, points=entry.points), "member")
+    if _write(action, lambda entry: t("members.awarded", lang, points=entry.points), "member"):
+        for key in ("members_award_points", "members_award_amount", "members_award_note"):
+            st.session_state.pop(key, None)  # a refusal keeps what was typed
 
 
 def _redeem(member_id: int) -> None:
@@ -456,7 +464,9 @@ def _adjust(member_id: int) -> None:
             session, actor=actor, member_id=member_id, points=points, reason=reason
         )
 
-    _write(action, lambda entry: t("members.adjusted", lang, points=entry.points), "member")
+    if _write(action, lambda entry: t("members.adjusted", lang, points=entry.points), "member"):
+        for key in ("members_adjust_points", "members_adjust_reason"):  # a refusal keeps them
+            st.session_state.pop(key, None)
 
 
 def _convert_form() -> None:
@@ -495,7 +505,12 @@ def _convert() -> None:
         return member
 
     def done(member):
-        return t("members.converted", lang, lead_ref=lead_ref, member_no=member.member_no)
+        return t(
+            "members.converted",
+            lang,
+            lead_ref=plain(lead_ref),
+            member_no=plain(member.member_no),
+        )
 
     if _write(action, done):
         # Open the new member: the list filtered down to them.
@@ -555,7 +570,7 @@ def _rewards_tab() -> None:
     _show_flash("rewards")
     if can_write:
         add, edit = st.columns(2)
-        with add, st.form("members_reward_add", clear_on_submit=True):
+        with add, st.form("members_reward_add"):
             st.markdown(f"**{t('members.reward_add', lang)}**")
             st.text_input(t("members.reward", lang), key="members_reward_name", max_chars=100)
             st.text_input(t("members.reward_en", lang), key="members_reward_name_en", max_chars=100)
@@ -639,7 +654,16 @@ def _add_reward() -> None:
             stock=int(st.session_state.get("members_reward_stock") or 0),
         )
 
-    _write(action, lambda reward: t("members.reward_added", lang, name=reward.name), "rewards")
+    if _write(
+        action, lambda reward: t("members.reward_added", lang, name=plain(reward.name)), "rewards"
+    ):
+        for key in (  # a refusal keeps what was typed
+            "members_reward_name",
+            "members_reward_name_en",
+            "members_reward_cost",
+            "members_reward_stock",
+        ):
+            st.session_state.pop(key, None)
 
 
 def _save_reward(reward_id: int, version: int, suffix: str) -> None:
@@ -660,7 +684,9 @@ def _save_reward(reward_id: int, version: int, suffix: str) -> None:
             reward = svc.restock_reward(session, actor=actor, reward_id=reward_id, add=restock)
         return reward
 
-    _write(action, lambda reward: t("members.reward_saved", lang, name=reward.name), "rewards")
+    _write(
+        action, lambda reward: t("members.reward_saved", lang, name=plain(reward.name)), "rewards"
+    )
 
 
 # --- Care lists ---------------------------------------------------------------------------

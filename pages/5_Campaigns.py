@@ -19,7 +19,9 @@ from core.services import content as library
 from core.services.campaigns import CampaignError
 from core.services.content import ContentError
 from core.services.settings import hospital_today
+from core.text import TextRefused
 from core.ui.layout import page_setup
+from core.ui.text import plain, plain_values
 from core.ui.widgets import download_buttons
 
 user = page_setup("page.campaigns")
@@ -40,12 +42,16 @@ STAGE_COLOURS = {
 
 
 def _error_text(error: Exception) -> str:
+    """The refusal in the user's language; what the user typed in it shows as text."""
     if isinstance(error, PermissionDenied):
         return t("campaigns.error.not_allowed", lang)
-    values = dict(getattr(error, "values", {}))
-    if "field" in values:
+    if isinstance(error, TextRefused):
+        return error.message_in(lang, quote=plain)
+    raw = dict(getattr(error, "values", {}))
+    values = plain_values(raw)
+    if "field" in raw:
         prefix = "content" if isinstance(error, ContentError) else "campaigns"
-        values["field"] = t(f"{prefix}.field.{values['field']}", lang)
+        values["field"] = t(f"{prefix}.field.{raw['field']}", lang)
     return t(error.key, lang, **values)
 
 
@@ -55,10 +61,10 @@ def _write(action, done_key: str, **values) -> None:
     try:
         with write_session() as session:
             action(session)
-    except (PermissionDenied, CampaignError, ContentError) as error:
+    except (PermissionDenied, CampaignError, ContentError, TextRefused) as error:
         st.error(_error_text(error))
         return
-    st.session_state[FLASH] = t(done_key, lang, **values)
+    st.session_state[FLASH] = t(done_key, lang, **plain_values(values))
     st.rerun()
 
 
@@ -257,7 +263,7 @@ def _pdca_view(campaign) -> None:
     ):
         with column:
             st.markdown(f"**{t(f'campaigns.field.{field}', lang)}**")
-            st.write(getattr(campaign, field) or "—")
+            st.markdown(plain(getattr(campaign, field)).replace("\n", "  \n") or "—")
 
 
 def campaigns_tab() -> None:
@@ -983,8 +989,8 @@ def scripts_section() -> None:
     st.caption(t("content.found", lang, count=len(scripts)))
     for row in scripts.itertuples():
         meta = " · ".join(part for part in (_text(row.condition), _text(row.department)) if part)
-        with st.expander(f"{row.title}" + (f"  —  {meta}" if meta else "")):
-            st.markdown(_text(row.body).replace("\n", "  \n"))
+        with st.expander(plain(row.title) + (f"  —  {plain(meta)}" if meta else "")):
+            st.markdown(plain(row.body).replace("\n", "  \n"))
     if can_write:
         st.divider()
         piece_editor(ContentKind.script, scripts, departments)
@@ -1050,14 +1056,14 @@ def briefcase_section() -> None:
     for row in items.itertuples():
         with st.container(border=True):
             left, right = st.columns([5, 1])
-            left.markdown(f"**{row.title}**")
+            left.markdown(f"**{plain(row.title)}**")
             details = " · ".join(
                 part for part in (_text(row.department), _channels(row.channels)) if part
             )
             if _text(row.body):
-                left.write(row.body)
+                left.markdown(plain(row.body).replace("\n", "  \n"))
             if details:
-                left.caption(details)
+                left.caption(plain(details))
             if can_share and right.button(
                 t("content.share", lang), key=f"share_{row.id}", icon=":material/share:"
             ):

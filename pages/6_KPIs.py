@@ -18,6 +18,7 @@ from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.ui import charts
 from core.ui.layout import page_setup
+from core.ui.text import plain
 from core.ui.widgets import figure_tiles, month_picker
 
 user = page_setup("page.kpis")
@@ -117,7 +118,8 @@ with st.columns([1, 3])[0]:
     month = month_picker(months, key="kpi_month", lang=lang, default=latest)
 now, before, trend, departments, threshold = _month_figures(database_url, actor, month, months[0])
 if user.department_id is not None:
-    st.caption(t("kpi.scope_department", lang, department=", ".join(departments["department"])))
+    names = ", ".join(plain(name) for name in departments["department"])
+    st.caption(t("kpi.scope_department", lang, department=names))
 
 overview, trends, compare, boards, pareto = st.tabs(
     [

@@ -19,8 +19,10 @@ from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.commission import CommissionError
 from core.services.landing import Figure
+from core.text import TextRefused
 from core.ui import charts
 from core.ui.layout import page_setup
+from core.ui.text import plain, plain_values
 from core.ui.widgets import figure_tiles, month_picker
 
 user = page_setup("page.commission")
@@ -31,11 +33,13 @@ IS_ADMIN = user.role == Role.admin
 
 
 def _error_text(error: Exception) -> str:
+    if isinstance(error, TextRefused):
+        return error.message_in(lang, quote=plain)
     if isinstance(error, CommissionError):
-        return t(error.key, lang, **error.values)
+        return t(error.key, lang, **plain_values(error.values))
     if isinstance(error, PermissionDenied):
         return t("commission.err.permission", lang)
-    return t("app.error", lang, message=str(error))
+    return t("app.error", lang, message=plain(error))
 
 
 def _show_flash() -> None:
@@ -47,9 +51,9 @@ def _show_flash() -> None:
         st.toast(message, icon=":material/check_circle:")
 
 
-def _write(action, done) -> None:
-    """Run `action(session)` in one transaction; on success rerun showing `done(result)`, on
-    error show it (nothing is saved)."""
+def _write(action, done, clear: tuple[str, ...] = ()) -> None:
+    """Run `action(session)` in one transaction; on success forget the `clear` widgets and
+    rerun showing `done(result)`, on error show it (nothing is saved, nothing typed lost)."""
     try:
         with write_session() as session:
             message = done(action(session))
@@ -57,6 +61,8 @@ def _write(action, done) -> None:
         st.error(_error_text(error))
         return
     st.cache_data.clear()
+    for key in clear:
+        st.session_state.pop(key, None)
     st.session_state[FLASH] = message
     st.rerun()
 
@@ -103,7 +109,7 @@ if status["published"]:
             "commission.status_published",
             lang,
             when=status["published_local"],
-            who=status["published_by"],
+            who=plain(status["published_by"]),
         )
         + " "
         + t("metrics.published_frozen", lang)
@@ -205,7 +211,7 @@ if IS_ADMIN and status["published"]:
             row.id: f"{row.staff_no} {row.name} · {row.department}"
             for row in people.itertuples(index=False)
         }
-        with st.form("commission_adjust_form", clear_on_submit=True):
+        with st.form("commission_adjust_form"):
             staff_id = st.selectbox(
                 t("commission.staff", lang),
                 list(labels),
@@ -244,4 +250,9 @@ if IS_ADMIN and status["published"]:
                         note=note,
                     ),
                     lambda line: t("commission.adjusted_done", lang, month=line.month),
+                    clear=(
+                        "commission_adjust_staff",
+                        "commission_adjust_amount",
+                        "commission_adjust_note",
+                    ),
                 )

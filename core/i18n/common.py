@@ -23,6 +23,12 @@ LABELS = {
     # The sign comes first: Streamlit colours a delta by its leading character.
     "app.vs_previous": ("{delta:+,} on last month", "{delta:+,}(较上月)"),
     "app.error": ("Error: {message}", "错误:{message}"),
+    "app.error.refused": ("Not done: {message}", "未完成:{message}"),
+    "app.error.permission": (
+        "Your role cannot do this here; nothing was changed.",
+        "您的角色无权在此执行该操作,未做任何更改。",
+    ),
+    "app.saved": ("Saved.", "已保存。"),
     # Login
     "login.form": ("Sign in to TrustPool", "登录 TrustPool"),
     "login.username": ("Username", "用户名"),

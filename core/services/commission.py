@@ -22,6 +22,7 @@ from sqlmodel import Session
 from core import audit, metrics
 from core.db import as_date
 from core.domain import Role
+from core.errors import AppError
 from core.models import (
     AppUser,
     CommissionLine,
@@ -34,6 +35,7 @@ from core.models import (
 from core.permissions import Actor, department_scope, require_role, staff_scope
 from core.services.settings import get_value, hospital_today, metric_rules
 from core.services.staff import data_months
+from core.text import clean_text
 
 CENT = Decimal("0.01")
 NOTE_LIMIT = 400  # the stored note is "[YYYY-MM] " + this, within the column's 500
@@ -41,13 +43,8 @@ _CORRECTS = re.compile(r"^\[(\d{4}-\d{2})\] (.*)$", re.DOTALL)
 ADJUSTMENT_COLUMNS = ["staff_no", "name", "department", "corrects_month", "amount", "note"]
 
 
-class CommissionError(ValueError):
+class CommissionError(AppError):
     """A refused commission action; `key` is an i18n key of core/i18n/kpi.py."""
-
-    def __init__(self, key: str, **values: Any):
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 def commission_rules(session: Session, *, actor: Actor) -> dict[str, Decimal]:
@@ -217,7 +214,7 @@ def add_commission_adjustment(
     if not metrics.is_published(session, month):
         raise CommissionError("kpi.err.not_published", month=month)
     value = _amount(amount)
-    text = " ".join((note or "").split())
+    text = " ".join(clean_text(note or "", field="note").split())
     if not text:
         raise CommissionError("kpi.err.note_required")
     if len(text) > NOTE_LIMIT:

@@ -26,10 +26,11 @@ from sqlmodel import Session
 
 from core import audit
 from core.domain import ActivityKind, ContentKind, Role
-from core.i18n import t
+from core.errors import AppError
 from core.models import ContentPiece, Department, StaffActivity
 from core.permissions import MARKETING, Actor, PermissionDenied, require_role
 from core.services.settings import hospital_today
+from core.text import clean_fields
 
 
 class ContentType(StrEnum):
@@ -85,13 +86,8 @@ EDITABLE_FIELDS = (
 )
 
 
-class ContentError(ValueError):
+class ContentError(AppError):
     """A piece that cannot be saved as given; `key`/`values` give the message in any language."""
-
-    def __init__(self, key: str, **values: Any):
-        self.key = key
-        self.values = values
-        super().__init__(t(key, "en", **values))
 
 
 # --- Helpers ------------------------------------------------------------------------------
@@ -139,6 +135,7 @@ def _clean(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         if key in values:
             value = values[key]
             values[key] = join_list(split_list(value) if isinstance(value, str | None) else value)
+    clean_fields(values, ("title", "body", "condition", "content_type", "channels", "tags"))
     if "title" in values and not values["title"]:
         raise ContentError("content.error.title_required")
     if values.get("title") and len(values["title"]) > 200:

@@ -37,7 +37,7 @@ from core.db import chunks
 from core.domain import STAGE_ORDER, HandoffStatus, Role
 from core.models import AppUser, AppUserCreate, Handoff, Lead, Member, Staff, utcnow
 from core.permissions import Actor, PermissionDenied, require_role
-from core.services import users
+from core.services import ownership, users
 from core.services.settings import hospital_today, metric_rules
 from core.services.staff import (
     StaffError,
@@ -45,6 +45,7 @@ from core.services.staff import (
     clean_reason,
     revoke_card,
 )
+from core.text import TextRefused
 
 STRATEGIES = ("single", "by_workload")
 OFFBOARD_ROLES = (Role.admin, Role.dept_head)
@@ -487,7 +488,7 @@ def offboard_staff(
             "logins_disabled": disabled,
         },
     )
-    _apply(session, actor, plan, reason=reason, via="offboarding")
+    _apply(session, actor, plan, reason=reason, via="offboarding", on=leaving_on)
     return plan
 
 
@@ -576,7 +577,7 @@ def reassign(
     )
     if expected_token is not None and expected_token != plan.token:
         raise StaffError("offboard.err.changed")
-    _apply(session, actor, plan, reason=reason, via="reassign")
+    _apply(session, actor, plan, reason=reason, via="reassign", on=hospital_today(session))
     return plan
 
 
@@ -611,7 +612,9 @@ def owned_records(session: Session, *, actor: Actor, staff_id: int) -> pd.DataFr
 # --- Carrying a plan out ------------------------------------------------------------------
 
 
-def _apply(session: Session, actor: Actor, plan: TransferPlan, *, reason: str, via: str) -> None:
+def _apply(
+    session: Session, actor: Actor, plan: TransferPlan, *, reason: str, via: str, on: dt.date
+) -> None:
     """Write the plan in bulk (one UPDATE per receiver and chunk) and one audit row per
     record; lead and member versions are bumped so stale edits elsewhere are refused."""
     session.flush()
@@ -645,6 +648,15 @@ def _apply(session: Session, actor: Actor, plan: TransferPlan, *, reason: str, v
                     update(Handoff).where(Handoff.id.in_(chunk)).values(handed_by_user_id=to_user)
                 )
             session.exec(statement.execution_options(synchronize_session="fetch"))
+    # SPEC §8: each lead's ownership period ends on `on` and the successor's begins.
+    ownership.record_owner_change(
+        session,
+        actor=actor,
+        changes=[(m.id, m.from_staff_id, m.to_staff_id) for m in plan.moves if m.kind == "lead"],
+        on=on,
+        how="offboarding" if via == "offboarding" else "reassignment",
+        reason=reason,
+    )
     ref_key = {"lead": "lead_ref", "member": "member_no", "handoff": "lead_ref"}
     for move in plan.moves:
         old_owner = names.get(move.from_staff_id, (None, None))
@@ -741,6 +753,8 @@ def onboard_staff(
                     password=password or "",
                 ),
             )
+        except TextRefused:
+            raise
         except ValueError as error:  # a weak password, a taken username (pydantic too)
             raise StaffError("offboard.err.login", detail=_first_line(error)) from error
     session.flush()

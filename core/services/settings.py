@@ -31,6 +31,7 @@ from core.domain import (
 )
 from core.models import CardLicence, ScoringRule, Setting, Tier
 from core.permissions import Actor, require_role
+from core.text import clean_text
 
 DEFAULTS: dict[str, Any] = {
     "idle_decay_points": DEFAULT_IDLE_DECAY_POINTS,
@@ -51,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "tier_requalification_months": None,
     "idle_session_minutes": 120,
     "absolute_session_hours": 12,
+    # SPEC §8: days an owner holds a lead after its last touch; pool claims a person a day.
+    "protection_days": 30,
+    "daily_claim_limit": 20,
     # Imports (core.importer.Limits): a bigger file is refused before it is read.
     "import_max_rows": DEFAULT_IMPORT_MAX_ROWS,
     "import_max_columns": DEFAULT_IMPORT_MAX_COLUMNS,
@@ -162,6 +166,7 @@ def get_all(session: Session) -> dict[str, Any]:
 def set_value(session: Session, *, actor: Actor, key: str, value: Any) -> None:
     """Change a setting (admin only); audited with the old and new value."""
     require_role(actor, Role.admin)
+    clean_text(value, field=key)  # a text setting follows the rule of every typed text
     old = get_value(session, key)
     row = session.get(Setting, key)
     encoded = json.dumps(value, ensure_ascii=False)

@@ -22,15 +22,18 @@ from pydantic import ValidationError
 from core import importer
 from core.db import get_engine, read_session, write_session
 from core.domain import STAGE_ORDER, PointsKind, Role
+from core.errors import AppError
 from core.i18n import label_of, t
 from core.models import AppUserCreate
 from core.permissions import PermissionDenied, require_role
-from core.services import audit_log
+from core.services import audit_log, settings_checks
 from core.services import settings as settings_service
 from core.services import table_admin as ta
 from core.services import users as users_service
+from core.text import TextRefused
 from core.ui.auth import CurrentUser
 from core.ui.errors import user_errors
+from core.ui.text import plain
 from core.ui.widgets import download_buttons
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -57,11 +60,16 @@ def _after_write() -> None:
 
 
 def _error_text(error: Exception, lang: str) -> str:
+    """The refusal in the user's language, as text (it may quote a cell or what was typed)."""
+    if isinstance(error, TextRefused):
+        return error.message_in(lang, quote=plain)
     if isinstance(error, importer.ImportFailed):
-        return error.message_in(lang)
+        return plain(error.message_in(lang))
     if isinstance(error, PermissionDenied):
-        return t("admin.denied", lang, reason=str(error))
-    return t("app.error", lang, message=str(error))
+        return t("admin.denied", lang, reason=plain(error))
+    if isinstance(error, AppError):
+        return t("app.error", lang, message=error.message_in(lang, quote=plain))
+    return t("app.error", lang, message=plain(error))
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -242,7 +250,17 @@ def _model_default(spec: ta.TableSpec, name: str) -> Any:
 def _show_cell_errors(errors: list[ta.CellError], lang: str, listed: int = 8) -> None:
     """The refusal, each bad cell on its own line (row, column, reason); a table when long."""
     lines = [t("table_admin.refused", lang, n=len(errors))]
-    lines += [f"- {error.describe(lang)}" for error in errors[:listed]]
+    lines += [  # the row's label and the reason may quote what was typed: shown as text
+        "- "
+        + t(
+            "table_admin.cell_error",
+            lang,
+            row=plain(error.row),
+            column=error.column,  # a column name: letters and inner underscores only
+            message=plain(error.message),
+        )
+        for error in errors[:listed]
+    ]
     st.error("\n".join(lines))
     if len(errors) > listed:
         st.dataframe(
@@ -530,7 +548,12 @@ def _remove_section(user: CurrentUser, spec: ta.TableSpec, frame: pd.DataFrame, 
         label, pk = pending
         if mode == "deactivate":
             st.warning(
-                t("table_admin.confirm_deactivate", lang, row=label, column=spec.soft_delete)
+                t(
+                    "table_admin.confirm_deactivate",
+                    lang,
+                    row=plain(label),
+                    column=plain(spec.soft_delete),
+                )
             )
         else:
             with read_session() as session:
@@ -542,7 +565,7 @@ def _remove_section(user: CurrentUser, spec: ta.TableSpec, frame: pd.DataFrame, 
                 )
                 st.error(t("table_admin.err.in_use", lang, references=listed))
             else:
-                st.warning(t("table_admin.confirm_delete", lang, row=label))
+                st.warning(t("table_admin.confirm_delete", lang, row=plain(label)))
         yes, no = st.columns(2)
         if yes.button(t("app.confirm", lang), key=f"{key}_remove_confirm", type="primary"):
             try:
@@ -555,7 +578,7 @@ def _remove_section(user: CurrentUser, spec: ta.TableSpec, frame: pd.DataFrame, 
                 return
             st.session_state.pop(pending_key, None)
             _after_write()
-            flash(t(f"table_admin.{done}", lang, row=label))
+            flash(t(f"table_admin.{done}", lang, row=plain(label)))
             st.rerun()
         if no.button(t("app.cancel", lang), key=f"{key}_remove_cancel"):
             st.session_state.pop(pending_key, None)
@@ -629,8 +652,10 @@ def _save_settings(user: CurrentUser, values: dict[str, Any]) -> None:
     lang = user.lang
     try:
         with write_session() as session:
-            changed = ta.change_settings(session, actor=user.actor, values=values, lang=lang)
-    except ta.SettingRejected as error:
+            changed = settings_checks.change_settings(
+                session, actor=user.actor, values=values, lang=lang
+            )
+    except settings_checks.SettingRejected as error:
         for name, message in error.errors.items():
             st.error(
                 t(
@@ -710,7 +735,7 @@ def _scoring_settings(user: CurrentUser, values: dict[str, Any]) -> None:
         ordered = list(proposed.values())
         if ordered == sorted(ordered) and len(set(ordered)) == 3:
             with read_session() as session:
-                preview = ta.scoring_preview(
+                preview = settings_checks.scoring_preview(
                     session,
                     actor=user.actor,
                     thresholds=new_values["stage_thresholds"],
@@ -796,7 +821,9 @@ def _cards_settings(user: CurrentUser, values: dict[str, Any]) -> None:
     }
     if int(threshold) != int(values["active_staff_lead_threshold"]):
         with read_session() as session:
-            preview = ta.active_staff_preview(session, actor=user.actor, threshold=int(threshold))
+            preview = settings_checks.active_staff_preview(
+                session, actor=user.actor, threshold=int(threshold)
+            )
         st.warning(
             t(
                 "settings_admin.active_preview",
@@ -919,7 +946,7 @@ def _commission_settings(user: CurrentUser, values: dict[str, Any]) -> None:
         with read_session() as session:
             month = metrics.latest_data_month(session)
             preview = (
-                ta.commission_preview(
+                settings_checks.commission_preview(
                     session,
                     actor=user.actor,
                     month=month,
@@ -1045,7 +1072,7 @@ def _other_settings(user: CurrentUser, values: dict[str, Any]) -> None:
             elif isinstance(default, str):
                 new_values[key] = st.text_input(label, value=str(value), key=f"set_other_{key}")
             else:
-                st.caption(f"{label}: {json.dumps(value, ensure_ascii=False)}")
+                st.caption(f"{label}: {plain(json.dumps(value, ensure_ascii=False))}")
         differs = any(values[k] != v for k, v in new_values.items())
         if st.button(t("app.save", lang), key="set_other_save", disabled=not differs):
             _save_settings(user, new_values)
@@ -1080,30 +1107,18 @@ def settings_tab(user: CurrentUser) -> None:
 
 
 def _user_error(error: Exception, lang: str) -> str:
+    if isinstance(error, TextRefused):
+        return error.message_in(lang, quote=plain)
+    if isinstance(error, users_service.UserError | users_service.PasswordRejected):
+        return error.message_in(lang, quote=plain)
     text = str(error)
-    if isinstance(error, users_service.PasswordRejected):
-        if "common" in text:
-            return t("users_admin.err.common", lang)
-        if "72" in text:
-            return t("users_admin.err.long", lang)
-        return t("users_admin.err.short", lang, n=users_service.MIN_PASSWORD_LENGTH)
     if isinstance(error, ValidationError):
         return "; ".join(
-            f"{e['loc'][0] if e.get('loc') else ''}: {ta._error_message(e, lang)}"
+            f"{e['loc'][0] if e.get('loc') else ''}: {ta.error_message(e, lang)}"
             for e in error.errors()
         )
-    known = {
-        "is taken": "users_admin.err.taken",
-        "department head needs": "users_admin.err.head_department",
-        "staff login needs": "users_admin.err.staff_needed",
-        "no such staff": "users_admin.err.no_staff",
-        "no such department": "users_admin.err.no_department",
-        "no such user": "users_admin.err.no_user",
-        "your own login": "table_admin.err.self",
-    }
-    for fragment, key in known.items():
-        if fragment in text:
-            return t(key, lang)
+    if "your own login" in text:  # PermissionDenied of set_disabled
+        return t("table_admin.err.self", lang)
     return _error_text(error, lang)
 
 
@@ -1187,7 +1202,7 @@ def users_tab(user: CurrentUser) -> None:
                     st.error(_user_error(error, lang))
                 else:
                     _after_write()
-                    flash(t("users_admin.created", lang, username=name))
+                    flash(t("users_admin.created", lang, username=plain(name)))
                     st.rerun()
 
     with change:
@@ -1250,7 +1265,7 @@ def users_tab(user: CurrentUser) -> None:
                 except (ValueError, PermissionDenied) as error:
                     st.error(_user_error(error, lang))
                 else:
-                    flash(t("users_admin.reset_done", lang, username=login.username))
+                    flash(t("users_admin.reset_done", lang, username=plain(login.username)))
                     st.rerun()
         label = "users_admin.enable" if login.disabled else "users_admin.disable"
         if st.button(t(label, lang), key="users_toggle_disabled"):
@@ -1263,7 +1278,7 @@ def users_tab(user: CurrentUser) -> None:
                 st.error(_user_error(error, lang))
             else:
                 _after_write()
-                flash(t(f"{label}_done", lang, username=login.username))
+                flash(t(f"{label}_done", lang, username=plain(login.username)))
                 st.rerun()
 
 
@@ -1426,7 +1441,7 @@ def import_tab(user: CurrentUser) -> None:
         t(
             "importer.file_info",
             lang,
-            filename=filename,
+            filename=plain(filename),
             size=f"{max(1, round(len(content) / 1024)):,}",
             kind=kind,
         )
@@ -1449,7 +1464,7 @@ def import_tab(user: CurrentUser) -> None:
     elif status == "rejected":
         _rejected_report(outcome, lang)
     else:
-        st.success(outcome.summary(lang))
+        st.success(plain(outcome.summary(lang)))
         if st.button(t("import_admin.import", lang), key="imp_run", type="primary"):
             with user_errors(lang):
                 _run_import(user, kind, content, filename, check_key, digest)
@@ -1504,7 +1519,7 @@ def _run_import(user: CurrentUser, kind, content, filename, check_key, digest) -
     bar.progress(1.0, text=t("import_admin.done", lang))
     st.session_state.pop(check_key, None)
     _after_write()
-    st.success(report.summary(lang))
+    st.success(plain(report.summary(lang)))
 
 
 # --- Audit log tab ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from core.permissions import Actor
 from core.services import settings as settings_service
 from core.services import users
 from core.ui.bootstrap import production_demo_logins
+from core.ui.text import plain
 
 COOKIE_NAME = "trustpool_auth"
 SESSION_ID_KEY = "trustpool_session_id"
@@ -409,7 +410,12 @@ def _sidebar(user: CurrentUser, authenticator: stauth.Authenticate) -> None:
         st.divider()
         _language_picker(st)
         st.caption(
-            t("app.signed_in_as", user.lang, name=user.name, role=t(f"role.{user.role}", user.lang))
+            t(
+                "app.signed_in_as",
+                user.lang,
+                name=plain(user.name),
+                role=t(f"role.{user.role}", user.lang),
+            )
         )
         if st.button(t("app.logout", user.lang), key="logout_button"):
             _sign_out(authenticator, end_all=True)

@@ -24,6 +24,8 @@ from core.services import handoffs as handoff_service
 from core.services import leads as lead_service
 from core.services import settings as settings_service
 from core.services.leads import BoardError, StaleLead
+from core.text import TextRefused
+from core.ui.text import plain, plain_values
 
 FLASH = "board_flash"
 OPEN_LEAD = "board_open_lead"
@@ -49,19 +51,24 @@ def local_time(moment: dt.datetime | None) -> str:
 
 def error_text(error: Exception, lang: str, *, name: str = "") -> str:
     """A refusal from the services, in the user's language."""
+    if isinstance(error, TextRefused):
+        return error.message_in(lang, quote=plain)
     if isinstance(error, StaleLead):
-        by = error.changed_by or t("board.system", lang)
-        return t("board.stale", lang, name=name or "—", by=by, at=local_time(error.changed_at))
+        by = plain(error.changed_by) or t("board.system", lang)
+        return t(
+            "board.stale", lang, name=plain(name) or "—", by=by, at=local_time(error.changed_at)
+        )
     if isinstance(error, BoardError):
         values = dict(error.values)
-        if "stage" in values:
-            values["stage"] = label_of("stage", str(values["stage"]), lang)
+        values = plain_values(values)
+        if "stage" in error.values:
+            values["stage"] = label_of("stage", str(error.values["stage"]), lang)
         return t(error.key, lang, **values)
     if isinstance(error, PermissionDenied):
         return t("board.not_allowed", lang)
     if isinstance(error, LookupError):
         return t("board.not_found", lang)
-    return t("app.error", lang, message=str(error))
+    return t("app.error", lang, message=plain(error))
 
 
 def flash(message: str, kind: str = "success") -> None:
@@ -187,7 +194,9 @@ def draw_card(card, lang: str, *, on_open: Callable[[int, int], None]) -> None:
     """A bordered card: name and score, an open button, phone · owner · idle days, badges."""
     with st.container(border=True, key=f"card_{card.id}", gap="small"):
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            st.markdown(f"**{card.name}** · {t('board.score_short', lang, score=card.score)}")
+            st.markdown(
+                f"**{plain(card.name)}** · {t('board.score_short', lang, score=card.score)}"
+            )
             st.button(
                 "",
                 key=f"open_{card.id}",
@@ -198,11 +207,11 @@ def draw_card(card, lang: str, *, on_open: Callable[[int, int], None]) -> None:
                 help=t("board.details", lang),
             )
         details = [
-            card.phone or "—",
-            card.owner_name,
+            plain(card.phone) or "—",
+            plain(card.owner_name),
             t("board.days_idle", lang, days=card.days_idle),
         ]
-        marks = badges(card, lang) + [f":gray-badge[{tag}]" for tag in card.tags]
+        marks = badges(card, lang) + [f":gray-badge[{plain(tag)}]" for tag in card.tags]
         st.caption(
             " · ".join(str(part) for part in details) + ("  \n" + " ".join(marks) if marks else "")
         )
@@ -275,9 +284,8 @@ def _event_text(row, lang: str) -> str:
 
 
 def _value(value) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "—"
-    return str(value)
+    """A lead's field for the Markdown of the dialog: as text, "—" when empty."""
+    return plain(value) or "—"
 
 
 def lead_dialog(user, lead_id: int) -> None:
@@ -298,7 +306,7 @@ def _lead_body(user, lead_id: int) -> None:
         return
     shown_version = st.session_state.get(OPEN_VERSION) or detail["version"]
     name = detail["name"]
-    st.subheader(f"{name} · {detail['lead_ref']}")
+    st.subheader(f"{plain(name)} · {plain(detail['lead_ref'])}")
     card = pd.Series(
         {
             "qualified": detail["qualified"],
@@ -325,7 +333,7 @@ def _lead_body(user, lead_id: int) -> None:
         t("board.field.source", lang): label_of("lead_source", detail["source_channel"], lang)
         or "—",
         t("board.field.campaign", lang): _value(detail["campaign"]),
-        t("board.field.tags", lang): "、".join(detail["tags"]) or "—",
+        t("board.field.tags", lang): "、".join(plain(tag) for tag in detail["tags"]) or "—",
     }
     persona = detail["persona"]
     facts_persona = {
@@ -489,7 +497,14 @@ def _actions_section(user, detail: dict, shown_version: int) -> None:
             )
             if done:
                 close_lead()
-                flash(t("board.move.done", lang, name=name, stage=label_of("stage", target, lang)))
+                flash(
+                    t(
+                        "board.move.done",
+                        lang,
+                        name=plain(name),
+                        stage=label_of("stage", target, lang),
+                    )
+                )
                 st.rerun()
     if detail["can_record"]:
         _interaction_form(user, detail)
@@ -541,12 +556,12 @@ def _interaction_form(user, detail: dict) -> None:
         )
         if done:
             close_lead()
-            message = t("board.interaction.done", lang, points=result.points, name=name)
+            message = t("board.interaction.done", lang, points=result.points, name=plain(name))
             if result.promoted_to:
                 message += " " + t(
                     "board.interaction.promoted",
                     lang,
-                    name=name,
+                    name=plain(name),
                     stage=label_of("stage", result.promoted_to, lang),
                 )
             flash(message)
@@ -593,7 +608,14 @@ def _handoff_form(user, detail: dict) -> None:
         )
         if done:
             close_lead()
-            flash(t("board.handoff.done", lang, name=name, consultant=labels[consultant]))
+            flash(
+                t(
+                    "board.handoff.done",
+                    lang,
+                    name=plain(name),
+                    consultant=plain(labels[consultant]),
+                )
+            )
             st.rerun()
 
 

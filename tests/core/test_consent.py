@@ -396,6 +396,7 @@ def test_outreach_lists_on_the_demo_hospital_match_the_consent_records(demo_engi
         for channel in svc.CHANNELS:
             expected = latest.xs(channel, level="channel")
             expected_ids = set(expected.index[expected["granted"].astype(bool)])
+            assert expected_ids, channel  # the demo has consenting leads on every channel
             listed = svc.outreach_list(session, actor=marketer, channel=channel, limit=100_000)
             assert set(listed.rows["id"]) == expected_ids
             assert listed.total == len(expected_ids)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
 from core.db import make_engine, read_session, write_session
 from core.models import Department, Reward
+from tests.concurrency import LockWaiters, run_together
 from tests.conftest import on_postgres
 
 
@@ -23,7 +22,9 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(database_url):
 
 
 def test_eight_threads_read_then_write_without_losing_an_update(engine):
-    """Each write session holds the write lock from its start, so no increment is lost."""
+    """Each write session holds the write lock from its start, so no increment is lost.
+    The eight threads start together, and the first session keeps its transaction open until
+    the seven others are seen waiting for its lock, so they really do queue."""
     with write_session(engine) as session:
         session.add(Reward(name="Thermos", points_cost=100, stock=0))
     threads, per_thread = 8, 25
@@ -36,12 +37,11 @@ def test_eight_threads_read_then_write_without_losing_an_update(engine):
                     session.refresh(reward, with_for_update=True)
                 reward.stock += 1
                 session.add(reward)
+                assert waiting.wait_for(threads - 1), "the other threads never waited"
 
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    with LockWaiters(engine) as waiting:
+        run_together(*[work] * threads)
+    assert waiting.most == threads - 1
     with read_session(engine) as session:
         assert session.exec(select(Reward)).one().stock == threads * per_thread
 

@@ -380,6 +380,7 @@ def test_lead_summaries_and_stages_follow_the_scoring_rules(db):
         .order_by(StageChange.lead_id, StageChange.changed_on, StageChange.changed_at)
     ).scalars():
         changes[change.lead_id].append(change)
+    checked = {"with_history": 0, "system_moves": 0}
     for lead_id, lead in leads.items():
         rows = interactions[lead_id]
         summary = summarise(lead.created_on, rows)
@@ -394,6 +395,7 @@ def test_lead_summaries_and_stages_follow_the_scoring_rules(db):
         if not history:
             assert lead.stage == Stage.distrust
             continue
+        checked["with_history"] += 1
         assert history[-1].to_stage == lead.stage
         assert history[0].from_stage == Stage.distrust
         for before, after in zip(history, history[1:], strict=False):
@@ -408,6 +410,9 @@ def test_lead_summaries_and_stages_follow_the_scoring_rules(db):
                 assert change.changed_by_user_id is None
                 score = score_as_of(lead.created_on, rows, change.changed_on)
                 assert suggested_stage(score) == Stage(change.to_stage)
+                checked["system_moves"] += 1
+    # Both kinds of history were in the sample, so the checks above ran.
+    assert checked["with_history"] > 100 and checked["system_moves"] > 100, checked
 
 
 def test_interactions_keep_a_sensible_volume_and_valid_points(db):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -29,6 +28,7 @@ from core.services import handoffs, leads
 from core.services import settings as settings_service
 from core.services.leads import BoardFilters, ReasonRequired, StaleLead
 from core.services.settings import metric_rules
+from tests.concurrency import LockWaiters, run_together
 from tests.factories import (
     actor_for,
     make_department,
@@ -324,28 +324,25 @@ def test_two_people_moving_the_same_card_at_once_leave_one_winner(engine, sessio
     lead = world.lead()
     session.commit()
     lead_id = lead.id
-    barrier = threading.Barrier(2)
-    outcomes: list[object] = []
+    waiting = LockWaiters(engine)
 
     def move(actor, stage):
-        barrier.wait()
         try:
             with write_session(engine) as other:
                 leads.move_lead(
                     other, actor=actor, lead_id=lead_id, to_stage=stage, expected_version=1
                 )
-            outcomes.append("moved")
+                # The winner keeps its transaction open until the other drop waits for it.
+                assert waiting.wait_for(1), "the other move never waited for this one"
+            return "moved"
         except StaleLead as error:
-            outcomes.append(error)
+            return error
 
-    threads = [
-        threading.Thread(target=move, args=(world.marketer, "weak_trust")),
-        threading.Thread(target=move, args=(world.admin, "strong_trust")),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    with waiting:
+        outcomes = run_together(
+            lambda: move(world.marketer, "weak_trust"), lambda: move(world.admin, "strong_trust")
+        )
+    assert waiting.most == 1  # one move waited inside the other's transaction
     assert sorted(type(outcome).__name__ for outcome in outcomes) == ["StaleLead", "str"]
     refusal = next(outcome for outcome in outcomes if isinstance(outcome, StaleLead))
     assert refusal.changed_by in ("mk", "ad")

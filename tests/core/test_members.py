@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-import threading
-import time
 
 import pytest
 from sqlmodel import Session, func, select
@@ -18,6 +17,7 @@ from core.permissions import Actor, PermissionDenied
 from core.services import members as svc
 from core.services import settings as settings_service
 from core.services.settings import metric_rules
+from tests.concurrency import LockWaiters, run_together
 from tests.conftest import on_postgres
 from tests.factories import (
     make_actor,
@@ -682,35 +682,28 @@ def _setup(engine, *, balances, stock, cost):
 
 
 def _race(engine, actor, attempts):
-    """Run redemptions (member_id, reward_id) at once from threads, each in its own write
-    session; the first holds its transaction open a moment after redeeming so the others
-    must wait for it (without locking they would read the old balance or stock)."""
-    barrier = threading.Barrier(len(attempts))
-    outcomes: list[str] = [""] * len(attempts)
+    """Start the redemptions (member_id, reward_id) together (one barrier), each in its own
+    write session. Whoever redeems first keeps its transaction open until every other attempt
+    is seen waiting for its lock (BEGIN IMMEDIATE on SQLite; on PostgreSQL SELECT … FOR
+    UPDATE of the member, or the reward's stock row); without locking they would read the old
+    balance or stock. Returns the outcomes and the most attempts seen waiting at once."""
+    with LockWaiters(engine) as waiting:
 
-    def attempt(index, member_id, reward_id):
-        barrier.wait()
-        if index:
-            time.sleep(0.05)
-        try:
-            with write_session(engine) as session:
-                svc.redeem_reward(session, actor=actor, member_id=member_id, reward_id=reward_id)
-                if index == 0:
-                    time.sleep(0.4)
-            outcomes[index] = "ok"
-        except svc.InsufficientPoints:
-            outcomes[index] = "points"
-        except svc.OutOfStock:
-            outcomes[index] = "stock"
+        def attempt(member_id, reward_id):
+            try:
+                with write_session(engine) as session:
+                    svc.redeem_reward(
+                        session, actor=actor, member_id=member_id, reward_id=reward_id
+                    )
+                    assert waiting.wait_for(len(attempts) - 1), "nobody waited for the lock"
+                return "ok"
+            except svc.InsufficientPoints:
+                return "points"
+            except svc.OutOfStock:
+                return "stock"
 
-    threads = [
-        threading.Thread(target=attempt, args=(i, m, r)) for i, (m, r) in enumerate(attempts)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
+        outcomes = run_together(*(functools.partial(attempt, m, r) for m, r in attempts))
+    return outcomes, waiting.most
 
 
 def _state(engine, member_ids, reward_id):
@@ -731,7 +724,8 @@ def _state(engine, member_ids, reward_id):
 def test_two_redemptions_racing_for_the_last_points(engine):
     """One member, 100 points, two 100-point redemptions at once: one is refused."""
     actor, (member_id,), reward_id = _setup(engine, balances=[100], stock=10, cost=100)
-    outcomes = _race(engine, actor, [(member_id, reward_id), (member_id, reward_id)])
+    outcomes, at_once = _race(engine, actor, [(member_id, reward_id), (member_id, reward_id)])
+    assert at_once == 1  # the second redemption waited inside the first one's transaction
     assert sorted(outcomes) == ["ok", "points"]
     assert _state(engine, [member_id], reward_id) == ([0], 9, 1)
 
@@ -739,7 +733,8 @@ def test_two_redemptions_racing_for_the_last_points(engine):
 def test_two_redemptions_racing_for_the_last_unit(engine):
     """Two members, one unit left: one gets it, the other is told it is out of stock."""
     actor, members, reward_id = _setup(engine, balances=[500, 500], stock=1, cost=100)
-    outcomes = _race(engine, actor, [(members[0], reward_id), (members[1], reward_id)])
+    outcomes, at_once = _race(engine, actor, [(members[0], reward_id), (members[1], reward_id)])
+    assert at_once == 1
     assert sorted(outcomes) == ["ok", "stock"]
     balances, stock, redemptions = _state(engine, members, reward_id)
     assert stock == 0 and redemptions == 1 and sorted(balances) == [400, 500]
@@ -748,7 +743,8 @@ def test_two_redemptions_racing_for_the_last_unit(engine):
 def test_many_redemptions_racing_never_overdraw(engine):
     """Eight redemptions of 100 from a balance of 450 and a stock of 6: four succeed."""
     actor, (member_id,), reward_id = _setup(engine, balances=[450], stock=6, cost=100)
-    outcomes = _race(engine, actor, [(member_id, reward_id)] * 8)
+    outcomes, at_once = _race(engine, actor, [(member_id, reward_id)] * 8)
+    assert at_once == 7  # seven waited while the first held its transaction
     assert outcomes.count("ok") == 4 and outcomes.count("points") == 4
     assert _state(engine, [member_id], reward_id) == ([50], 2, 4)
 
@@ -763,33 +759,29 @@ def test_expiry_and_a_redemption_racing_keep_the_balance_at_zero_or_more(engine)
         make_points(session, member=member, kind="event", points=100, occurred_on=D(2018, 1, 1))
         prize = reward(session, cost=100, stock=5)
         member_id, reward_id = member.id, prize.id
-    barrier = threading.Barrier(2)
-    outcomes = {}
+    waiting = LockWaiters(engine)
 
     def expire():
-        barrier.wait()
         with write_session(engine) as session:
-            outcomes["expired"] = svc.run_expiry(session, actor=admin, as_of=D(2019, 8, 31)).points
-            time.sleep(0.3)
+            expired = svc.run_expiry(session, actor=admin, as_of=D(2019, 8, 31)).points
+            assert waiting.wait_for(1), "the redemption never waited for the expiry run"
+        return expired
 
     def redeem():
-        barrier.wait()
-        time.sleep(0.05)
         try:
             with write_session(engine) as session:
                 svc.redeem_reward(session, actor=admin, member_id=member_id, reward_id=reward_id)
-            outcomes["redeem"] = "ok"
+                assert waiting.wait_for(1), "the expiry run never waited for the redemption"
+            return "ok"
         except svc.InsufficientPoints:
-            outcomes["redeem"] = "points"
+            return "points"
 
-    threads = [threading.Thread(target=expire), threading.Thread(target=redeem)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    with waiting:
+        outcomes = run_together(expire, redeem)
+    assert waiting.most == 1  # one waited inside the other's transaction
     balances, _, _ = _state(engine, [member_id], reward_id)
     assert balances == [0]
-    assert (outcomes["expired"], outcomes["redeem"]) in {(100, "points"), (0, "ok")}
+    assert tuple(outcomes) in {(100, "points"), (0, "ok")}
 
 
 def test_postgres_locks_the_member_row(engine):

@@ -193,7 +193,7 @@ def test_a_stale_preview_is_refused_and_nothing_changes(session, team):
 def test_every_reassignment_is_audited_with_the_reason(session, team):
     """Each moved lead, member and hand-off has its own audit row naming the old and new
     owner and the reason; the lead's timeline shows the change of owner."""
-    from core.services.leads import _timeline
+    from core.services.leads.detail import _timeline
 
     admin = make_actor(session, Role.admin)
     _offboard(session, admin, team)
@@ -286,12 +286,6 @@ def test_previous_months_figures_and_commission_stay_as_they_were(session, team)
     assert session.exec(select(Order.order_ref, Order.staff_id)).all() == orders_before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="metrics counts SPEC §3 staff_active (and leaderboard lead credit) by each lead's "
-    "current owner, with no ownership history: moving an active leaver's leads changes "
-    "earlier months' staff_active. Needs a lead-ownership history read by core.metrics.",
-)
 def test_previous_months_active_staff_stay_as_they_were(session, team):
     """June's active-staff count (≥ threshold leads) is unchanged when the leaver's leads go
     to a successor who was already active."""
@@ -541,7 +535,6 @@ def test_offboarding_the_demo_nurse_with_774_leads_keeps_earlier_months(demo_eng
                 kpis = metrics.month_kpis(
                     session, rules=metric_rules(session), actor=admin, month=month
                 )
-                kpis.pop("staff_active")  # see the xfail test above
                 out[month] = (
                     kpis,
                     metrics.commission_sheet(

@@ -173,7 +173,8 @@ def test_finding_5_sign_in_waits_little_during_an_import_write(
     assert "error" not in outcome, outcome.get("error")
     # Overlap: when the sign-in was done, the import was still writing (chunk 6 of 12).
     assert held_mid_write and held_mid_write[0].status == "writing"
-    assert len(json.loads(held_mid_write[0].chunks)) == 6
+    recorded = [name for name, _first, _last in json.loads(held_mid_write[0].chunks)]
+    assert recorded == ["lead", "ownership_period"] * 6  # each chunk: leads, their periods
     assert max(waits) < 1
     assert outcome["report"].rows == 6_000
     engine = make_engine(app_database)

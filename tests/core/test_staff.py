@@ -537,6 +537,7 @@ def test_usage_heatmap_takes_each_months_rate_from_the_department_table(session,
             session, rules=metric_rules(session), actor=admin, month=month
         )
         expected = dict(zip(table["department"], table["usage_rate"], strict=True))
+        assert expected and set(expected) <= set(heat.index)
         for department, rate in expected.items():
             got = heat.loc[department, month]
             assert (got != got and rate != rate) or got == rate

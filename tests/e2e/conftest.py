@@ -10,9 +10,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("TRUSTPOOL_CHROMIUM", "/usr/bin/chromium")
@@ -45,6 +47,7 @@ def _free_port() -> int:
 
 class AppServer:
     def __init__(self, database_url: str, log_path: Path):
+        self.database_url = database_url
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -88,6 +91,18 @@ class AppServer:
             except OSError:
                 time.sleep(0.5)
         raise RuntimeError(f"streamlit did not come up; see {log_path}")
+
+    @contextmanager
+    def db(self) -> Iterator[Session]:
+        """A session on the server's database, to check what a user's clicks left there."""
+        from core.db import make_engine
+
+        engine = make_engine(self.database_url)
+        try:
+            with Session(engine) as session:
+                yield session
+        finally:
+            engine.dispose()
 
     def stop(self) -> None:
         self.process.terminate()

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+from sqlmodel import func, select
+
+from core.models import AuditLog, Department, ImportBatch, Lead
 from tests.e2e.conftest import sign_in, wait_for_app
 
 BAD_LEADS = (
@@ -77,6 +81,9 @@ def test_table_admin_refuses_a_bad_cell_and_reads_in_both_languages(
 ):
     """The admin opens Departments, types a code another department already uses, saves:
     the save is refused with the row, column and reason, and nothing is written."""
+    codes_before = _department_codes(app_server)
+    assert [code for code, _ in codes_before] == ["NEK", "NYK"]
+    assert ("NYK", "内一科") in codes_before
     sign_in(page, app_server.url, "admin", path="Admin")
     page.get_by_text("600 rows").wait_for()
     _shoot(page, artifacts_dir, "admin-tables-en.png")
@@ -105,18 +112,23 @@ def test_table_admin_refuses_a_bad_cell_and_reads_in_both_languages(
         "row NYK · 内一科, column code: 'NEK' is already used by another row"
     )
     refusal.scroll_into_view_if_needed()
+    expect(refusal).to_be_visible()
+    assert _department_codes(app_server) == codes_before  # nothing was written
     _shoot(page, artifacts_dir, "admin-tables-refused-en.png")
 
     _to_chinese(page)
-    page.get_by_text("共 1 行").wait_for()
+    expect(page.get_by_text("共 1 行")).to_be_visible()
     page.get_by_role("button", name="放弃修改").click()  # the refused edit is dropped
     wait_for_app(page)
+    expect(page.get_by_text("'NEK'")).to_have_count(0)  # the refusal is gone with the edit
+    assert _department_codes(app_server) == codes_before
     _shoot(page, artifacts_dir, "admin-tables-zh.png")
 
 
 def test_import_tab_reports_a_bad_file_in_both_languages(page, app_server, artifacts_dir):
     """The admin uploads a leads file with bad rows and checks it: the kind is recognised,
     the bad rows are listed with the file's row numbers and highlighted, nothing is written."""
+    batches_before = _count(app_server, ImportBatch)
     sign_in(page, app_server.url, "admin", path="Admin")
     _open_tab(page, "Import")
     page.locator("input[type='file']").set_input_files(
@@ -124,28 +136,65 @@ def test_import_tab_reports_a_bad_file_in_both_languages(page, app_server, artif
     )
     page.get_by_text("leads-june.csv: 4 data rows, kind leads").wait_for()
     page.get_by_role("button", name="Check the file (dry run)").click()
-    page.get_by_text("The file cannot be imported: 3 bad rows").wait_for()
+    expect(page.get_by_text("The file cannot be imported: 3 bad rows")).to_be_visible()
     assert page.get_by_role("button", name="Import now").count() == 0
+    assert _count(app_server, ImportBatch) == batches_before
+    assert _count(app_server, Lead, Lead.lead_ref.like("LE2E-%")) == 0
     page.locator("[data-testid='stDataFrame']").last.scroll_into_view_if_needed()
     _shoot(page, artifacts_dir, "admin-import-en.png")
 
     _to_chinese(page)  # the same report, now in Chinese
-    page.get_by_text("文件无法导入:3 行有误").wait_for()
+    expect(page.get_by_text("文件无法导入:3 行有误")).to_be_visible()
     page.locator("[data-testid='stDataFrame']").last.scroll_into_view_if_needed()
     _shoot(page, artifacts_dir, "admin-import-zh.png")
 
 
 def test_audit_log_in_both_languages(page, app_server, artifacts_dir):
-    """The admin reads the audit log and narrows it to logins."""
+    """The admin reads the audit log and narrows it to logins: the row count is the number of
+    login.* rows in the database and every row shown is one; the same in Chinese."""
     sign_in(page, app_server.url, "admin", path="Admin")
     _open_tab(page, "Audit log")
     page.get_by_label("Who").wait_for()
-    page.get_by_text(re.compile(r"[\d,]+ rows · page 1 of")).filter(visible=True).wait_for()
+    everything = _rows_shown(page, re.compile(r"([\d,]+) rows · page 1 of"))
+    box = page.locator("[data-testid='stMultiSelect']").filter(has_text="What").first
+    box.locator("input").click()
+    page.keyboard.type("login")
+    page.get_by_role("option", name="all login.*").click()
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    logins = _rows_shown(page, re.compile(r"([\d,]+) rows · page 1 of"))
+    assert logins == _count(app_server, AuditLog, AuditLog.action.like("login.%"))
+    assert 0 < logins < everything
     # The log is a canvas grid: its cells are hidden elements, present once it has drawn.
     page.get_by_text("login.success").first.wait_for(state="attached")
+    actions = page.locator("[data-testid='stDataFrame'] [data-testid^='glide-cell-2-']")
+    # (the grid's hidden cells follow its redraw: wait until none is another action)
+    expect(actions.filter(has_not_text=re.compile(r"^login\."))).to_have_count(0)
+    assert actions.count() > 0
     _shoot(page, artifacts_dir, "admin-audit-en.png")
 
     _to_chinese(page)
-    page.get_by_text(re.compile(r"共 [\d,]+ 行")).filter(visible=True).wait_for()
     page.get_by_text("审计日志").first.wait_for()
+    assert _rows_shown(page, re.compile(r"共 ([\d,]+) 行")) == logins
     _shoot(page, artifacts_dir, "admin-audit-zh.png")
+
+
+def _rows_shown(page, pattern: re.Pattern) -> int:
+    """The row count the page states (the caption above a table)."""
+    caption = page.get_by_text(pattern).filter(visible=True).first
+    caption.wait_for()
+    return int(pattern.search(caption.inner_text()).group(1).replace(",", ""))
+
+
+def _count(app_server, model, *where) -> int:
+    with app_server.db() as session:
+        return session.exec(select(func.count()).select_from(model).where(*where)).one()
+
+
+def _department_codes(app_server) -> list[tuple[str, str]]:
+    """(code, name) of the departments coded NYK and NEK."""
+    with app_server.db() as session:
+        rows = session.exec(
+            select(Department.code, Department.name).where(Department.code.in_(["NYK", "NEK"]))
+        )
+        return sorted(tuple(row) for row in rows)

@@ -4,10 +4,17 @@ Chinese."""
 
 from __future__ import annotations
 
+import re
+
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.db import make_engine
+from core.domain import STAGE_ORDER
+from core.i18n import label_of
 from core.models import Handoff, Lead
+from core.services import leads as lead_service
+from core.services import users
 from tests.e2e.conftest import sign_in, wait_for_app
 
 
@@ -107,32 +114,70 @@ def test_drag_a_card_to_the_next_column(page, app_server, _demo_template):
     assert _column_of(page, lead_id).startswith("Weak trust · 1 ·")
 
 
+def _board_counts(app_server) -> dict[str, int]:
+    """Leads per column of the marketer's board, as the database holds them now."""
+    with app_server.db() as session:
+        marketer = users.actor_of(users.get_by_username(session, "marketer"))
+        columns = lead_service.board_columns(session, actor=marketer)
+        return {stage: column.count for stage, column in columns.items()}
+
+
+def _expect_column_headers(page, counts: dict[str, int], lang: str) -> None:
+    """Each of the four columns is headed '<stage> · <leads> · Σ<score>' in `lang`."""
+    assert [str(s) for s in STAGE_ORDER] == list(counts)
+    for stage, count in counts.items():
+        header = f"{label_of('stage', stage, lang)} · {count:,} · Σ"
+        expect(page.get_by_text(header).first).to_be_visible()
+
+
+def _open_first_card(page, app_server) -> str:
+    """Open the first card's dialog; the lead_ref of that card."""
+    button = page.locator("[class*='st-key-open_']").first
+    lead_id = int(re.search(r"st-key-open_(\d+)", button.get_attribute("class")).group(1))
+    with app_server.db() as session:
+        lead_ref = session.get(Lead, lead_id).lead_ref
+    button.locator("button").first.click()
+    return lead_ref
+
+
 def test_board_screenshots_in_english_and_chinese(page, app_server, artifacts_dir):
-    """The board, a lead's dialog and the analytics at 1366×768 in both languages."""
+    """The board, a lead's dialog and the analytics at 1366×768 in both languages: the four
+    column headers carry the database's lead counts, the dialog is the clicked lead's, the
+    analytics draw their charts; in Chinese the same counts under Chinese stage names."""
+    counts = _board_counts(app_server)
+    assert sum(counts.values()) > 0
     sign_in(page, app_server.url, "marketer", path="Lead_board")
     page.get_by_text("Distrust ·").first.wait_for()
+    _expect_column_headers(page, counts, "en")
     page.screenshot(path=str(artifacts_dir / "lead_board-en.png"))
-    page.locator("[class*='st-key-open_'] button").first.click()
+    lead_ref = _open_first_card(page, app_server)
     _dialog_drawn(page, "points earned")
+    expect(page.get_by_role("dialog")).to_contain_text(lead_ref)
     page.screenshot(path=str(artifacts_dir / "lead_board-dialog-en.png"))
     page.keyboard.press("Escape")
     wait_for_app(page)
+    expect(page.get_by_role("dialog")).to_have_count(0)
     page.get_by_role("tab", name="Pipeline analytics").click()
     page.locator(".js-plotly-plot").nth(3).wait_for()
     wait_for_app(page)
+    assert page.locator(".js-plotly-plot").count() >= 4
     page.screenshot(path=str(artifacts_dir / "lead_board-analytics-en.png"))
     page.get_by_role("tab", name="Board").click()
     wait_for_app(page)
     page.get_by_test_id("stSidebar").get_by_text("中文").click()
     page.get_by_text("不信任 ·").first.wait_for()
     wait_for_app(page)
+    _expect_column_headers(page, counts, "zh")
+    assert page.get_by_text("Distrust ·").count() == 0
     page.screenshot(path=str(artifacts_dir / "lead_board-zh.png"))
-    page.locator("[class*='st-key-open_'] button").first.click()
+    lead_ref = _open_first_card(page, app_server)
     _dialog_drawn(page, "获得")
+    expect(page.get_by_role("dialog")).to_contain_text(lead_ref)
     page.screenshot(path=str(artifacts_dir / "lead_board-dialog-zh.png"))
     page.keyboard.press("Escape")
     wait_for_app(page)
     page.get_by_role("tab", name="转化分析").click()
     page.locator(".js-plotly-plot").nth(3).wait_for()
     wait_for_app(page)
+    assert page.locator(".js-plotly-plot").count() >= 4
     page.screenshot(path=str(artifacts_dir / "lead_board-analytics-zh.png"))

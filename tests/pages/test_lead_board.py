@@ -178,7 +178,7 @@ def test_department_head_sees_only_their_departments_leads_masked(demo_app):
     for caption in captions:
         phone, owner = caption.split(" · ")[:2]
         assert owner in names
-        assert re.fullmatch(r"\d{3}\*{4}\d{4}", phone)
+        assert re.fullmatch(r"\d{3}\*{4}\d{4}", phone.replace("\\", ""))  # shown as text
     owners = {_lead(lead_id).owner_staff_id for lead_id in _card_ids(at)}
     with read_session() as session:
         departments = set(

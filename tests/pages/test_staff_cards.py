@@ -103,7 +103,9 @@ def test_a_department_head_sees_only_their_department(demo_app):
     ward = _ward_staff_nos()
     assert len(team) > 0 and set(team["Staff no."]) <= ward
     assert {"Rank (leads)", "Rank (valid orders)", "New leads"} <= set(team.columns)
-    for frame in at.dataframe[1:]:  # the follow-up list, one table per department
+    follow_up = at.dataframe[1:]  # the follow-up list, one table per department
+    assert len(follow_up) >= 1 and all(len(frame.value) for frame in follow_up)
+    for frame in follow_up:
         assert set(frame.value["Staff no."]) <= ward
     tiles = {m.label for m in at.metric}
     assert "Cards issued" in tiles
@@ -214,8 +216,9 @@ def test_a_head_offboards_a_nurse_after_seeing_the_preview(demo_app):
     with read_session() as session:
         left = session.get(Staff, leaver)
         assert left.left_on == dt.date(2019, 9, 2) and not left.active
-        if left.card_issued_on is not None:
-            assert left.card_revoked_on == dt.date(2019, 9, 2)
+        # The nurse had a card, and leaving revoked it.
+        assert left.card_issued_on is not None
+        assert left.card_revoked_on == dt.date(2019, 9, 2)
         owned = session.exec(
             select(func.count()).select_from(Lead).where(Lead.owner_staff_id == leaver)
         ).scalar_one()

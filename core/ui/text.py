@@ -1,0 +1,69 @@
+"""User data drawn as text, never as Markdown.
+
+Streamlit renders Markdown in `st.markdown`, `st.write`, `st.caption`, headers, `st.info` and
+friends, `st.toast`, metric labels, and the labels of widgets, expanders, tabs, buttons and
+radio/pills options. A lead named `![t](http://host/x.png)` would make every viewer's browser
+fetch that image, `[Click to verify](http://…)` would be a live link, `:red-badge[VIP]` a
+badge. `plain(value)` makes any value safe to put into such a string: it shows exactly the
+characters the user typed (checked in Chromium: no image, link, badge, emphasis, LaTeX,
+heading or list is drawn; bare addresses are broken by an invisible word joiner, since
+GitHub's autolinks and the emoji/icon shortcodes ignore backslashes).
+
+Not needed (they are plain text already): dataframe and data-editor cells, text inputs, and
+the options of `st.selectbox` / `st.multiselect` (escaping those would show the backslashes).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["plain", "plain_values"]
+
+# Characters with a meaning anywhere in a line: emphasis, code, links and images (a link or
+# an image needs `[`), HTML and <autolinks>, `$` LaTeX, strikethrough, tables, the labels
+# and attributes of Streamlit's directives, entities. A backslash before ASCII punctuation
+# always shows the character itself.
+_ANYWHERE = re.compile(r"([\\`*_\[\]<>$~|{}&])")
+# Streamlit's directives start with a colon and a letter: `:red-badge[VIP]`, and even a bare
+# `:red-badge` draws an (empty) badge.
+_DIRECTIVE = re.compile(r":(?=[A-Za-z])")
+# Characters with a meaning at the start of a line only: headings, lists, quotes, setext
+# underlines and rules, directives; and ordered lists (`1.` / `1)`).
+_LINE_START = re.compile(r"(?m)^([#+\-=>:!])")
+_ORDERED = re.compile(r"(?m)^(\d+)([.)])")
+# Replaced after parsing, on the text itself (escapes already removed, so a backslash does
+# not stop them): GitHub's bare links `http://…`, `www.…` and e-mail addresses, and the
+# `:smile:` / `:material/home:` shortcodes. An invisible word joiner breaks each of them.
+_SCHEME = re.compile(r"(?<=:)(?=//)")
+_WWW = re.compile(r"(?i)(?<=\bwww)(?=\.)")
+_EMAIL = re.compile(r"(?<=@)")
+_SHORTCODE = re.compile(r"(?<=:)(?=[\w/+\-]+:)")
+_WORD_JOINER = "\u2060"
+_INDENT = re.compile(r"(?m)^[ \t]+")  # four leading spaces would start a code block
+
+
+def plain(value: Any) -> str:
+    """`value` as a Markdown string that displays as the literal text (None and NaN: "").
+    Only characters that could mean something are escaped, so `M-L000001` or `2019-08-31`
+    stay as they are in the page source."""
+    if value is None or (
+        not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)
+    ):
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    text = _INDENT.sub("", text)
+    for pattern in (_SHORTCODE, _SCHEME, _WWW, _EMAIL):
+        text = pattern.sub(_WORD_JOINER, text)
+    text = _ANYWHERE.sub(r"\\\1", text)
+    text = _DIRECTIVE.sub(r"\\:", text)
+    text = _LINE_START.sub(r"\\\1", text)
+    return _ORDERED.sub(r"\1\\\2", text)
+
+
+def plain_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The values of a `t(key, **values)` call with every text made `plain` (numbers and dates
+    stay as they are, for the label's format specs such as `{points:,}`)."""
+    return {key: plain(value) if isinstance(value, str) else value for key, value in values.items()}
