@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,8 +31,8 @@ from core.domain import Role
 from core.models import AppUser, AuditLog, ImportBatch, Interaction, Lead, LoginSession
 from core.permissions import Actor
 from core.services import leads as leads_service
+from core.services import ownership, users
 from core.services import settings as settings_service
-from core.services import users
 from tests.conftest import on_postgres
 from tests.factories import make_department, make_staff, make_user
 
@@ -462,3 +463,200 @@ def test_finding_5_a_change_made_between_chunks_is_caught_under_the_write_lock(
     assert after["interaction"] == before["interaction"] == []
     assert after["import_batch"] == before["import_batch"]
     assert after["audit_log"] == before["audit_log"]
+
+
+# --- credit (SPEC §8) in a chunked leads import ---------------------------------------------
+
+EXISTING = 20  # leads E0..E19, with phones, held by staff A since 2019-01-01
+
+
+def _credit_hospital(database_url: str) -> None:
+    """Staff A, B and C, and EXISTING leads of A (phones 1370000000i, created 2019-01-01),
+    imported in one transaction."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        settings_service.ensure_defaults(session)
+        ward = make_department(session)
+        for staff_no in ("A", "B", "C"):
+            make_staff(session, department=ward, staff_no=staff_no, name=f"Nurse {staff_no}")
+        session.commit()
+    rows = "".join(f"E{i},Old {i},{13700000000 + i},A,2019-01-01\n" for i in range(EXISTING))
+    content = ("lead_ref,name,phone,owner_staff_no,created_on\n" + rows).encode()
+    importer.run_import(actor=Actor.system(), kind="leads", content=content, engine=engine)
+    engine.dispose()
+
+
+def _colliding_leads_csv(count: int) -> bytes:
+    """`count` leads of B, created 2019-06-02, with phones of their own, except: E0..E9's
+    phones on rows spread over the file, dated 2019-01-20 (inside A's 30-day protection:
+    touches); E10..E19's phones, dated 2019-06-02 (protection lapsed: claims); and two
+    same-file pairs whose second row, near the end, is C's: N50's phone on 2019-06-10 (a
+    touch of the lead the file creates on row 50) and N60's (created 2019-01-05) on
+    2019-06-10 (a claim of it)."""
+    rows = []
+    for i in range(count):
+        phone, owner, created = 13900000000 + i, "B", "2019-06-02"
+        if i % 140 == 7 and i // 140 < EXISTING:  # rows 7, 147, ..., 2667
+            phone = 13700000000 + i // 140
+            created = "2019-01-20" if i // 140 < 10 else "2019-06-02"
+        elif i == 60:
+            created = "2019-01-05"
+        elif i in (count - 50, count - 60):
+            phone, owner, created = 13900000000 + count - i, "C", "2019-06-10"
+        rows.append(f"N{i},Name {i},{phone},{owner},{created}\n")
+    return ("lead_ref,name,phone,owner_staff_no,created_on\n" + "".join(rows)).encode()
+
+
+def _credit_state(database_url: str) -> dict[str, list[tuple]]:
+    """What the collisions and the new leads left, by ref and staff number (not by id)."""
+    engine = make_engine(database_url)
+    queries = {
+        "leads": "SELECT l.lead_ref, s.staff_no, l.person_key, l.version, l.active FROM lead l "
+        "JOIN staff s ON s.id = l.owner_staff_id",
+        "periods": "SELECT l.lead_ref, s.staff_no, p.from_on, p.to_on, p.how FROM "
+        "ownership_period p JOIN lead l ON l.id = p.lead_id JOIN staff s ON s.id = p.staff_id",
+        "touches": "SELECT l.lead_ref, s.staff_no, t.touched_on, t.source, t.lead_ref FROM "
+        "lead_touch t JOIN lead l ON l.id = t.lead_id JOIN staff s ON s.id = t.staff_id",
+        "aliases": "SELECT a.alias_ref, l.lead_ref, a.how FROM lead_alias a "
+        "JOIN lead l ON l.id = a.lead_id",
+        "audited": "SELECT action, entity, detail FROM audit_log WHERE action LIKE 'lead.%'",
+    }
+    with engine.connect() as connection:
+        state = {
+            name: sorted(tuple(map(str, row)) for row in connection.execute(text(query)))
+            for name, query in queries.items()
+        }
+    engine.dispose()
+    return state
+
+
+def test_finding_5_a_chunked_leads_import_applies_collisions_as_one_transaction_does(
+    app_database, small_chunks, monkeypatch, _sqlite_template, tmp_path
+):
+    """The same 3,000-row leads file, whose rows collide with existing leads (10 touches,
+    10 claims) and with each other (a touch and a claim), is imported into two identical
+    hospitals: on SQLite in chunks of 500 rows, and in one transaction. Both give the same
+    report and leave the same leads, owners, ownership periods, touches, aliases and audit
+    rows: every new lead has its `created` period, each claimed lead a closed period and a
+    `claim` one."""
+    single_url = f"sqlite:///{tmp_path / 'single.db'}"
+    shutil.copyfile(_sqlite_template, tmp_path / "single.db")
+    for url in (app_database, single_url):
+        _credit_hospital(url)
+    content = _colliding_leads_csv(3_000)
+    chunks: list[int] = []
+
+    def hook(event: str, number: int) -> None:
+        if event == "between":
+            chunks.append(number)
+
+    monkeypatch.setattr(importer, "_chunk_hook", hook)
+    chunked = importer.run_import(actor=Actor.system(), kind="leads", content=content)
+    assert chunks == [1, 2, 3, 4, 5, 6]  # 2,978 new leads in chunks of 500
+    monkeypatch.setattr(importer, "SINGLE_ROWS", 10_000)
+    single_engine = make_engine(single_url)
+    single = importer.run_import(
+        actor=Actor.system(), kind="leads", content=content, engine=single_engine
+    )
+    single_engine.dispose()
+    assert chunks == [1, 2, 3, 4, 5, 6]  # no chunk: one transaction
+
+    def events(report: importer.ImportReport) -> list[tuple]:
+        return [(e.row, e.lead_ref, e.outcome, e.existing, e.staff_no) for e in report.credit]
+
+    assert events(chunked) == events(single)
+    assert [e.outcome for e in chunked.credit].count("touch") == 11
+    assert [e.outcome for e in chunked.credit].count("claim") == 11
+    assert chunked.summary().startswith(single.summary().rsplit(" (", 1)[0])
+    state = _credit_state(app_database)
+    assert state == _credit_state(single_url)
+    assert len(state["leads"]) == EXISTING + 3_000 - 22
+    assert len(state["touches"]) == 11 and len(state["aliases"]) == 22
+    periods = state["periods"]
+    assert len(periods) == len(state["leads"]) + 11  # a `created` each, a `claim` per claim
+    assert ("E10", "A", "2019-01-01", "2019-06-02", "created") in periods
+    assert ("E10", "B", "2019-06-02", "None", "claim") in periods
+    assert ("N60", "C", "2019-06-10", "None", "claim") in periods
+    assert ("N50", "C", "2019-06-10", "import", "N2950") in state["touches"]
+
+
+@pytest.mark.parametrize("failing_chunk", [3, 6])
+def test_finding_5_a_chunked_leads_import_that_fails_leaves_no_credit_behind(
+    app_database, small_chunks, monkeypatch, failing_chunk
+):
+    """The same colliding 3,000-row leads file fails in a later chunk: in its third (two
+    chunks, with their leads' ownership periods, were committed), or in its last, after the
+    touches, claims and aliases were applied in that chunk's transaction. Either way every
+    table is row-for-row as before: no lead, ownership period, touch, alias or changed owner
+    stays, and the audit log has no touch or claim."""
+    _credit_hospital(app_database)
+    before = _snapshot(app_database)
+    seen: dict[str, int] = {}
+    applied = []
+    apply_import = importer.ownership.apply_import
+
+    def spy(*args, **kwargs):
+        applied.append(1)
+        return apply_import(*args, **kwargs)
+
+    def hook(event: str, number: int) -> None:
+        if event == "between" and number == 2:
+            seen["periods"] = len(_snapshot(app_database)["ownership_period"])
+        if event == "in_chunk" and number == failing_chunk:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importer.ownership, "apply_import", spy)
+    monkeypatch.setattr(importer, "_chunk_hook", hook)
+    with pytest.raises(RuntimeError, match="disk full"):
+        importer.run_import(actor=Actor.system(), kind="leads", content=_colliding_leads_csv(3_000))
+    assert seen["periods"] == len(before["ownership_period"]) + 2 * CHUNK_ROWS
+    assert applied == ([1] if failing_chunk == 6 else [])
+    assert _snapshot(app_database) == before
+    assert _lock_files(app_database) == []
+
+
+def test_finding_5_a_chunked_import_reaches_the_lead_an_alias_names(
+    app_database, small_chunks, monkeypatch
+):
+    """Lead L1 was merged into L0, so `L1` is an alias of L0 (SPEC §8). 3,000 interactions
+    naming L0..L299 (each ten times) are imported in chunks; after the first chunk, a
+    marketer merges L3 into L2. The import lands in full: the chunk after the merge re-reads
+    its references, sees that `L3` now names L2, and the file is checked again; the rows
+    naming L1 are L0's and those naming L3 are L2's, and no interaction is left on the
+    merged leads."""
+    _hospital(app_database, leads=300)
+    engine = make_engine(app_database)
+
+    def merge(keep: str, gone: str) -> None:
+        with write_session(engine) as session:
+            ids = dict(session.exec(select(Lead.lead_ref, Lead.id)).all())
+            ownership.merge_leads(
+                session, actor=Actor.system(), keep_id=ids[keep], merge_id=ids[gone]
+            )
+
+    merge("L0", "L1")
+    merged: list[int] = []
+
+    def hook(event: str, number: int) -> None:
+        if event == "between" and number == 1 and not merged:
+            merge("L2", "L3")
+            merged.append(number)
+
+    monkeypatch.setattr(importer, "_chunk_hook", hook)
+    report = importer.run_import(
+        actor=Actor.system(), kind="interactions", content=_interactions_csv(3_000, 300)
+    )
+    assert report.rows == 3_000 and merged == [1]
+    with Session(engine) as session:
+        counts = dict(
+            session.exec(
+                select(Lead.lead_ref, func.count(Interaction.id))
+                .join(Interaction, Interaction.lead_id == Lead.id, isouter=True)
+                .group_by(Lead.lead_ref)
+            ).all()
+        )
+        batches = session.exec(select(ImportBatch.status)).all()
+    engine.dispose()
+    assert counts["L0"] == counts["L2"] == 20 and counts["L1"] == counts["L3"] == 0
+    assert counts["L4"] == 10 and sum(counts.values()) == 3_000
+    assert batches == ["done", "done"]  # the leads, and the interactions
