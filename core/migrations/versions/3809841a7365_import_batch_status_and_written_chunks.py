@@ -5,7 +5,7 @@ and `chunks` (the id ranges written so far) let a failed or killed import be rem
 Existing batches are done.
 
 Revision ID: 3809841a7365
-Revises: c4ed17000001
+Revises: f0110e000001
 Create Date: 2026-12-05 08:01:24.992537
 """
 
@@ -19,7 +19,7 @@ import core.models
 
 
 revision: str = '3809841a7365'
-down_revision: str | None = 'c4ed17000001'
+down_revision: str | None = "f0110e000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
