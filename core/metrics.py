@@ -761,7 +761,7 @@ def top_member_share(frame: pd.DataFrame, share: float = TOP_MEMBER_SHARE) -> di
 # --- Lead score ---------------------------------------------------------------------------
 
 
-def _check_lead_visible(session: Session, actor: Actor, lead: Lead) -> None:
+def check_lead_visible(session: Session, actor: Actor, lead: Lead) -> None:
     if actor.role in (Role.admin, Role.executive, Role.marketer):
         return
     if actor.role == Role.consultant:
@@ -787,12 +787,12 @@ def lead_score(
 ) -> dict[str, Any]:
     """A lead's score as of a day (default: the hospital's today), its suggested stage and
     whether it is qualified for hand-off (score ≥ the hand-off threshold)."""
-    from core.services.ownership import resolve_lead  # an alias reaches its lead (SPEC §8)
+    from core.services.ownership.refs import resolve_lead  # an alias reaches its lead (SPEC §8)
 
     lead = resolve_lead(session, lead_ref)
     if lead is None:
         raise LookupError(f"no lead with lead_ref '{lead_ref}'")
-    _check_lead_visible(session, actor, lead)
+    check_lead_visible(session, actor, lead)
     day = as_of or rules.today
     interactions = session.exec(
         select(Interaction.occurred_on, Interaction.points).where(

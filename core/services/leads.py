@@ -827,7 +827,7 @@ def bulk_reassign_owner(
         ).all()
     )
     moving = [lead for lead in leads.values() if lead.owner_staff_id != owner.id]
-    from core.services import ownership  # SPEC §8: every change of owner is in the history
+    from core.services.ownership import history as ownership  # SPEC §8: every change of owner
 
     changes = [(lead.id, lead.owner_staff_id, owner.id) for lead in moving]
     with session.begin_nested():
