@@ -41,9 +41,11 @@ from core.services.ownership.claims import (
     Protection,
     before_owner_update,
     claim,
+    claim_allowance,
     lapsing_soon,
     lead_credit,
     pool,
+    protected_until_of,
     protection,
 )
 from core.services.ownership.disputes import (
@@ -88,11 +90,15 @@ from core.services.ownership.registration import (
     Registration,
     apply_import,
     backfill,
+    new_ref,
     plan_import,
     register_lead,
 )
 
 __all__ = [
+    "claim_allowance",
+    "protected_until_of",
+    "new_ref",
     "CHUNK",
     "HOWS",
     "SOURCES",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -294,3 +295,37 @@ def lead_credit(
         ],  # fmt: skip
         "touches": [{"staff_no": no, "on": as_date(on).isoformat()} for no, on in touched],
     }
+
+
+def protected_until_of(
+    session: Session, lead_ids: Sequence[int], on: dt.date | None = None
+) -> dict[int, dt.date]:
+    """{lead_id: protected_until as of `on`} for the leads a page shows (the board's cards;
+    one query): the same last touch as `protection`, without follow-ups (none yet)."""
+    ids = sorted({int(lead_id) for lead_id in lead_ids})
+    if not ids:
+        return {}
+    on = on or settings_service.hospital_today(session)
+    last_touch, (period, on_clause) = _last_touch_expression(on)
+    rows = session.execute(
+        select(Lead.id, last_touch)
+        .select_from(Lead)
+        .outerjoin(period, on_clause)
+        .where(Lead.id.in_(ids))
+    ).all()
+    days = dt.timedelta(days=protection_days(session))
+    return {lead_id: as_date(last) + days for lead_id, last in rows}
+
+
+def claim_allowance(session: Session, *, staff_id: int, on: dt.date | None = None) -> dict:
+    """{used, limit, day}: the pool claims `staff_id` made on `on` and the daily limit."""
+    on = on or settings_service.hospital_today(session)
+    limit = int(settings_service.get_value(session, "daily_claim_limit"))
+    used = session.exec(
+        select(func.count(OwnershipPeriod.id)).where(
+            OwnershipPeriod.staff_id == staff_id,
+            OwnershipPeriod.how == "claim",
+            OwnershipPeriod.from_on == on,
+        )
+    ).one()[0]
+    return {"used": int(used), "limit": limit, "day": on}

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from core import audit
@@ -489,3 +489,13 @@ def backfill(session: Session) -> dict[str, int]:
             {"lid": ids, "k": keys},
         )
     return {"keys": len(ids), "periods": open_initial_periods(session)}
+
+
+def new_ref(session: Session, day: dt.date) -> str:
+    """A free lead_ref for a lead typed in on `day`: N<yyyymmdd>-<n>, n counting up."""
+    prefix = f"N{day:%Y%m%d}-"
+    taken = session.execute(select(func.count()).where(Lead.lead_ref.like(f"{prefix}%"))).one()[0]
+    number = int(taken) + 1
+    while ref_taken(session, f"{prefix}{number:03d}"):
+        number += 1
+    return f"{prefix}{number:03d}"
