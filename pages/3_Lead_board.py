@@ -587,9 +587,9 @@ if user.role == Role.consultant:
 else:
     views = [
         ("board", board_tab),
-        ("credit", credit_tab),
         ("handoffs", handoffs_tab),
         ("analytics", analytics_tab),
+        ("credit", credit_tab),
     ]
 tabs = st.tabs(
     [t(f"board.tab.{name}", lang) for name, _ in views], key=lk("board_view"), on_change="rerun"
