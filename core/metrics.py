@@ -485,7 +485,8 @@ def _monthly_figures(
 def leads_by_stage(session: Session, *, actor: Actor) -> dict[str, int]:
     """Current number of leads in each stage (every stage key present)."""
     scope = _figure_scope(actor)
-    statement = select(Lead.stage, func.count()).group_by(Lead.stage)
+    # A lead merged into another (SPEC §8) is no longer a person of its own: not counted.
+    statement = select(Lead.stage, func.count()).where(Lead.active == True).group_by(Lead.stage)  # noqa: E712
     counts = dict(session.exec(_where(statement, scope.owner(Lead.owner_staff_id))).all())
     return {str(stage): int(counts.get(str(stage), 0)) for stage in STAGE_ORDER}
 
@@ -606,6 +607,7 @@ def department_comparison(session: Session, *, actor: Actor, month: str) -> pd.D
     # joining every lead to its owner made SQLite read all 200,000 rows (~0.3 s).
     per_owner = (
         select(Lead.owner_staff_id.label("staff_id"), Lead.stage, func.count().label("n"))
+        .where(Lead.active == True)  # noqa: E712 - a merged lead is counted in its survivor
         .group_by(Lead.owner_staff_id, Lead.stage)
         .subquery("per_owner")
     )

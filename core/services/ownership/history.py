@@ -35,9 +35,10 @@ from core.services.ownership.refs import alias_targets, chunks
 # --- Ownership periods ---------------------------------------------------------------------
 
 
-def open_initial_periods(session: Session, *, after_id: int = 0) -> int:
+def open_initial_periods(session: Session, *, after_id: int = 0, fresh: bool = False) -> int:
     """A current `created` period for every lead with id > after_id that has none yet (one
-    INSERT … SELECT): used after bulk lead inserts (importer, demo)."""
+    INSERT … SELECT): used after bulk lead inserts (importer, demo). `fresh`: the leads with
+    id > after_id were just inserted in this transaction, so none has a period to look for."""
     period = OwnershipPeriod.__table__
     lead = Lead.__table__
     has_period = select(period.c.id).where(period.c.lead_id == lead.c.id).exists()
@@ -47,7 +48,7 @@ def open_initial_periods(session: Session, *, after_id: int = 0) -> int:
         lead.c.created_on,
         bindparam("how", "created"),
         bindparam("now", utcnow(), type_=period.c.created_at.type),
-    ).where(lead.c.id > after_id, ~has_period)
+    ).where(lead.c.id > after_id, *([] if fresh else [~has_period]))
     result = session.execute(
         insert(period).from_select(["lead_id", "staff_id", "from_on", "how", "created_at"], source)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from core.db import fetch_rows
@@ -24,9 +24,15 @@ def chunks(values: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
 
 def alias_targets(session: Session, refs: Iterable[str]) -> dict[str, int]:
     """{alias_ref: surviving lead id} for the refs that are aliases (one query per chunk)."""
-    wanted = sorted({ref for ref in refs if ref and "\x00" not in ref})
+    wanted_set = {ref for ref in refs if ref and "\x00" not in ref}
     found: dict[str, int] = {}
     table = LeadAlias.__table__
+    if len(wanted_set) > CHUNK:  # a whole file's refs: reading every alias is one cheap query
+        aliases = session.execute(select(func.count()).select_from(table)).scalar() or 0
+        if aliases <= len(wanted_set):
+            rows = fetch_rows(session, select(table.c.alias_ref, table.c.lead_id))
+            return {ref: lead_id for ref, lead_id in rows if ref in wanted_set}
+    wanted = sorted(wanted_set)
     query = select(table.c.alias_ref, table.c.lead_id).where(
         table.c.alias_ref.in_(bindparam("chunk", expanding=True))
     )

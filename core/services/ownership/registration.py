@@ -4,10 +4,12 @@ importer's `leads` kind (`plan_import`, `apply_import`)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlmodel import Session
 
 from core import audit
@@ -43,7 +45,7 @@ from core.services.ownership.history import (
     record_owner_change,
     set_owner,
 )
-from core.services.ownership.refs import chunks, ref_taken
+from core.services.ownership.refs import CHUNK, chunks, ref_taken
 
 # --- Registering a lead (collisions) ------------------------------------------------------
 
@@ -277,41 +279,34 @@ def plan_import(
     """Person keys of a checked `leads` file and its collisions, in the order of created_on
     then file row. `error(i, column, key, **values)` records a bad row (a malformed phone);
     None is returned when any row was bad."""
-    keys: list[str | None] = [None] * len(phones)
-    bad = False
-    cache: dict[str, str | None] = {}
-    for i, phone in enumerate(phones):
-        if not phone:
-            continue
-        key = cache.get(phone, False)
-        if key is False:
-            try:
-                key = _fast_key(phone)
-            except MalformedPhone as failure:
-                error(
-                    i,
-                    "phone",
-                    f"credit.err.phone_{failure.reason}",
-                    value=failure.phone,
-                    digits=failure.digits,
-                )
-                bad = True
+    try:  # the fast path: every phone well formed (one list comprehension)
+        keys: list[str | None] = [_fast_key(phone) if phone else None for phone in phones]
+    except MalformedPhone:
+        keys = [None] * len(phones)
+        bad = False
+        for i, phone in enumerate(phones):
+            if not phone:
                 continue
-            cache[phone] = key
-        keys[i] = key
-    if bad:
-        return None
-    rows_of: dict[str, list[int]] = {}
-    for i, key in enumerate(keys):
-        if key is not None:
-            rows_of.setdefault(key, []).append(i)
-    existing = _existing_holders(session, list(rows_of))
-    colliding = {key for key, rows in rows_of.items() if len(rows) > 1 or key in existing}
+            try:
+                keys[i] = _fast_key(phone)
+            except MalformedPhone as failure:
+                error(i, "phone", f"credit.err.phone_{failure.reason}", value=failure.phone,
+                      digits=failure.digits)  # fmt: skip
+                bad = True
+        if bad:
+            return None
+    counts = Counter(key for key in keys if key is not None)
+    existing = _existing_holders(session, list(counts))
+    colliding = {key for key, n in counts.items() if n > 1} | existing.keys()
     plan = ImportPlan(keys=keys, creates=[])
-    creating = set(range(len(phones)))
     if not colliding:
         plan.creates = list(range(len(phones)))
         return plan
+    rows_of: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        if key in colliding:
+            rows_of.setdefault(key, []).append(i)
+    taken: set[int] = set()
     days = protection_days(session)
     interactions = _interaction_dates(
         session, [existing[k]["id"] for k in colliding if k in existing]
@@ -357,39 +352,52 @@ def plan_import(
                 )
             )  # fmt: skip
             plan.actions.append((i, state["lead_id"], state["ref"], outcome, owners[i], on))
-            creating.discard(i)
+            taken.add(i)
             if outcome == "claim":
                 state["owner"] = owners[i]
                 state["history"].append((on, owners[i]))
-    plan.creates = sorted(creating)
+    plan.creates = [i for i in range(len(phones)) if i not in taken]
     plan.events.sort(key=lambda e: e.row)
     return plan
 
 
 def _existing_holders(session: Session, keys: list[str]) -> dict[str, dict[str, Any]]:
-    """{key: holder} of the active leads with these keys (the oldest per key)."""
+    """{key: holder} of the active leads with these keys (the oldest per key). A whole
+    file's keys against fewer keyed leads read those leads in one query (an import into an
+    empty hospital reads nothing more); otherwise one query per chunk of keys."""
     if not keys:
         return {}
     table = Lead.__table__
-    query = (
-        select(
-            table.c.person_key,
-            table.c.id,
-            table.c.lead_ref,
-            table.c.owner_staff_id,
-            table.c.created_on,
+    keyed = and_(table.c.active == True, table.c.person_key.is_not(None))  # noqa: E712
+    columns = (table.c.person_key, table.c.id, table.c.lead_ref, table.c.owner_staff_id,
+               table.c.created_on)  # fmt: skip
+    order = (table.c.created_on, table.c.id)
+    rows: Iterable = ()
+    held = None
+    if len(keys) > CHUNK:
+        held = session.execute(select(func.count()).select_from(table).where(keyed)).scalar()
+        if not held:
+            return {}
+    if held is not None and held <= len(keys):
+        wanted = set(keys)
+        everything = fetch_rows(session, select(*columns).where(keyed).order_by(*order))
+        rows = (row for row in everything if row[0] in wanted)
+    else:
+        query = (
+            select(*columns)
+            .where(keyed, table.c.person_key.in_(bindparam("chunk", expanding=True)))
+            .order_by(*order)
         )
-        .where(table.c.active == True, table.c.person_key.in_(bindparam("chunk", expanding=True)))  # noqa: E712
-        .order_by(table.c.created_on, table.c.id)
-    )
+        rows = (
+            row
+            for chunk in chunks(sorted(keys))
+            for row in fetch_rows(session, query.params(chunk=list(chunk)))
+        )
     found: dict[str, dict[str, Any]] = {}
-    for chunk in chunks(sorted(keys)):
-        for key, lead_id, ref, owner, created_on in fetch_rows(
-            session, query.params(chunk=list(chunk))
-        ):
-            if key not in found:
-                found[key] = {"id": lead_id, "ref": ref, "owner": owner,
-                              "created_on": as_date(created_on)}  # fmt: skip
+    for key, lead_id, ref, owner, created_on in rows:
+        if key not in found:
+            found[key] = {"id": lead_id, "ref": ref, "owner": owner,
+                          "created_on": as_date(created_on)}  # fmt: skip
     if found:
         periods: dict[int, list] = {}
         table = OwnershipPeriod.__table__
@@ -425,7 +433,7 @@ def apply_import(
 ) -> None:
     """After the importer inserted `plan.creates`: open their ownership periods and apply
     the touches, claims and aliases in order (created_on, then file row)."""
-    open_initial_periods(session, after_id=first_new_id)
+    open_initial_periods(session, after_id=first_new_id, fresh=True)
     if not plan.actions:
         return
     session.flush()
