@@ -104,7 +104,7 @@ def tell_credit_stories(session: Session, *, physician_no: str, head_username: s
         session.execute(
             select(Staff)
             .where(Staff.department_id == physician.department_id, Staff.active == True)  # noqa: E712
-            .where(Staff.id != physician.id)
+            .where(Staff.id != physician.id, Staff.id != head.staff_id)  # the head rules
             .order_by(Staff.staff_no)
         )
         .scalars()

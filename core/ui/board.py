@@ -359,9 +359,7 @@ def _lead_body(user, lead_id: int) -> None:
     with read_session() as session:
         until = ownership.protected_until_of(session, [lead_id], as_of).get(lead_id)
     if until is not None:
-        facts[t("credit.ui.field.protected_until", lang)] = credit_ui.protection_text(
-            until, as_of, lang
-        )
+        facts[t("credit.ui.field.protected_until", lang)] = until.isoformat()
     first, second = st.columns(2)
     first.markdown("\n".join(f"- **{k}**: {v}" for k, v in facts.items()))
     second.markdown(

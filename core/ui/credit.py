@@ -244,6 +244,7 @@ def merge_section(user, *, as_of: dt.date) -> None:
             owners[side] if name == "owner_staff_id" else ("" if value is None else str(value))
             for name, value in zip(fields["field"], fields[side], strict=True)
         ]
+    fields["field"] = [t(f"credit.field.{name}", lang) for name in fields["field"]]
     fields = fields.rename(
         columns={
             "field": t("credit.ui.merge.field", lang),

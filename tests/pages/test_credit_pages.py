@@ -170,8 +170,8 @@ def test_marketer_previews_a_merge_field_by_field_and_merges(demo_app):
     keep_id, merge_id = at.selectbox(key="credit_merge_pick").value
     fields = _frame(at, "Field")
     rows = {row[0]: row for row in fields.itertuples(index=False)}
-    assert rows["phone"][1] != rows["phone"][2] and rows["phone"][3] == False  # noqa: E712
-    assert rows["name"][3] == True  # noqa: E712
+    assert rows["Phone"][1] != rows["Phone"][2] and rows["Phone"][3] == False  # noqa: E712
+    assert rows["Name"][3] == True  # noqa: E712
     assert "survives" in texts(at)
     at.button(key="credit_merge_go").click().run()
     assert not at.exception
