@@ -14,6 +14,7 @@ from sqlmodel import Session
 from core.db import as_date
 from core.domain import Role
 from core.models import (
+    Followup,
     Interaction,
     Lead,
     LeadTouch,
@@ -56,10 +57,15 @@ class Protection:
 
 
 def _followup_dates(session: Session, lead_id: int, on: dt.date) -> list[dt.date]:
-    """Follow-ups renew protection (SPEC §8 and §9). There is no follow-up table yet: when
-    one lands, return the lead's follow-up dates on or before `on` here (and add them to
-    `_last_touch_expression` for the lists)."""
-    return []
+    """Follow-ups renew protection (SPEC §8 and §9): the lead's latest follow-up date on or
+    before `on` (none without one); `_latest_followup` is the same for the lists."""
+    latest = session.execute(_latest_followup(on).where(Followup.lead_id == lead_id)).scalar()
+    return [] if latest is None else [as_date(latest)]
+
+
+def _latest_followup(on: dt.date):
+    """The latest follow-up date on or before `on` (correlate it with a lead)."""
+    return select(func.max(Followup.occurred_on)).where(Followup.occurred_on <= on)
 
 
 def _start_on(history: list[dict[str, Any]], lead: Lead, on: dt.date) -> dt.date:
@@ -110,6 +116,11 @@ def _last_touch_expression(on: dt.date):
         .scalar_subquery()
     )
     interaction = func.coalesce(latest, start)
+    followup = func.coalesce(
+        _latest_followup(on).where(Followup.lead_id == Lead.id).correlate(Lead).scalar_subquery(),
+        start,
+    )
+    interaction = case((followup > interaction, followup), else_=interaction)
     last_touch = case((interaction > start, interaction), else_=start)
     join = (period, and_(period.c.lead_id == Lead.id, period.c.to_on.is_(None)))
     return last_touch, join

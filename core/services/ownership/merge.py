@@ -100,7 +100,7 @@ def merge_leads(
     hand-offs, consent, touches, members and aliases move to it; the merged lead is made
     inactive (its row stays, so past figures do not change), its ownership closes on `on`
     and its ref becomes an alias. The survivor is rescored. Audited."""
-    from core.services.leads import rescore_leads
+    from core.services.leads.rescoring import rescore_leads
 
     require_role(actor, *MERGE_ROLES)
     keep, merge = _merge_pair(session, keep_id, merge_id)
