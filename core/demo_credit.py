@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlmodel import Session
 
-from core.models import Interaction, Lead, LeadCreate, Member, Order, Staff
+from core.models import Followup, Interaction, Lead, LeadCreate, Member, Order, Staff
 from core.permissions import Actor
 from core.services import ownership
 from core.services import settings as settings_service
@@ -77,6 +77,28 @@ def _untied(session: Session, lead_id: int) -> bool:
         ).scalar()
     )
     return tied == 0
+
+
+def _let_lapse(session: Session, department_id: int, counts: dict, threshold: int) -> None:
+    days = int(settings_service.get_value(session, "protection_days"))
+    quiet = AS_OF - dt.timedelta(days=days + 5)
+    recent = select(Interaction.lead_id).where(Interaction.occurred_on > quiet)
+    rows = session.execute(
+        select(Lead.id, Lead.owner_staff_id)
+        .join(Staff, Staff.id == Lead.owner_staff_id)
+        .where(
+            Staff.department_id != department_id,
+            Lead.active == True,  # noqa: E712
+            Lead.created_on < quiet,
+            Lead.id.not_in(recent),
+        )
+        .order_by(Lead.id)
+        .limit(400)
+    ).all()
+    chosen = [lead_id for lead_id, owner in rows
+              if _safe(counts, owner, -1, threshold) and _untied(session, lead_id)][:12]  # fmt: skip
+    session.execute(delete(Followup).where(Followup.lead_id.in_(chosen)))
+    session.flush()
 
 
 def _touch(session: Session, actor: Actor, staff: Staff, phone: str, on: dt.date, source: str):
@@ -147,8 +169,12 @@ def tell_credit_stories(session: Session, *, physician_no: str, head_username: s
     )
     told["disputes"] = 2
 
-    # Claims: three lapsed leads from the pool, taken by colleagues far from the threshold.
+    # The pool: the demo's follow-ups keep nearly every lead warm, so a dozen leads outside
+    # 内三科 that nobody followed up (their follow-ups are left out), with no interaction in
+    # the protection window, lapse. Three of them are claimed by colleagues far from the
+    # threshold.
     counts = _counts(session)
+    _let_lapse(session, physician.department_id, counts, threshold)
     pool = ownership.pool(session, actor=system, on=AS_OF)
     claimers = colleagues[2:8]  # the physician keeps the 33 leads the demo is known for
     for claimer in claimers:
