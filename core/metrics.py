@@ -810,7 +810,7 @@ def lead_score(
 ) -> dict[str, Any]:
     """A lead's score as of a day (default: the hospital's today), its suggested stage and
     whether it is qualified for hand-off (score ≥ the hand-off threshold)."""
-    from core.services.ownership.refs import resolve_lead  # an alias reaches its lead (SPEC §8)
+    from core.lead_refs import resolve_lead  # an alias reaches its lead (SPEC §8)
 
     lead = resolve_lead(session, lead_ref)
     if lead is None:

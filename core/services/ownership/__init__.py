@@ -18,6 +18,12 @@ Services take the acting user first and audit every write; they never commit.
 
 from __future__ import annotations
 
+from core.lead_refs import (
+    CHUNK,
+    alias_targets,
+    ref_taken,
+    resolve_lead,
+)
 from core.services.ownership.base import (
     CLAIM_ROLES,
     DISPUTE_STATUSES,
@@ -77,13 +83,6 @@ from core.services.ownership.merge import (
     merge_leads,
     merge_preview,
 )
-from core.services.ownership.refs import (
-    CHUNK,
-    alias_targets,
-    chunks,
-    ref_taken,
-    resolve_lead,
-)
 from core.services.ownership.registration import (
     ImportEvent,
     ImportPlan,
@@ -112,7 +111,6 @@ __all__ = [
     "FULL_NAME_ROLES",
     "CreditError",
     "ClaimLost",
-    "chunks",
     "protection_days",
     "mask_name",
     "sees_holder",

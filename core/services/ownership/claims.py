@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from core.db import as_date
 from core.domain import Role
+from core.lead_refs import resolve_lead
 from core.models import (
     Followup,
     Interaction,
@@ -41,7 +42,6 @@ from core.services.ownership.history import (
     record_owner_change,
     set_owner,
 )
-from core.services.ownership.refs import resolve_lead
 
 # --- Protection ----------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from core import audit
-from core.db import as_date, execute_many, fetch_rows
+from core.db import as_date, chunks, execute_many, fetch_rows
+from core.lead_refs import CHUNK, alias_targets
 from core.models import (
     Lead,
     OwnershipPeriod,
@@ -30,7 +31,6 @@ from core.services.ownership.base import (
     mask_name,
     sees_holder,
 )
-from core.services.ownership.refs import alias_targets, chunks
 
 # --- Ownership periods ---------------------------------------------------------------------
 
@@ -64,7 +64,7 @@ def current_periods(
         table.c.to_on.is_(None), table.c.lead_id.in_(bindparam("chunk", expanding=True))
     )
     found: dict[int, tuple[int, int, dt.date]] = {}
-    for chunk in chunks(sorted(set(lead_ids))):
+    for chunk in chunks(sorted(set(lead_ids)), CHUNK):
         for lead_id, period_id, staff_id, from_on in fetch_rows(
             session, query.params(chunk=list(chunk))
         ):

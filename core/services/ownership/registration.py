@@ -13,9 +13,10 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlmodel import Session
 
 from core import audit
-from core.db import as_date, execute_many, fetch_rows
+from core.db import as_date, chunks, execute_many, fetch_rows
 from core.domain import Role
 from core.i18n import t
+from core.lead_refs import CHUNK, ref_taken
 from core.models import (
     Interaction,
     Lead,
@@ -45,7 +46,6 @@ from core.services.ownership.history import (
     record_owner_change,
     set_owner,
 )
-from core.services.ownership.refs import CHUNK, chunks, ref_taken
 
 # --- Registering a lead (collisions) ------------------------------------------------------
 
@@ -390,7 +390,7 @@ def _existing_holders(session: Session, keys: list[str]) -> dict[str, dict[str, 
         )
         rows = (
             row
-            for chunk in chunks(sorted(keys))
+            for chunk in chunks(sorted(keys), CHUNK)
             for row in fetch_rows(session, query.params(chunk=list(chunk)))
         )
     found: dict[str, dict[str, Any]] = {}
@@ -407,7 +407,7 @@ def _existing_holders(session: Session, keys: list[str]) -> dict[str, dict[str, 
             .order_by(table.c.from_on, table.c.id)
         )
         ids = sorted(holder["id"] for holder in found.values())
-        for chunk in chunks(ids):
+        for chunk in chunks(ids, CHUNK):
             for lead_id, from_on, staff_id in fetch_rows(session, query.params(chunk=list(chunk))):
                 periods.setdefault(lead_id, []).append((as_date(from_on), staff_id))
         for holder in found.values():
@@ -422,7 +422,7 @@ def _interaction_dates(session: Session, lead_ids: list[int]) -> dict[int, list[
     query = select(Interaction.lead_id, Interaction.occurred_on).where(
         Interaction.lead_id.in_(bindparam("chunk", expanding=True))
     )
-    for chunk in chunks(sorted(set(lead_ids))):
+    for chunk in chunks(sorted(set(lead_ids)), CHUNK):
         for lead_id, day in fetch_rows(session, query.params(chunk=list(chunk))):
             found.setdefault(lead_id, []).append(as_date(day))
     return found

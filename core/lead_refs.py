@@ -1,22 +1,19 @@
-"""Resolving refs (SPEC §8): a lead's own ref, or an alias of a surviving lead. Depends on
-the models only, so core.metrics can resolve refs without the services."""
+"""Resolving lead refs (SPEC §8): a lead's own ref, or an alias of a surviving lead.
+
+Depends on the models only (not a service: no acting user, nothing written), so core.metrics,
+the importer and the ownership services all resolve refs the one same way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from core.db import fetch_rows
+from core.db import chunks, fetch_rows
 from core.models import Lead, LeadAlias
 
-CHUNK = 5_000
-
-
-def chunks(values: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+CHUNK = 5_000  # refs per IN (...) list
 
 
 # --- Resolving refs -----------------------------------------------------------------------
@@ -36,7 +33,7 @@ def alias_targets(session: Session, refs: Iterable[str]) -> dict[str, int]:
     query = select(table.c.alias_ref, table.c.lead_id).where(
         table.c.alias_ref.in_(bindparam("chunk", expanding=True))
     )
-    for chunk in chunks(wanted):
+    for chunk in chunks(wanted, CHUNK):
         found.update(
             (ref, lead_id) for ref, lead_id in fetch_rows(session, query.params(chunk=chunk))
         )
