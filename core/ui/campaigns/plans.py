@@ -36,11 +36,12 @@ LIST_COLUMNS = (
 
 def campaign_table(view: CampaignsView, frame: pd.DataFrame) -> pd.DataFrame:
     """The campaigns under headings in the user's language, types, statuses and channels
-    named."""
+    named; a campaign that follows none shows a dash (not "None")."""
     shown = frame.assign(
         type=frame["type"].map(view.type_label),
         status=frame["status"].map(view.status_label),
         channel=frame["channel"].map(view.channels),
+        linked_code=frame["linked_code"].astype(object).where(frame["linked_code"].notna(), "—"),
     )
     return pd.DataFrame(
         {t(f"campaigns.field.{name}", view.lang): shown[name] for name in LIST_COLUMNS}
