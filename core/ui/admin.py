@@ -22,10 +22,11 @@ from pydantic import ValidationError
 from core import importer
 from core.db import get_engine, read_session, write_session
 from core.domain import STAGE_ORDER, PointsKind, Role
+from core.errors import AppError
 from core.i18n import label_of, t
 from core.models import AppUserCreate
 from core.permissions import PermissionDenied, require_role
-from core.services import audit_log
+from core.services import audit_log, settings_checks
 from core.services import settings as settings_service
 from core.services import table_admin as ta
 from core.services import users as users_service
@@ -66,6 +67,8 @@ def _error_text(error: Exception, lang: str) -> str:
         return plain(error.message_in(lang))
     if isinstance(error, PermissionDenied):
         return t("admin.denied", lang, reason=plain(error))
+    if isinstance(error, AppError):
+        return t("app.error", lang, message=error.message_in(lang, quote=plain))
     return t("app.error", lang, message=plain(error))
 
 
@@ -649,8 +652,10 @@ def _save_settings(user: CurrentUser, values: dict[str, Any]) -> None:
     lang = user.lang
     try:
         with write_session() as session:
-            changed = ta.change_settings(session, actor=user.actor, values=values, lang=lang)
-    except ta.SettingRejected as error:
+            changed = settings_checks.change_settings(
+                session, actor=user.actor, values=values, lang=lang
+            )
+    except settings_checks.SettingRejected as error:
         for name, message in error.errors.items():
             st.error(
                 t(
@@ -730,7 +735,7 @@ def _scoring_settings(user: CurrentUser, values: dict[str, Any]) -> None:
         ordered = list(proposed.values())
         if ordered == sorted(ordered) and len(set(ordered)) == 3:
             with read_session() as session:
-                preview = ta.scoring_preview(
+                preview = settings_checks.scoring_preview(
                     session,
                     actor=user.actor,
                     thresholds=new_values["stage_thresholds"],
@@ -816,7 +821,9 @@ def _cards_settings(user: CurrentUser, values: dict[str, Any]) -> None:
     }
     if int(threshold) != int(values["active_staff_lead_threshold"]):
         with read_session() as session:
-            preview = ta.active_staff_preview(session, actor=user.actor, threshold=int(threshold))
+            preview = settings_checks.active_staff_preview(
+                session, actor=user.actor, threshold=int(threshold)
+            )
         st.warning(
             t(
                 "settings_admin.active_preview",
@@ -939,7 +946,7 @@ def _commission_settings(user: CurrentUser, values: dict[str, Any]) -> None:
         with read_session() as session:
             month = metrics.latest_data_month(session)
             preview = (
-                ta.commission_preview(
+                settings_checks.commission_preview(
                     session,
                     actor=user.actor,
                     month=month,
@@ -1102,30 +1109,16 @@ def settings_tab(user: CurrentUser) -> None:
 def _user_error(error: Exception, lang: str) -> str:
     if isinstance(error, TextRefused):
         return error.message_in(lang, quote=plain)
+    if isinstance(error, users_service.UserError | users_service.PasswordRejected):
+        return error.message_in(lang, quote=plain)
     text = str(error)
-    if isinstance(error, users_service.PasswordRejected):
-        if "common" in text:
-            return t("users_admin.err.common", lang)
-        if "72" in text:
-            return t("users_admin.err.long", lang)
-        return t("users_admin.err.short", lang, n=users_service.MIN_PASSWORD_LENGTH)
     if isinstance(error, ValidationError):
         return "; ".join(
-            f"{e['loc'][0] if e.get('loc') else ''}: {ta._error_message(e, lang)}"
+            f"{e['loc'][0] if e.get('loc') else ''}: {ta.error_message(e, lang)}"
             for e in error.errors()
         )
-    known = {
-        "is taken": "users_admin.err.taken",
-        "department head needs": "users_admin.err.head_department",
-        "staff login needs": "users_admin.err.staff_needed",
-        "no such staff": "users_admin.err.no_staff",
-        "no such department": "users_admin.err.no_department",
-        "no such user": "users_admin.err.no_user",
-        "your own login": "table_admin.err.self",
-    }
-    for fragment, key in known.items():
-        if fragment in text:
-            return t(key, lang)
+    if "your own login" in text:  # PermissionDenied of set_disabled
+        return t("table_admin.err.self", lang)
     return _error_text(error, lang)
 
 

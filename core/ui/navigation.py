@@ -22,6 +22,13 @@ class PageEntry:
 
 # SPEC §7's order. Executives read every page but Admin; nobody else sees more than their job.
 PAGES: tuple[PageEntry, ...] = (
+    # SPEC §9: the landing page of everyone who follows leads up, first in their menu.
+    PageEntry(
+        "pages/0_My_day.py",
+        "page.my_day",
+        ":material/today:",
+        frozenset({Role.dept_head, Role.marketer, Role.consultant, Role.staff}),
+    ),
     PageEntry("Home.py", "page.home", ":material/home:", ALL_ROLES),
     PageEntry(
         "pages/1_Staff_and_cards.py",
