@@ -1,10 +1,11 @@
-"""A service's own refusals, said the one way `core.ui.actions.run_write` says an `AppError`.
+"""A service's refusals, said the one way `core.ui.actions.run_write` says an `AppError`.
 
-Some services still raise their own error types (a `ValueError` carrying an i18n `key` and
-its `values`, e.g. `MemberError`, `CampaignError`, `ContentError`) or a `LookupError` for a
-number or reference the user typed that names nothing. `refusing(action, ...)` wraps a
-write so these arrive at `run_write` as `AppError`s: shown in the user's language, with what
-the user typed quoted as text, and nothing saved.
+A refusal may name a form field by its code (`CampaignError("campaigns.error.required",
+field="name")`): the page names it in the user's language. A service may also raise a
+`LookupError` for a number or reference the user typed that names nothing, or (until it is
+an `AppError`) its own error type carrying an i18n `key` and `values`. `refusing(action, …)`
+wraps a write so all of these arrive at `run_write` as `AppError`s: shown in the user's
+language, with what the user typed quoted as text, and nothing saved.
 
     run_write(refusing(action, lang, MemberError), lang=lang, affects=("members",))
 """
@@ -28,13 +29,14 @@ def as_app_error(
     """`error` as an AppError with the same key and values. A `field` value is named in
     `lang` (`{field_labels}.field.{name}`); a LookupError becomes `not_found` (its message
     the value)."""
-    if isinstance(error, AppError):
-        return error
-    if isinstance(error, LookupError) and not_found:
+    if isinstance(error, LookupError) and not_found and not isinstance(error, AppError):
         return AppError(not_found, message=str(error))
     values: dict[str, Any] = dict(getattr(error, "values", {}) or {})
-    if field_labels and "field" in values:
-        values["field"] = t(f"{field_labels}.field.{values['field']}", lang)
+    if not (field_labels and "field" in values):
+        if isinstance(error, AppError):
+            return error
+        return AppError(getattr(error, "key", "app.error.refused"), **values)
+    values["field"] = t(f"{field_labels}.field.{values['field']}", lang)
     return AppError(getattr(error, "key", "app.error.refused"), **values)
 
 
