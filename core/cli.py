@@ -67,12 +67,13 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _engine():
-    from core import schema
+    from core import importer, schema
     from core.db import get_engine
 
     engine = get_engine()
     if not schema.has_table(engine, "alembic_version"):
         raise CliError("the database has no schema yet: run `python -m core.cli init` first")
+    importer.clean_up_imports(engine)  # what an import killed mid-write left behind
     return engine
 
 
@@ -80,12 +81,13 @@ def _engine():
 
 
 def cmd_init(args) -> None:
-    from core import schema
+    from core import importer, schema
     from core.db import get_engine, write_session
     from core.services import settings as settings_service
 
     engine = get_engine()
     schema.upgrade(engine)
+    importer.clean_up_imports(engine)  # what an import killed mid-write left behind
     with write_session(engine) as session:
         settings_service.ensure_defaults(session)
     print(f"schema is up to date ({engine.url.render_as_string(hide_password=True)})")
@@ -121,7 +123,7 @@ def cmd_import(args) -> None:
         print(f"{time.perf_counter() - started:8.2f}s {fraction:4.0%} {text}", file=sys.stderr)
         sys.stderr.flush()
 
-    # Reads and checks without SQLite's write lock; writes in one transaction.
+    # Reads and checks without SQLite's write lock; writes in short transactions (SQLite).
     report = importer.run_import(
         actor=Actor.system(),
         kind=args.kind,

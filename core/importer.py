@@ -5,11 +5,12 @@ kinds share the same reader, limits, row checker, reference lookups and batch re
 
 The whole file is read and checked first (every bad row is collected, with the file's row
 number: the header is row 1), references and duplicate keys are looked up with one query per
-kind of record, and only a file without a single bad row is written, in bulk, in one
-transaction. An accepted file leaves an `ImportBatch` row (its SHA-256 refuses a second import
-of the same file) and one audit row. `run_import` (the pages and the CLI) reads and checks
-with no write lock held and takes it only to write, re-reading what the check read from the
-database; `import_file` does it all in the caller's session and never commits.
+kind of record, and only a file without a single bad row is written, in bulk. An accepted
+file leaves an `ImportBatch` row (its SHA-256 refuses a second import of the same file) and
+one audit row. `run_import` (the pages and the CLI) reads and checks with no write lock held
+and takes it only to write, re-reading what the check read from the database: in one
+transaction, or on SQLite for a large file in short ones that still leave all rows or none
+(see `_write_in_chunks`); `import_file` does it all in the caller's session and never commits.
 
 A file is read as a stream and refused, with a message naming the limit and its setting, as
 soon as it passes a limit an administrator can change (`Limits`: rows, columns holding a
@@ -39,10 +40,14 @@ Decisions SPEC leaves open:
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
+import fcntl
 import hashlib
 import io
+import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -52,14 +57,22 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, bindparam, case, func, insert, select
+from sqlalchemy import Date, bindparam, case, exists, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from core import audit
 from core import text as text_rules
-from core.db import as_date, chunks, execute_many, fetch_rows, read_session, write_session
+from core.db import (
+    as_date,
+    chunks,
+    execute_many,
+    fetch_rows,
+    get_engine,
+    read_session,
+    write_session,
+)
 from core.domain import (
     DEFAULT_IMPORT_MAX_COLUMNS,
     DEFAULT_IMPORT_MAX_MEGABYTES,
@@ -81,8 +94,10 @@ from core.models import (
     ImportBatch,
     Interaction,
     Lead,
+    LeadAlias,
     Member,
     Order,
+    OwnershipPeriod,
     PointsEntry,
     Staff,
     StaffActivity,
@@ -801,8 +816,10 @@ class _Checker:
         self.numbers = table.numbers
         self.errors: list[RowError] = list(table.errors)
         self.bad: set[int] = set(table.bad)
-        # What the check read from the database, to be read again under the write lock.
+        # What the check read from the database, to be read again under the write lock:
+        # queries with their answers, and the rows each reference column refers to.
         self.reads: list[tuple[Callable[[Session], Any], Any]] = []
+        self.refs: list[tuple[str, list[str], dict[str, tuple]]] = []
 
     def read(self, query: Callable[[Session], Any], *, verify: bool = True) -> Any:
         """`query(session)`, remembered (unless the database re-checks it by itself: a unique
@@ -812,10 +829,37 @@ class _Checker:
             self.reads.append((query, result))
         return result
 
-    def still_valid(self, session: Session) -> bool:
-        """Whether every remembered read gives the same answer in `session` (a write
-        session: the answer cannot change before it commits)."""
-        return all(query(session) == result for query, result in self.reads)
+    def still_valid(self, session: Session, start: int = 0, end: int | None = None) -> bool:
+        """Whether every remembered read that rows `start:end` depend on gives the same
+        answer in `session` (a write session: the answer cannot change before it commits):
+        the queries, and the rows the references of those rows refer to."""
+        if not all(query(session) == result for query, result in self.reads):
+            return False
+        if start == 0 and (end is None or end >= self.n):
+            for entity, cells, found in self.refs:
+                keys = set(cells)
+                again = _fetch_keys(session, entity, keys)
+                if any(again.get(key) != found.get(key) for key in keys if key):
+                    return False
+            return True
+        for entity, cells, found in self.refs:  # a chunk: its rows' references, by id
+            keys = {key for key in set(cells[start:end]) if key in found}
+            again = _fetch_ids(session, entity, {found[key][1] for key in keys})
+            # A row's key is the key it was found under, unless it came through an alias.
+            own: set[str] = set()
+            for key in keys:
+                row, now = found[key], again.get(found[key][1])
+                if now is None or now[1:] != row[1:]:
+                    return False
+                if now[0] == key:
+                    own.add(key)
+            aliased = {key: found[key][1] for key in keys - own}
+            if entity != "lead":
+                if aliased:
+                    return False
+            elif _alias_targets(session, keys) != aliased:  # an alias added, or moved by a merge
+                return False
+        return True
 
     def error(self, i: int, column: str | None, key: str, **values: Any) -> None:
         self.bad.add(i)
@@ -931,36 +975,15 @@ class _Checker:
 
         return self._mapped(name, convert)
 
-    def _fetch(
-        self, entity: str, values: Iterable[str], *, verify: bool = True
-    ) -> dict[str, tuple]:
-        """{key: (key, id, …)} of the rows of `entity` whose key is among `values`."""
-        model, key, extra = _KEY_TABLES[entity]
-        table = model.__table__
-        columns = [table.c[key], *(table.c[name] for name in extra)]
-        dates = [i for i, column in enumerate(columns) if isinstance(column.type, Date)]
-        query = select(*columns).where(table.c[key].in_(bindparam("chunk", expanding=True)))
-        found: dict[str, tuple] = {}
-        # A NUL can be in no key (PostgreSQL text cannot hold it): such a cell is unknown.
-        wanted = {value for value in values if value and "\x00" not in value}
-        for chunk in chunks(sorted(wanted), CHUNK):
-            bound = query.params(chunk=chunk)
-            rows = self.read(lambda session, bound=bound: fetch_rows(session, bound), verify=verify)
-            for row in rows:
-                if dates:
-                    row = list(row)
-                    for i in dates:
-                        row[i] = as_date(row[i])
-                found[row[0]] = tuple(row)
-        if entity == "lead":  # an alias (a merged lead's ref too) names the survivor (SPEC §8)
-            found.update(ownership.alias_rows(self.session, wanted))
-        return found
+    def _fetch(self, entity: str, values: Iterable[str]) -> dict[str, tuple]:
+        return _fetch_keys(self.session, entity, values)
 
     def ref(self, name: str) -> list[tuple | None]:
         """The referenced rows (key, id, …) of a reference column, or None."""
         entity = self.columns[name].ref
         cells = self.raw(name)
         found = self._fetch(entity, cells)
+        self.refs.append((entity, cells, found))
         missing = set(cells) - found.keys() - {""}
         if missing:
             for i, value in enumerate(cells):
@@ -981,7 +1004,7 @@ class _Checker:
             else:
                 first[value] = i
         # A key added meanwhile by someone else fails the insert (a unique index): not re-read.
-        for value in self._fetch(self.columns[name].ref, first, verify=False):
+        for value in self._fetch(self.columns[name].ref, first):
             self.error(first[value], name, "importer.duplicate_in_db", value=_show(value))
         return out
 
@@ -1004,20 +1027,126 @@ class _Checker:
         return (i for i in range(self.n) if i not in bad)
 
 
+def _fetch_keys(session: Session, entity: str, values: Iterable[str]) -> dict[str, tuple]:
+    """{key: (key, id, …)} of the rows of `entity` whose key is among `values`; for a lead,
+    an alias (a collision's or a merged lead's ref) gives the surviving lead's row under the
+    alias (SPEC §8: a later file naming it reaches that lead)."""
+    model, key, extra = _KEY_TABLES[entity]
+    table = model.__table__
+    columns = [table.c[key], *(table.c[name] for name in extra)]
+    dates = [i for i, column in enumerate(columns) if isinstance(column.type, Date)]
+    query = select(*columns).where(table.c[key].in_(bindparam("chunk", expanding=True)))
+    found: dict[str, tuple] = {}
+    # A NUL can be in no key (PostgreSQL text cannot hold it): such a cell is unknown.
+    wanted = {value for value in values if value and "\x00" not in value}
+    for chunk in chunks(sorted(wanted), CHUNK):
+        for row in fetch_rows(session, query.params(chunk=chunk)):
+            if dates:
+                row = list(row)
+                for i in dates:
+                    row[i] = as_date(row[i])
+            found[row[0]] = tuple(row)
+    if entity == "lead":
+        found.update(ownership.alias_rows(session, wanted))
+    return found
+
+
+def _select_in(session: Session, table, columns, where, values: Iterable) -> list[tuple]:
+    """SELECT `columns` FROM `table` WHERE `where` IN (`values`): one driver-level query per
+    CHUNK values (no SQLAlchemy per-parameter rendering: a large import re-reads its
+    references once per chunk)."""
+    connection = session.connection()
+    quote = connection.dialect.identifier_preparer.quote
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(quote(column.name) for column in columns)
+    found: list[tuple] = []
+    cursor = connection.connection.cursor()
+    try:
+        for chunk in chunks(sorted(values), CHUNK):
+            cursor.execute(
+                f"SELECT {names} FROM {quote(table.name)} "  # noqa: S608 (names from the model)
+                f"WHERE {quote(where.name)} IN ({', '.join([marker] * len(chunk))})",
+                tuple(chunk),
+            )
+            found.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return found
+
+
+def _fetch_ids(session: Session, entity: str, ids: set[int]) -> dict[int, tuple]:
+    """{id: (key, id, …)} of the rows of `entity` with those ids, as `_fetch_keys` gives
+    them (under the row's own key)."""
+    model, key, extra = _KEY_TABLES[entity]
+    table = model.__table__
+    columns = [table.c[key], *(table.c[name] for name in extra)]
+    dates = [i for i, column in enumerate(columns) if isinstance(column.type, Date)]
+    found: dict[int, tuple] = {}
+    for row in _select_in(session, table, columns, table.c.id, ids):
+        if dates:
+            row = list(row)
+            for i in dates:
+                row[i] = as_date(row[i])
+        found[row[1]] = tuple(row)
+    return found
+
+
+def _alias_targets(session: Session, refs: set[str]) -> dict[str, int]:
+    """{alias: lead id} of the refs that are aliases (`ownership.alias_targets`, read at the
+    driver level for a chunk's re-read)."""
+    table = LeadAlias.__table__
+    columns = (table.c.alias_ref, table.c.lead_id)
+    return dict(_select_in(session, table, columns, table.c.alias_ref, refs))
+
+
 def _ids_of(rows: list[tuple | None]) -> list[int | None]:
     return [None if row is None else row[1] for row in rows]
 
 
+# What goes with the written rows start:end, in their transaction, given the largest id
+# `_Plan.model`'s table had before they were inserted: [(table, write)], where `write(session)`
+# inserts rows into `table` only and returns how many (their ids are recorded: see below).
+_Write = Callable[[Session], int]
+_Extra = Callable[[Session, int, int, int], list[tuple[Any, _Write]]]
+
+
+def _inserting(table, columns: dict[str, list[Any]], constants: dict[str, Any]) -> _Write:
+    def write(session: Session) -> int:
+        execute_many(session, insert(table), columns, constants)
+        return len(next(iter(columns.values()), []))
+
+    return write
+
+
 @dataclass
 class _Plan:
-    """What a checked file writes: rows of one table, then an optional step after them."""
+    """What a checked file writes: rows of one table (and rows that go with them), then
+    `after` (changes to few rows, in the transaction that lands the file), then the leads to
+    rescore."""
 
     model: type | None = None
     columns: dict[str, list[Any]] = field(default_factory=dict)  # column → one value per row
     constants: dict[str, Any] = field(default_factory=dict)
+    extra: _Extra | None = None
     after: Callable[[Session, Actor, ImportReport], None] | None = None
+    rescore: list[int] = field(default_factory=list)  # lead ids, rescored after the write
     leads_touched: int = 0
     credit: list = field(default_factory=list)  # a `leads` file's collisions (SPEC §8)
+    rows: list[int] | None = None  # the file's row (index) of each written row; None: all
+
+    @property
+    def count(self) -> int:
+        """The number of rows written to `model`'s table."""
+        return len(next(iter(self.columns.values()), []))
+
+    def file_span(self, start: int, end: int) -> tuple[int, int | None]:
+        """The file's rows (indexes first:last, None: to the end) that written rows
+        start:end stand for: the spans of successive chunks cover the file, the rows that
+        write none of their own (a leads file's collisions) too."""
+        if self.rows is None:
+            return start, (None if end >= self.count else end)
+        first = 0 if start == 0 else self.rows[start - 1] + 1
+        return first, (None if end >= self.count else self.rows[end - 1] + 1)
 
 
 # --- the kinds -----------------------------------------------------------------------------
@@ -1125,7 +1254,6 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     )
     if credit is None:
         return _Plan()
-    before_id = ck.session.execute(select(func.coalesce(func.max(Lead.id), 0))).scalar_one()
     columns = {
         "lead_ref": refs,
         "name": names,
@@ -1138,11 +1266,11 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         "stage": [stage or "distrust" for stage in stages],
         "person_key": credit.keys,
     }
+    written = None  # every row creates a lead, unless some collide
     if len(credit.creates) < ck.n:
-        keep = credit.creates
-        columns = {name: [values[i] for i in keep] for name, values in columns.items()}
-        kept = set(keep)
-        stages = [stages[i] if i in kept else None for i in range(ck.n)]
+        written = credit.creates
+        columns = {name: [values[i] for i in written] for name, values in columns.items()}
+        stages = [stages[i] for i in written]
     constants = {
         "version": 1,
         "points_total": 0,
@@ -1152,32 +1280,51 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         "updated_at": now,
         "updated_by_user_id": actor.user_id,
     }
-    staged = [(refs[i], stages[i], created[i]) for i in range(ck.n) if stages[i]]
+    new_refs, new_created = columns["lead_ref"], columns["created_on"]
+    staged = [j for j, stage in enumerate(stages) if stage]
+    move = {
+        "from_stage": None,
+        "changed_at": now,
+        "changed_by_user_id": actor.user_id,
+        "is_system": actor.is_system,
+        "reason": "import",
+    }
+
+    def extra(session: Session, start: int, end: int, after_id: int) -> list:
+        # SPEC §8: each new lead's first ownership period (`created`), written with it.
+        writes = [(OwnershipPeriod.__table__, _opening_periods(after_id))]
+        # An initial stage given in the file is the lead's first move, audited as such.
+        rows = staged[bisect.bisect_left(staged, start) : bisect.bisect_left(staged, end)]
+        if rows:
+            ids = _ids(session, "lead", [new_refs[j] for j in rows])
+            columns = {
+                "lead_id": [ids[new_refs[j]] for j in rows],
+                "to_stage": [stages[j] for j in rows],
+                "changed_on": [new_created[j] for j in rows],
+            }
+            table = StageChange.__table__
+            writes.insert(0, (table, _inserting(table, columns, move)))
+        return writes
 
     def after(session: Session, actor: Actor, report: ImportReport) -> None:
-        ownership.apply_import(session, actor=actor, plan=credit, refs=refs, first_new_id=before_id)
-        # An initial stage given in the file is the lead's first move, audited as such.
-        if not staged:
-            return
-        ids = _ids(session, "lead", [ref for ref, _, _ in staged])
-        execute_many(
-            session,
-            insert(StageChange.__table__),
-            {
-                "lead_id": [ids[ref] for ref, _, _ in staged],
-                "to_stage": [stage for _, stage, _ in staged],
-                "changed_on": [created_on for _, _, created_on in staged],
-            },
-            {
-                "from_stage": None,
-                "changed_at": now,
-                "changed_by_user_id": actor.user_id,
-                "is_system": actor.is_system,
-                "reason": "import",
-            },
-        )
+        # The collisions (touches, claims, aliases) once every new lead is in. The new leads'
+        # periods went with them (`extra`): none is left for apply_import to open.
+        if credit.actions:
+            last_id = _max_id(session, Lead.__table__)
+            ownership.apply_import(
+                session, actor=actor, plan=credit, refs=refs, first_new_id=last_id
+            )
 
-    return _Plan(Lead, columns, constants, after, credit=credit.events)
+    return _Plan(Lead, columns, constants, extra, after, credit=credit.events, rows=written)
+
+
+def _opening_periods(after_id: int) -> _Write:
+    """Writes the `created` ownership periods of the leads with ids above `after_id`."""
+
+    def write(session: Session) -> int:
+        return ownership.open_initial_periods(session, after_id=after_id)
+
+    return write
 
 
 def _plan_transfers(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
@@ -1195,6 +1342,7 @@ def _plan_transfers(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     def after(session: Session, actor: Actor, report: ImportReport) -> None:
         ownership.apply_transfers(session, actor=actor, rows=rows)
 
+    # No rows of its own: changes of owner, in one transaction (never in chunks).
     return _Plan(None, after=after)
 
 
@@ -1235,15 +1383,10 @@ def _plan_interactions(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     if ck.errors:
         return _Plan()
     lead_ids = _ids_of(leads)
-    touched = set(lead_ids)
-
-    def after(session: Session, actor: Actor, report: ImportReport) -> None:
-        report.leads_rescored = len(touched)
-        report.leads_promoted = rescore_leads(session, lead_ids=touched, actor=actor)
-
+    touched = sorted(set(lead_ids))
     constants = {"note": None, "created_by_user_id": actor.user_id, "created_at": now}
     columns = {"lead_id": lead_ids, "kind": kinds, "occurred_on": dates, "points": points}
-    return _Plan(Interaction, columns, constants, after, leads_touched=len(touched))
+    return _Plan(Interaction, columns, constants, rescore=touched, leads_touched=len(touched))
 
 
 def _plan_followups(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
@@ -1412,13 +1555,7 @@ _PLANS: dict[str, Callable[[_Checker, Actor, dt.datetime], _Plan]] = {
 def _ids(session: Session, entity: str, keys: list[str]) -> dict[str, int]:
     model, key, _ = _KEY_TABLES[entity]
     table = model.__table__
-    query = select(table.c[key], table.c.id).where(
-        table.c[key].in_(bindparam("chunk", expanding=True))
-    )
-    found: dict[str, int] = {}
-    for chunk in chunks(keys, CHUNK):
-        found.update(tuple(row) for row in session.execute(query, {"chunk": chunk}).all())
-    return found
+    return dict(_select_in(session, table, (table.c[key], table.c.id), table.c[key], set(keys)))
 
 
 # --- the entry point -----------------------------------------------------------------------
@@ -1538,22 +1675,30 @@ def run_import(
     engine: Engine | None = None,
 ) -> ImportReport:
     """One user's import of a CSV or XLSX file of `kind`, all rows or none, that keeps no
-    one else from writing while it reads and checks the file.
+    one else from writing for long.
 
     The file is read with no database session open and checked in a read session (on SQLite
-    the write lock is not taken); only then does one write session (`BEGIN IMMEDIATE`) read
-    again what the check read from the database — the referenced rows, the scoring rules,
-    the members' balances; a unique key is re-checked by its index on insert — and write.
-    Had anything changed meanwhile, the file is checked again inside the write transaction.
-    Same errors as `import_file`; commits on success; `dry_run` opens no write session.
+    the write lock is not taken). Then it is written:
+    - in one write session (`BEGIN IMMEDIATE`) that first reads again what the check read
+      from the database — the referenced rows, the scoring rules, the members' balances; a
+      unique key is re-checked by its index on insert — on PostgreSQL (row locks: nobody
+      waits for the import), for `points` (their ledger is append-only: a written entry can
+      never be taken back) and for a file of at most SINGLE_ROWS rows;
+    - otherwise (SQLite) in short transactions, see `_write_in_chunks`: the file lands
+      completely or, on any failure (or a kill: see `clean_up_imports`), leaves nothing.
+    Had anything the check read changed meanwhile, the file is checked again. Same errors as
+    `import_file`; commits on success; `dry_run` opens no write session.
     """
     started = time.perf_counter()
     _begin(actor, kind, lang)
     step = _stepper(progress, lang)
+    engine = engine or get_engine()
     try:
         step(0.0, "importer.progress_reading")
         content, filename = _load(path, content, filename)
         sha256 = hashlib.sha256(content).hexdigest()
+        if not dry_run:
+            clean_up_imports(engine)  # a killed import's rows, before the repeat check
         with read_session(engine) as session:
             _refuse_repeat(session, kind, sha256)
             limits = Limits.of(session)
@@ -1564,6 +1709,8 @@ def run_import(
         checked = _Checked(kind, filename, sha256, table, checker, plan)
         if dry_run:
             report = _write_checked(None, actor, checked, True, step, lang)
+        elif _in_chunks(engine, kind, plan):
+            report = _write_in_chunks(engine, actor, checked, step, lang)
         else:
             with write_session(engine) as session:
                 step(0.3, "importer.progress_verifying")
@@ -1582,7 +1729,7 @@ def _write_checked(
 ) -> ImportReport:
     """Write a checked file in `session` (nothing when `dry_run`), with its ImportBatch row
     and its audit row; a key or file taken meanwhile by another writer is an ImportFailed."""
-    kind, filename, sha256, plan = checked.kind, checked.filename, checked.sha256, checked.plan
+    kind, filename, plan = checked.kind, checked.filename, checked.plan
     rows = len(checked.table.rows)
     report = ImportReport(kind=kind, filename=filename, rows=rows, dry_run=dry_run)
     report.credit = plan.credit  # SPEC §8: a leads file's touches and claims, dry run too
@@ -1590,43 +1737,72 @@ def _write_checked(
         report.leads_rescored = plan.leads_touched
         step(1.0, "importer.progress_done")
         return report
+    batch = _add_batch(session, checked, actor, DONE, lang)
+    report.batch_id = batch.id
+    try:
+        after_id = 0 if plan.model is None else _max_id(session, plan.model.__table__)
+        _write(session, plan, step)
+        if plan.extra is not None:
+            for _table, write in plan.extra(session, 0, plan.count, after_id):
+                write(session)
+        if plan.after is not None:
+            plan.after(session, actor, report)
+        if plan.rescore:
+            step(0.85, "importer.progress_rescoring")
+            report.leads_rescored = len(plan.rescore)
+            report.leads_promoted = rescore_leads(session, lead_ids=plan.rescore, actor=actor)
+        _audit(session, actor, checked, batch.id)
+        session.flush()
+    except IntegrityError as error:
+        # Another writer added the same key between our check and our insert.
+        raise _conflict(error, lang) from None
+    step(1.0, "importer.progress_done")
+    return report
+
+
+def _add_batch(
+    session: Session, checked: _Checked, actor: Actor, status: str, lang: str
+) -> ImportBatch:
     batch = ImportBatch(
-        kind=kind, filename=filename, sha256=sha256, rows=rows, user_id=actor.user_id
+        kind=checked.kind,
+        filename=checked.filename,
+        sha256=checked.sha256,
+        rows=len(checked.table.rows),
+        user_id=actor.user_id,
+        status=status,
     )
     try:
         with session.begin_nested():
             session.add(batch)
             session.flush()
     except IntegrityError:  # the same file, imported meanwhile by someone else
-        _refuse_repeat(session, kind, sha256, lang)
+        _refuse_repeat(session, checked.kind, checked.sha256, lang)
         raise
-    report.batch_id = batch.id
-    try:
-        _write(session, plan, rows, step)
-        if plan.after is not None:
-            step(0.85, "importer.progress_rescoring")
-            plan.after(session, actor, report)
-        audit.record(
-            session,
-            actor=actor,
-            action="import",
-            entity="import_batch",
-            entity_id=batch.id,
-            detail={"kind": kind, "rows": rows, "filename": filename, "sha256": sha256},
-        )
-        session.flush()
-    except IntegrityError as error:
-        # Another writer added the same key between our check and our insert.
-        reason = str(error.orig or error).strip().splitlines()[0][:200]
-        raise ImportFailed("importer.conflict", lang, reason=reason) from None
-    step(1.0, "importer.progress_done")
-    return report
+    return batch
 
 
-def _write(session: Session, plan: _Plan, rows: int, step) -> None:
+def _audit(session: Session, actor: Actor, checked: _Checked, batch_id: int) -> None:
+    detail = {
+        "kind": checked.kind,
+        "rows": len(checked.table.rows),
+        "filename": checked.filename,
+        "sha256": checked.sha256,
+    }
+    audit.record(
+        session, actor=actor, action="import", entity="import_batch", entity_id=batch_id,
+        detail=detail,
+    )  # fmt: skip
+
+
+def _conflict(error: IntegrityError, lang: str) -> ImportFailed:
+    reason = str(error.orig or error).strip().splitlines()[0][:200]
+    return ImportFailed("importer.conflict", lang, reason=reason)
+
+
+def _write(session: Session, plan: _Plan, step) -> None:
     if plan.model is None:  # a kind that only changes rows (transfers)
         return
-    rows = len(next(iter(plan.columns.values()), []))  # a leads file's touches add no row
+    rows = plan.count  # a leads file's touches and claims add no row
     statement = insert(plan.model.__table__)
     for start in range(0, rows, WRITE_CHUNK):
         chunk = {name: values[start : start + WRITE_CHUNK] for name, values in plan.columns.items()}
@@ -1634,6 +1810,384 @@ def _write(session: Session, plan: _Plan, rows: int, step) -> None:
         written = min(rows, start + WRITE_CHUNK)
         step(0.3 + 0.5 * written / max(rows, 1), "importer.progress_writing",
              done=f"{written:,}", rows=f"{rows:,}")  # fmt: skip
+
+
+# --- large files on SQLite: short transactions -------------------------------------------
+#
+# SQLite has one database-wide write lock: a transaction writing a million rows would make
+# every sign-in wait half a minute. So a large file is written in chunks, each in its own
+# short write transaction (sized to take about CHUNK_SECONDS), with a pause between two that
+# is longer than SQLite's longest busy-handler sleep (0.1 s), so every waiting writer gets
+# its turn. All rows or none still holds as users see it:
+# - the ImportBatch row is `writing` meanwhile, and every chunk records, in its own
+#   transaction, the id range it inserted (`ImportBatch.chunks`);
+# - each chunk first reads again, under the write lock, what its rows' check read (the rows
+#   they refer to, the scoring rules): a change means the chunks written so far are removed
+#   and the file is checked again;
+# - on any failure the recorded ranges are deleted (in short transactions too), then the
+#   batch row; a process killed mid-write leaves a `writing` batch that `clean_up_imports`
+#   removes (at start-up and before any import). A live writer holds an exclusive `flock`
+#   on `<db>.import-<batch id>.lock`, so a clean-up never touches its batch;
+# - the last chunk's transaction writes the one audit row and makes the batch `done` (or
+#   `scoring` while the affected leads are rescored, again in short transactions; a
+#   killed rescoring is finished by `clean_up_imports`: rescoring is idempotent).
+
+WRITING, SCORING, DONE = "writing", "scoring", "done"
+SINGLE_ROWS = 1_000  # a file this small is written in one transaction
+CHUNK_SECONDS = 0.2  # how long one chunk's transaction holds the write lock, about
+CHUNK_PAUSE = 0.11  # between two transactions: > SQLite's longest busy-handler sleep
+FIRST_CHUNK_ROWS = 2_000
+MAX_CHUNK_ROWS = 100_000
+FIRST_RESCORE_LEADS = 500
+ATTEMPTS = 3  # writes restarted because what the check read changed meanwhile
+_chunk_hook: Callable[[str, int], None] | None = None  # tests: ("in_chunk"|"between", n)
+
+
+class _Changed(Exception):
+    """What a chunk's rows were checked against changed since the check."""
+
+
+def _in_chunks(engine: Engine, kind: str, plan: _Plan) -> bool:
+    """Whether to write in short transactions: on SQLite, a file that inserts more than
+    SINGLE_ROWS rows (of a kind whose rows can be taken back: not `points`, whose ledger is
+    append-only, nor `transfers`, which inserts no row of its own)."""
+    if kind == "points" or plan.model is None or plan.count <= SINGLE_ROWS:
+        return False
+    return _database_file(engine) is not None
+
+
+def _database_file(engine: Engine) -> str | None:
+    """The SQLite database file (None on PostgreSQL or for an in-memory database)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def _hook(event: str, number: int) -> None:
+    if _chunk_hook is not None:
+        _chunk_hook(event, number)
+
+
+def _next_size(size: int, elapsed: float, low: int, high: int) -> int:
+    """The size that should take CHUNK_SECONDS, from how long `size` took (at most doubled)."""
+    wanted = size * CHUNK_SECONDS / max(elapsed, 1e-3)
+    return max(low, min(high, 2 * size, int(wanted)))
+
+
+class _BatchLock:
+    """An exclusive `flock` on `<db>.import-<batch id>.lock`: held by the process writing
+    the batch; a clean-up that gets it knows that process is gone."""
+
+    def __init__(self, database: str, batch_id: int):
+        self.path = Path(f"{database}.import-{batch_id}.lock")
+        self.fd: int | None = None
+
+    def acquire(self, *, wait: float) -> bool:
+        deadline = time.monotonic() + wait
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+                continue
+            try:  # the file we locked is still the one at the path (not unlinked meanwhile)
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                return True
+            os.close(fd)
+
+    def release(self) -> None:
+        """Remove the file, then unlock it (the order keeps a waiting clean-up off it)."""
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _batch_state(session: Session, batch_id: int) -> tuple[str, list[list]] | None:
+    table = ImportBatch.__table__
+    row = session.execute(
+        select(table.c.status, table.c.chunks).where(table.c.id == batch_id)
+    ).first()
+    if row is None:
+        return None
+    return row.status, json.loads(row.chunks or "[]")
+
+
+def _set_batch(session: Session, batch_id: int, **values: Any) -> None:
+    table = ImportBatch.__table__
+    session.execute(table.update().where(table.c.id == batch_id).values(**values))
+
+
+def _max_id(session: Session, table) -> int:
+    return session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+
+
+def _insert_recorded(session: Session, table, write: _Write, ranges: list[list]) -> int:
+    """Insert rows into `table` with `write` and append the id range they took to `ranges`
+    (only this transaction writes: SQLite's write lock is held, and a new rowid is above
+    every existing one); returns the largest id `table` had before."""
+    before = _max_id(session, table)
+    count = write(session)
+    if not count:
+        return before
+    after = _max_id(session, table)
+    if after - before != count:  # cannot happen while this transaction is the only writer
+        raise RuntimeError(f"{table.name}: {count} rows took ids {before + 1}..{after}")
+    ranges.append([table.name, before + 1, after])
+    return before
+
+
+def _write_in_chunks(
+    engine: Engine, actor: Actor, checked: _Checked, step, lang: str
+) -> ImportReport:
+    """Write a checked file in short transactions (see above); check it again (in a read
+    session) and start over when something it was checked against changed meanwhile."""
+    for _attempt in range(ATTEMPTS):
+        try:
+            return _ChunkedWrite(engine, actor, checked, step, lang).run()
+        except _Changed:
+            with read_session(engine) as session:
+                checker, plan = _check(session, actor, checked.kind, checked.table)
+            checked = _Checked(
+                checked.kind, checked.filename, checked.sha256, checked.table, checker, plan
+            )
+    raise ImportFailed("importer.kept_changing", lang, attempts=ATTEMPTS)
+
+
+class _ChunkedWrite:
+    def __init__(self, engine: Engine, actor: Actor, checked: _Checked, step, lang: str):
+        self.engine, self.actor, self.checked, self.step, self.lang = (
+            engine, actor, checked, step, lang,
+        )  # fmt: skip
+        self.database = _database_file(engine)
+        self.rows = len(checked.table.rows)
+        self.batch_id: int | None = None
+        self.lock: _BatchLock | None = None
+        self.ranges: list[list] = []  # committed: [table, first id, last id]
+        self.landed = False
+
+    def run(self) -> ImportReport:
+        checked = self.checked
+        report = ImportReport(
+            kind=checked.kind, filename=checked.filename, rows=self.rows, dry_run=False
+        )
+        report.credit = checked.plan.credit
+        try:
+            self._write_rows(report)
+            report.batch_id = self.batch_id
+            if checked.plan.rescore:
+                report.leads_rescored = len(checked.plan.rescore)
+                report.leads_promoted = _rescore_in_chunks(
+                    self.engine, self.actor, checked.plan.rescore, self.step
+                )
+                with write_session(self.engine) as session:
+                    _set_batch(session, self.batch_id, status=DONE, chunks=None)
+        except IntegrityError as error:
+            # Another writer added the same key between our check and our insert, or
+            # removed a row the file refers to.
+            self._undo()
+            raise _conflict(error, self.lang) from None
+        except BaseException:
+            self._undo()
+            raise
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+        self.step(1.0, "importer.progress_done")
+        return report
+
+    def _write_rows(self, report: ImportReport) -> None:
+        plan, number, start, size = self.checked.plan, 0, 0, FIRST_CHUNK_ROWS
+        rows = plan.count  # a leads file's touches and claims add no row
+        last = False
+        while not last:
+            end = min(rows, start + size)
+            last = end == rows
+            number += 1
+            columns = {name: values[start:end] for name, values in plan.columns.items()}
+            with write_session(self.engine) as session:
+                began = time.perf_counter()  # the write lock is held from here to the commit
+                batch_id = self.batch_id
+                if batch_id is None:
+                    batch_id = _add_batch(session, self.checked, self.actor, WRITING, self.lang).id
+                    # Held before the batch is visible to others, released (last) by run().
+                    self.lock = _BatchLock(self.database, batch_id)
+                    if not self.lock.acquire(wait=5):
+                        raise RuntimeError(f"{self.lock.path} is locked by another process")
+                else:
+                    state = _batch_state(session, self.batch_id)
+                    if state is None or state[0] != WRITING:  # removed by someone: give up
+                        raise ImportFailed(
+                            "importer.conflict", self.lang, reason="import batch removed"
+                        )
+                if not self.checked.checker.still_valid(session, *plan.file_span(start, end)):
+                    raise _Changed
+                ranges = list(self.ranges)
+                table = plan.model.__table__
+                write = _inserting(table, columns, plan.constants)
+                after_id = _insert_recorded(session, table, write, ranges)
+                if plan.extra is not None:
+                    for table, write in plan.extra(session, start, end, after_id):
+                        _insert_recorded(session, table, write, ranges)
+                if last and plan.after is not None:
+                    # Few rows (a leads file's collisions), in the transaction that lands the
+                    # file: a failure before its commit leaves none of them.
+                    plan.after(session, self.actor, report)
+                _hook("in_chunk", number)
+                if last:
+                    _audit(session, self.actor, self.checked, batch_id)
+                    scoring = bool(plan.rescore)
+                    _set_batch(
+                        session, batch_id, status=SCORING if scoring else DONE,
+                        chunks=json.dumps(ranges) if scoring else None,
+                    )  # fmt: skip
+                else:
+                    _set_batch(session, batch_id, chunks=json.dumps(ranges))
+                session.flush()
+            elapsed = time.perf_counter() - began
+            self.batch_id = batch_id  # committed
+            self.ranges = ranges
+            self.landed = last
+            self.step(0.3 + 0.5 * end / max(rows, 1), "importer.progress_writing",
+                      done=f"{end:,}", rows=f"{rows:,}")  # fmt: skip
+            _hook("between", number)
+            size = _next_size(end - start, elapsed, 100, MAX_CHUNK_ROWS)
+            start = end
+            time.sleep(CHUNK_PAUSE)
+
+    def _undo(self) -> None:
+        """Remove what this import committed, unless it had landed (then it stays: a failed
+        rescoring is finished by `clean_up_imports`)."""
+        if self.batch_id is not None and not self.landed:
+            _remove_batch(self.engine, self.batch_id)
+
+
+def _rescore_in_chunks(engine: Engine, actor: Actor, lead_ids: list[int], step) -> int:
+    """`rescore_leads` over `lead_ids`, in short write transactions; the number promoted."""
+    promoted, start, size = 0, 0, FIRST_RESCORE_LEADS
+    step(0.85, "importer.progress_rescoring")
+    while start < len(lead_ids):
+        chunk = lead_ids[start : start + size]
+        with write_session(engine) as session:
+            began = time.perf_counter()
+            promoted += rescore_leads(session, lead_ids=chunk, actor=actor)
+            session.flush()
+        elapsed = time.perf_counter() - began
+        start += len(chunk)
+        size = _next_size(len(chunk), elapsed, 50, MAX_CHUNK_ROWS)
+        time.sleep(CHUNK_PAUSE)
+    return promoted
+
+
+def _delete_range(session: Session, batch_id: int, name: str, first: int, last: int) -> None:
+    """Delete ids first..last of table `name`. A row another user's row now refers to (a
+    lead that got an interaction while the import was writing) is kept, and audited."""
+    table = SQLModel.metadata.tables[name]
+    in_range = table.c.id.between(first, last)
+    try:
+        with session.begin_nested():
+            session.execute(table.delete().where(in_range))
+        return
+    except IntegrityError:
+        pass
+    unreferenced = [
+        ~exists().where(other.c[key.parent.name] == table.c.id)
+        for other in SQLModel.metadata.tables.values()
+        for key in other.foreign_keys
+        if key.column.table is table
+    ]
+    session.execute(table.delete().where(in_range, *unreferenced))
+    kept = session.execute(select(func.count()).where(in_range)).scalar_one()
+    if kept:
+        audit.record(
+            session, actor=Actor.system(), action="import_undo_kept", entity="import_batch",
+            entity_id=batch_id, detail={"table": name, "rows": kept, "ids": [first, last]},
+        )  # fmt: skip
+
+
+def _remove_batch(engine: Engine, batch_id: int) -> bool:
+    """Delete a `writing` batch's recorded rows, newest first, in short transactions, then
+    the batch row; False when the batch is gone or has landed."""
+    while True:
+        with write_session(engine) as session:
+            began = time.perf_counter()
+            state = _batch_state(session, batch_id)
+            if state is None or state[0] != WRITING:
+                return False
+            ranges = state[1]
+            while ranges and time.perf_counter() - began < CHUNK_SECONDS:
+                name, first, last = ranges.pop()
+                _delete_range(session, batch_id, name, first, last)
+            if ranges:
+                _set_batch(session, batch_id, chunks=json.dumps(ranges))
+            else:
+                session.execute(
+                    ImportBatch.__table__.delete().where(ImportBatch.__table__.c.id == batch_id)
+                )
+        if not ranges:
+            return True
+        time.sleep(CHUNK_PAUSE)
+
+
+def clean_up_imports(engine: Engine | None = None) -> int:
+    """Finish what killed imports left behind (SQLite; run at start-up and before an
+    import): a `writing` batch whose writer is gone is removed with every row it recorded;
+    a `scoring` one has its leads rescored. Returns the number of batches dealt with."""
+    engine = engine or get_engine()
+    database = _database_file(engine)
+    if database is None:
+        return 0
+    table = ImportBatch.__table__
+    with read_session(engine) as session:
+        pending = session.execute(
+            select(table.c.id).where(table.c.status != DONE).order_by(table.c.id.desc())
+        ).scalars().all()  # fmt: skip
+    dealt = 0
+    for batch_id in pending:
+        lock = _BatchLock(database, batch_id)
+        if not lock.acquire(wait=0):
+            continue  # its writer is alive
+        try:
+            with read_session(engine) as session:
+                state = _batch_state(session, batch_id)
+            if state is None or state[0] == DONE:
+                continue
+            if state[0] == WRITING:
+                _remove_batch(engine, batch_id)
+            else:
+                _finish_scoring(engine, batch_id, state[1])
+            dealt += 1
+        finally:
+            lock.release()
+    return dealt
+
+
+def _finish_scoring(engine: Engine, batch_id: int, ranges: list[list]) -> None:
+    interactions = Interaction.__table__
+    lead_ids: set[int] = set()
+    with read_session(engine) as session:
+        for name, first, last in ranges:
+            if name == interactions.name:
+                query = (
+                    select(interactions.c.lead_id)
+                    .where(interactions.c.id.between(first, last))
+                    .distinct()
+                )
+                lead_ids.update(session.execute(query).scalars())
+    _rescore_in_chunks(engine, Actor.system(), sorted(lead_ids), lambda *_a, **_k: None)
+    with write_session(engine) as session:
+        _set_batch(session, batch_id, status=DONE, chunks=None)
 
 
 def _refuse_repeat(session: Session, kind: str, sha256: str, lang: str = "en") -> None:

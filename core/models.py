@@ -626,7 +626,13 @@ class AuditLog(SQLModel, table=True):
 
 
 class ImportBatch(SQLModel, table=True):
-    """One accepted import file; its checksum refuses a second import of the same file."""
+    """One accepted import file; its checksum refuses a second import of the same file.
+
+    A large file on SQLite is written in short transactions (`core.importer`): meanwhile its
+    `status` is `writing` and `chunks` lists the id ranges written so far (JSON
+    `[[table, first_id, last_id], ...]`) so that a failed or killed import can be removed;
+    `scoring` once every row is in and the affected leads are being rescored; `done` after.
+    """
 
     __tablename__ = "import_batch"
     __table_args__ = (UniqueConstraint("kind", "sha256"),)
@@ -637,3 +643,5 @@ class ImportBatch(SQLModel, table=True):
     rows: int
     imported_at: dt.datetime = moment()
     user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    status: str = Field(default="done", max_length=16, sa_column_kwargs={"server_default": "done"})
+    chunks: str | None = long_text()

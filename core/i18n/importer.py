@@ -40,6 +40,11 @@ LABELS = {
         "another change conflicted with this import ({reason}); nothing was written, try again",
         "导入时与其他修改冲突({reason});未写入任何数据,请重试",
     ),
+    "importer.kept_changing": (
+        "the data this file refers to kept changing while it was written ({attempts} tries); "
+        "nothing was written, try again",
+        "写入期间该文件引用的数据不断被修改(已尝试 {attempts} 次);未写入任何数据,请重试",
+    ),
     "importer.rejected_one": ("1 bad row; first: {first}", "1 行有误;首个错误:{first}"),
     "importer.rejected_many": (
         "{count} bad rows; first: {first}",
