@@ -2,20 +2,18 @@
 
 Home.py has already run the login guard on this run and picked the page with
 `st.navigation` (a role never reaches a page it may not open), so `page_setup` only reads
-the user the guard let through. Run any other way (Streamlit's pages-folder mode on a freshly
-started server, or a test opening the file on its own), the page sends the run back through
-Home.py, or runs the full guard itself: no page ever draws for an anonymous visitor.
+the user the guard let through. A page file run on its own (Streamlit's pages-folder mode,
+on the first run of a freshly started server) runs Home.py in its place: no page ever draws
+for an anonymous visitor, and none draws without the menu.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.config import get_settings
 from core.i18n import t
-from core.ui.auth import CurrentUser, current_user, require_user
-from core.ui.bootstrap import ensure_database
-from core.ui.navigation import PAGE_BY_KEY, route_through_home
+from core.ui.auth import CurrentUser, current_user
+from core.ui.navigation import PAGE_BY_KEY, run_home_instead
 
 
 def page_setup(title_key: str) -> CurrentUser:
@@ -25,10 +23,8 @@ def page_setup(title_key: str) -> CurrentUser:
     """
     entry = PAGE_BY_KEY[title_key]
     user = current_user()
-    if user is None:  # not run by Home.py: route it there, or guard here
-        route_through_home()
-        ensure_database(get_settings().database_url)
-        user = require_user()
+    if user is None:  # this page file was run on its own: Home.py runs in its place
+        run_home_instead()
     if user.role not in entry.roles:
         st.error(t("app.not_allowed", user.lang))
         st.stop()

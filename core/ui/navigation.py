@@ -10,9 +10,11 @@ Adding a page is one `PageEntry` line in PAGES, in menu order.
 
 from __future__ import annotations
 
+import runpy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -154,15 +156,22 @@ def anonymous_navigation() -> st.navigation:
     return st.navigation(pages, position="hidden")
 
 
-def route_through_home() -> None:
-    """Make sure this run goes through Home.py.
+def end_pages_folder_mode() -> None:
+    """Home.py's first line: from now on Streamlit runs Home.py for every page.
 
     Because the page files live in `pages/`, Streamlit runs a page file on its own (its old
-    pages-folder mode) until some session of this server process calls `st.navigation`: on
-    a freshly started server, the first visitor's page would run without Home.py's login
-    guard and menu. This switches that mode off and reruns, so the run starts at Home.py.
-    (Streamlit's own AppTest resets the same flag before each run.)
+    pages-folder mode) until some session of this server process calls `st.navigation`; on
+    a freshly started server the first visitor's page would run without Home.py. Switching
+    the mode off at once keeps that to the very first run (Streamlit's AppTest resets the
+    same flag before each of its runs).
     """
-    if PagesManager.uses_pages_directory is not False:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    PagesManager.uses_pages_directory = False
+
+
+def run_home_instead() -> NoReturn:
+    """A page file run on its own (pages-folder mode): run Home.py in its place, in this
+    same run (so the click that started it is not lost), then stop. Home.py signs the user
+    in, draws the role's menu and runs the page the address names, or refuses it."""
+    end_pages_folder_mode()
+    runpy.run_path(str(ROOT / "Home.py"), run_name="__main__")
+    st.stop()
