@@ -19,7 +19,7 @@ from core.services import table_admin as ta
 from core.ui.admin.shared import lang_key, save
 from core.ui.admin.tables import table_editor
 from core.ui.auth import CurrentUser
-from core.ui.refusals import Refused
+from core.ui.saving import Refused
 from core.ui.text import plain
 
 

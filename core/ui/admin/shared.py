@@ -1,22 +1,19 @@
 """What the Admin tabs share: pickers whose labels follow the language, the pager, the save
-idiom, the refusal of bad cells, and which cached readers a table's change touches."""
+path (`save`, from core.ui.saving), the refusal of bad cells, and which cached readers a table's change touches."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import Session
 
 from core.errors import AppError
 from core.i18n import t
 from core.services import table_admin as ta
-from core.ui.actions import refusal_text, run_write, show_flash
-from core.ui.refusals import refusals
+from core.ui.actions import refusal_text
 from core.ui.text import plain
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -57,26 +54,6 @@ TABLE_SUBJECTS: dict[str, tuple[str, ...]] = {
 def subjects_of(table: str) -> tuple[str, ...]:
     """The cache subjects a change to `table` affects."""
     return TABLE_SUBJECTS.get(table, ("settings",))
-
-
-def save(
-    action: Callable[[Session], Any],
-    *,
-    lang: str,
-    affects: tuple[str, ...],
-    done: Callable[[Any], str] | str,
-    then: Callable[[], None] | None = None,
-    translate: Callable[[Exception], str | None] | None = None,
-) -> None:
-    """The one save path (run_write): saved, `then()` tidies up and the page reruns saying
-    `done` at its top; refused, the reason is shown here and nothing typed is lost."""
-    if run_write(
-        refusals(action, lang, translate), lang=lang, affects=affects, done=done, flash=True
-    ):
-        if then is not None:
-            then()
-        st.rerun()
-    show_flash()
 
 
 class CellsRefused(AppError):

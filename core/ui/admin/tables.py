@@ -372,7 +372,7 @@ def _add_section(user: CurrentUser, spec: ta.TableSpec, fk_options, key: str) ->
                 lang=lang,
                 affects=subjects_of(spec.name),
                 done=lambda pk: t("table_admin.added", lang, pk=pk),
-                then=lambda: st.session_state.pop(pending_key, None),
+                forget=(pending_key,),
             )
             cell_table(refused, lang)
         if no.button(t("app.cancel", lang), key=f"{key}_add_cancel"):
@@ -438,7 +438,7 @@ def _remove_section(user: CurrentUser, spec: ta.TableSpec, frame: pd.DataFrame, 
                 lang=lang,
                 affects=subjects_of(spec.name),
                 done=lambda done: t(f"table_admin.{done}", lang, row=plain(label)),
-                then=lambda: st.session_state.pop(pending_key, None),
+                forget=(pending_key,),
             )
         if no.button(t("app.cancel", lang), key=f"{key}_remove_cancel"):
             st.session_state.pop(pending_key, None)

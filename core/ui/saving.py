@@ -1,4 +1,13 @@
-"""Service refusals that are not (yet) an `AppError`, shown through the one save path.
+"""Saving from a form: `save()` is the one save path (`run_write`) as pages use it, and
+`refusals()` shows a service's own refusal in the user's language.
+
+    save(lambda session: service.do(session, actor=user.actor, ...), lang=lang,
+         affects=("staff",), done=lambda result: t("...", lang), forget=("form_name",))
+
+Saved: the form's widgets are forgotten and the page reruns, saying `done` at its top (`show_flash()`).
+Refused: the reason is shown where `save` was called, and nothing typed is lost.
+
+Service refusals that are not (yet) an `AppError`:
 
 Several services still refuse with their own ValueError: one with an i18n key and values
 (StaffError, CommissionError, ImportFailed), or one with an English sentence (table_admin,
@@ -13,15 +22,17 @@ them, else `translate(error)` (a message already in `lang`), else "Error: <its t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import streamlit as st
 from sqlmodel import Session
 
 from core.errors import AppError
 from core.i18n import t
 from core.permissions import PermissionDenied
 from core.text import TextRefused
+from core.ui.actions import run_write, show_flash
 from core.ui.text import plain, plain_values
 
 Result = TypeVar("Result")
@@ -70,3 +81,26 @@ def refusals(
             raise refusal from error
 
     return run
+
+
+def save(
+    action: Callable[[Session], Any],
+    *,
+    lang: str,
+    affects: tuple[str, ...],
+    done: Callable[[Any], str | None] | str | None,
+    forget: Iterable[str] = (),
+    then: Callable[[], object] | None = None,
+    translate: Callable[[Exception], str | None] | None = None,
+) -> None:
+    """Run `action` through `run_write` (see the module). Saved: forget the widgets (and
+    other session keys) in `forget`, call `then()`, rerun. Refused: say why, here."""
+    if run_write(
+        refusals(action, lang, translate), lang=lang, affects=affects, done=done, flash=True
+    ):
+        for key in forget:
+            st.session_state.pop(key, None)
+        if then is not None:
+            then()
+        st.rerun()
+    show_flash()
