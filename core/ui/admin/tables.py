@@ -26,10 +26,10 @@ from core.ui.admin.shared import (
     pager,
     read_refusal,
     refuse_cells,
-    save,
     subjects_of,
 )
 from core.ui.auth import CurrentUser
+from core.ui.saving import save
 from core.ui.text import plain
 from core.ui.widgets import download_buttons
 

@@ -13,9 +13,10 @@ from core.i18n import t
 from core.models import AppUserCreate
 from core.services import table_admin as ta
 from core.services import users as users_service
-from core.ui.admin.shared import cell_table, choose, refuse_cells, save
+from core.ui.admin.shared import cell_table, choose, refuse_cells
 from core.ui.admin.tables import table_editor
 from core.ui.auth import CurrentUser
+from core.ui.saving import save
 from core.ui.text import plain
 
 
