@@ -26,7 +26,8 @@ else:
     st.info(t("app.no_data", lang))
 
 st.subheader(t("home.your_pages", lang))
-columns = st.columns(3)
-for index, page in enumerate(p for p in pages_for(user.role) if p is not HOME):
-    with columns[index % 3]:
-        st.page_link(page.path, label=t(page.title_key, lang), icon=page.icon)
+links = [page for page in pages_for(user.role) if page is not HOME]
+for start in range(0, len(links), 3):  # row by row: on a phone the columns stack in order
+    for column, page in zip(st.columns(3), links[start : start + 3], strict=False):
+        with column:
+            st.page_link(page.path, label=t(page.title_key, lang), icon=page.icon)
