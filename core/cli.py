@@ -195,6 +195,18 @@ def cmd_lead(args) -> None:
         print(f"  {touch['staff_no']:12} {touch['on']}")
 
 
+def cmd_due(args) -> None:
+    from core.db import read_session
+    from core.services.followups import due_for_staff
+
+    with read_session(_engine()) as session:
+        rows = due_for_staff(session, staff_no=args.staff, on=args.on)
+    if args.json:
+        _print_json(rows)
+    else:
+        _print_table(rows)
+
+
 def cmd_member(args) -> None:
     from core import metrics
     from core.db import read_session
@@ -389,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date, default=None)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_lead)
+
+    p = commands.add_parser("due", help="the leads a staff member must follow up (SPEC §9)")
+    p.add_argument("--staff", required=True, metavar="STAFF_NO")
+    p.add_argument("--on", required=True, type=_date)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_due)
 
     p = commands.add_parser("member", help="a member's balance, lifetime points and tier")
     p.add_argument("member_no")

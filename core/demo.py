@@ -1,5 +1,8 @@
 """The demo hospital of SPEC §6: 光华医院, shaped like seed 000, loaded deterministically.
 
+One cohesive module: one deterministic generator whose parts draw from one seeded random
+stream in a fixed order, so the published seed 000 figures come out exactly.
+
 `load_demo(engine)` fills an empty, migrated database with about 600 staff in 22
 departments, 341 digital business cards (400 licences a month), eight months of records
 (2019-01-01 to 2019-08-31) and the demo logins of SPEC §7. The card funnel, usage, lead and
@@ -39,7 +42,7 @@ from sqlalchemy.engine import Engine
 
 from core import audit
 from core.db import write_session
-from core.domain import STAGE_ORDER, Role, Stage
+from core.domain import DEFAULT_FOLLOWUP_CADENCE, STAGE_ORDER, FollowupKind, Role, Stage
 from core.models import (
     AppUserCreate,
     Campaign,
@@ -48,6 +51,7 @@ from core.models import (
     Consent,
     ContentPiece,
     Department,
+    Followup,
     Handoff,
     Interaction,
     Lead,
@@ -1410,6 +1414,7 @@ def load_demo(engine: Engine, progress: Callable[[str], None] | None = None) -> 
         ownership_service.backfill(session)  # SPEC §8: person keys and ownership periods
         say(f"{len(plan.interactions)} interactions and {len(plan.stage_changes)} stage moves …")
         rng = random.Random(SEED + 1)
+        followup_rng = random.Random(SEED + 9)
         _bulk(
             session,
             Interaction,
@@ -1452,6 +1457,22 @@ def load_demo(engine: Engine, progress: Callable[[str], None] | None = None) -> 
                     "handed_by_user_id": user_id["marketer"],
                 }
                 for h in plan.handoffs
+            ],
+        )
+
+        followup_rows = demo_followups(plan)
+        say(f"{len(followup_rows)} follow-ups …")
+        _bulk(
+            session,
+            Followup,
+            [
+                {
+                    **{k: v for k, v in f.items() if k not in ("lead_ref", "staff_no")},
+                    "lead_id": lead_id[f["lead_ref"]],
+                    "staff_id": staff_id[f["staff_no"]],
+                    "created_at": _moment(followup_rng, f["occurred_on"]),
+                }
+                for f in followup_rows
             ],
         )
 
@@ -1576,6 +1597,73 @@ def load_demo(engine: Engine, progress: Callable[[str], None] | None = None) -> 
         f"{counts['members']:,} members, {counts['campaigns']} campaigns, "
         f"{counts['logins']} logins (password {DEMO_PASSWORD})"
     )
+
+
+# SPEC §9: follow-ups, so that on the last day every role with leads has a plausible day (a
+# few to a few dozen items, some overdue). Drawn from their own random stream after the
+# plan: nothing else in the demo (and none of seed 000's figures) changes.
+FOLLOWUP_SHARES = {"overdue": 0.035, "today": 0.025}
+FOLLOWUP_SHARES_NAMED = {  # the physician's 33 leads and the consultant's 150-odd
+    PHYSICIAN_STAFF_NO: {"overdue": 0.2, "today": 0.12},
+    CONSULTANT_STAFF_NO: {"overdue": 0.08, "today": 0.06},
+}
+FOLLOWUP_NOTES = [
+    "已电话沟通",
+    "发送了科普资料",
+    "约下周复诊",
+    "家属代为回复",
+    "咨询了体检套餐",
+    None,
+]
+
+
+def demo_followups(plan: Plan) -> list[dict]:
+    """Each lead's recent follow-ups, ending in a next date that is due on LAST_DAY for a few
+    (overdue for some), later for most; leads created the day before stay uncontacted (their
+    first contact is due). A lead handed to a consultant (not returned) is followed up by the
+    consultant."""
+    rng = random.Random(SEED + 7)
+    handed = {h["lead_ref"] for h in plan.handoffs if h["status"] != "returned"}
+    kinds = [str(k) for k in FollowupKind]
+    rows: list[dict] = []
+    for lead in plan.leads:
+        created: dt.date = lead["created_on"]
+        if created >= LAST_DAY - dt.timedelta(days=1):
+            continue
+        staff_no = CONSULTANT_STAFF_NO if lead["lead_ref"] in handed else lead["owner_staff_no"]
+        shares = FOLLOWUP_SHARES_NAMED.get(staff_no, FOLLOWUP_SHARES)
+        cadence = DEFAULT_FOLLOWUP_CADENCE[Stage(lead["stage"])]
+        draw = rng.random()
+        if draw < shares["overdue"]:
+            next_on = LAST_DAY - dt.timedelta(days=rng.randint(1, 12))
+        elif draw < shares["overdue"] + shares["today"]:
+            next_on = LAST_DAY
+        else:
+            next_on = LAST_DAY + dt.timedelta(days=rng.randint(1, cadence + 7))
+        last = min(next_on - dt.timedelta(days=cadence), LAST_DAY)
+        explicit = last < created + dt.timedelta(days=1) or rng.random() < 0.3
+        if last < created + dt.timedelta(days=1):
+            last = min(created + dt.timedelta(days=1), LAST_DAY)
+        earlier = last - dt.timedelta(days=cadence + rng.randint(0, 3))
+        if earlier >= created + dt.timedelta(days=1) and rng.random() < 0.6:
+            rows.append(_followup_row(rng, lead, staff_no, kinds, earlier, last))
+        row = _followup_row(rng, lead, staff_no, kinds, last, next_on if explicit else None)
+        if not explicit and last + dt.timedelta(days=cadence) != next_on:
+            row["next_on"] = next_on
+        rows.append(row)
+    return rows
+
+
+def _followup_row(rng, lead, staff_no, kinds, on: dt.date, next_on: dt.date | None) -> dict:
+    return {
+        "lead_ref": lead["lead_ref"],
+        "staff_no": staff_no,
+        "kind": rng.choice(kinds),
+        "occurred_on": on,
+        "note": rng.choice(FOLLOWUP_NOTES),
+        "next_on": next_on,
+        "created_by_user_id": None,
+    }
 
 
 def _create_logins(session, staff_id: dict[str, int], dept_id: dict[str, int]) -> dict[str, int]:

@@ -68,6 +68,25 @@ DEFAULT_IMPORT_MAX_COLUMNS = 50
 DEFAULT_IMPORT_MAX_MEGABYTES = 200  # a CSV file, or each part of an XLSX file uncompressed
 
 
+class FollowupKind(StrEnum):
+    """How a person contacted a lead (SPEC §9)."""
+
+    call = "call"
+    wechat = "wechat"
+    visit = "visit"
+    sms = "sms"
+    other = "other"
+
+
+# SPEC §9: days from a follow-up to the next one, by the lead's current stage (a setting).
+DEFAULT_FOLLOWUP_CADENCE: dict[str, int] = {
+    Stage.distrust: 14,
+    Stage.weak_trust: 7,
+    Stage.strong_trust: 3,
+    Stage.super_trust: 2,
+}
+
+
 class ActivityKind(StrEnum):
     login = "login"
     share = "share"

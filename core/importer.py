@@ -1,5 +1,8 @@
 """Imports of SPEC §5: a CSV (UTF-8) or XLSX file of one KIND, all rows or none.
 
+One cohesive module: one all-or-nothing pipeline (read, check every row, write in bulk) whose
+kinds share the same reader, limits, row checker, reference lookups and batch record.
+
 The whole file is read and checked first (every bad row is collected, with the file's row
 number: the header is row 1), references and duplicate keys are looked up with one query per
 kind of record, and only a file without a single bad row is written, in bulk, in one
@@ -64,6 +67,7 @@ from core.domain import (
     STAGE_ORDER,
     ActivityKind,
     CampaignType,
+    FollowupKind,
     OrderKind,
     OrderStatus,
     PointsKind,
@@ -73,6 +77,7 @@ from core.i18n import t
 from core.models import (
     Campaign,
     Department,
+    Followup,
     ImportBatch,
     Interaction,
     Lead,
@@ -244,6 +249,15 @@ KINDS: dict[str, tuple[Column, ...]] = {
         _c("transferred_on", "date"),
         _c("reason", required=False, max_length=500),
     ),
+    # SPEC §9: a contact made by a person (core.services.followups).
+    "followups": (
+        _c("lead_ref", "ref", ref="lead"),
+        _c("staff_no", "ref", ref="staff"),
+        _c("kind", "choice", choices=tuple(str(k) for k in FollowupKind)),
+        _c("occurred_on", "date"),
+        _c("note", required=False, model=Followup),
+        _c("next_on", "date", False),
+    ),
     "orders": (
         _c("order_ref", "key", model=Order, ref="order"),
         _c("staff_no", "ref", ref="staff"),
@@ -269,7 +283,9 @@ KINDS: dict[str, tuple[Column, ...]] = {
         _c("occurred_on", "date"),
     ),
 }
-MARKETER_KINDS = frozenset({"leads", "interactions", "campaigns", "members", "points", "transfers"})
+MARKETER_KINDS = frozenset(
+    {"leads", "interactions", "campaigns", "members", "points", "transfers", "followups"}
+)
 # The order in which a whole hospital is imported (each kind refers only to earlier ones).
 IMPORT_ORDER = (
     "departments",
@@ -331,6 +347,10 @@ EXAMPLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "interactions": (
         ("L0001", "browse_news", "2019-06-03", "3"),
         ("L0001", "event_attend", "2019-06-10", ""),
+    ),
+    "followups": (
+        ("L0001", "S0001", "call", "2019-06-04", "Asked about the free clinic", "2019-06-11"),
+        ("L0001", "S0001", "wechat", "2019-06-11", "", ""),
     ),
     "transfers": (
         ("L0001", "S0002", "2019-07-01", "Patient moved to obstetrics"),
@@ -1226,6 +1246,28 @@ def _plan_interactions(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     return _Plan(Interaction, columns, constants, after, leads_touched=len(touched))
 
 
+def _plan_followups(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
+    leads, staff, kinds = ck.column("lead_ref"), ck.column("staff_no"), ck.column("kind")
+    days, notes, nexts = ck.column("occurred_on"), ck.column("note"), ck.column("next_on")
+    today = settings_service.hospital_today(ck.session)
+    for i in range(ck.n):
+        if i in ck.bad:
+            continue
+        day, following = days[i], nexts[i]
+        if day > today:
+            ck.error(i, "occurred_on", "followups.import.future", value=day)
+        elif day < leads[i][2]:
+            ck.error(i, "occurred_on", "importer.before_created", value=day, created=leads[i][2])
+        elif following is not None and following < day:
+            ck.error(i, "next_on", "followups.import.next_before", value=following, day=day)
+    if ck.errors:
+        return _Plan()
+    constants = {"created_by_user_id": actor.user_id, "created_at": now}
+    columns = {"lead_id": _ids_of(leads), "staff_id": _ids_of(staff), "kind": kinds,
+               "occurred_on": days, "note": notes, "next_on": nexts}  # fmt: skip
+    return _Plan(Followup, columns, constants)
+
+
 def _plan_orders(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     refs, staff, kinds = ck.column("order_ref"), ck.column("staff_no"), ck.column("kind")
     amounts, statuses, created = ck.column("amount"), ck.column("status"), ck.column("created_on")
@@ -1360,6 +1402,7 @@ _PLANS: dict[str, Callable[[_Checker, Actor, dt.datetime], _Plan]] = {
     "leads": _plan_leads,
     "interactions": _plan_interactions,
     "transfers": _plan_transfers,
+    "followups": _plan_followups,
     "orders": _plan_orders,
     "members": _plan_members,
     "points": _plan_points,

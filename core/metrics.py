@@ -1,5 +1,8 @@
 """SPEC §3's numbers, each defined once, here, as an SQL aggregate.
 
+One cohesive module: the single home of every SPEC §3 definition (its scope rules and shared
+aggregates are private to it), so no number is defined twice.
+
 Months come from `core.months` (date bounds, never `strftime`/`date_trunc`, so every query
 runs unchanged on SQLite and PostgreSQL). Figures over several months group by its small
 table of month bounds (`months_table`) joined on `BETWEEN`, so a 24-month trend is one query

@@ -378,6 +378,29 @@ class InteractionCreate(SQLModel):
     note: str | None = None
 
 
+class FollowupBase(SQLModel):
+    lead_id: int = Field(foreign_key="lead.id")
+    staff_id: int = Field(foreign_key="staff.id", index=True)  # who made the contact
+    kind: str = Field(max_length=16)  # core.domain.FollowupKind
+    occurred_on: dt.date
+    note: str | None = Field(default=None, max_length=500)
+    next_on: dt.date | None = None
+
+
+class Followup(FollowupBase, table=True):
+    """A contact made by a person (SPEC §9): not scored, renews protection (SPEC §8). The
+    order recorded is the id."""
+
+    __table_args__ = (Index("ix_followup_lead_date", "lead_id", "occurred_on"),)
+    id: int | None = Field(default=None, primary_key=True)
+    created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: dt.datetime = moment()
+
+
+class FollowupCreate(FollowupBase):
+    pass
+
+
 class StageChange(SQLModel, table=True):
     """The audit of every stage move, by a person or by the system (automatic promotion)."""
 

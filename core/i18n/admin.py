@@ -330,6 +330,10 @@ LABELS = {
         "密码最多 72 字节(24 个汉字)。",
     ),
     "users_admin.err.common": ("This password is too common.", "此密码过于常见。"),
+    "users_admin.err.demo_password": (
+        "This is the demo logins' public password; choose another.",
+        "这是演示账号的公开密码,请另选一个。",
+    ),
     "users_admin.err.taken": ("This username is taken.", "该用户名已被使用。"),
     "users_admin.err.head_department": (
         "A department head needs a department.",

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from core import audit, metrics
 from core.db import as_date
 from core.domain import Role
+from core.errors import AppError
 from core.models import (
     AppUser,
     CommissionLine,
@@ -42,13 +43,8 @@ _CORRECTS = re.compile(r"^\[(\d{4}-\d{2})\] (.*)$", re.DOTALL)
 ADJUSTMENT_COLUMNS = ["staff_no", "name", "department", "corrects_month", "amount", "note"]
 
 
-class CommissionError(ValueError):
+class CommissionError(AppError):
     """A refused commission action; `key` is an i18n key of core/i18n/kpi.py."""
-
-    def __init__(self, key: str, **values: Any):
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 def commission_rules(session: Session, *, actor: Actor) -> dict[str, Decimal]:

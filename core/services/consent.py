@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import and_, exists, func, not_, or_, select
@@ -34,17 +33,18 @@ from sqlmodel import Session
 
 from core import audit
 from core.domain import ConsentChannel, Role
+from core.errors import AppError
 from core.models import Consent, Department, Lead, Member, Staff
 from core.permissions import Actor, PermissionDenied, require_role
 from core.scoring import stage_rank_sql
-from core.services import leads as lead_service
 from core.services import privacy
 from core.services import settings as settings_service
+from core.services.leads import access as lead_access
 from core.text import clean_text
 
 SUBJECT_TYPES = ("lead", "member")
 CHANNELS = tuple(str(channel) for channel in ConsentChannel)
-LEAD_WRITE_ROLES = lead_service.RECORDER_ROLES
+LEAD_WRITE_ROLES = lead_access.RECORDER_ROLES
 MEMBER_READ_ROLES = (Role.admin, Role.executive, Role.marketer)
 MEMBER_WRITE_ROLES = (Role.admin, Role.marketer)
 OUTREACH_ROLES = {
@@ -61,28 +61,19 @@ OUTREACH_COLUMNS = {
 }
 
 
-class ConsentError(ValueError):
+class ConsentError(AppError):
     """A refused consent record; `key` and `values` give the message in either language."""
-
-    def __init__(self, key: str, message: str, **values: Any):
-        super().__init__(message)
-        self.key = key
-        self.values = values
 
 
 def _check_subject_type(subject_type: str) -> str:
     if subject_type not in SUBJECT_TYPES:
-        raise ConsentError(
-            "consent.error.subject_type", f"subject_type must be one of {SUBJECT_TYPES}"
-        )
+        raise ConsentError("consent.error.subject_type")
     return subject_type
 
 
 def _check_channel(channel: str) -> str:
     if channel not in CHANNELS:
-        raise ConsentError(
-            "consent.error.channel", f"channel must be one of {CHANNELS}", channel=channel
-        )
+        raise ConsentError("consent.error.channel", channel=channel)
     return channel
 
 
@@ -149,9 +140,9 @@ def _lead_in_reach(session: Session, actor: Actor, lead_id: int, *, write: bool)
     if lead is None:
         raise LookupError(f"no lead with id {lead_id}")
     if write:
-        lead_service._check_can_record(session, actor, lead)
+        lead_access.check_can_record(session, actor, lead)
     else:
-        lead_service._check_visible(session, actor, lead)
+        lead_access.check_visible(session, actor, lead)
     return lead
 
 
@@ -180,7 +171,7 @@ def _check_readable(session: Session, actor: Actor, subject_type: str, ids: list
             select(Lead.id)
             .select_from(Lead)
             .join(Staff, Staff.id == Lead.owner_staff_id)
-            .where(Lead.id.in_(ids), *lead_service._scope_conditions(actor))
+            .where(Lead.id.in_(ids), *lead_access.scope_conditions(actor))
         ).scalars()
     )
     outside = existing - scoped
@@ -213,7 +204,7 @@ def record_consent(
     _check_subject_type(subject_type)
     _check_channel(channel)
     if not isinstance(granted, bool):
-        raise ConsentError("consent.error.granted", "granted must be True or False")
+        raise ConsentError("consent.error.granted")
     if subject_type == "lead":
         require_role(actor, *LEAD_WRITE_ROLES)
         lead = _lead_in_reach(session, actor, subject_id, write=True)
@@ -225,20 +216,18 @@ def record_consent(
     today = settings_service.hospital_today(session)
     day = recorded_on or today
     if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
-        raise ConsentError("consent.error.date", "recorded_on must be a date")
+        raise ConsentError("consent.error.date")
     if day > today:
-        raise ConsentError("consent.error.future", f"{day} is in the future", day=day)
+        raise ConsentError("consent.error.future", day=day)
     if since is not None and day < since:
         raise ConsentError(
             "consent.error.before_created",
-            f"the lead was created on {since}, after {day}",
             created=since,
         )
     source = clean_text((source or "").strip(), field="source") or None
     if source and len(source) > MAX_SOURCE:
         raise ConsentError(
             "consent.error.source_too_long",
-            f"the source is longer than {MAX_SOURCE} characters",
             limit=MAX_SOURCE,
         )
     row = Consent(
@@ -282,7 +271,7 @@ def consent_status(
     _check_subject_type(subject_type)
     ids = list(dict.fromkeys(int(i) for i in ids))
     if len(ids) > MAX_IDS:
-        raise ConsentError("consent.error.too_many", f"at most {MAX_IDS:,} subjects at a time")
+        raise ConsentError("consent.error.too_many")
     if not ids:
         return pd.DataFrame(columns=STATUS_COLUMNS)
     _check_readable(session, actor, subject_type, ids)
@@ -353,7 +342,7 @@ def outreach_list(
             select(Lead.id)
             .select_from(Lead)
             .join(Staff, Staff.id == Lead.owner_staff_id)
-            .where(Lead.active.is_(True), *lead_service._scope_conditions(actor))
+            .where(Lead.active.is_(True), *lead_access.scope_conditions(actor))
         )
         if stages:
             base = base.where(Lead.stage.in_([str(stage) for stage in stages]))

@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from core import audit
 from core.domain import ActivityKind, ContentKind, Role
-from core.i18n import t
+from core.errors import AppError
 from core.models import ContentPiece, Department, StaffActivity
 from core.permissions import MARKETING, Actor, PermissionDenied, require_role
 from core.services.settings import hospital_today
@@ -86,13 +86,8 @@ EDITABLE_FIELDS = (
 )
 
 
-class ContentError(ValueError):
+class ContentError(AppError):
     """A piece that cannot be saved as given; `key`/`values` give the message in any language."""
-
-    def __init__(self, key: str, **values: Any):
-        self.key = key
-        self.values = values
-        super().__init__(t(key, "en", **values))
 
 
 # --- Helpers ------------------------------------------------------------------------------

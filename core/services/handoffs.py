@@ -11,13 +11,16 @@ order `valid` (creating it if the booking was never recorded) — a visit is wha
 online appointment count, so it then counts in the month's valid orders and in the owner's
 commission (SPEC §3: ¥10 per valid appointment); `lost` cancels a booking that was never
 honoured (a valid one stays valid). The owner sees the outcome on the lead detail.
+
+Listing hand-offs (`handoff_queue` here; `lead_handoffs`, re-exported here, for a lead's
+detail) builds on core.services.leads.handoff_lists. This module depends on the lead
+services (who may change a lead, the board's rules), never the other way round.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -26,43 +29,21 @@ from sqlmodel import Session
 from core import audit
 from core.db import as_date
 from core.domain import HandoffStatus, OrderKind, OrderStatus, Role, VisitOutcome
-from core.models import AppUser, Department, Handoff, Interaction, Lead, Order, Staff, utcnow
+from core.models import AppUser, Handoff, Interaction, Lead, Order, Staff, utcnow
 from core.permissions import Actor, PermissionDenied, department_scope, require_role, staff_scope
-from core.scoring import score_as_of, score_sql
+from core.scoring import score_as_of
 from core.services import settings as settings_service
-from core.services.leads import (
-    MOVER_ROLES,
-    BoardError,
-    _check_visible,
-    _load_for_change,
-    _rules,
-    board_as_of,
-)
+from core.services.leads.access import MOVER_ROLES
+from core.services.leads.board import board_as_of, board_rules
+from core.services.leads.errors import BoardError
+from core.services.leads.handoff_lists import board_now, handoff_frame, handoff_rows_query
+from core.services.leads.handoff_lists import lead_handoffs as lead_handoffs  # re-exported
+from core.services.leads.moves import load_for_change
 from core.text import clean_text
 
 RETURN_REASONS = ("not_reachable", "not_ready", "wrong_department", "duplicate", "other")
 OPEN_STATUSES = (str(HandoffStatus.pending), str(HandoffStatus.accepted))
 ORDER_REF_PREFIX = "HANDOFF-"
-QUEUE_COLUMNS = [
-    "id",
-    "lead_id",
-    "lead_ref",
-    "name",
-    "phone",
-    "owner_name",
-    "department",
-    "stage",
-    "score",
-    "consultant",
-    "handed_by",
-    "handed_at",
-    "decided_at",
-    "status",
-    "outcome",
-    "reason_code",
-    "note",
-    "waiting_days",
-]
 
 
 def consultants(session: Session, *, actor: Actor) -> list[tuple[int, str]]:
@@ -83,7 +64,7 @@ def _lead_score(session: Session, lead: Lead) -> int:
         select(Interaction.occurred_on, Interaction.points).where(Interaction.lead_id == lead.id)
     ).all()
     dated = [(as_date(day), int(points)) for day, points in rows]
-    return score_as_of(lead.created_on, dated, as_of, _rules(session).decay)
+    return score_as_of(lead.created_on, dated, as_of, board_rules(session).decay)
 
 
 def hand_off(
@@ -96,16 +77,15 @@ def hand_off(
 ) -> Handoff:
     """Hand a qualified lead (score ≥ setting `handoff_threshold`) to a consultant."""
     note = _clean_note(note)
-    lead = _load_for_change(session, actor, [lead_id])[lead_id]
+    lead = load_for_change(session, actor, [lead_id])[lead_id]
     consultant = session.get(AppUser, consultant_user_id)
     if consultant is None or consultant.role != str(Role.consultant) or consultant.disabled:
         raise LookupError(f"no active consultant with id {consultant_user_id}")
     score = _lead_score(session, lead)
-    threshold = _rules(session).handoff_threshold
+    threshold = board_rules(session).handoff_threshold
     if score < threshold:
         raise BoardError(
             "board.error.not_qualified",
-            f"lead {lead.lead_ref} scores {score}, below the hand-off threshold {threshold}",
             score=score,
             threshold=threshold,
         )
@@ -115,9 +95,7 @@ def hand_off(
         )
     ).scalar()
     if open_count:
-        raise BoardError(
-            "board.error.already_handed", f"lead {lead.lead_ref} is already handed off"
-        )
+        raise BoardError("board.error.already_handed")
     handoff = Handoff(
         lead_id=lead.id,
         consultant_user_id=consultant.id,
@@ -143,7 +121,7 @@ def hand_off(
 def _clean_note(note: str | None) -> str | None:
     note = clean_text((note or "").strip(), field="note") or None
     if note and len(note) > 500:
-        raise BoardError("board.error.too_long", "the note is longer than 500 characters")
+        raise BoardError("board.error.too_long")
     return note
 
 
@@ -172,9 +150,7 @@ def accept_handoff(session: Session, *, actor: Actor, handoff_id: int) -> Handof
     """The consultant takes the lead on."""
     handoff, lead = _own_handoff(session, actor, handoff_id)
     if handoff.status != str(HandoffStatus.pending):
-        raise BoardError(
-            "board.error.handoff_not_pending", f"this hand-off is {handoff.status}, not pending"
-        )
+        raise BoardError("board.error.handoff_not_pending")
     handoff.status = str(HandoffStatus.accepted)
     handoff.decided_at = utcnow()
     session.add(handoff)
@@ -188,14 +164,12 @@ def return_handoff(
 ) -> Handoff:
     """The consultant gives the lead back to its owner, with a reason (RETURN_REASONS)."""
     if reason_code not in RETURN_REASONS:
-        raise BoardError(
-            "board.error.bad_reason_code", f"reason_code must be one of {RETURN_REASONS}"
-        )
+        raise BoardError("board.error.bad_reason_code")
     handoff, lead = _own_handoff(session, actor, handoff_id)
     if handoff.status not in OPEN_STATUSES:
-        raise BoardError("board.error.handoff_closed", f"this hand-off is already {handoff.status}")
+        raise BoardError("board.error.handoff_closed")
     if handoff.outcome is not None:
-        raise BoardError("board.error.handoff_has_outcome", "this hand-off already has an outcome")
+        raise BoardError("board.error.handoff_has_outcome")
     note = _clean_note(note)
     handoff.status = str(HandoffStatus.returned)
     handoff.reason_code = reason_code
@@ -215,11 +189,9 @@ def record_outcome(
     outcome = str(VisitOutcome(outcome))
     handoff, lead = _own_handoff(session, actor, handoff_id)
     if handoff.status != str(HandoffStatus.accepted):
-        raise BoardError(
-            "board.error.accept_first", "accept the hand-off before recording its outcome"
-        )
+        raise BoardError("board.error.accept_first")
     if handoff.outcome == outcome:
-        raise BoardError("board.error.same_outcome", f"the outcome is already {outcome}")
+        raise BoardError("board.error.same_outcome")
     note = _clean_note(note)
     order_ref = f"{ORDER_REF_PREFIX}{handoff.id}"
     order = session.execute(select(Order).where(Order.order_ref == order_ref)).scalars().first()
@@ -259,66 +231,6 @@ def record_outcome(
     return handoff
 
 
-def _queue_query(session: Session):
-    consultant = AppUser.__table__.alias("consultant")
-    handed_by = AppUser.__table__.alias("handed_by")
-    rules = _rules(session)
-    score = score_sql(board_as_of(session), rules.decay).label("score")
-    return (
-        select(
-            Handoff.id,
-            Handoff.lead_id,
-            Lead.lead_ref,
-            Lead.name,
-            Lead.phone,
-            Lead.owner_staff_id,
-            Staff.name.label("owner_name"),
-            Department.name.label("department"),
-            Lead.stage,
-            score,
-            func.coalesce(consultant.c.display_name, consultant.c.username).label("consultant"),
-            func.coalesce(handed_by.c.display_name, handed_by.c.username).label("handed_by"),
-            Handoff.handed_at,
-            Handoff.decided_at,
-            Handoff.status,
-            Handoff.outcome,
-            Handoff.reason_code,
-            Handoff.note,
-        )
-        .select_from(Handoff)
-        .join(Lead, Lead.id == Handoff.lead_id)
-        .join(Staff, Staff.id == Lead.owner_staff_id)
-        .join(Department, Department.id == Staff.department_id)
-        .join(consultant, consultant.c.id == Handoff.consultant_user_id)
-        .outerjoin(handed_by, handed_by.c.id == Handoff.handed_by_user_id)
-    )
-
-
-def _frame(rows, actor: Actor, now: dt.datetime) -> pd.DataFrame:
-    from core.services.leads import _shows_full_phone, mask_phone
-
-    records = []
-    for row in rows:
-        record = dict(row._mapping)
-        if not _shows_full_phone(actor, record["owner_staff_id"]):
-            record["phone"] = mask_phone(record["phone"])
-        record["score"] = int(record["score"])
-        until = now if record["status"] == str(HandoffStatus.pending) else record["decided_at"]
-        waited = (until - record["handed_at"]) if until and record["handed_at"] else None
-        record["waiting_days"] = round(waited.total_seconds() / 86400, 1) if waited else None
-        records.append(record)
-    return pd.DataFrame(records, columns=QUEUE_COLUMNS)
-
-
-def _board_now(session: Session) -> dt.datetime:
-    """Now, or the end of the board's as-of day when the data ended in the past (the demo
-    hospital), so waiting times read as they did on the data's last day."""
-    zone = ZoneInfo(settings_service.get_value(session, "timezone"))
-    as_of = board_as_of(session)
-    end_of_day = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-    return min(utcnow(), end_of_day.astimezone(dt.UTC))
-
-
 def handoff_queue(
     session: Session,
     *,
@@ -329,10 +241,10 @@ def handoff_queue(
 ) -> pd.DataFrame:
     """Hand-offs, oldest pending first: a consultant's own; a department head's and a staff
     member's those of their leads; admin, marketer and executive all. `waiting_days` is the
-    time from hand-off to now (`_board_now`) while pending, else to the consultant's
+    time from hand-off to now (`board_now`) while pending, else to the consultant's
     decision."""
     require_role(actor, *Role)
-    query = _queue_query(session)
+    query = handoff_rows_query(session)
     if actor.role == Role.consultant:
         query = query.where(Handoff.consultant_user_id == actor.user_id)
     elif actor.role == Role.dept_head:
@@ -345,18 +257,4 @@ def handoff_queue(
         func.nullif(Handoff.status, str(HandoffStatus.pending)), "0"
     )  # "0" sorts before "accepted" and "returned"
     query = query.order_by(pending_first, Handoff.handed_at, Handoff.id).limit(limit)
-    return _frame(session.execute(query), actor, now or _board_now(session))
-
-
-def lead_handoffs(session: Session, *, actor: Actor, lead_id: int) -> pd.DataFrame:
-    """Every hand-off of one lead (newest first), outcome included, for its detail."""
-    lead = session.get(Lead, lead_id)
-    if lead is None:
-        raise LookupError(f"no lead with id {lead_id}")
-    _check_visible(session, actor, lead)
-    query = (
-        _queue_query(session)
-        .where(Handoff.lead_id == lead_id)
-        .order_by(Handoff.handed_at.desc(), Handoff.id.desc())
-    )
-    return _frame(session.execute(query), actor, _board_now(session))
+    return handoff_frame(session.execute(query), actor, now or board_now(session))

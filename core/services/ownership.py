@@ -26,10 +26,12 @@ from sqlmodel import Session
 from core import audit
 from core.db import as_date, execute_many, fetch_rows
 from core.domain import Role
+from core.errors import AppError
 from core.i18n import t
 from core.models import (
     AppUser,
     Consent,
+    Followup,
     Handoff,
     Interaction,
     Lead,
@@ -60,16 +62,8 @@ FULL_NAME_ROLES = (Role.admin, Role.marketer)
 CHUNK = 5_000
 
 
-class CreditError(ValueError):
+class CreditError(AppError):
     """A refusal the user can act on: `key` is its label (core/i18n/credit.py)."""
-
-    def __init__(self, key: str, /, **values: Any):
-        self.key = key
-        self.values = values
-        super().__init__(t(key, "en", **values))
-
-    def message_in(self, lang: str = "en") -> str:
-        return t(self.key, lang, **self.values)
 
 
 class ClaimLost(CreditError):
@@ -327,10 +321,15 @@ class Protection:
 
 
 def _followup_dates(session: Session, lead_id: int, on: dt.date) -> list[dt.date]:
-    """Follow-ups renew protection (SPEC §8 and §9). There is no follow-up table yet: when
-    one lands, return the lead's follow-up dates on or before `on` here (and add them to
-    `_last_touch_expression` for the lists)."""
-    return []
+    """Follow-ups renew protection (SPEC §8 and §9): the lead's latest follow-up date on or
+    before `on` (none without one); `_latest_followup` is the same for the lists."""
+    latest = session.execute(_latest_followup(on).where(Followup.lead_id == lead_id)).scalar()
+    return [] if latest is None else [as_date(latest)]
+
+
+def _latest_followup(on: dt.date):
+    """The latest follow-up date on or before `on` (correlate it with a lead)."""
+    return select(func.max(Followup.occurred_on)).where(Followup.occurred_on <= on)
 
 
 def _start_on(history: list[dict[str, Any]], lead: Lead, on: dt.date) -> dt.date:
@@ -381,6 +380,11 @@ def _last_touch_expression(on: dt.date):
         .scalar_subquery()
     )
     interaction = func.coalesce(latest, start)
+    followup = func.coalesce(
+        _latest_followup(on).where(Followup.lead_id == Lead.id).correlate(Lead).scalar_subquery(),
+        start,
+    )
+    interaction = case((followup > interaction, followup), else_=interaction)
     last_touch = case((interaction > start, interaction), else_=start)
     join = (period, and_(period.c.lead_id == Lead.id, period.c.to_on.is_(None)))
     return last_touch, join
@@ -1123,7 +1127,7 @@ def merge_leads(
     hand-offs, consent, touches, members and aliases move to it; the merged lead is made
     inactive (its row stays, so past figures do not change), its ownership closes on `on`
     and its ref becomes an alias. The survivor is rescored. Audited."""
-    from core.services.leads import rescore_leads
+    from core.services.leads.rescoring import rescore_leads
 
     require_role(actor, *MERGE_ROLES)
     keep, merge = _merge_pair(session, keep_id, merge_id)

@@ -1,6 +1,6 @@
 """Patient contact data: who sees a full phone number, and masking for everyone else.
 
-The lead board's rules (core/services/leads.py) are the reference and are reused here, not
+The lead board's rules (core/services/leads/access.py) are the reference and are reused here, not
 redefined: a lead's full number goes to admins, marketers, the staff member who owns the lead
 and a consultant it was handed to (the board only shows a consultant their own hand-offs);
 everyone else reads 138****1234. Members follow the same idea: admins and marketers (who run
@@ -17,8 +17,8 @@ import pandas as pd
 
 from core.domain import Role
 from core.permissions import Actor
-from core.services.leads import FULL_PHONE_ROLES as LEAD_PHONE_ROLES
-from core.services.leads import _shows_full_phone, mask_phone
+from core.services.leads.access import FULL_PHONE_ROLES as LEAD_PHONE_ROLES
+from core.services.leads.access import mask_phone, shows_full_phone
 
 MEMBER_PHONE_ROLES = (Role.admin, Role.marketer)
 
@@ -37,7 +37,7 @@ def sees_full_lead_phone(actor: Actor, owner_staff_id: int | None) -> bool:
     rule; a consultant is only ever shown leads handed to them)."""
     if owner_staff_id is None:
         return actor.role in LEAD_PHONE_ROLES
-    return _shows_full_phone(actor, owner_staff_id)
+    return shows_full_phone(actor, owner_staff_id)
 
 
 def sees_full_member_phone(actor: Actor, owner_staff_id: int | None = None) -> bool:

@@ -19,6 +19,7 @@ from core.domain import (
     BROWSE_NEWS_POINTS_RANGE,
     DEFAULT_ACTIVE_STAFF_LEAD_THRESHOLD,
     DEFAULT_EARNING_POINTS,
+    DEFAULT_FOLLOWUP_CADENCE,
     DEFAULT_HANDOFF_THRESHOLD,
     DEFAULT_IDLE_DECAY_POINTS,
     DEFAULT_IMPORT_MAX_COLUMNS,
@@ -55,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     # SPEC §8: days an owner holds a lead after its last touch; pool claims a person a day.
     "protection_days": 30,
     "daily_claim_limit": 20,
+    # SPEC §9: days to the next follow-up by stage (core.services.followups).
+    "followup_cadence": {str(k): v for k, v in DEFAULT_FOLLOWUP_CADENCE.items()},
     # Imports (core.importer.Limits): a bigger file is refused before it is read.
     "import_max_rows": DEFAULT_IMPORT_MAX_ROWS,
     "import_max_columns": DEFAULT_IMPORT_MAX_COLUMNS,
@@ -183,6 +186,15 @@ def set_value(session: Session, *, actor: Actor, key: str, value: Any) -> None:
         entity_id=key,
         detail={"old": old, "new": value},
     )
+
+
+def followup_cadence(session: Session) -> dict[str, int]:
+    """Days from a follow-up to the next one, for each stage (SPEC §9; defaults filled in)."""
+    stored = get_value(session, "followup_cadence") or {}
+    return {
+        str(stage): int(stored.get(str(stage), days))
+        for stage, days in DEFAULT_FOLLOWUP_CADENCE.items()
+    }
 
 
 def scoring_rules(session: Session) -> dict[str, ScoringRule]:

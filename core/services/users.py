@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from core import audit
 from core.domain import Role
+from core.errors import AppError
 from core.models import (
     AppUser,
     AppUserCreate,
@@ -80,23 +81,23 @@ COMMON_PASSWORDS = frozenset(
 )
 
 
-class PasswordRejected(ValueError):
-    pass
+class PasswordRejected(AppError):
+    """A password a login may not have (too short, too long, too common, the demo's)."""
 
 
-class UserError(ValueError):
-    pass
+class UserError(AppError):
+    """A refused change of a login (`users_admin.err.*` keys)."""
 
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordRejected(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise PasswordRejected("users_admin.err.short", n=MIN_PASSWORD_LENGTH)
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
-        raise PasswordRejected("a password may be at most 72 bytes (24 Chinese characters)")
+        raise PasswordRejected("users_admin.err.long")
     if password.lower() in COMMON_PASSWORDS:
-        raise PasswordRejected("this password is too common")
+        raise PasswordRejected("users_admin.err.common")
     if password == DEMO_PASSWORD:
-        raise PasswordRejected("this is the demo logins' public password")
+        raise PasswordRejected("users_admin.err.demo_password")
 
 
 # bcrypt's work factor. Tests lower it (tests/conftest.py): hashing is not what they test.
@@ -143,19 +144,19 @@ def create_user(
     if check_strength:
         check_password_strength(user_create.password)
     if get_by_username(session, user_create.username):
-        raise UserError(f"username '{user_create.username}' is taken")
+        raise UserError("users_admin.err.taken", username=user_create.username)
     department_id = user_create.department_id
     if user_create.staff_id is not None:
         staff = session.get(Staff, user_create.staff_id)
         if staff is None:
-            raise UserError("no such staff member")
+            raise UserError("users_admin.err.no_staff")
         department_id = department_id or staff.department_id
     if role == Role.dept_head and department_id is None:
-        raise UserError("a department head needs a department")
+        raise UserError("users_admin.err.head_department")
     if role == Role.staff and user_create.staff_id is None:
-        raise UserError("a staff login needs a staff member")
+        raise UserError("users_admin.err.staff_needed")
     if department_id is not None and session.get(Department, department_id) is None:
-        raise UserError("no such department")
+        raise UserError("users_admin.err.no_department")
     user = AppUser(
         username=user_create.username,
         role=str(role),
@@ -372,7 +373,7 @@ def reset_password(session: Session, *, actor: Actor, user_id: int, new_password
     check_password_strength(new_password)
     user = session.get(AppUser, user_id)
     if user is None:
-        raise UserError("no such user")
+        raise UserError("users_admin.err.no_user")
     user.password_hash = hash_password(new_password)
     user.failed_logins = 0
     user.locked_until = None
@@ -387,7 +388,7 @@ def set_disabled(session: Session, *, actor: Actor, user_id: int, disabled: bool
     require_role(actor, Role.admin)
     user = session.get(AppUser, user_id)
     if user is None:
-        raise UserError("no such user")
+        raise UserError("users_admin.err.no_user")
     if user.id == actor.user_id and disabled:
         raise PermissionDenied("you cannot disable your own login")
     user.disabled = disabled

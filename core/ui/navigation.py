@@ -42,6 +42,14 @@ class PageEntry:
 
 # SPEC §7's order. Executives read every page but Admin; nobody else sees more than their job.
 PAGES: tuple[PageEntry, ...] = (
+    # SPEC §9: first in the menu of everyone who follows leads up. (They still land on Home
+    # after signing in; `landing=True` here would make My day their landing page.)
+    PageEntry(
+        "pages/0_My_day.py",
+        "page.my_day",
+        ":material/today:",
+        frozenset({Role.dept_head, Role.marketer, Role.consultant, Role.staff}),
+    ),
     PageEntry("pages/0_Welcome.py", "page.home", ":material/home:", ALL_ROLES, landing=True),
     PageEntry(
         "pages/1_Staff_and_cards.py",
@@ -90,7 +98,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/8_Admin.py", "page.admin", ":material/settings:", frozenset({Role.admin})),
 )
 PAGE_BY_KEY = {page.title_key: page for page in PAGES}
-HOME = PAGES[0]
+HOME = PAGE_BY_KEY["page.home"]
 
 
 def pages_for(role: Role) -> list[PageEntry]:

@@ -35,6 +35,7 @@ from core.models import (
     Lead,
     Member,
     Order,
+    OwnershipPeriod,
     PointsEntry,
     Staff,
     StaffActivity,
@@ -58,7 +59,9 @@ MODELS = {
     "members": Member,
     "points": PointsEntry,
 }
-COUNTED = [*MODELS.values(), StageChange, ImportBatch, AuditLog]
+# Kinds that add no row of their own: a transfer ends one ownership period and starts the next.
+CHANGED_BY = {"transfers": OwnershipPeriod}
+COUNTED = [*MODELS.values(), *CHANGED_BY.values(), StageChange, ImportBatch, AuditLog]
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlmodel import func, select
 from core import metrics
 from core.domain import NON_EARNING_POINTS_KINDS
 from core.models import AuditLog, PointsEntry, Reward
+from core.months import add_months
 from core.permissions import Actor
 from core.services import members as svc
 from core.services import settings as settings_service
@@ -246,7 +247,7 @@ def test_expiry_never_takes_points_earned_after_the_cutoff(session, months):
     settings_service.set_value(session, actor=admin, key="points_expiry_months", value=months)
     member = make_member(session)
     as_of = dt.date(2019, 8, 31)
-    fresh = svc.add_months(as_of, -months) + dt.timedelta(days=1)
+    fresh = add_months(as_of, -months) + dt.timedelta(days=1)
     session.add(PointsEntry(member_id=member.id, kind="event", points=70, occurred_on=fresh))
     session.add(PointsEntry(member_id=member.id, kind="event", points=30, occurred_on=FIRST_DAY))
     session.flush()

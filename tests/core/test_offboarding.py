@@ -193,7 +193,7 @@ def test_a_stale_preview_is_refused_and_nothing_changes(session, team):
 def test_every_reassignment_is_audited_with_the_reason(session, team):
     """Each moved lead, member and hand-off has its own audit row naming the old and new
     owner and the reason; the lead's timeline shows the change of owner."""
-    from core.services.leads import _timeline
+    from core.services.leads.detail import _timeline
 
     admin = make_actor(session, Role.admin)
     _offboard(session, admin, team)

@@ -22,6 +22,7 @@ from core.models import (
 )
 from core.permissions import PermissionDenied
 from core.services import settings as settings_service
+from core.services import settings_checks
 from core.services import table_admin as ta
 from core.services.leads import rescore_leads
 from tests.factories import (
@@ -473,9 +474,11 @@ def test_every_table_admin_service_refuses_other_roles(session, role):
             session, actor=actor, table="department", values={"code": "Z", "name": "z"}
         ),
         lambda: ta.deactivate_or_delete(session, actor=actor, table="department", pk=department.id),
-        lambda: ta.change_settings(session, actor=actor, values={"handoff_threshold": 1}),
-        lambda: ta.scoring_preview(session, actor=actor),
-        lambda: ta.active_staff_preview(session, actor=actor, threshold=10),
+        lambda: settings_checks.change_settings(
+            session, actor=actor, values={"handoff_threshold": 1}
+        ),
+        lambda: settings_checks.scoring_preview(session, actor=actor),
+        lambda: settings_checks.active_staff_preview(session, actor=actor, threshold=10),
     ]
     for call in calls:
         with pytest.raises(PermissionDenied):
@@ -490,8 +493,8 @@ def test_every_table_admin_service_refuses_other_roles(session, role):
 def test_settings_are_validated_audited_and_take_effect_at_once(session, admin):
     """Thresholds out of order are refused with nothing changed; a good change is audited
     with old and new values and read back by the next reader."""
-    with pytest.raises(ta.SettingRejected) as refused:
-        ta.change_settings(
+    with pytest.raises(settings_checks.SettingRejected) as refused:
+        settings_checks.change_settings(
             session,
             actor=admin,
             values={
@@ -503,7 +506,7 @@ def test_settings_are_validated_audited_and_take_effect_at_once(session, admin):
     assert set(refused.value.errors) == {"stage_thresholds", "timezone"}
     assert session.exec(select(Setting)).all() == []
 
-    changed = ta.change_settings(
+    changed = settings_checks.change_settings(
         session,
         actor=admin,
         values={"handoff_threshold": 70, "auto_promotion": True, "commission_rate": 0.06},
@@ -541,7 +544,7 @@ def test_the_scoring_preview_matches_the_score_definition(session, admin):
     session.commit()
 
     proposed = {"weak_trust": 15, "strong_trust": 50, "super_trust": 100}
-    preview = ta.scoring_preview(
+    preview = settings_checks.scoring_preview(
         session, actor=admin, thresholds=proposed, decay=5, handoff=40, as_of=day
     )
 
@@ -572,17 +575,20 @@ def test_the_active_staff_preview_counts_owners_over_each_threshold(session, adm
     for _ in range(2):
         make_lead(session, owner=quiet)
     session.commit()
-    ta.change_settings(session, actor=admin, values={"active_staff_lead_threshold": 3})
-    assert ta.active_staff_preview(session, actor=admin, threshold=2) == {"before": 1, "after": 2}
+    settings_checks.change_settings(session, actor=admin, values={"active_staff_lead_threshold": 3})
+    assert settings_checks.active_staff_preview(session, actor=admin, threshold=2) == {
+        "before": 1,
+        "after": 2,
+    }
 
 
 def test_a_setting_added_later_is_checked_by_the_type_of_its_default(session, admin, monkeypatch):
     """A developer adds a setting to core.services.settings without a check here: the admin
     can change it, and a value of the wrong type is refused."""
     monkeypatch.setitem(settings_service.DEFAULTS, "reminder_hours", 24)
-    with pytest.raises(ta.SettingRejected):
-        ta.change_settings(session, actor=admin, values={"reminder_hours": "soon"})
-    assert ta.change_settings(session, actor=admin, values={"reminder_hours": 48}) == [
+    with pytest.raises(settings_checks.SettingRejected):
+        settings_checks.change_settings(session, actor=admin, values={"reminder_hours": "soon"})
+    assert settings_checks.change_settings(session, actor=admin, values={"reminder_hours": 48}) == [
         "reminder_hours"
     ]
     assert settings_service.get_value(session, "reminder_hours") == 48

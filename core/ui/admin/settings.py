@@ -15,7 +15,7 @@ from core.db import read_session
 from core.domain import STAGE_ORDER, PointsKind
 from core.i18n import label_of, t
 from core.services import settings as settings_service
-from core.services import table_admin as ta
+from core.services import settings_checks
 from core.ui.admin.shared import lang_key
 from core.ui.admin.tables import table_editor
 from core.ui.auth import CurrentUser
@@ -30,8 +30,10 @@ def _save_settings(user: CurrentUser, values: dict[str, Any]) -> None:
 
     def change(session) -> list[str]:
         try:
-            changed = ta.change_settings(session, actor=user.actor, values=values, lang=lang)
-        except ta.SettingRejected as error:
+            changed = settings_checks.change_settings(
+                session, actor=user.actor, values=values, lang=lang
+            )
+        except settings_checks.SettingRejected as error:
             raise Refused(
                 "\n".join(
                     "- "
@@ -112,7 +114,7 @@ def _scoring_settings(user: CurrentUser, values: dict[str, Any]) -> None:
         ordered = list(proposed.values())
         if ordered == sorted(ordered) and len(set(ordered)) == 3:
             with read_session() as session:
-                preview = ta.scoring_preview(
+                preview = settings_checks.scoring_preview(
                     session,
                     actor=user.actor,
                     thresholds=new_values["stage_thresholds"],
@@ -198,7 +200,9 @@ def _cards_settings(user: CurrentUser, values: dict[str, Any]) -> None:
     }
     if int(threshold) != int(values["active_staff_lead_threshold"]):
         with read_session() as session:
-            preview = ta.active_staff_preview(session, actor=user.actor, threshold=int(threshold))
+            preview = settings_checks.active_staff_preview(
+                session, actor=user.actor, threshold=int(threshold)
+            )
         st.warning(
             t(
                 "settings_admin.active_preview",
@@ -321,7 +325,7 @@ def _commission_settings(user: CurrentUser, values: dict[str, Any]) -> None:
         with read_session() as session:
             month = metrics.latest_data_month(session)
             preview = (
-                ta.commission_preview(
+                settings_checks.commission_preview(
                     session,
                     actor=user.actor,
                     month=month,

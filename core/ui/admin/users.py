@@ -11,42 +11,35 @@ from core.db import read_session
 from core.domain import Role
 from core.i18n import t
 from core.models import AppUserCreate
+from core.permissions import PermissionDenied
 from core.services import table_admin as ta
 from core.services import users as users_service
 from core.ui.admin.shared import cell_table, choose, refuse_cells
 from core.ui.admin.tables import table_editor
 from core.ui.auth import CurrentUser
-from core.ui.saving import save
+from core.ui.saving import Refused, save
 from core.ui.text import plain
 
 
 def _user_error(error: Exception, lang: str) -> str | None:
-    """A refusal of the users service (an English sentence) in `lang`; None: not known."""
-    text = str(error)
-    if isinstance(error, users_service.PasswordRejected):
-        if "common" in text:
-            return t("users_admin.err.common", lang)
-        if "72" in text:
-            return t("users_admin.err.long", lang)
-        return t("users_admin.err.short", lang, n=users_service.MIN_PASSWORD_LENGTH)
+    """A login's fields the model refused, each named, in `lang`; None: not such a refusal."""
     if isinstance(error, ValidationError):
         return "; ".join(
-            f"{e['loc'][0] if e.get('loc') else ''}: {ta._error_message(e, lang)}"
+            f"{e['loc'][0] if e.get('loc') else ''}: {ta.error_message(e, lang)}"
             for e in error.errors()
         )
-    known = {
-        "is taken": "users_admin.err.taken",
-        "department head needs": "users_admin.err.head_department",
-        "staff login needs": "users_admin.err.staff_needed",
-        "no such staff": "users_admin.err.no_staff",
-        "no such department": "users_admin.err.no_department",
-        "no such user": "users_admin.err.no_user",
-        "your own login": "table_admin.err.self",
-    }
-    for fragment, key in known.items():
-        if fragment in text:
-            return t(key, lang)
     return None
+
+
+def _set_disabled(session, actor, login, lang: str) -> None:
+    try:
+        users_service.set_disabled(
+            session, actor=actor, user_id=login.id, disabled=not login.disabled
+        )
+    except PermissionDenied as error:
+        if "your own login" in str(error):
+            raise Refused(t("table_admin.err.self", lang)) from error
+        raise
 
 
 def tab(user: CurrentUser) -> None:
@@ -197,9 +190,7 @@ def tab(user: CurrentUser) -> None:
         label = "users_admin.enable" if login.disabled else "users_admin.disable"
         if st.button(t(label, lang), key="users_toggle_disabled"):
             save(
-                lambda session: users_service.set_disabled(
-                    session, actor=actor, user_id=login.id, disabled=not login.disabled
-                ),
+                lambda session: _set_disabled(session, actor, login, lang),
                 lang=lang,
                 affects=("users",),
                 done=t(f"{label}_done", lang, username=plain(login.username)),

@@ -1,0 +1,422 @@
+"""My day and the follow-up widgets (SPEC §9), phone first.
+
+- `followup_form(user, lead_id=…, name=…, stage=…, on=…, key=…)`: the reusable form that
+  records a follow-up with the next date prefilled from the stage cadence. The lead dialog
+  and the board card can call it as is.
+- `my_day_page(user)`: the page itself — counts, the sections of the day, one-tap actions
+  (call, record, open), and for heads and marketers the team views with the weekly trend.
+- `cadence_settings(user)`: the admin's cadence editor with its preview, for the settings tab.
+
+Rows are drawn in bordered containers with the actions in a horizontal container, so a
+390-px-wide phone shows each lead as a card with three buttons side by side.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.db import read_session
+from core.domain import STAGE_ORDER, Role
+from core.i18n import label_of, t
+from core.permissions import Actor
+from core.services import followups as service
+from core.ui.actions import run_write, show_flash
+from core.ui.cache import cached
+from core.ui.text import plain
+
+FORM_OPEN = "myday_form_open"  # "section:lead_id" of the row whose form is open
+LEAD_OPEN = "myday_lead_open"  # lead id of the open lead dialog
+LEAD_SECTIONS = ("overdue", "due_today", "first_contacts")
+TEAM_ROLES = (Role.admin, Role.marketer, Role.dept_head)
+CSS = """
+<style>
+.st-key-myday_counts [data-testid="stMetric"] {padding: 0.1rem 0.4rem;}
+.st-key-myday_counts [data-testid="stMetricValue"] {font-size: 1.6rem;}
+@media (max-width: 640px) {
+  .st-key-myday_counts [data-testid="stMetricValue"] {font-size: 1.3rem;}
+  .st-key-myday_counts [data-testid="stMetricLabel"] p {font-size: 0.8rem;}
+}
+[class*="st-key-myday_acts_"] button, [class*="st-key-myday_acts_"] a {min-height: 44px;}
+[class*="st-key-myday_row_"] p {margin-bottom: 0.15rem;}
+</style>
+"""
+
+
+# --- Cached readers -------------------------------------------------------------------------
+
+
+@cached("leads", "members")
+def cached_day(actor: Actor) -> service.MyDay:
+    with read_session() as session:
+        on = service.my_day_as_of(session)
+        return service.my_day(session, actor=actor, on=on)
+
+
+@cached("leads")
+def cached_team(actor: Actor) -> tuple[dt.date, pd.DataFrame, pd.DataFrame]:
+    with read_session() as session:
+        on = service.my_day_as_of(session)
+        team = service.team_by_person(session, actor=actor, on=on)
+        trend = service.on_time_by_week(session, actor=actor, on=on)
+        return on, team, trend
+
+
+@cached("leads", "settings")
+def cached_cadence() -> dict[str, int]:
+    with read_session() as session:
+        return service.cadence(session)
+
+
+# --- The follow-up form (reusable) ------------------------------------------------------------
+
+
+def followup_form(
+    user, *, lead_id: int, name: str, stage: str, on: dt.date, key: str, on_saved=None
+) -> bool:
+    """A form recording a contact with one lead: how, when, the next date (prefilled from
+    the cadence of `stage`) and a note. Returns True once saved (the caches of leads are
+    cleared; `on_saved()` then runs, e.g. to close the form and rerun)."""
+    lang = user.lang
+    days = cached_cadence().get(stage, cached_cadence()[str(STAGE_ORDER[0])])
+    with st.form(key=f"fu_form_{key}", border=True, enter_to_submit=False):
+        st.markdown(t("followups.form.title", lang, name=plain(name)))
+        kind = st.radio(
+            t("followups.form.kind", lang),
+            service.KINDS,
+            format_func=lambda k: label_of("followup_kind", k, lang),
+            horizontal=True,
+            key=f"fu_kind_{key}",
+        )
+        occurred_on = st.date_input(
+            t("followups.form.occurred_on", lang), value=on, max_value=on, key=f"fu_on_{key}"
+        )
+        next_on = st.date_input(
+            t("followups.form.next_on", lang),
+            value=on + dt.timedelta(days=days),
+            min_value=on,
+            help=t("followups.form.next_help", lang, days=days,
+                   stage=label_of("stage", stage, lang)),
+            key=f"fu_next_{key}",
+        )  # fmt: skip
+        note = st.text_area(
+            t("followups.form.note", lang), height=68, max_chars=500, key=f"fu_note_{key}"
+        )
+        submitted = st.form_submit_button(
+            t("followups.form.save", lang), type="primary", width="stretch"
+        )
+    if not submitted:
+        return False
+    saved = run_write(
+        lambda session: service.record_followup(
+            session,
+            actor=user.actor,
+            lead_id=lead_id,
+            kind=kind,
+            occurred_on=occurred_on,
+            note=note,
+            next_on=next_on,
+        ),
+        lang=lang,
+        affects=("leads",),
+        done=lambda row: t("followups.saved", lang, name=plain(name), next_on=row.next_on),
+        flash=True,
+    )
+    if saved and on_saved is not None:
+        on_saved()
+    return bool(saved)
+
+
+# --- My day -------------------------------------------------------------------------------
+
+
+def _tel(phone) -> str | None:
+    if not isinstance(phone, str) or not phone:
+        return None
+    digits = re.sub(r"[^\d+]", "", phone)
+    return f"tel:{digits}" if len(digits) >= 5 else None
+
+
+def _why(section: str, row, lang: str) -> str:
+    if section == "overdue":
+        key = "myday.why.overdue" if row["followed"] else "myday.why.first_overdue"
+        return t(key, lang, day=row["next_on"], days=int(row["overdue_days"]))
+    if section == "due_today":
+        return t("myday.why.due_today", lang, last=row["last_on"])
+    if section == "first_contacts":
+        return t("myday.why.first_contact", lang, created=row["last_on"])
+    if section == "handoffs":
+        handed = row["handed_at"]
+        day = handed.date() if hasattr(handed, "date") else handed
+        return t("myday.why.handoff", lang, consultant=plain(row["consultant"]), day=day)
+    if section == "lapsing":
+        return t("myday.why.lapsing", lang, until=row["protected_until"])
+    return ""
+
+
+def _close_form() -> None:
+    st.session_state.pop(FORM_OPEN, None)
+
+
+def _toggle_form(token: str) -> None:
+    st.session_state[FORM_OPEN] = None if st.session_state.get(FORM_OPEN) == token else token
+
+
+def _open_lead(lead_id: int) -> None:
+    st.session_state[LEAD_OPEN] = lead_id
+
+
+def _after_save() -> None:
+    _close_form()
+    st.session_state.pop(LEAD_OPEN, None)
+    st.rerun()
+
+
+def _lead_row(user, section: str, row, on: dt.date) -> None:
+    lang = user.lang
+    lead_id = int(row["lead_id"])
+    token = f"{section}:{lead_id}"
+    with st.container(border=True, key=f"myday_row_{section}_{lead_id}"):
+        stage = label_of("stage", row["stage"], lang)
+        score = t("myday.score", lang, score=int(row["score"]))
+        handed = f" · {t('myday.why.handed', lang)}" if row.get("handed") is True else ""
+        st.markdown(f"**{plain(row['name'])}** · {stage} · {score}{handed}")
+        why = plain(_why(section, row, lang))
+        st.markdown(f":red[{why}]" if section == "overdue" else why)
+        writable = user.can_write and section != "handoffs"
+        with st.container(horizontal=True, key=f"myday_acts_{section}_{lead_id}", gap="small"):
+            tel = _tel(row.get("phone"))
+            if tel:
+                st.link_button(t("myday.call", lang), tel, icon=":material/call:", width="stretch")
+            else:
+                st.button(t("myday.no_phone", lang), key=f"myday_nophone_{section}_{lead_id}",
+                          disabled=True, width="stretch")  # fmt: skip
+            if writable:
+                st.button(
+                    t("myday.record", lang),
+                    key=f"myday_rec_{section}_{lead_id}",
+                    icon=":material/edit_note:",
+                    type="primary",
+                    width="stretch",
+                    on_click=_toggle_form,
+                    args=(token,),
+                )
+            st.button(
+                t("myday.open", lang),
+                key=f"myday_open_{section}_{lead_id}",
+                icon=":material/open_in_new:",
+                width="stretch",
+                on_click=_open_lead,
+                args=(lead_id,),
+            )
+        if writable and st.session_state.get(FORM_OPEN) == token:
+            followup_form(
+                user, lead_id=lead_id, name=str(row["name"]), stage=str(row["stage"]), on=on,
+                key=f"{section}_{lead_id}", on_saved=_after_save,
+            )  # fmt: skip
+
+
+def _member_row(row, lang: str) -> None:
+    with st.container(border=True, key=f"myday_row_member_{row['member_no']}"):
+        st.markdown(f"**{plain(row['name'])}** · {plain(row['member_no'])}")
+        st.markdown(t(f"myday.why.{row['why']}", lang))
+        tel = _tel(row["phone"])
+        if tel:
+            with st.container(horizontal=True, key=f"myday_acts_member_{row['member_no']}"):
+                st.link_button(t("myday.call", lang), tel, icon=":material/call:", width="stretch")
+
+
+def _lead_dialog(user, row, on: dt.date) -> None:
+    lang = user.lang
+    lead_id = int(row["lead_id"])
+
+    def body() -> None:
+        st.markdown(
+            t("myday.opened_lead", lang, ref=plain(row["lead_ref"]), name=plain(row["name"]))
+        )
+        st.caption(
+            f"{label_of('stage', row['stage'], lang)} · "
+            f"{t('myday.score', lang, score=int(row['score']))}"
+        )
+        tel = _tel(row.get("phone"))
+        if tel:
+            st.link_button(f"{t('myday.call', lang)} {plain(row['phone'])}", tel,
+                           icon=":material/call:", width="stretch")  # fmt: skip
+        st.markdown(f"**{t('myday.history', lang)}**")
+        with read_session() as session:
+            history = service.lead_followups(session, actor=user.actor, lead_id=lead_id)
+        if history.empty:
+            st.caption(t("myday.no_history", lang))
+        for item in history.head(10).itertuples():
+            note = f" — {plain(item.note)}" if isinstance(item.note, str) and item.note else ""
+            following = f" → {item.next_on}" if item.next_on else ""
+            st.markdown(
+                f"{item.occurred_on} · {label_of('followup_kind', item.kind, lang)} · "
+                f"{plain(item.staff)}{following}{note}"
+            )
+        if user.can_write:
+            followup_form(
+                user, lead_id=lead_id, name=str(row["name"]), stage=str(row["stage"]), on=on,
+                key=f"dialog_{lead_id}", on_saved=_after_save,
+            )  # fmt: skip
+
+    st.dialog(
+        t("page.my_day", lang),
+        width="small",
+        on_dismiss=lambda: st.session_state.pop(LEAD_OPEN, None),
+    )(body)()
+
+
+def _counts(day: service.MyDay, lang: str) -> None:
+    names = ("overdue", "due_today", "first_contacts", "handoffs", "members", "lapsing")
+    with st.container(horizontal=True, key="myday_counts", gap="small"):
+        for name in names:
+            st.metric(t(f"myday.count.{name}", lang), f"{day.counts[name]:,}", width="content")
+
+
+def _section(user, name: str, frame: pd.DataFrame, total: int, on: dt.date) -> None:
+    if not total:
+        return
+    lang = user.lang
+    st.subheader(f"{t(f'myday.section.{name}', lang)} ({total:,})")
+    for row in frame.to_dict("records"):
+        if name == "members":
+            _member_row(row, lang)
+        else:
+            _lead_row(user, name, row, on)
+    if total > len(frame):
+        st.caption(t("myday.more", lang, count=total - len(frame)))
+
+
+def _all_rows(day: service.MyDay) -> dict[int, dict]:
+    rows: dict[int, dict] = {}
+    for name in (*LEAD_SECTIONS, "handoffs", "lapsing"):
+        for row in getattr(day, name).to_dict("records"):
+            rows.setdefault(int(row["lead_id"]), row)
+    return rows
+
+
+def _team(user) -> None:
+    lang = user.lang
+    on, team, trend = cached_team(user.actor)
+    st.header(t("myday.team.title", lang))
+    scope = "department" if user.role == Role.dept_head else "all"
+    st.caption(t(f"myday.team.caption_{scope}", lang))
+    if team.empty:
+        st.info(t("myday.team.empty", lang))
+        return
+    with st.container(horizontal=True, key="myday_team_counts", gap="small"):
+        st.metric(t("myday.team.team_overdue", lang), f"{int(team['overdue'].sum()):,}")
+        st.metric(t("myday.team.team_unattended", lang), f"{int(team['unattended'].sum()):,}",
+                  help=t("myday.team.unattended_help", lang))  # fmt: skip
+    shown = team.assign(staff_no=team["staff_no"].fillna("—")).rename(
+        columns={c: t(f"myday.team.{c}", lang) for c in team.columns if c != "staff_no"}
+        | {"staff_no": t("myday.team.staff_no", lang)}
+    )
+    st.dataframe(shown, hide_index=True, width="stretch", key="myday_team_table")
+    st.subheader(t("myday.trend.title", lang))
+    if not trend["due"].sum():
+        st.caption(t("myday.trend.empty", lang))
+        return
+    st.plotly_chart(trend_figure(trend, lang), width="stretch", key="myday_trend")
+
+
+def trend_figure(trend: pd.DataFrame, lang: str) -> go.Figure:
+    """The weekly share of due follow-ups done on time (a line) over the number due (bars)."""
+    weeks = [str(week) for week in trend["week"]]
+    figure = go.Figure()
+    figure.add_bar(x=weeks, y=trend["due"], name=t("myday.trend.due", lang),
+                   marker_color="#cbd5e1")  # fmt: skip
+    figure.add_scatter(
+        x=weeks,
+        y=[None if pd.isna(v) else round(100 * v, 1) for v in trend["share"]],
+        name=t("myday.trend.share", lang),
+        mode="lines+markers",
+        line={"color": "#2563eb", "width": 3},
+        yaxis="y2",
+    )
+    figure.update_layout(
+        height=300,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.12, "x": 0},
+        xaxis={"title": t("myday.trend.week", lang), "type": "category"},
+        yaxis={"title": t("myday.trend.due", lang), "showgrid": False},
+        yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "title": "%"},
+        hovermode="x unified",
+    )  # fmt: skip
+    return figure
+
+
+def my_day_page(user) -> None:
+    """The whole page: what the signed-in person has to do today, then their team's."""
+    lang = user.lang
+    st.markdown(CSS, unsafe_allow_html=True)
+    show_flash()
+    day = cached_day(user.actor)
+    st.caption(t("myday.as_of", lang, day=day.on))
+    if user.staff_id is None and user.role != Role.consultant:
+        st.caption(t("myday.no_staff", lang))
+    _counts(day, lang)
+    if not any(day.counts.values()):
+        st.success(t("myday.empty", lang), icon=":material/sentiment_satisfied:")
+    for name in (*LEAD_SECTIONS, "handoffs", "members", "lapsing"):
+        _section(user, name, getattr(day, name), day.counts[name], day.on)
+    opened = st.session_state.get(LEAD_OPEN)
+    if opened is not None:
+        row = _all_rows(day).get(int(opened))
+        if row is None:
+            st.session_state.pop(LEAD_OPEN, None)
+        else:
+            _lead_dialog(user, row, day.on)
+    if user.role in TEAM_ROLES:
+        _team(user)
+
+
+# --- Cadence settings (for the admin's settings tab) -----------------------------------------
+
+
+def cadence_settings(user) -> None:
+    """The cadence editor: a number of days per stage, a preview of how many leads the
+    change makes due (per stage and in all), and Save. Admins only (the service checks)."""
+    lang = user.lang
+    st.subheader(t("followups.cadence.title", lang))
+    st.caption(t("followups.cadence.caption", lang))
+    current = cached_cadence()
+    proposed = {}
+    with st.container(horizontal=True, key="cadence_inputs"):
+        for stage in STAGE_ORDER:
+            proposed[str(stage)] = int(
+                st.number_input(
+                    label_of("stage", str(stage), lang),
+                    min_value=service.CADENCE_RANGE[0],
+                    max_value=service.CADENCE_RANGE[1],
+                    value=int(current[str(stage)]),
+                    step=1,
+                    key=f"cadence_{stage}",
+                )
+            )
+    if proposed == current:
+        return
+    with read_session() as session:
+        preview = service.cadence_change_preview(session, actor=user.actor, days=proposed)
+        on = service.my_day_as_of(session)
+    due_now, due_new = int(preview["due_now"].sum()), int(preview["due_new"].sum())
+    st.info(t("followups.cadence.preview", lang, day=on, due_now=due_now, due_new=due_new,
+              change=due_new - due_now))  # fmt: skip
+    shown = preview.assign(stage=[label_of("stage", s, lang) for s in preview["stage"]])
+    st.dataframe(
+        shown.rename(columns={c: t(f"followups.cadence.{c}", lang) for c in shown.columns}),
+        hide_index=True,
+        key="cadence_preview",
+    )
+    if st.button(t("app.save", lang), key="cadence_save", type="primary"):
+        run_write(
+            lambda session: service.set_cadence(session, actor=user.actor, days=proposed),
+            lang=lang,
+            affects=("settings",),
+            done=t("followups.cadence.saved", lang),
+        )

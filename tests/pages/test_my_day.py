@@ -1,0 +1,104 @@
+"""My day under AppTest, on a private copy of the demo hospital (its last day, 2019-08-31)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.db import read_session
+from core.models import Followup, Staff
+from core.services import followups, users
+from tests.pages.apptest import open_page, texts
+
+PAGE = "pages/0_My_day.py"
+
+
+def _actor(username: str):
+    with read_session() as session:
+        return users.actor_of(users.get_by_username(session, username))
+
+
+def _day(username: str):
+    with read_session() as session:
+        return followups.my_day(session, actor=_actor(username), on=followups.my_day_as_of(session))
+
+
+def test_staff_records_a_call_and_the_lead_leaves_the_list_at_once(demo_app):
+    """The physician opens My day: counts at the top, his overdue leads first (oldest
+    first). He taps Record on the first one, keeps the prefilled next date and saves: the
+    lead is gone from the list, the counts drop by one, and the follow-up is saved with the
+    next date the stage cadence suggested."""
+    day = _day("staff")
+    first = day.overdue.iloc[0]
+    assert day.counts["overdue"] >= 2
+    assert list(day.overdue["next_on"]) == sorted(day.overdue["next_on"])
+    at = open_page(PAGE, username="staff")
+    assert not at.exception
+    shown = texts(at)
+    assert "My day" in shown and f"Overdue ({day.counts['overdue']})" in shown
+    assert any(m.label == "Overdue" and m.value == str(day.counts["overdue"]) for m in at.metric)
+    lead_id = int(first["lead_id"])
+    assert f"myday_rec_overdue_{lead_id}" in [b.key for b in at.button]
+    at.button(key=f"myday_rec_overdue_{lead_id}").click().run()
+    assert not at.exception
+    prefilled = at.date_input(key=f"fu_next_overdue_{lead_id}").value
+    at.button(key=f"FormSubmitter:fu_form_overdue_{lead_id}-Save follow-up").click().run()
+    assert not at.exception
+    assert f"myday_rec_overdue_{lead_id}" not in [b.key for b in at.button]
+    shown = texts(at)
+    assert f"Overdue ({day.counts['overdue'] - 1})" in shown
+    assert "Follow-up with" in shown
+    with read_session() as session:
+        saved = session.execute(
+            select(Followup.next_on, Followup.kind).where(Followup.lead_id == lead_id)
+            .order_by(Followup.id.desc())
+        ).first()  # fmt: skip
+    assert saved == (prefilled, "call")
+
+
+def test_my_day_in_chinese(demo_app):
+    """The same page in Chinese: the title, the counts and the sections."""
+    at = open_page(PAGE, username="staff", lang="zh")
+    assert not at.exception
+    shown = texts(at)
+    assert "我的今日" in shown and "已逾期" in shown and "今日到期" in shown
+    assert any(button.label == "记录跟进" for button in at.button)
+
+
+def test_an_empty_day_says_so_kindly_in_both_languages(demo_app):
+    """The head of 内三科 owns no leads: his own day is empty and says so, in English and
+    in Chinese, above his team's view."""
+    assert not any(_day("head").counts.values())
+    for lang, words in (("en", "Nothing is due today"), ("zh", "今天没有待办的跟进")):
+        at = open_page(PAGE, username="head", lang=lang)
+        assert not at.exception
+        assert words in texts(at)
+
+
+def test_a_head_sees_only_the_department_and_the_weekly_trend(demo_app):
+    """The head's team view lists only 内三科's people, with their overdue and unattended
+    counts, and the weekly on-time chart; a marketer's lists people of many departments."""
+    at = open_page(PAGE, username="head")
+    assert not at.exception
+    assert "Your team" in texts(at)
+    table = at.dataframe[0].value
+    actor = _actor("head")
+    with read_session() as session:
+        departments = set(
+            session.execute(
+                select(Staff.department_id).where(Staff.staff_no.in_(list(table["Staff no."])))
+            ).scalars()
+        )
+        everyone = session.execute(select(func.count()).select_from(Staff)).scalar()
+    assert departments == {actor.department_id}
+    assert len(table) < everyone
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_the_page_is_first_in_the_menu_of_those_who_follow_leads_up():
+    """Staff, marketers, consultants and heads find My day first; admins do not see it."""
+    from core.domain import Role
+    from core.ui.navigation import pages_for
+
+    for role in (Role.staff, Role.marketer, Role.consultant, Role.dept_head):
+        assert pages_for(role)[0].title_key == "page.my_day"
+    assert "page.my_day" not in [p.title_key for p in pages_for(Role.admin)]
