@@ -12,12 +12,13 @@ from core.config import get_settings
 from core.ui.auth import guarded_run, require_user
 from core.ui.bootstrap import ensure_database
 from core.ui.errors import user_errors
-from core.ui.navigation import anonymous_navigation, end_pages_folder_mode, role_navigation
+from core.ui.navigation import address_navigation, end_pages_folder_mode, role_navigation
 
 end_pages_folder_mode()
 st.set_page_config(page_title="TrustPool", layout="wide", page_icon=":material/diversity_3:")
 ensure_database(get_settings().database_url)
-user = require_user(before_login=anonymous_navigation)
+address_navigation()
+user = require_user()
 page = role_navigation(user.role, user.lang)
 with guarded_run(user), user_errors(user.lang):
     page.run()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -341,16 +341,8 @@ def _check_production(lang: str) -> None:
         st.stop()
 
 
-def require_user(
-    roles: set[Role] | frozenset[Role] | None = None,
-    *,
-    before_login: Callable[[], object] | None = None,
-) -> CurrentUser:
-    """Return the signed-in user, or show the login form (and nothing else) and stop.
-
-    `before_login` runs just before the form is drawn for an anonymous visitor (Home.py
-    registers the pages there, so a page opened by URL is the one shown after signing in).
-    """
+def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUser:
+    """Return the signed-in user, or show the login form (and nothing else) and stop."""
     lang = current_language()
     _check_production(lang)
     authenticator = _authenticator()
@@ -358,8 +350,6 @@ def require_user(
     if not st.session_state.get("authentication_status"):
         _login_by_cookie(idle, absolute)
     if not st.session_state.get("authentication_status"):
-        if before_login is not None:
-            before_login()
         form_area = st.empty()
         with form_area.container():
             _login_form(authenticator, lang)

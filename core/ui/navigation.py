@@ -149,9 +149,11 @@ def role_navigation(role: Role, lang: str) -> st.navigation:
     return st.navigation(pages, position="sidebar", expanded=True)
 
 
-def anonymous_navigation() -> st.navigation:
-    """Before sign-in: every page known by its address and none in a menu, so a page opened
-    by URL stays the page the visitor lands on once signed in."""
+def address_navigation() -> st.navigation:
+    """Home.py's first `st.navigation`, before anything is drawn: every page known by its
+    address and none in a menu. The page an address names is picked before the login form or
+    the sidebar is drawn, so their widgets keep one identity on every run of that page (a
+    click is never lost), and a page opened by URL is still the one shown after sign-in."""
     pages = [
         st.Page(
             str(ROOT / entry.path),
