@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.config import get_settings
@@ -9,6 +11,8 @@ from core.i18n import t
 from core.ui.auth import CurrentUser, current_language, require_user
 from core.ui.bootstrap import ensure_database
 from core.ui.navigation import PAGE_BY_KEY
+
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 
 def page_setup(title_key: str) -> CurrentUser:
@@ -21,7 +25,9 @@ def page_setup(title_key: str) -> CurrentUser:
     st.set_page_config(
         page_title=f"{t(title_key, lang)} · TrustPool",
         layout="wide",
-        page_icon=":material/diversity_3:",
+        # A file served by the app itself: a material icon or emoji favicon is fetched from
+        # the internet, which a hospital intranet does not reach (issue 19, item 11).
+        page_icon=str(FAVICON),
     )
     ensure_database(get_settings().database_url)
     entry = PAGE_BY_KEY[title_key]
