@@ -12,10 +12,11 @@ from core.config import get_settings
 from core.ui.auth import guarded_run, require_user
 from core.ui.bootstrap import ensure_database
 from core.ui.errors import user_errors
+from core.ui.layout import FAVICON
 from core.ui.navigation import address_navigation, end_pages_folder_mode, role_navigation
 
 end_pages_folder_mode()
-st.set_page_config(page_title="TrustPool", layout="wide", page_icon=":material/diversity_3:")
+st.set_page_config(page_title="TrustPool", layout="wide", page_icon=str(FAVICON))
 ensure_database(get_settings().database_url)
 address_navigation()
 user = require_user()

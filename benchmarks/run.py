@@ -44,6 +44,7 @@ REWARD = "体检券 (benchmark)"
 # Each page with the role that mostly uses it (SPEC §1).
 PAGES: list[tuple[str, str | None, str]] = [
     ("Home", None, "executive"),
+    ("0_My_day", "pages/0_My_day.py", "staff"),
     ("1_Staff_and_cards", "pages/1_Staff_and_cards.py", "admin"),
     ("2_Card_activation", "pages/2_Card_activation.py", "executive"),
     ("3_Lead_board", "pages/3_Lead_board.py", "marketer"),
@@ -678,6 +679,30 @@ def _time_services(args, results: Results, engine, cast: Cast) -> None:
     results.add("services", "board analytics tab (12 months, 4 services)", seconds, "s",
                 below=3.0, note=f"cpu {cpu:.3f} s; cached 5 min by the page")  # fmt: skip
 
+    # SPEC §9: My day for the staff member who owns the most leads, and the team view
+    # (unattended and overdue per person) a marketer reads over every department.
+    from core.services import followups
+
+    staff = _actor(engine, "staff")
+    with read_session(engine) as session:
+        on = followups.my_day_as_of(session)
+
+    def my_day():
+        with read_session(engine) as session:
+            return followups.my_day(session, actor=staff, on=on)
+
+    def team():
+        with read_session(engine) as session:
+            return followups.team_by_person(session, actor=marketer, on=on)
+
+    seconds, cpu = median_of(my_day, args.runs)
+    day = my_day()
+    results.add("services", "my_day (busiest staff member)", seconds, "s", below=0.5,
+                note=f"cpu {cpu:.3f} s; {sum(day.counts.values()):,} items on {on}")  # fmt: skip
+    seconds, cpu = median_of(team, args.runs)
+    results.add("services", "team_by_person (marketer, every department)", seconds, "s",
+                below=1.0, note=f"cpu {cpu:.3f} s; {len(team()):,} people")  # fmt: skip
+
 
 # --- pages --------------------------------------------------------------------------------
 
@@ -824,6 +849,10 @@ def _time_pages(args, results: Results, url: str, *, cold_board_target: float) -
             below=1.0,
             note=f"cpu {warm_cpu:.2f} s; {warm / base_warm:.0f}× empty page",
         )
+        if name == "0_My_day":
+            # Issue 18: My day's warm run within 3× the empty page's.
+            results.add("pages", f"{name} ({role}): warm ÷ empty page warm", warm / base_warm,
+                        "x", below=3.0)  # fmt: skip
         results.add("memory", f"{name}: peak RSS of the page process", record["peak_rss"] / MIB,
                     "MiB", below=1024)  # fmt: skip
 

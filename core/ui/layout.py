@@ -9,11 +9,17 @@ for an anonymous visitor, and none draws without the menu.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.i18n import t
 from core.ui.auth import CurrentUser, current_user
 from core.ui.navigation import PAGE_BY_KEY, run_home_instead
+
+# A file served by the app itself: a material icon or emoji favicon is fetched from the
+# internet, which a hospital intranet does not reach (issue 19, item 11).
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 
 def page_setup(title_key: str) -> CurrentUser:
