@@ -315,18 +315,28 @@ def _card_counts(
 
 
 def _staff_using(session: Session, scope: _Scope, months: list[str], *, by_department: bool):
-    """Distinct staff with at least one activity record dated in the month."""
+    """Distinct staff with at least one activity record dated in the month (`staff_using`,
+    SPEC §3), and of them those holding a card issued as of the month's end
+    (`card_holders_using`: the usage rate's numerator, so the rate stays within cards issued)."""
     table = months_table(months)
     keys = [table.c.month]
     if by_department:
         keys.append(Staff.department_id.label("department_id"))
+    issued = _card_conditions(table.c.last_day)["issued"]
     statement = (
-        select(*keys, func.count(func.distinct(StaffActivity.staff_id)).label("staff_using"))
+        select(
+            *keys,
+            func.count(func.distinct(StaffActivity.staff_id)).label("staff_using"),
+            func.count(func.distinct(case((issued, StaffActivity.staff_id)))).label(
+                "card_holders_using"
+            ),
+        )
         .select_from(table)
         .join(StaffActivity, StaffActivity.date.between(table.c.first_day, table.c.last_day))
+        .join(Staff, Staff.id == StaffActivity.staff_id)
     )
     if by_department:
-        statement = _where(statement.join(Staff, Staff.id == StaffActivity.staff_id), scope.staff())
+        statement = _where(statement, scope.staff())
     else:
         statement = _where(statement, scope.owner(StaffActivity.staff_id))
     return session.exec(statement.group_by(*keys)).mappings().all()
@@ -533,13 +543,26 @@ def _departments(session: Session, scope: _Scope) -> pd.DataFrame:
     )
 
 
+# The department table's rates: numerator and denominator (both as of the month's end), and
+# the catalogue key of why a rate is missing (no card issued: nothing to divide by).
+RATES = {
+    "activation_rate": ("activated", "cards_issued"),
+    "profile_rate": ("profiles_complete", "cards_issued"),
+    "usage_rate": ("card_holders_using", "cards_issued"),
+    "active_rate": ("staff_active", "cards_issued"),
+}
+RATE_REASONS = {name: "why.no_cards" for name in RATES}
+
+
 def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return (numerator / denominator.where(denominator > 0)).astype(float).round(4)
 
 
 def department_table(session: Session, *, actor: Actor, month: str, rules: Rules) -> pd.DataFrame:
     """Per department in `month`: staff, cards issued, not activated, activated, profiles
-    incomplete and complete, staff using, staff active, and the rates over cards issued."""
+    incomplete and complete, staff using, card holders using, staff active, and the rates
+    over cards issued (each in [0, 1]: its numerator is a subset of the cards issued; NaN
+    where no card was issued, see `RATE_REASONS`)."""
     scope = _list_scope(actor)
     month_bounds(month)
     frame = _departments(session, scope)
@@ -554,7 +577,7 @@ def department_table(session: Session, *, actor: Actor, month: str, rules: Rules
     )
     using = pd.DataFrame(
         _staff_using(session, scope, [month], by_department=True),
-        columns=["month", "department_id", "staff_using"],
+        columns=["month", "department_id", "staff_using", "card_holders_using"],
     )
     count_columns = [
         "staff",
@@ -564,6 +587,7 @@ def department_table(session: Session, *, actor: Actor, month: str, rules: Rules
         "profiles_incomplete",
         "profiles_complete",
         "staff_using",
+        "card_holders_using",
         "staff_active",
     ]
     if counts.empty:
@@ -576,7 +600,9 @@ def department_table(session: Session, *, actor: Actor, month: str, rules: Rules
     frame = frame[["department_id", "department_code", "department", *count_columns]]
     frame["activation_rate"] = _rate(frame["activated"], frame["cards_issued"])
     frame["profile_rate"] = _rate(frame["profiles_complete"], frame["cards_issued"])
-    frame["usage_rate"] = _rate(frame["staff_using"], frame["cards_issued"])
+    # Over the card holders among the staff using: someone using without an issued card
+    # (revoked, or never issued) is in `staff_using` but not in the denominator.
+    frame["usage_rate"] = _rate(frame["card_holders_using"], frame["cards_issued"])
     frame["active_rate"] = _rate(frame["staff_active"], frame["cards_issued"])
     return frame
 
