@@ -968,11 +968,14 @@ def _time_pages(args, results: Results, url: str, *, cold_board_target: float) -
     results.add("pages", "empty page (st.write only): cold", base_cold, "s")
     results.add("pages", "empty page (st.write only): warm", base_warm, "s")
     warm_ratios: dict[str, float] = {}
+    warm_cpu_ratios: dict[str, float] = {}  # steadier than wall time on a loaded machine
+    base_warm_cpu = statistics.median(base["warm_cpu"])
     for name, _path, role in PAGES:
         record = measured[name]
         cold = statistics.median(record["cold"])
         warm = statistics.median(record["warm"])
         warm_ratios[name] = warm / base_warm
+        warm_cpu_ratios[name] = statistics.median(record["warm_cpu"]) / max(base_warm_cpu, 1e-6)
         note = "ERROR: " + "; ".join(record["errors"]) if record["errors"] else ""
         if note:
             print(f"    {name}: {note}", file=sys.stderr)
@@ -1005,9 +1008,10 @@ def _time_pages(args, results: Results, url: str, *, cold_board_target: float) -
         warm_ratios[slowest],
         "x",
         below=10,
-        note=", ".join(
-            f"{name.split('_', 1)[-1]} {ratio:.0f}×" for name, ratio in warm_ratios.items()
-        ),
+        note="wall "
+        + ", ".join(f"{name.split('_', 1)[-1]} {ratio:.0f}×" for name, ratio in warm_ratios.items())
+        + "; cpu "
+        + ", ".join(f"{name.split('_', 1)[-1]} {r:.0f}×" for name, r in warm_cpu_ratios.items()),
     )
 
 
