@@ -25,9 +25,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
@@ -75,6 +74,9 @@ from core.permissions import (
     staff_scope,
 )
 from core.scoring import score_as_of, suggested_stage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CENT = Decimal("0.01")
 LEADERBOARD_MEASURES = ("leads", "valid_appointments", "valid_revenue", "members_converted")
@@ -517,6 +519,8 @@ def kpi_trend(
     session: Session, *, actor: Actor, first_month: str, last_month: str, rules: Rules
 ) -> pd.DataFrame:
     """One row per month with the figures of `month_kpis` (revenue as a float)."""
+    import pandas as pd
+
     scope = _figure_scope(actor)
     months = months_between(first_month, last_month)
     rows = _monthly_figures(session, scope, [previous_month(first_month), *months], rules)[1:]
@@ -530,6 +534,8 @@ def kpi_trend(
 
 
 def _departments(session: Session, scope: _Scope) -> pd.DataFrame:
+    import pandas as pd
+
     statement = select(
         Department.id.label("department_id"),
         Department.code.label("department_code"),
@@ -563,6 +569,8 @@ def department_table(session: Session, *, actor: Actor, month: str, rules: Rules
     incomplete and complete, staff using, card holders using, staff active, and the rates
     over cards issued (each in [0, 1]: its numerator is a subset of the cards issued; NaN
     where no card was issued, see `RATE_REASONS`)."""
+    import pandas as pd
+
     scope = _list_scope(actor)
     month_bounds(month)
     frame = _departments(session, scope)
@@ -610,6 +618,8 @@ def department_table(session: Session, *, actor: Actor, month: str, rules: Rules
 def department_comparison(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
     """Per department: new and cumulative leads, orders, valid orders and revenue of `month`,
     and the current number of leads in each stage (the KPI page's department comparison)."""
+    import pandas as pd
+
     scope = _list_scope(actor)
     first, last = month_bounds(month)
     frame = _departments(session, scope)
@@ -686,6 +696,8 @@ def leaderboard(
     """Staff ranked by `by` over the months: leads created, valid appointment orders, valid
     order revenue, or members converted (members who joined, credited to their owner or, if
     none, to their lead's owner). Staff with nothing are left out; ties share a rank."""
+    import pandas as pd
+
     if by not in LEADERBOARD_MEASURES:
         raise ValueError(f"leaderboard measure must be one of {', '.join(LEADERBOARD_MEASURES)}")
     scope = _list_scope(actor, department_id)
@@ -747,6 +759,8 @@ def revenue_by_member(
 ) -> pd.DataFrame:
     """Valid order revenue per member over the months, largest first, with each member's
     share, the cumulative share, and the cumulative share of members (the 20/80 chart)."""
+    import pandas as pd
+
     scope = _figure_scope(actor)
     first, _ = month_bounds(first_month)
     _, last = month_bounds(last_month)
@@ -965,6 +979,8 @@ def member_table(
     limit: int | None = None,
 ) -> pd.DataFrame:
     """Members with balance, lifetime points and tier; `search` matches number or name."""
+    import pandas as pd
+
     scope = _member_scope(actor)
     member_ids = None
     if limit is not None and tier is None:
@@ -1148,6 +1164,8 @@ def commission_sheet(
 
 def commission_table(session: Session, *, actor: Actor, month: str, rules: Rules) -> pd.DataFrame:
     """The payout sheet with each staff member's name and department (for the page)."""
+    import pandas as pd
+
     lines = _commission_lines(session, actor, month, rules)
     frame = pd.DataFrame(
         lines,
