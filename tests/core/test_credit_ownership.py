@@ -12,7 +12,16 @@ from sqlalchemy import func, select
 from core import metrics
 from core.db import write_session
 from core.domain import Role
-from core.models import AuditLog, Interaction, LeadAlias, LeadCreate, LeadTouch, Order
+from core.models import (
+    AuditLog,
+    Followup,
+    Interaction,
+    Lead,
+    LeadAlias,
+    LeadCreate,
+    LeadTouch,
+    Order,
+)
 from core.permissions import PermissionDenied
 from core.services import ownership
 from core.services import settings as settings_service
@@ -191,7 +200,8 @@ def test_two_people_claiming_one_lapsed_lead_at_once_one_wins(engine, session, w
 
 def test_merge_preview_and_merge_move_everything_to_the_older_lead(session, ward):
     """Two leads of one person (made before keys existed): the preview compares fields; the
-    merge moves interactions, orders and touches, keeps the older lead, and the younger ref
+    merge moves interactions, follow-ups, orders and touches (the merged lead's score summary
+    empties), keeps the older lead, and the younger ref
     becomes an alias; past lead counts do not change."""
     _, _, nurse, doctor, midwife, admin, marketer = ward
     old = _register(session, admin, nurse, "OLD", "13800138000", JUNE_1).lead
@@ -202,6 +212,11 @@ def test_merge_preview_and_merge_move_everything_to_the_older_lead(session, ward
     session.add(Interaction(lead_id=young.id, kind="download", occurred_on=dt.date(2019, 6, 12),
                             points=10))  # fmt: skip
     make_order(session, staff=doctor, lead_id=young.id, created_on=dt.date(2019, 6, 13))
+    session.add(Followup(lead_id=young.id, staff_id=doctor.id, kind="call",
+                         occurred_on=dt.date(2019, 6, 14), note="called"))  # fmt: skip
+    session.flush()
+    young.points_total = 10  # its summary, as rescoring left it
+    session.add(young)
     session.flush()
     candidates = ownership.duplicate_candidates(session, actor=marketer)
     assert list(candidates[["reason", "keep_ref", "merge_ref"]].itertuples(index=False, name=None)) == [
@@ -219,6 +234,10 @@ def test_merge_preview_and_merge_move_everything_to_the_older_lead(session, ward
                                  on=dt.date(2019, 7, 1))  # fmt: skip
     assert kept.points_total == 10
     assert session.exec(select(Order.lead_id)).scalars().all() == [old.id]
+    assert session.exec(select(Followup.lead_id)).scalars().all() == [old.id]
+    merged = session.get(Lead, young.id)
+    # Its interactions moved, so the merged lead's score summary is empty (not 10 twice over).
+    assert not merged.active and merged.points_total == 0 and merged.last_interaction_on is None
     assert ownership.resolve_lead(session, "YOUNG").id == old.id
     assert ownership.resolve_lead(session, "TOUCH").id == old.id
     assert session.exec(select(func.count()).select_from(LeadAlias)).one()[0] == 2

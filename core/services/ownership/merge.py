@@ -11,6 +11,7 @@ from sqlmodel import Session
 from core import audit
 from core.models import (
     Consent,
+    Followup,
     Handoff,
     Interaction,
     Lead,
@@ -63,6 +64,7 @@ def _counts(session: Session, lead_id: int) -> dict[str, int]:
 
     return {
         "interactions": count(Interaction, Interaction.lead_id == lead_id),
+        "followups": count(Followup, Followup.lead_id == lead_id),
         "orders": count(Order, Order.lead_id == lead_id),
         "handoffs": count(Handoff, Handoff.lead_id == lead_id),
         "consent": count(Consent, Consent.subject_type == "lead", Consent.subject_id == lead_id),
@@ -115,6 +117,7 @@ def merge_leads(
     )
     session.execute(update(Order).where(Order.lead_id == merge.id).values(lead_id=keep.id))
     session.execute(update(Handoff).where(Handoff.lead_id == merge.id).values(lead_id=keep.id))
+    session.execute(update(Followup).where(Followup.lead_id == merge.id).values(lead_id=keep.id))
     session.execute(
         update(Consent)
         .where(Consent.subject_type == "lead", Consent.subject_id == merge.id)
@@ -131,8 +134,9 @@ def merge_leads(
     session.execute(
         update(Lead)
         .where(Lead.id == merge.id)
-        .values(active=False, version=Lead.version + 1, updated_at=utcnow(),
-                updated_by_user_id=actor.user_id)
+        # Its interactions moved to the survivor, so its score summary is empty now.
+        .values(active=False, points_total=0, last_interaction_on=None,
+                version=Lead.version + 1, updated_at=utcnow(), updated_by_user_id=actor.user_id)
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     session.expire_all()
