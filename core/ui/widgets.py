@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.i18n import t
+from core.ui.actions import run_write
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -68,7 +69,6 @@ def download_buttons(
 ) -> None:
     """CSV and Excel downloads of a table (formula-looking cells neutralised). Every download
     is recorded in the audit log: who, `what` (default: the file name) and how many rows."""
-    from core.db import write_session
     from core.exports import to_csv_bytes, to_xlsx_bytes
     from core.services import audit_log
 
@@ -90,11 +90,14 @@ def download_buttons(
             width="content",
         )
     if csv or xlsx:
-        with write_session() as session:
-            audit_log.record_export(
+        run_write(
+            lambda session: audit_log.record_export(
                 session,
                 actor=user.actor,
                 what=what or name,
                 rows=len(frame),
                 detail={"format": "csv" if csv else "xlsx", "file": name},
-            )
+            ),
+            lang=user.lang,
+            affects=(),
+        )
