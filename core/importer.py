@@ -86,6 +86,7 @@ from core.domain import (
     PointsKind,
     Role,
 )
+from core.errors import AppError
 from core.i18n import t
 from core.models import (
     Campaign,
@@ -134,17 +135,17 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-class ImportFailed(ValueError):
-    """A file that cannot be imported; nothing was written. `str()` is one line."""
+class ImportFailed(AppError):
+    """A file that cannot be imported; nothing was written. An `AppError` (its key and
+    values); `str()` is one line, in the `lang` it was raised in."""
 
     def __init__(self, key: str, lang: str = "en", /, **values: Any):
-        self.key = key
-        self.values = values
         self.lang = lang
-        super().__init__(self.message_in(lang))
+        super().__init__(key, **values)
+        self.args = (self.message_in(lang),)
 
-    def message_in(self, lang: str = "en") -> str:
-        return _one_line(t(self.key, lang, **self.values))
+    def message_in(self, lang: str = "en", *, quote=None) -> str:
+        return _one_line(super().message_in(lang, quote=quote))
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ class ImportRejected(ImportFailed):
         self.cells: dict[int, list[str]] = {}  # rows by row number, when they were read
         super().__init__("importer.rejected", lang)
 
-    def message_in(self, lang: str = "en") -> str:
+    def message_in(self, lang: str = "en", *, quote=None) -> str:
         first = self.errors[0].describe(lang)
         if self.bad_rows == 1:
             return _one_line(t("importer.rejected_one", lang, first=first))

@@ -20,11 +20,11 @@ from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.services.staff import StaffError
 from core.ui import cache
-from core.ui.actions import refusal_text, show_flash
+from core.ui.actions import refusal_text, save, show_flash
 from core.ui.admin.imports import KIND_SUBJECTS
 from core.ui.errors import user_errors
 from core.ui.layout import page_setup
-from core.ui.saving import as_app_error, save
+from core.ui.refusals import as_app_error
 from core.ui.text import plain
 from core.ui.widgets import download_buttons, figure_tiles, month_picker
 

@@ -18,9 +18,8 @@ from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.ui import charts
-from core.ui.actions import show_flash
+from core.ui.actions import save, show_flash
 from core.ui.layout import page_setup
-from core.ui.saving import save
 from core.ui.text import plain
 from core.ui.widgets import figure_tiles, month_picker
 

@@ -15,6 +15,17 @@ box with what the user typed quoted as text; anything else is logged with its tr
 shown as the generic box (`core.ui.errors`). With `flash=True` the message is kept for the
 next run (for writes made in widget callbacks or followed by `st.rerun()`); `show_flash()`
 draws it where the page wants it.
+
+`save(...)` is the same write as a form uses it: a service's other refusals said as
+`AppError`s (`core.ui.refusals.refusing`); saved, the form's widgets are forgotten and the
+page reruns, saying `done` at its top; refused, the reason is shown where `save` was called
+and nothing typed is lost.
+
+    save(lambda session: service.do(session, actor=user.actor, ...), lang=lang,
+         affects=("staff",), done=lambda result: t("...", lang), forget=("form_name",))
+
+Every write a page or a `core/ui` helper makes goes through here (`write_session()` is opened
+nowhere else in the UI; tests/core/test_architecture.py checks it).
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from core.permissions import PermissionDenied
 from core.text import TextRefused
 from core.ui import cache
 from core.ui.errors import show_error
+from core.ui.refusals import Labels, refusing
 from core.ui.text import plain
 
 Result = TypeVar("Result")
@@ -99,3 +111,30 @@ def run_write(
     if message:
         _say("success", message, flash=flash, where=where)
     return True if result is None else result
+
+
+def save(
+    action: Callable[[Session], Any],
+    *,
+    lang: str,
+    affects: Iterable[str],
+    done: Callable[[Any], str | None] | str | None,
+    forget: Iterable[str] = (),
+    then: Callable[[], object] | None = None,
+    field_labels: Labels = None,
+    not_found: str | None = None,
+    translate: Callable[[Exception], str | None] | None = None,
+) -> None:
+    """Run `action` through `run_write`, its refusals said by `refusing` (see the module).
+    Saved: forget the widgets (and other session keys) in `forget`, call `then()`, rerun.
+    Refused: say why, here."""
+    wrapped = refusing(
+        action, lang, field_labels=field_labels, not_found=not_found, translate=translate
+    )
+    if run_write(wrapped, lang=lang, affects=affects, done=done, flash=True) is not None:
+        for key in forget:
+            st.session_state.pop(key, None)
+        if then is not None:
+            then()
+        st.rerun()
+    show_flash()

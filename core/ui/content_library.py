@@ -18,13 +18,13 @@ from core.i18n import label_of, t
 from core.months import month_bounds, month_of
 from core.services import content as library
 from core.services.settings import hospital_today
+from core.ui.actions import save
 from core.ui.auth import CurrentUser
 from core.ui.forms import (
     channel_picker,
     channel_text,
     index_of,
     options_with_none,
-    save_and_rerun,
     text_of,
 )
 from core.ui.text import plain, plain_values
@@ -59,12 +59,11 @@ class LibraryView:
     def save(self, action, done_key: str, *, affects=("content",), **values) -> None:
         """Save a library change; the page redraws with `done_key` at its top, or the
         refusal shows here and nothing is saved."""
-        save_and_rerun(
+        save(
             action,
             lang=self.lang,
             affects=affects,
             done=t(done_key, self.lang, **plain_values(values)),
-            refusals=(library.ContentError,),
             field_labels="content",
         )
 

@@ -1,34 +1,14 @@
-"""Form helpers the Campaigns page and the content library share: a save that redraws the
-page, optional choices, and channels (named in the user's language, picked or typed)."""
+"""Form helpers the Campaigns page and the content library share: optional choices, and
+channels (named in the user's language, picked or typed)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 import streamlit as st
 
 from core.i18n import label_of, t
 from core.services.content import split_list
-from core.ui.actions import run_write, show_flash
-from core.ui.refusals import refusing
-
-
-def save_and_rerun(
-    action: Callable,
-    *,
-    lang: str,
-    affects: Iterable[str],
-    done: str,
-    refusals: Sequence[type[Exception]] = (),
-    field_labels: str | Callable[[Exception], str | None] | None = None,
-) -> None:
-    """Run `action(session)` in one write transaction (clearing the cached figures of
-    `affects`). Saved: redraw the page, `done` shown at its top, so every table shows the
-    change. Refused: the reason here, where the user acted, and nothing saved."""
-    action = refusing(action, lang, *refusals, field_labels=field_labels)
-    if run_write(action, lang=lang, affects=affects, done=done, flash=True) is not None:
-        st.rerun()
-    show_flash()
 
 
 def options_with_none(choices: Sequence[tuple[int, str]]) -> tuple[list, dict]:

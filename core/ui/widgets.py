@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.i18n import CATALOGUE, t
 from core.ui import format as fmt
+from core.ui.actions import run_write
 from core.ui.format import format_value  # noqa: F401 - the formatter's old home
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -115,7 +116,6 @@ def download_buttons(
     workbook has a title row (`title`, default the file name), the period, who exported it
     and when, typed columns and a frozen bold header. Every download is recorded in the audit
     log: who, `what` (default: the file name) and how many rows."""
-    from core.db import write_session
     from core.exports import to_csv_bytes, to_xlsx_bytes
     from core.services import audit_log
 
@@ -153,11 +153,14 @@ def download_buttons(
             width="content",
         )
     if csv or xlsx:
-        with write_session() as session:
-            audit_log.record_export(
+        run_write(
+            lambda session: audit_log.record_export(
                 session,
                 actor=user.actor,
                 what=what or name,
                 rows=len(frame),
                 detail={"format": "csv" if csv else "xlsx", "file": name},
-            )
+            ),
+            lang=user.lang,
+            affects=(),
+        )

@@ -30,6 +30,7 @@ from core.models import (
     AuditLog,
     Campaign,
     Department,
+    Followup,
     ImportBatch,
     Interaction,
     Lead,
@@ -59,8 +60,9 @@ MODELS = {
     "members": Member,
     "points": PointsEntry,
 }
-# Kinds that add no row of their own: a transfer ends one ownership period and starts the next.
-CHANGED_BY = {"transfers": OwnershipPeriod}
+# Kinds outside the templates' order, and the table each adds to: a transfer ends one
+# ownership period and starts the next; a follow-up is a row of its own.
+CHANGED_BY = {"transfers": OwnershipPeriod, "followups": Followup}
 COUNTED = [*MODELS.values(), *CHANGED_BY.values(), StageChange, ImportBatch, AuditLog]
 
 

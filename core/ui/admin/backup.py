@@ -8,12 +8,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.db import get_engine, write_session
+from core.db import get_engine
 from core.domain import Role
 from core.i18n import t
 from core.permissions import require_role
 from core.services import audit_log
-from core.ui.actions import refusal_text
+from core.ui.actions import refusal_text, run_write
 from core.ui.auth import CurrentUser
 from core.ui.text import plain
 
@@ -63,14 +63,17 @@ def tab(user: CurrentUser) -> None:
             mime="application/octet-stream",
             key="backup_download",
         ):
-            with write_session() as session:
-                audit_log.record_export(
+            run_write(
+                lambda session: audit_log.record_export(
                     session,
                     actor=user.actor,
                     what="backup",
                     rows=0,
                     detail={"file": name, "bytes": len(data)},
-                )
+                ),
+                lang=lang,
+                affects=(),
+            )
     st.markdown(t("backup_admin.cli", lang))
     st.code(f"python -m core.cli backup backups/trustpool-{stamp}.{suffix}", language="bash")
     st.markdown(t("backup_admin.restore", lang))

@@ -16,10 +16,11 @@ from core.domain import STAGE_ORDER, PointsKind
 from core.i18n import label_of, t
 from core.services import settings as settings_service
 from core.services import settings_checks
+from core.ui.actions import save
 from core.ui.admin.shared import lang_key
 from core.ui.admin.tables import table_editor
 from core.ui.auth import CurrentUser
-from core.ui.saving import Refused, save
+from core.ui.refusals import Refused
 from core.ui.text import plain
 
 

@@ -1,6 +1,6 @@
 """What the Admin tabs share: pickers whose labels follow the language, the pager, the
 refusal of bad cells, and which cached readers a change to a table touches. (Saves go
-through core.ui.saving.save.)"""
+through core.ui.actions.save.)"""
 
 from __future__ import annotations
 

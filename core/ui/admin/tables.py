@@ -17,6 +17,7 @@ import streamlit as st
 from core.db import read_session
 from core.i18n import t
 from core.services import table_admin as ta
+from core.ui.actions import save
 from core.ui.admin.shared import (
     PAGE_SIZES,
     cell_table,
@@ -29,7 +30,6 @@ from core.ui.admin.shared import (
     subjects_of,
 )
 from core.ui.auth import CurrentUser
-from core.ui.saving import save
 from core.ui.text import plain
 from core.ui.widgets import download_buttons
 

@@ -14,10 +14,11 @@ from core.models import AppUserCreate
 from core.permissions import PermissionDenied
 from core.services import table_admin as ta
 from core.services import users as users_service
+from core.ui.actions import save
 from core.ui.admin.shared import cell_table, choose, refuse_cells
 from core.ui.admin.tables import table_editor
 from core.ui.auth import CurrentUser
-from core.ui.saving import Refused, save
+from core.ui.refusals import Refused
 from core.ui.text import plain
 
 

@@ -12,8 +12,9 @@ from core.domain import CampaignStatus, CampaignType, Role
 from core.i18n import label_of, t
 from core.services import campaigns as plans
 from core.services import content as library
+from core.ui.actions import save
 from core.ui.auth import CurrentUser
-from core.ui.forms import channel_text, options_with_none, save_and_rerun
+from core.ui.forms import channel_text, options_with_none
 from core.ui.text import plain_values
 
 TYPES = [str(kind) for kind in CampaignType]
@@ -77,12 +78,11 @@ class CampaignsView:
     def save(self, action: Callable, done_key: str, **values) -> None:
         """Save a campaign or task change; the page redraws with `done_key` at its top, or
         the refusal shows here and nothing is saved."""
-        save_and_rerun(
+        save(
             action,
             lang=self.lang,
             affects=("campaigns",),
             done=t(done_key, self.lang, **plain_values(values)),
-            refusals=(plans.CampaignError,),
             field_labels="campaigns",
         )
 

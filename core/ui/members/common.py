@@ -99,7 +99,7 @@ class MembersView:
         figures of `affects`. Called from widget callbacks, before the page redraws. The
         result (True for an action returning nothing), or None when nothing was saved."""
         return run_write(
-            refusing(action, self.lang, svc.MemberError, not_found="members.error.not_found"),
+            refusing(action, self.lang, not_found="members.error.not_found"),
             lang=self.lang,
             affects=affects,
             done=done,
