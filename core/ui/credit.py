@@ -411,7 +411,11 @@ def ownership_section(user, lead_id: int, *, as_of: dt.date) -> None:
     with read_session() as session:
         state = ownership.protection(session, lead_id, as_of)
         history = ownership.owner_history(session, lead_id)
-        touched = ownership.touches(session, actor=user.actor, lead_id=lead_id)
+        touched = (
+            ownership.touches(session, actor=user.actor, lead_id=lead_id)
+            if user.role in ownership.TOUCH_READERS
+            else None
+        )
     st.markdown(f"**{protection_text(state.protected_until, as_of, lang)}**")
     if history:
         frame = pd.DataFrame(history)
@@ -427,7 +431,7 @@ def ownership_section(user, lead_id: int, *, as_of: dt.date) -> None:
         )
     else:
         st.caption(t("credit.ui.history.empty", lang))
-    if not touched.empty:
+    if touched is not None and not touched.empty:
         touched = touched.copy()
         touched["staff"] = [
             f"{name if ownership.sees_holder(user.actor, staff_id) else ownership.mask_name(name)}"

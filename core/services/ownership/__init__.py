@@ -55,6 +55,7 @@ from core.services.ownership.claims import (
     protection,
 )
 from core.services.ownership.disputes import (
+    TOUCH_READERS,
     disputes,
     raise_dispute,
     rule_dispute,
@@ -155,5 +156,6 @@ __all__ = [
     "touches",
     "raise_dispute",
     "rule_dispute",
+    "TOUCH_READERS",
     "disputes",
 ]

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 # --- Touches and disputes ----------------------------------------------------------------
 
+# Who reads touches: the people credit is decided between and those who rule on it. A
+# consultant follows a handed-off lead's outcome, not who registered the person first.
+TOUCH_READERS = (Role.admin, Role.marketer, Role.executive, Role.dept_head, Role.staff)
+
 
 def touches(session: Session, *, actor: Actor, lead_id: int | None = None) -> pd.DataFrame:
     """Touches, newest first: a staff login's own (they touched), a head's department's
@@ -45,7 +49,7 @@ def touches(session: Session, *, actor: Actor, lead_id: int | None = None) -> pd
     dispute_status."""
     import pandas as pd
 
-    require_role(actor, Role.admin, Role.marketer, Role.executive, Role.dept_head, Role.staff)
+    require_role(actor, *TOUCH_READERS)
     toucher = Staff.__table__.alias("toucher")
     holder = Staff.__table__.alias("holder")
     statement = (
