@@ -402,6 +402,7 @@ def board_tab() -> None:
 
 
 PICKED = "queue_picked"  # the hand-off id of the row the consultant clicked
+TABLE_ROUND = "queue_table_round"  # a new table (no stale row selected) after each write
 
 
 def _picked_row(queue: pd.DataFrame, selection) -> object | None:
@@ -443,7 +444,8 @@ def handoffs_tab() -> None:
         hide_index=True,
         width="stretch",
         height="auto" if len(table) <= 10 else 390,  # only real rows, no padding
-        key="handoff_table",
+        key="handoff_table"
+        + (f"_{round_}" if (round_ := st.session_state.get(TABLE_ROUND)) else ""),
         on_select="rerun" if acts else "ignore",
         selection_mode="single-row",
     )
@@ -551,6 +553,8 @@ def _handoff_actions(row, picked: int) -> None:
 def _handoff_write(action, message: str, name: str) -> None:
     done, _ = ui.run_write(action, lang, name=name)
     if done:
+        # The rows may change order: the clicked row is kept by its id, not its position.
+        st.session_state[TABLE_ROUND] = st.session_state.get(TABLE_ROUND, 0) + 1
         ui.flash(message)
         st.rerun()
 

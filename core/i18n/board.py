@@ -41,7 +41,10 @@ LABELS = {
     "board.filter.created_from": ("Created from", "创建日期起"),
     "board.filter.created_to": ("Created up to", "创建日期止"),
     "board.filter.qualified": ("Qualified only", "仅看合格"),
-    "board.filter.cooling": ("Cooling only", "仅看降温"),
+    "board.filter.cooling": (
+        "Stage above the score only (cooling or moved up)",
+        "仅看阶段高于评分(降温或上调)",
+    ),
     "board.filter.any": ("Any", "不限"),
     "board.order": ("Order cards by", "卡片排序"),
     "board.order.score": ("Score", "评分"),

@@ -63,7 +63,7 @@ def test_the_dialog_stays_open_after_recording_so_the_lead_can_be_moved(demo_app
     lead_id = _first_card_in(at, "distrust")
     name = _lead(lead_id).name
     _open(at, lead_id)
-    at.selectbox(key="detail_kind_en").set_value("consult")
+    at.selectbox(key="detail_kind_en").set_value("download")
     at.button(key="FormSubmitter:detail_interaction_form-Record").click().run()
     assert not at.exception
     assert any(name in str(s.value) for s in at.subheader)  # the dialog is still open
@@ -73,6 +73,7 @@ def test_the_dialog_stays_open_after_recording_so_the_lead_can_be_moved(demo_app
     target = "super_trust" if stage != "super_trust" else "strong_trust"
     at.selectbox(key="detail_stage_en").set_value(target)
     at.text_input(key="detail_reason").input("called back")
+    at.run()
     at.button(key="detail_move").click().run()
     assert not at.exception
     assert _lead(lead_id).stage == target
@@ -114,14 +115,14 @@ def test_a_lead_moved_above_its_score_is_not_called_cooling(demo_app):
 
 
 def test_waiting_for_you_is_the_consultants_alone(demo_app):
-    """"Waiting for you" counts the consultant's own queue: a marketer's Hand-offs tab does
-    not show it, the consultant's does; the marketer's table has only its real rows."""
+    """ "Waiting for you" counts the consultant's own queue: a marketer's Hand-offs tab does
+    not show it, the consultant's does."""
     at = open_page(PAGE, username="marketer")
     at.session_state["board_view_en"] = "Hand-offs"
     at.run()
     assert not at.exception
     assert "Waiting for you" not in texts(at)
-    assert at.dataframe(key="handoff_table").value is not None
+    assert len(at.dataframe[0].value) > 0  # their table is there, without the metric
     at = open_page(PAGE, username="consultant")
     assert not at.exception
     assert "Waiting for you" in texts(at)
@@ -166,9 +167,7 @@ def test_the_follow_up_form_in_the_dialog_records_a_follow_up(demo_app):
     at = open_page(PAGE, username="staff")
     lead_id = _card_ids(at)[0]
     with read_session() as session:
-        before = session.execute(
-            select(func.count()).where(Followup.lead_id == lead_id)
-        ).scalar()
+        before = session.execute(select(func.count()).where(Followup.lead_id == lead_id)).scalar()
     at.button(key=f"follow_{lead_id}").click().run()
     assert not at.exception
     next_on = at.date_input(key=f"fu_next_board_{lead_id}").value
