@@ -174,19 +174,18 @@ def draw_cards(columns: dict, protected: dict, as_of, one_stage: bool) -> None:
     # One stage at a time (a phone): a switcher with each stage's count, the highest stage
     # with leads first (the leads nearest a visit).
     filled = [stage for stage in ui.STAGES if columns[stage].count]
-    stage = st.segmented_control(
+    stage = st.radio(
         t("board.stage_pick", lang),
         ui.STAGES,
-        default=filled[-1] if filled else ui.STAGES[0],
-        required=True,
+        index=ui.STAGES.index(filled[-1]) if filled else 0,
         format_func=lambda value: t(
             "board.stage_pick_option",
             lang,
             stage=label_of("stage", value, lang),
             count=f"{columns[value].count:,}",
         ),
+        horizontal=True,
         key=lk("board_stage_pick"),
-        width="stretch",
     )
     stage = stage or ui.STAGES[0]
     st.caption(ui.column_header(stage, columns[stage], lang))
