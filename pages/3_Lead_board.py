@@ -147,8 +147,10 @@ def _more(stage: str) -> None:
     limits[stage] = limits.get(stage, PAGE_LIMIT) + PAGE_LIMIT
 
 
-def _column(stage: str, column, protected: dict, as_of, *, header: bool = True) -> None:
-    if header:
+def _column(stage: str, column, protected: dict, as_of, *, wide: bool = False) -> None:
+    """One stage's cards; `wide` (one stage at a time) also puts Follow up on each card
+    (in the four narrow columns it would wrap: the dialog has it)."""
+    if not wide:
         st.markdown(f"**{ui.column_header(stage, column, lang)}**")
     if column.count == 0:
         st.caption(t("board.empty_column", lang))
@@ -159,7 +161,7 @@ def _column(stage: str, column, protected: dict, as_of, *, header: bool = True) 
             lang,
             on_open=ui.open_lead,
             protected=(until, as_of) if until else None,
-            on_follow_up=ui.follow_up_lead if FOLLOWS_UP else None,
+            on_follow_up=ui.follow_up_lead if FOLLOWS_UP and wide else None,
         )
     _more_button(stage, column)
 
@@ -189,7 +191,7 @@ def draw_cards(columns: dict, protected: dict, as_of, one_stage: bool) -> None:
     )
     stage = stage or ui.STAGES[0]
     st.caption(ui.column_header(stage, columns[stage], lang))
-    _column(stage, columns[stage], protected, as_of, header=False)
+    _column(stage, columns[stage], protected, as_of, wide=True)
 
 
 def _more_button(stage: str, column) -> None:
