@@ -155,6 +155,38 @@ def is_cooling(
     return suggested_stage(score_today, thresholds).rank < Stage(stage).rank
 
 
+def peak_score(
+    created_on: dt.date,
+    interactions: Iterable[Dated],
+    since: dt.date,
+    as_of: dt.date,
+    decay: int = DEFAULT_IDLE_DECAY_POINTS,
+) -> int:
+    """The highest score from `since` to `as_of`: scores only rise on interaction days, so
+    the peak is the score on `since` or on one of the interaction days after it."""
+    rows = list(interactions)
+    days = {since} | {day for day, _ in rows if since < day <= as_of}
+    return max(score_as_of(created_on, rows, day, decay) for day in days)
+
+
+def standing(
+    stage: str | Stage,
+    score_today: int,
+    peak_since_entry: int,
+    thresholds: Mapping[str, int] | None = None,
+) -> str | None:
+    """How a lead's stage stands against its score, for the board's badges:
+    None when its score today supports its stage; "cooling" when its score reached the
+    stage after the lead entered it and has fallen since; "above_score" when its score has
+    not reached the stage since it entered (it was moved, or imported, above its score)."""
+    rank = Stage(stage).rank
+    if suggested_stage(score_today, thresholds).rank >= rank:
+        return None
+    if suggested_stage(peak_since_entry, thresholds).rank >= rank:
+        return "cooling"
+    return "above_score"
+
+
 # --- The same rules in SQL (over Lead's summary columns) ------------------------------------
 
 _EPOCH = dt.date(1970, 1, 1)

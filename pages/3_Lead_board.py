@@ -37,6 +37,9 @@ DND_TOKEN = "board_dnd_token"
 PENDING = "board_pending_move"
 ORDERS = list(lead_service.BOARD_ORDERS)
 MOVER = ui.is_mover(user)
+# Staff and consultants mostly read the board on a phone: one stage at a time by default.
+ONE_STAGE_FIRST = user.role in (Role.staff, Role.consultant)
+FOLLOWS_UP = user.can_write and user.role in (Role.staff, Role.marketer, Role.dept_head)
 DRAG_STYLE = """
 .sortable-component { gap: 8px; }
 .sortable-container { flex: 1 1 0; min-width: 0; background: #f3f5f8; border-radius: 8px; }
@@ -73,7 +76,7 @@ def _choice(label_key: str, choices: list[tuple], key: str, column):
     )
 
 
-def read_filters() -> tuple[BoardFilters, str, bool]:
+def read_filters() -> tuple[BoardFilters, str, bool, bool]:
     options = ui.cached_options(actor)
     top = st.columns([3, 2, 1.3], vertical_alignment="bottom")
     search = top[0].text_input(
@@ -88,7 +91,14 @@ def read_filters() -> tuple[BoardFilters, str, bool]:
         format_func=lambda value: t(f"board.order.{value}", lang),
         key=lk("board_order"),
     )
-    drag = MOVER and top[2].toggle(t("board.drag_mode", lang), key="board_drag")
+    with top[2]:
+        one_stage = st.toggle(
+            t("board.one_stage", lang),
+            value=ONE_STAGE_FIRST,
+            key="board_one_stage",
+            help=t("board.one_stage_help", lang),
+        )
+        drag = MOVER and st.toggle(t("board.drag_mode", lang), key="board_drag")
     with st.expander(t("board.filters", lang), icon=":material/filter_list:"):
         row = st.columns(4)
         owner = _choice("board.filter.owner", options["owners"], "board_owner", row[0])
@@ -126,7 +136,7 @@ def read_filters() -> tuple[BoardFilters, str, bool]:
         cooling_only=cooling,
         search=search or None,
     )
-    return filters, order, drag
+    return filters, order, drag, one_stage
 
 
 # --- The board ----------------------------------------------------------------------------
@@ -137,20 +147,51 @@ def _more(stage: str) -> None:
     limits[stage] = limits.get(stage, PAGE_LIMIT) + PAGE_LIMIT
 
 
-def draw_cards(columns: dict, protected: dict, as_of) -> None:
+def _column(stage: str, column, protected: dict, as_of, *, wide: bool = False) -> None:
+    """One stage's cards; `wide` (one stage at a time) also puts Follow up on each card
+    (in the four narrow columns it would wrap: the dialog has it)."""
+    if not wide:
+        st.markdown(f"**{ui.column_header(stage, column, lang)}**")
+    if column.count == 0:
+        st.caption(t("board.empty_column", lang))
+    for card in column.cards.itertuples():
+        until = protected.get(int(card.id))
+        ui.draw_card(
+            card,
+            lang,
+            on_open=ui.open_lead,
+            protected=(until, as_of) if until else None,
+            on_follow_up=ui.follow_up_lead if FOLLOWS_UP and wide else None,
+        )
+    _more_button(stage, column)
+
+
+def draw_cards(columns: dict, protected: dict, as_of, one_stage: bool) -> None:
     st.caption(t("board.column_help", lang))
-    for stage, place in zip(ui.STAGES, st.columns(4), strict=True):
-        column = columns[stage]
-        with place:
-            st.markdown(f"**{ui.column_header(stage, column, lang)}**")
-            if column.count == 0:
-                st.caption(t("board.empty_column", lang))
-            for card in column.cards.itertuples():
-                until = protected.get(int(card.id))
-                ui.draw_card(
-                    card, lang, on_open=ui.open_lead, protected=(until, as_of) if until else None
-                )
-            _more_button(stage, column)
+    if not one_stage:
+        for stage, place in zip(ui.STAGES, st.columns(4), strict=True):
+            with place:
+                _column(stage, columns[stage], protected, as_of)
+        return
+    # One stage at a time (a phone): a switcher with each stage's count, the highest stage
+    # with leads first (the leads nearest a visit).
+    filled = [stage for stage in ui.STAGES if columns[stage].count]
+    stage = st.radio(
+        t("board.stage_pick", lang),
+        ui.STAGES,
+        index=ui.STAGES.index(filled[-1]) if filled else 0,
+        format_func=lambda value: t(
+            "board.stage_pick_option",
+            lang,
+            stage=label_of("stage", value, lang),
+            count=f"{columns[value].count:,}",
+        ),
+        horizontal=True,
+        key=lk("board_stage_pick"),
+    )
+    stage = stage or ui.STAGES[0]
+    st.caption(ui.column_header(stage, columns[stage], lang))
+    _column(stage, columns[stage], protected, as_of, wide=True)
 
 
 def _more_button(stage: str, column) -> None:
@@ -315,7 +356,7 @@ def bulk_actions(names: dict[int, str]) -> None:
 
 
 @st.fragment
-def board(filters: BoardFilters, order: str, drag: bool) -> None:
+def board(filters: BoardFilters, order: str, drag: bool, one_stage: bool) -> None:
     ui.show_flash()
     limits = {stage: PAGE_LIMIT for stage in ui.STAGES} | st.session_state.get(LIMITS, {})
     as_of = ui.cached_options(actor)["as_of"]
@@ -336,7 +377,7 @@ def board(filters: BoardFilters, order: str, drag: bool) -> None:
     if drag:
         draw_drag(columns)
     else:
-        draw_cards(columns, protected, as_of)
+        draw_cards(columns, protected, as_of, one_stage)
     if MOVER:
         bulk_actions(names)
     open_dialog_if_asked()
@@ -354,11 +395,28 @@ def board_tab() -> None:
     )
     if not MOVER:
         st.caption(t("board.read_only", lang))
-    filters, order, drag = read_filters()
-    board(filters, order, drag)
+    filters, order, drag, one_stage = read_filters()
+    board(filters, order, drag, one_stage)
 
 
 # --- Hand-offs ----------------------------------------------------------------------------
+
+
+PICKED = "queue_picked"  # the hand-off id of the row the consultant clicked
+TABLE_ROUND = "queue_table_round"  # a new table (no stale row selected) after each write
+
+
+def _picked_row(queue: pd.DataFrame, selection) -> object | None:
+    """The hand-off of the clicked row (kept while it stays in the queue)."""
+    rows = list(getattr(getattr(selection, "selection", None), "rows", None) or [])
+    if rows and rows[0] < len(queue):
+        st.session_state[PICKED] = int(queue.iloc[rows[0]]["id"])
+    picked = st.session_state.get(PICKED)
+    match = queue[queue["id"] == picked] if picked is not None else queue.iloc[0:0]
+    if match.empty:
+        st.session_state.pop(PICKED, None)
+        return None
+    return next(match.itertuples())
 
 
 def handoffs_tab() -> None:
@@ -367,29 +425,54 @@ def handoffs_tab() -> None:
     if queue.empty:
         st.info(t("board.queue.empty", lang))
         return
-    pending = queue[queue["status"] == "pending"]
-    left, right, _ = st.columns(3)
-    left.metric(t("board.queue.pending", lang), len(pending))
-    waits = pending["waiting_days"].dropna()
-    right.metric(t("board.queue.median_wait", lang), f"{waits.median():.1f}" if len(waits) else "—")
+    queue = queue.reset_index(drop=True)
+    acts = user.role in (Role.consultant, Role.admin)
+    if user.role == Role.consultant:  # their queue
+        pending = queue[queue["status"] == "pending"]
+        left, right, _ = st.columns(3)
+        left.metric(t("board.queue.pending", lang), len(pending))
+        waits = pending["waiting_days"].dropna()
+        right.metric(
+            t("board.queue.median_wait", lang), f"{waits.median():.1f}" if len(waits) else "—"
+        )
     table = ui.handoff_table(queue, lang)
     if user.role == Role.consultant:  # all theirs
         table = table.drop(columns=[t("board.col.consultant", lang)])
-    st.dataframe(table, hide_index=True, width="stretch", height=320, key="handoff_table")
-    if user.role not in (Role.consultant, Role.admin):
+    if acts:
+        st.caption(t("board.queue.click_row", lang))
+    selection = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height="auto" if len(table) <= 10 else 390,  # only real rows, no padding
+        key="handoff_table"
+        + (f"_{round_}" if (round_ := st.session_state.get(TABLE_ROUND)) else ""),
+        on_select="rerun" if acts else "ignore",
+        selection_mode="single-row",
+    )
+    if not acts:
         open_dialog_if_asked()
         return
-    rows = {int(row.id): row for row in queue.itertuples()}
-    picked = st.selectbox(
-        t("board.queue.pick", lang),
-        list(rows),
-        format_func=lambda handoff_id: (
-            f"{rows[handoff_id].name} ({rows[handoff_id].lead_ref}) · "
-            f"{label_of('handoff_status', rows[handoff_id].status, lang)}"
-        ),
-        key=lk("queue_pick"),
-    )
-    row = rows[picked]
+    row = _picked_row(queue, selection)
+    if row is None:
+        open_dialog_if_asked()
+        return
+    picked = int(row.id)
+    with st.container(border=True, key="queue_actions"):
+        st.markdown(
+            t(
+                "board.queue.picked",
+                lang,
+                name=plain(row.name),
+                ref=plain(row.lead_ref),
+                status=label_of("handoff_status", row.status, lang),
+            )
+        )
+        _handoff_actions(row, picked)
+    open_dialog_if_asked()
+
+
+def _handoff_actions(row, picked: int) -> None:
     st.button(
         t("board.queue.open", lang),
         key="queue_open",
@@ -417,51 +500,62 @@ def handoffs_tab() -> None:
             reason = st.selectbox(
                 t("board.queue.reason", lang),
                 list(RETURN_REASONS),
+                index=None,
+                placeholder=t("board.queue.choose", lang),
                 format_func=lambda code: label_of("return_reason", code, lang),
-                key=lk("queue_reason"),
+                key=lk(f"queue_reason_{picked}"),
             )
             note = st.text_input(t("board.queue.note", lang), key="queue_note", max_chars=500)
             if st.button(t("board.queue.return", lang), key="queue_return"):
-                _handoff_write(
-                    lambda session: handoff_service.return_handoff(
-                        session,
-                        actor=actor,
-                        handoff_id=picked,
-                        reason_code=reason,
-                        note=note or None,
-                    ),
-                    t("board.queue.returned", lang, name=plain(row.name)),
-                    row.name,
-                )
+                if reason is None:
+                    st.error(t("board.queue.choose_reason", lang))
+                else:
+                    _handoff_write(
+                        lambda session: handoff_service.return_handoff(
+                            session,
+                            actor=actor,
+                            handoff_id=picked,
+                            reason_code=reason,
+                            note=note or None,
+                        ),
+                        t("board.queue.returned", lang, name=plain(row.name)),
+                        row.name,
+                    )
     with third:
         if row.status == "accepted":
             outcomes = [str(outcome) for outcome in VisitOutcome]
             outcome = st.selectbox(
                 t("board.queue.outcome", lang),
                 outcomes,
+                index=None,
+                placeholder=t("board.queue.choose", lang),
                 format_func=lambda value: label_of("outcome", value, lang),
-                key=lk("queue_outcome"),
+                key=lk(f"queue_outcome_{picked}"),
                 help=t("board.queue.outcome_help", lang),
             )
             if st.button(t("board.queue.record", lang), key="queue_record", type="primary"):
-                _handoff_write(
-                    lambda session: handoff_service.record_outcome(
-                        session, actor=actor, handoff_id=picked, outcome=outcome
-                    ),
-                    t(
-                        "board.queue.outcome_done",
-                        lang,
-                        name=plain(row.name),
-                        outcome=label_of("outcome", outcome, lang),
-                    ),
-                    row.name,
-                )
-    open_dialog_if_asked()
+                if outcome is None:
+                    st.error(t("board.queue.choose_outcome", lang))
+                else:
+                    _handoff_write(
+                        lambda session: handoff_service.record_outcome(
+                            session, actor=actor, handoff_id=picked, outcome=outcome
+                        ),
+                        t(
+                            "board.queue.outcome_done",
+                            lang,
+                            name=plain(row.name),
+                            outcome=label_of("outcome", outcome, lang),
+                        ),
+                        row.name,
+                    )
 
 
 def _handoff_write(action, message: str, name: str) -> None:
     done, _ = ui.run_write(action, lang, name=name)
     if done:
+        # The rows may change order: the clicked row is kept by its id, not its position.
+        st.session_state[TABLE_ROUND] = st.session_state.get(TABLE_ROUND, 0) + 1
         ui.flash(message)
         st.rerun()
 

@@ -41,7 +41,10 @@ LABELS = {
     "board.filter.created_from": ("Created from", "创建日期起"),
     "board.filter.created_to": ("Created up to", "创建日期止"),
     "board.filter.qualified": ("Qualified only", "仅看合格"),
-    "board.filter.cooling": ("Cooling only", "仅看降温"),
+    "board.filter.cooling": (
+        "Stage above the score only (cooling or moved up)",
+        "仅看阶段高于评分(降温或上调)",
+    ),
     "board.filter.any": ("Any", "不限"),
     "board.order": ("Order cards by", "卡片排序"),
     "board.order.score": ("Score", "评分"),
@@ -335,4 +338,41 @@ LABELS = {
     "board.text_field.username": ("Username", "用户名"),
     "board.text_field.source": ("Source", "来源"),
     "board.text_field.free_items": ("Free items", "赠送项目"),
+    # issue 19: the lead dialog, hand-offs, the phone view
+    "board.badge.above_score": ("Above its score", "高于评分"),
+    "board.badge.cooling_help": (
+        "Cooling: the score reached this stage and has fallen since.",
+        "降温:评分曾达到该阶段,之后下降。",
+    ),
+    "board.open_lead": ("Open {name}", "打开 {name}"),
+    "board.age_band": ("aged {band}", "{band} 岁"),
+    "board.call": ("Call {phone}", "拨打 {phone}"),
+    "board.followup": ("Follow up", "跟进"),
+    "board.section.followup": ("Follow up", "跟进"),
+    "board.move.same_stage": (
+        "The lead is in this stage; choose another stage to move it.",
+        "线索已在该阶段;请选择其他阶段。",
+    ),
+    "board.move.current": ("{stage} (now)", "{stage}(当前)"),
+    "board.one_stage": ("One stage at a time", "逐个阶段查看"),
+    "board.one_stage_help": (
+        "Show one stage's cards at a time, with a switcher: easier on a phone.",
+        "一次只看一个阶段的卡片,可切换阶段:适合手机。",
+    ),
+    "board.stage_pick": ("Stage", "阶段"),
+    "board.stage_pick_option": ("{stage} · {count}", "{stage} · {count}"),
+    "board.queue.choose": ("Choose…", "请选择…"),
+    "board.queue.click_row": (
+        "Click a row to accept, return or record the outcome of that hand-off.",
+        "点击表格中的一行,即可接收、退回或记录该转交的结果。",
+    ),
+    "board.queue.choose_reason": (
+        "Choose the reason for returning the lead; nothing was saved.",
+        "请选择退回原因;未保存任何内容。",
+    ),
+    "board.queue.choose_outcome": (
+        "Choose the outcome of the visit; nothing was saved.",
+        "请选择结果;未保存任何内容。",
+    ),
+    "board.queue.picked": ("Hand-off: {name} ({ref}) · {status}", "转交:{name}({ref})· {status}"),
 }

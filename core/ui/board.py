@@ -8,6 +8,7 @@ next run and reruns so the board is redrawn from the database.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,13 +27,17 @@ from core.services import ownership
 from core.services import settings as settings_service
 from core.services.leads import BoardError, StaleLead
 from core.text import TextRefused
+from core.ui import actions
 from core.ui import credit as credit_ui
 from core.ui.cache import cached
+from core.ui.followups import followup_form
 from core.ui.text import plain, plain_values
 
 FLASH = "board_flash"
 OPEN_LEAD = "board_open_lead"
 OPEN_VERSION = "board_open_version"
+OPEN_TAB = "board_open_tab"  # the dialog tab to open on ("followup"), once
+DIALOG_FLASH = "board_dialog_flash"
 STAGES = [str(stage) for stage in STAGE_ORDER]
 OUTCOMES = [str(outcome) for outcome in VisitOutcome]
 STAGE_COLOURS = {
@@ -164,13 +169,20 @@ def _is_false(value) -> bool:
     return value is not None and not (isinstance(value, float) and pd.isna(value)) and not value
 
 
+def _is_true(value) -> bool:
+    return value is True or (isinstance(value, (bool, int)) and bool(value))
+
+
 def badges(card, lang: str) -> list[str]:
-    """Markdown badges of a card: qualified, cooling, hand-off, no consent to contact."""
+    """Markdown badges of a card: qualified, cooling (the score fell) or above its score
+    (never reached the stage since entering it), hand-off, no consent to contact."""
     marks = []
     if card.qualified:
         marks.append(f":green-badge[:material/verified: {t('board.badge.qualified', lang)}]")
     if card.cooling:
         marks.append(f":blue-badge[:material/ac_unit: {t('board.badge.cooling', lang)}]")
+    if _is_true(getattr(card, "above_score", False)):
+        marks.append(f":orange-badge[:material/trending_up: {t('board.badge.above_score', lang)}]")
     status = card.handoff_status
     if isinstance(status, str) and status:
         prefix = "outcome" if status in OUTCOMES else "handoff_status"
@@ -187,10 +199,30 @@ def card_text(card, lang: str) -> str:
         marks.append("✓" + t("board.badge.qualified", lang))
     if card.cooling:
         marks.append("❄" + t("board.badge.cooling", lang))
+    if card.above_score:
+        marks.append("↑" + t("board.badge.above_score", lang))
     first = f"{card.name} · {t('board.score_short', lang, score=card.score)}"
-    second = f"{card.owner_name} · {t('board.days_idle', lang, days=card.days_idle)}"
+    second = " · ".join(
+        [card.owner_name, *_age(card, lang), t("board.days_idle", lang, days=card.days_idle)]
+    )
     third = " ".join([card.lead_ref, *marks])
     return f"{first}\n{second}\n{third}"
+
+
+def _age(card, lang: str) -> list[str]:
+    band = getattr(card, "age_band", None)
+    return [t("board.age_band", lang, band=plain(band))] if isinstance(band, str) and band else []
+
+
+def phone_markdown(phone, lang: str) -> str:
+    """A phone number as Markdown: a tap-to-call `tel:` link when the user reads it in full,
+    the masked number as text otherwise ("—" when there is none)."""
+    if not isinstance(phone, str) or not phone:
+        return "—"
+    digits = re.sub(r"[^\d+]", "", phone)
+    if "*" in phone or len(digits) < 5:
+        return plain(phone)
+    return f'[{plain(phone)}](tel:{digits} "{t("board.call", lang, phone=digits)}")'
 
 
 def draw_card(
@@ -199,26 +231,35 @@ def draw_card(
     *,
     on_open: Callable[[int, int], None],
     protected: tuple[dt.date, dt.date] | None = None,
+    on_follow_up: Callable[[int, int], None] | None = None,
 ) -> None:
-    """A bordered card: name and score, an open button, phone · owner · idle days ·
-    protected until (`protected`: (until, as of)), badges."""
+    """A bordered card: the name (a button opening the lead) and score; phone (tap to call
+    when shown in full) · owner · age band · idle days · protected until (`protected`:
+    (until, as of)); badges; a Follow up button when `on_follow_up` is given."""
     with st.container(border=True, key=f"card_{card.id}", gap="small"):
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            st.markdown(
-                f"**{plain(card.name)}** · {t('board.score_short', lang, score=card.score)}"
-            )
             st.button(
-                "",
+                f"**{plain(card.name)}**",
                 key=f"open_{card.id}",
                 on_click=on_open,
                 args=(int(card.id), int(card.version)),
                 type="tertiary",
-                icon=":material/open_in_full:",
-                help=t("board.details", lang),
+                help=t("board.open_lead", lang, name=plain(card.name)),
             )
+            st.markdown(t("board.score_short", lang, score=card.score))
+            if on_follow_up is not None:
+                st.button(
+                    t("board.followup", lang),
+                    key=f"follow_{card.id}",
+                    on_click=on_follow_up,
+                    args=(int(card.id), int(card.version)),
+                    type="tertiary",
+                    icon=":material/event_repeat:",
+                )
         details = [
-            plain(card.phone) or "—",
+            phone_markdown(card.phone, lang),
             plain(card.owner_name),
+            *_age(card, lang),
             t("board.days_idle", lang, days=card.days_idle),
         ]
         if protected is not None:
@@ -233,11 +274,34 @@ def open_lead(lead_id: int, version: int) -> None:
     """Remember which lead's dialog is open and the version the board showed it with."""
     st.session_state[OPEN_LEAD] = lead_id
     st.session_state[OPEN_VERSION] = version
+    _forget_move_choice()
+
+
+def _forget_move_choice() -> None:
+    """ "Move to" starts at the lead's current stage each time a lead is opened."""
+    for lang in ("en", "zh"):
+        st.session_state.pop(f"detail_stage_{lang}", None)
+
+
+def follow_up_lead(lead_id: int, version: int) -> None:
+    """Open the lead's dialog on its Follow up tab."""
+    open_lead(lead_id, version)
+    st.session_state[OPEN_TAB] = "followup"
 
 
 def close_lead() -> None:
     st.session_state.pop(OPEN_LEAD, None)
     st.session_state.pop(OPEN_VERSION, None)
+    st.session_state.pop(OPEN_TAB, None)
+    st.session_state.pop(DIALOG_FLASH, None)
+
+
+def _keep_open(message: str) -> None:
+    """After a write in the dialog: keep it open on the lead as it now is (the next run
+    reads the new version) and show `message` at its top."""
+    st.session_state.pop(OPEN_VERSION, None)
+    st.session_state[DIALOG_FLASH] = message
+    _forget_move_choice()  # a promotion changed the current stage
 
 
 # --- The lead dialog ----------------------------------------------------------------------
@@ -318,11 +382,16 @@ def _lead_body(user, lead_id: int) -> None:
         return
     shown_version = st.session_state.get(OPEN_VERSION) or detail["version"]
     name = detail["name"]
+    message = st.session_state.pop(DIALOG_FLASH, None)
+    if message:
+        st.success(message)
+    actions.show_flash()
     st.subheader(f"{plain(name)} · {plain(detail['lead_ref'])}")
     card = pd.Series(
         {
             "qualified": detail["qualified"],
             "cooling": detail["cooling"],
+            "above_score": detail["above_score"],
             "consent": detail["consent"],
             "handoff_status": None,
         }
@@ -337,7 +406,7 @@ def _lead_body(user, lead_id: int) -> None:
     if marks:
         st.markdown(" ".join(marks))
     facts = {
-        t("board.field.phone", lang): _value(detail["phone"]),
+        t("board.field.phone", lang): phone_markdown(detail["phone"], lang),
         t(
             "board.field.owner", lang
         ): f"{_value(detail['owner_name'])} · {_value(detail['department'])}",
@@ -367,14 +436,26 @@ def _lead_body(user, lead_id: int) -> None:
         + "\n".join(f"- **{k}**: {v}" for k, v in facts_persona.items())
     )
 
-    score_tab, timeline_tab, owners_tab, actions_tab = st.tabs(
-        [
-            t("board.section.score", lang),
-            t("board.section.timeline", lang),
-            t("credit.ui.history.title", lang),
-            t("board.section.actions", lang),
-        ]
+    sections = ["score", "timeline", "owners", "actions"]
+    if detail["can_record"]:
+        sections.append("followup")
+    titles = {
+        "score": t("board.section.score", lang),
+        "timeline": t("board.section.timeline", lang),
+        "owners": t("credit.ui.history.title", lang),
+        "actions": t("board.section.actions", lang),
+        "followup": t("board.section.followup", lang),
+    }
+    first_tab = st.session_state.get(OPEN_TAB)
+    tabs = st.tabs(
+        [titles[section] for section in sections],
+        default=titles[first_tab] if first_tab in sections else None,
+        key=f"detail_tabs_{lead_id}_{lang}_{first_tab or ''}",
     )
+    score_tab, timeline_tab, owners_tab, actions_tab = tabs[:4]
+    if detail["can_record"]:
+        with tabs[4]:
+            _followup_section(user, detail)
     with owners_tab:
         credit_ui.ownership_section(user, lead_id, as_of=as_of)
     with score_tab:
@@ -494,15 +575,28 @@ def _actions_section(user, detail: dict, shown_version: int) -> None:
         return
     if detail["can_move"]:
         st.markdown(f"**{t('board.move.title', lang)}**")
-        targets = [stage for stage in STAGES if stage != detail["stage"]]
+        current = detail["stage"]
+
+        def stage_label(stage: str) -> str:
+            label = label_of("stage", stage, lang)
+            return t("board.move.current", lang, stage=label) if stage == current else label
+
         target = st.selectbox(
             t("board.move.to", lang),
-            targets,
-            format_func=lambda stage: label_of("stage", stage, lang),
+            STAGES,
+            index=STAGES.index(current) if current in STAGES else 0,
+            format_func=stage_label,
             key=f"detail_stage_{lang}",
         )
         reason = st.text_input(t("board.move.reason", lang), key="detail_reason", max_chars=500)
-        if st.button(t("board.move.submit", lang), key="detail_move", type="primary"):
+        if target == current:
+            st.caption(t("board.move.same_stage", lang))
+        if st.button(
+            t("board.move.submit", lang),
+            key="detail_move",
+            type="primary",
+            disabled=target == current,
+        ):
             done, _ = run_write(
                 lambda session: lead_service.move_lead(
                     session,
@@ -575,7 +669,6 @@ def _interaction_form(user, detail: dict) -> None:
             name=name,
         )
         if done:
-            close_lead()
             message = t("board.interaction.done", lang, points=result.points, name=plain(name))
             if result.promoted_to:
                 message += " " + t(
@@ -584,8 +677,27 @@ def _interaction_form(user, detail: dict) -> None:
                     name=plain(name),
                     stage=label_of("stage", result.promoted_to, lang),
                 )
-            flash(message)
+            _keep_open(message)
             st.rerun()
+
+
+def _followup_section(user, detail: dict) -> None:
+    """The follow-up form (core.ui.followups): the next date prefilled from the stage's
+    cadence; once saved the dialog stays open with the saved message at its top."""
+
+    def saved() -> None:
+        st.session_state.pop(OPEN_VERSION, None)
+        st.rerun()
+
+    followup_form(
+        user,
+        lead_id=detail["id"],
+        name=detail["name"],
+        stage=detail["stage"],
+        on=detail["as_of"],
+        key=f"board_{detail['id']}",
+        on_saved=saved,
+    )
 
 
 def _handoff_form(user, detail: dict) -> None:

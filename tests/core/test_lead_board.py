@@ -205,7 +205,9 @@ def test_filters_narrow_counts_and_cards(session, world):
     )
     assert columns["super_trust"].count == 1 and columns["distrust"].count == 0
     card = columns["super_trust"].cards.iloc[0]
-    assert bool(card["cooling"]) and not bool(card["qualified"])
+    # it never had the points of super trust: above its score, not cooling (issue 19)
+    assert bool(card["above_score"]) and not bool(card["cooling"])
+    assert not bool(card["qualified"])
 
 
 # --- Scoping and masking ------------------------------------------------------------------
@@ -486,7 +488,7 @@ def test_recording_an_interaction_promotes_automatically(session, world):
 
 def test_recording_never_demotes(session, world):
     """A browse after a long silence scores low, but the super-trust lead stays put (and is
-    shown as cooling)."""
+    shown as above its score: it never had the points of super trust)."""
     lead = world.lead(created_on=DAY, stage="super_trust")
     result = leads.record_interaction(
         session,
@@ -501,7 +503,7 @@ def test_recording_never_demotes(session, world):
     assert lead.stage == "super_trust" and lead.version == 2
     assert _count(session, StageChange) == 0
     detail = leads.lead_detail(session, actor=world.marketer, lead_id=lead.id)
-    assert detail["cooling"]
+    assert detail["above_score"] and not detail["cooling"]
 
 
 def test_backdated_interaction_rescores_and_promotes_from_its_date(session, world):

@@ -11,6 +11,7 @@ from core.db import read_session, write_session
 from core.domain import STAGE_ORDER
 from core.i18n import label_of
 from core.models import Handoff, Interaction, Lead, Order, Staff, StageChange
+from core.services import handoffs as handoff_service
 from core.services import leads as lead_service
 from core.services import users
 from tests.pages.apptest import open_page, texts
@@ -200,12 +201,16 @@ def test_staff_member_sees_their_own_leads(demo_app):
 
 
 def test_consultant_accepts_a_hand_off_and_books_the_visit(demo_app):
-    """The consultant's first tab is their hand-off queue: they accept the oldest pending
-    lead, then record 'booked', which creates an appointment for the lead's owner."""
+    """The consultant's first tab is their hand-off queue: they click the oldest pending
+    row and accept it, then record 'booked', which creates an appointment for the lead's owner."""
     at = open_page(PAGE, username="consultant")
     assert not at.exception
     assert [tab.label for tab in at.tabs][:3] == ["My hand-offs", "Board", "Pipeline analytics"]
-    handoff_id = at.selectbox(key="queue_pick_en").value
+    with read_session() as session:
+        queue = handoff_service.handoff_queue(session, actor=_actor("consultant"))
+    handoff_id = int(queue.iloc[0]["id"])  # the first row, clicked
+    at.session_state["handoff_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
     with read_session() as session:
         handoff = session.get(Handoff, handoff_id)
     assert handoff.status == "pending"
@@ -213,8 +218,7 @@ def test_consultant_accepts_a_hand_off_and_books_the_visit(demo_app):
     assert not at.exception
     with read_session() as session:
         assert session.get(Handoff, handoff_id).status == "accepted"
-    at.selectbox(key="queue_pick_en").set_value(handoff_id).run()
-    at.selectbox(key="queue_outcome_en").set_value("booked").run()
+    at.selectbox(key=f"queue_outcome_{handoff_id}_en").set_value("booked").run()
     at.button(key="queue_record").click().run()
     assert not at.exception
     assert "Outcome for" in texts(at)

@@ -12,6 +12,8 @@ The package, in layers (each module imports only those above it):
   `mask_phone`, the role tuples); hand-offs, consent and privacy reuse these rules.
 - `board` — the board's columns, filters, search and filter choices (`board_columns`,
   `board_options`), its day (`board_as_of`) and scoring settings (`board_rules`).
+- `standing` — `standings`: "cooling" (the score fell) or "above_score" (never reached the
+  stage since entering it) for leads below their score.
 - `moves` — moves on the ladder, bulk move, reassign and tag, with optimistic locking
   (`load_for_change`, `bump_version`, `StaleLead`).
 - `interactions` — `record_interaction`: points, exact score summary, promotion, card usage.

@@ -33,7 +33,7 @@ from core.db import as_date, chunks
 from core.domain import DEFAULT_STAGE_THRESHOLDS, STAGE_ORDER, HandoffStatus, Role
 from core.models import Campaign, Consent, Department, Handoff, Interaction, Lead, Staff
 from core.permissions import Actor
-from core.scoring import is_cooling, score_sql, stage_rank_sql, suggested_rank_sql
+from core.scoring import score_sql, stage_rank_sql, suggested_rank_sql
 from core.services import settings as settings_service
 from core.services.leads.access import (
     mask_phone,
@@ -42,6 +42,7 @@ from core.services.leads.access import (
     shows_full_phone,
 )
 from core.services.leads.rescoring import CHUNK
+from core.services.leads.standing import standings
 
 BOARD_ORDERS = ("score", "last_interaction", "created")
 BOARD_LIMIT = 50
@@ -89,6 +90,8 @@ CARD_COLUMNS = [
     "days_idle",
     "qualified",
     "cooling",
+    "above_score",
+    "age_band",
     "consent",
     "handoff_status",
 ]
@@ -285,6 +288,7 @@ def board_columns(
             Lead.tags,
             Lead.created_on,
             Lead.last_interaction_on,
+            Lead.age_band,
         )
         .select_from(Lead)
         .join(Staff, Staff.id == Lead.owner_staff_id)
@@ -316,13 +320,26 @@ def board_columns(
     shown = [row["id"] for rows in records.values() for row in rows]
     consent = consent_flags(session, shown)
     handoffs = _open_handoffs(session, shown)
+    for rows in records.values():
+        for row in rows:
+            row["created_on"] = as_date(row["created_on"])
+            row["score"] = int(row["score"])
+    standing_of = standings(
+        session,
+        (
+            (row["id"], row["stage"], row["created_on"], row["score"])
+            for rows in records.values()
+            for row in rows
+        ),
+        as_of=as_of,
+        thresholds=rules.thresholds,
+        decay=rules.decay,
+    )
     columns: dict[str, BoardColumn] = {}
     for stage in STAGE_ORDER:
         rows = records[str(stage)]
         for row in rows:
-            row["created_on"] = as_date(row["created_on"])
             row["last_interaction_on"] = as_date(row["last_interaction_on"])
-            row["score"] = int(row["score"])
             if not shows_full_phone(actor, row["owner_staff_id"]):
                 row["phone"] = mask_phone(row["phone"])
             row["tags"] = split_tags(row["tags"])
@@ -330,7 +347,10 @@ def board_columns(
                 0, (as_of - (row["last_interaction_on"] or row["created_on"])).days
             )
             row["qualified"] = row["score"] >= rules.handoff_threshold
-            row["cooling"] = is_cooling(row["stage"], row["score"], rules.thresholds)
+            # below its score: "cooling" when the score fell, "above_score" when it never
+            # reached the stage (core.services.leads.standing)
+            row["cooling"] = standing_of.get(row["id"]) == "cooling"
+            row["above_score"] = standing_of.get(row["id"]) == "above_score"
             row["consent"] = consent.get(row["id"])
             row["handoff_status"] = handoffs.get(row["id"])
         count, total = totals.get(str(stage), (0, 0))

@@ -27,7 +27,7 @@ from core.models import (
     StageChange,
 )
 from core.permissions import Actor, PermissionDenied
-from core.scoring import idle_weeks_between, is_cooling, suggested_stage
+from core.scoring import idle_weeks_between, suggested_stage
 from core.services import settings as settings_service
 from core.services.leads.access import (
     MOVER_ROLES,
@@ -38,6 +38,7 @@ from core.services.leads.access import (
 )
 from core.services.leads.board import board_as_of, board_rules, consent_flags, split_tags
 from core.services.leads.handoff_lists import lead_handoffs
+from core.services.leads.standing import standings
 
 
 def score_breakdown(
@@ -185,6 +186,13 @@ def lead_detail(session: Session, *, actor: Actor, lead_id: int) -> dict[str, An
     as_of = max(as_of, lead.created_on)
     breakdown = score_breakdown(lead.created_on, interactions, as_of, rules.decay)
     score = breakdown["score"]
+    standing_now = standings(
+        session,
+        [(lead.id, lead.stage, lead.created_on, score)],
+        as_of=as_of,
+        thresholds=rules.thresholds,
+        decay=rules.decay,
+    ).get(lead.id)
     can_change = actor.role in MOVER_ROLES and (
         actor.role != Role.dept_head
         or (owner is not None and owner.department_id == actor.department_id)
@@ -221,7 +229,8 @@ def lead_detail(session: Session, *, actor: Actor, lead_id: int) -> dict[str, An
         "score": score,
         "suggested_stage": str(suggested_stage(score, rules.thresholds)),
         "qualified": score >= rules.handoff_threshold,
-        "cooling": is_cooling(lead.stage, score, rules.thresholds),
+        "cooling": standing_now == "cooling",
+        "above_score": standing_now == "above_score",
         "consent": consent_flags(session, [lead.id]).get(lead.id),
         "breakdown": breakdown,
         "timeline": _timeline(session, lead),
