@@ -41,6 +41,10 @@ KPI_KEYS = [
     "valid_orders",
     "revenue",
     "revenue_growth",
+    "patients",
+    "returning_patients",
+    "return_rate",
+    "referrals",
     "leads_by_stage",
 ]
 
