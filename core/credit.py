@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, func, literal, or_, select, true, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, true, union_all
 
 from core.models import Lead, OwnershipPeriod
 
@@ -112,4 +112,40 @@ def active_condition(owned, reached, last_day, threshold: int):
     return or_(
         and_(owned.c.owned.is_not(None), owned.c.owned >= threshold),
         and_(owned.c.owned.is_(None), reached.c.reached_on <= last_day),
+    )
+
+
+def owned_counts(day: dt.date, *, new_from: dt.date, cumulative: bool = True):
+    """(staff_id, leads, leads_new) by the owner at the end of `day`: `leads`, the leads
+    created on or before `day` each staff member owned then (0 without `cumulative`), and
+    `leads_new`, those of them created on or after `new_from` (the roster, the leaderboard,
+    the department comparison: SPEC §8, a change dated after `day` never changes it)."""
+    created = Lead.created_on <= day
+    if not cumulative:
+        created = and_(created, Lead.created_on >= new_from)
+    new = case((Lead.created_on >= new_from, 1), else_=0)
+    base = (
+        select(
+            Lead.owner_staff_id.label("staff_id"),
+            (func.count() if cumulative else literal(0)).label("leads"),
+            func.sum(new).label("leads_new"),
+        )
+        .where(created)
+        .group_by(Lead.owner_staff_id)
+    )
+    parts = [base]
+    if cumulative:
+        every = owner_delta(day)
+        parts.append(select(every.c.staff_id, every.c.delta, literal(0)))
+    fresh = owner_delta(day, created_from=new_from)
+    parts.append(select(fresh.c.staff_id, literal(0), fresh.c.delta))
+    rows = union_all(*parts).subquery("owned_rows")
+    return (
+        select(
+            rows.c.staff_id,
+            func.sum(rows.c.leads).label("leads"),
+            func.sum(rows.c.leads_new).label("leads_new"),
+        )
+        .group_by(rows.c.staff_id)
+        .subquery("owned_counts")
     )

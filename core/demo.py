@@ -40,7 +40,7 @@ from faker import Faker
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
-from core import audit
+from core import audit, demo_credit
 from core.db import write_session
 from core.domain import DEFAULT_FOLLOWUP_CADENCE, STAGE_ORDER, FollowupKind, Role, Stage
 from core.models import (
@@ -1573,6 +1573,11 @@ def load_demo(engine: Engine, progress: Callable[[str], None] | None = None) -> 
                 }
                 for c in plan.content
             ],
+        )
+        say("credit: touches, claims, a merge and disputes …")
+        session.flush()
+        demo_credit.tell_credit_stories(
+            session, physician_no=PHYSICIAN_STAFF_NO, head_username="head"
         )
         counts = {
             "departments": len(plan.departments),

@@ -28,11 +28,13 @@ class AppError(ValueError):
         super().__init__(self.message_in("en"))
 
     def message_in(self, lang: str, *, quote=None) -> str:
-        """The message in `lang`; `quote` (e.g. core.ui.text.plain) is applied to every value
-        first, so what a user typed is shown as text."""
+        """The message in `lang`; `quote` (e.g. core.ui.text.plain) is applied to every text
+        value first, so what a user typed is shown as text."""
         from core.i18n import t
 
-        values = self.values if quote is None else {k: quote(v) for k, v in self.values.items()}
+        values = self.values
+        if quote is not None:  # numbers and dates stay as they are, for specs such as {n:,}
+            values = {k: quote(v) if isinstance(v, str) else v for k, v in values.items()}
         try:
             return t(self.key, lang, **values)
         except (KeyError, IndexError):  # a label missing a value: still say something useful

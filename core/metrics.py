@@ -388,7 +388,9 @@ def _by_month(table, per_day, *sums):
 
 
 def _new_leads(session: Session, scope: _Scope, months: list[str]) -> tuple[dict[str, int], int]:
-    """Leads created per month, and the leads created before the first month."""
+    """Leads created per month, and the leads created before the first month. Scoped to
+    staff or a department, counted by the owner at the end of each month (SPEC §8): the
+    caller adds `_owner_corrections` to each month's new and cumulative counts."""
     first, last = _span(months)
     per_day = select(Lead.created_on.label("day"), func.count().label("leads")).where(
         Lead.created_on.between(first, last)
@@ -400,6 +402,24 @@ def _new_leads(session: Session, scope: _Scope, months: list[str]) -> tuple[dict
     before = select(func.count()).select_from(Lead).where(Lead.created_on < first)
     before = session.exec(_where(before, scope.owner(Lead.owner_staff_id))).one()[0]
     return per_month, int(before)
+
+
+def _owner_corrections(
+    session: Session, scope: _Scope, months: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """({month: new}, {month: cumulative}) corrections of a scoped current-owner count to
+    the count by the owner at end(M): leads that changed hands into or out of the scope."""
+    if scope.staff_id is None and scope.department_id is None:
+        return {}, {}  # the whole hospital: every lead counts, whoever owns it
+    table = months_table(months)
+    found: list[dict[str, int]] = []
+    for new_only in (True, False):
+        delta = credit.owner_delta_by_month(table, new_only=new_only)
+        statement = _where(
+            select(delta.c.month, func.sum(delta.c.delta)), scope.owner(delta.c.staff_id)
+        ).group_by(delta.c.month)
+        found.append({month: int(value) for month, value in session.exec(statement).all()})
+    return found[0], found[1]
 
 
 def _order_counts(session: Session, scope: _Scope, months: list[str]):
@@ -555,6 +575,7 @@ def _monthly_figures(
         for r in _staff_using(session, scope, months, by_department=False)
     }
     new, cumulative = _new_leads(session, scope, months)
+    new_fix, cumulative_fix = _owner_corrections(session, scope, months)
     orders = _order_counts(session, scope, months)
     licences = _licences(session, months, rules.default_licences)
     returns = {row["month"]: row for row in _return_counts(session, scope, months)}
@@ -577,8 +598,8 @@ def _monthly_figures(
                 "profiles_incomplete": int(card.get("profiles_incomplete", 0)),
                 "staff_using": int(using.get(month, 0)),
                 "staff_active": int(card.get("staff_active", 0)),
-                "new_leads": new.get(month, 0),
-                "cumulative_leads": cumulative,
+                "new_leads": new.get(month, 0) + new_fix.get(month, 0),
+                "cumulative_leads": cumulative + cumulative_fix.get(month, 0),
                 "orders": int(order.get("orders", 0)),
                 "valid_orders": int(order.get("valid_orders", 0)),
                 "revenue": revenue,
@@ -598,7 +619,8 @@ def _monthly_figures(
 def leads_by_stage(session: Session, *, actor: Actor) -> dict[str, int]:
     """Current number of leads in each stage (every stage key present)."""
     scope = _figure_scope(actor)
-    statement = select(Lead.stage, func.count()).group_by(Lead.stage)
+    # A lead merged into another (SPEC §8) is no longer a person of its own: not counted.
+    statement = select(Lead.stage, func.count()).where(Lead.active == True).group_by(Lead.stage)  # noqa: E712
     counts = dict(session.exec(_where(statement, scope.owner(Lead.owner_staff_id))).all())
     return {str(stage): int(counts.get(str(stage), 0)) for stage in STAGE_ORDER}
 
@@ -697,15 +719,12 @@ def department_comparison(session: Session, *, actor: Actor, month: str) -> pd.D
     scope = _list_scope(actor)
     first, last = month_bounds(month)
     frame = _departments(session, scope)
-    leads = (
-        select(
-            Staff.department_id.label("department_id"),
-            _count_if(Lead.created_on >= first).label("new_leads"),
-            func.count().label("cumulative_leads"),
-        )
-        .join(Staff, Staff.id == Lead.owner_staff_id)
-        .where(Lead.created_on <= last)
-    )
+    owned = credit.owned_counts(last, new_from=first)  # by the owner at end(M) (SPEC §8)
+    leads = select(
+        Staff.department_id.label("department_id"),
+        func.coalesce(func.sum(owned.c.leads_new), 0).label("new_leads"),
+        func.coalesce(func.sum(owned.c.leads), 0).label("cumulative_leads"),
+    ).join(Staff, Staff.id == owned.c.staff_id)
     leads = _where(leads, scope.staff()).group_by(Staff.department_id)
     valid = Order.status == OrderStatus.valid
     orders = (
@@ -723,6 +742,7 @@ def department_comparison(session: Session, *, actor: Actor, month: str) -> pd.D
     # joining every lead to its owner made SQLite read all 200,000 rows (~0.3 s).
     per_owner = (
         select(Lead.owner_staff_id.label("staff_id"), Lead.stage, func.count().label("n"))
+        .where(Lead.active == True)  # noqa: E712 - a merged lead is counted in its survivor
         .group_by(Lead.owner_staff_id, Lead.stage)
         .subquery("per_owner")
     )
@@ -779,11 +799,11 @@ def leaderboard(
     _, last = month_bounds(last_month)
     valid = Order.status == OrderStatus.valid
     in_range_orders = Order.created_on.between(first, last)
-    if by == "leads":
-        measure = select(
-            Lead.owner_staff_id.label("staff_id"), func.count(Lead.id).label("value")
-        ).where(Lead.created_on.between(first, last))
-        measure = measure.group_by(Lead.owner_staff_id)
+    if by == "leads":  # by the owner at the end of the last month (SPEC §8)
+        owned = credit.owned_counts(last, new_from=first, cumulative=False)
+        measure = select(owned.c.staff_id, owned.c.leads_new.label("value")).where(
+            owned.c.leads_new > 0
+        )
     elif by == "valid_appointments":
         measure = select(Order.staff_id.label("staff_id"), func.count(Order.id).label("value"))
         measure = measure.where(valid, Order.kind == OrderKind.appointment, in_range_orders)
@@ -896,7 +916,7 @@ def top_member_share(frame: pd.DataFrame, share: float = TOP_MEMBER_SHARE) -> di
 # --- Lead score ---------------------------------------------------------------------------
 
 
-def _check_lead_visible(session: Session, actor: Actor, lead: Lead) -> None:
+def check_lead_visible(session: Session, actor: Actor, lead: Lead) -> None:
     if actor.role in (Role.admin, Role.executive, Role.marketer):
         return
     if actor.role == Role.consultant:
@@ -922,12 +942,12 @@ def lead_score(
 ) -> dict[str, Any]:
     """A lead's score as of a day (default: the hospital's today), its suggested stage and
     whether it is qualified for hand-off (score ≥ the hand-off threshold)."""
-    from core.services.ownership import resolve_lead  # an alias reaches its lead (SPEC §8)
+    from core.lead_refs import resolve_lead  # an alias reaches its lead (SPEC §8)
 
     lead = resolve_lead(session, lead_ref)
     if lead is None:
         raise LookupError(f"no lead with lead_ref '{lead_ref}'")
-    _check_lead_visible(session, actor, lead)
+    check_lead_visible(session, actor, lead)
     day = as_of or rules.today
     interactions = session.exec(
         select(Interaction.occurred_on, Interaction.points).where(

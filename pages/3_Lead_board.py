@@ -20,9 +20,11 @@ from core.domain import STAGE_ORDER, Role, Stage, VisitOutcome
 from core.i18n import label_of, t
 from core.services import handoffs as handoff_service
 from core.services import leads as lead_service
+from core.services import ownership
 from core.services.handoffs import RETURN_REASONS
 from core.services.leads import BoardFilters
 from core.ui import board as ui
+from core.ui import credit as credit_ui
 from core.ui.layout import page_setup
 from core.ui.text import plain
 
@@ -135,7 +137,7 @@ def _more(stage: str) -> None:
     limits[stage] = limits.get(stage, PAGE_LIMIT) + PAGE_LIMIT
 
 
-def draw_cards(columns: dict) -> None:
+def draw_cards(columns: dict, protected: dict, as_of) -> None:
     st.caption(t("board.column_help", lang))
     for stage, place in zip(ui.STAGES, st.columns(4), strict=True):
         column = columns[stage]
@@ -144,7 +146,10 @@ def draw_cards(columns: dict) -> None:
             if column.count == 0:
                 st.caption(t("board.empty_column", lang))
             for card in column.cards.itertuples():
-                ui.draw_card(card, lang, on_open=ui.open_lead)
+                until = protected.get(int(card.id))
+                ui.draw_card(
+                    card, lang, on_open=ui.open_lead, protected=(until, as_of) if until else None
+                )
             _more_button(stage, column)
 
 
@@ -313,10 +318,13 @@ def bulk_actions(names: dict[int, str]) -> None:
 def board(filters: BoardFilters, order: str, drag: bool) -> None:
     ui.show_flash()
     limits = {stage: PAGE_LIMIT for stage in ui.STAGES} | st.session_state.get(LIMITS, {})
+    as_of = ui.cached_options(actor)["as_of"]
     with read_session() as session:
         columns = lead_service.board_columns(
             session, actor=actor, filters=filters, order_by=order, limit_per_stage=limits
         )
+        shown = [int(i) for stage in ui.STAGES for i in columns[stage].cards["id"]]
+        protected = ownership.protected_until_of(session, shown, as_of)
     drawn, names = {}, {}
     for stage in ui.STAGES:
         for card in columns[stage].cards.itertuples():
@@ -328,7 +336,7 @@ def board(filters: BoardFilters, order: str, drag: bool) -> None:
     if drag:
         draw_drag(columns)
     else:
-        draw_cards(columns)
+        draw_cards(columns, protected, as_of)
     if MOVER:
         bulk_actions(names)
     open_dialog_if_asked()
@@ -562,13 +570,27 @@ def analytics_tab() -> None:
             st.plotly_chart(figure, key="chart_sources")
 
 
+# --- Credit -------------------------------------------------------------------------------
+
+
+def credit_tab() -> None:
+    options = ui.cached_options(actor)
+    credit_ui.credit_tab(user, owners=options["owners"], as_of=options["as_of"])
+    open_dialog_if_asked()
+
+
 # --- Layout -------------------------------------------------------------------------------
 
 ui.show_flash()
 if user.role == Role.consultant:
     views = [("my_handoffs", handoffs_tab), ("board", board_tab), ("analytics", analytics_tab)]
 else:
-    views = [("board", board_tab), ("handoffs", handoffs_tab), ("analytics", analytics_tab)]
+    views = [
+        ("board", board_tab),
+        ("handoffs", handoffs_tab),
+        ("analytics", analytics_tab),
+        ("credit", credit_tab),
+    ]
 tabs = st.tabs(
     [t(f"board.tab.{name}", lang) for name, _ in views], key=lk("board_view"), on_change="rerun"
 )

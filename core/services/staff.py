@@ -24,11 +24,11 @@ import pandas as pd
 from sqlalchemy import String, and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
 
-from core import audit, metrics
+from core import audit, credit, metrics
 from core.db import as_date
 from core.domain import ActivityKind, OrderStatus, Role
 from core.errors import AppError
-from core.models import Department, Lead, Order, Staff, StaffActivity
+from core.models import Department, Order, Staff, StaffActivity
 from core.months import months_table
 from core.permissions import Actor, PermissionDenied, department_scope, require_role
 from core.services.settings import get_value, hospital_today, metric_rules
@@ -249,18 +249,11 @@ def staff_roster(
     first, last = metrics.month_bounds(month)
     threshold = int(get_value(session, "active_staff_lead_threshold"))
 
-    leads = (
-        select(
-            Lead.owner_staff_id.label("staff_id"),
-            func.count(Lead.id).label("leads"),
-            func.coalesce(func.sum(case((Lead.created_on >= first, 1), else_=0)), 0).label(
-                "leads_month"
-            ),
-        )
-        .where(Lead.created_on <= last)
-        .group_by(Lead.owner_staff_id)
-        .subquery("leads")
-    )
+    # By the owner at end(M) (SPEC §8): a transfer dated after M never changes M's row.
+    owned = credit.owned_counts(last, new_from=first)
+    leads = select(
+        owned.c.staff_id, owned.c.leads, owned.c.leads_new.label("leads_month")
+    ).subquery("leads")
     orders = (
         select(
             Order.staff_id.label("staff_id"),

@@ -22,9 +22,12 @@ from core.i18n import label_of, t
 from core.permissions import Actor, PermissionDenied
 from core.services import handoffs as handoff_service
 from core.services import leads as lead_service
+from core.services import ownership
 from core.services import settings as settings_service
 from core.services.leads import BoardError, StaleLead
 from core.text import TextRefused
+from core.ui import credit as credit_ui
+from core.ui.cache import cached
 from core.ui.text import plain, plain_values
 
 FLASH = "board_flash"
@@ -115,7 +118,7 @@ def clear_caches() -> None:
 # --- Cached readers -----------------------------------------------------------------------
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@cached("leads", "staff", "campaigns")
 def cached_options(actor: Actor) -> dict:
     with read_session() as session:
         options = lead_service.board_options(session, actor=actor)
@@ -129,7 +132,7 @@ def cached_options(actor: Actor) -> dict:
     return options
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@cached("leads")
 def cached_analytics(actor: Actor, first_month: str, last_month: str) -> dict:
     with read_session() as session:
         return {
@@ -190,8 +193,15 @@ def card_text(card, lang: str) -> str:
     return f"{first}\n{second}\n{third}"
 
 
-def draw_card(card, lang: str, *, on_open: Callable[[int, int], None]) -> None:
-    """A bordered card: name and score, an open button, phone · owner · idle days, badges."""
+def draw_card(
+    card,
+    lang: str,
+    *,
+    on_open: Callable[[int, int], None],
+    protected: tuple[dt.date, dt.date] | None = None,
+) -> None:
+    """A bordered card: name and score, an open button, phone · owner · idle days ·
+    protected until (`protected`: (until, as of)), badges."""
     with st.container(border=True, key=f"card_{card.id}", gap="small"):
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             st.markdown(
@@ -211,6 +221,8 @@ def draw_card(card, lang: str, *, on_open: Callable[[int, int], None]) -> None:
             plain(card.owner_name),
             t("board.days_idle", lang, days=card.days_idle),
         ]
+        if protected is not None:
+            details.append(credit_ui.protection_text(protected[0], protected[1], lang))
         marks = badges(card, lang) + [f":gray-badge[{plain(tag)}]" for tag in card.tags]
         st.caption(
             " · ".join(str(part) for part in details) + ("  \n" + " ".join(marks) if marks else "")
@@ -343,6 +355,11 @@ def _lead_body(user, lead_id: int) -> None:
         t("board.field.condition", lang): _value(persona["condition"]),
         t("board.field.interest", lang): _value(persona["department_of_interest"]),
     }
+    as_of = cached_options(actor)["as_of"]
+    with read_session() as session:
+        until = ownership.protected_until_of(session, [lead_id], as_of).get(lead_id)
+    if until is not None:
+        facts[t("credit.ui.field.protected_until", lang)] = until.isoformat()
     first, second = st.columns(2)
     first.markdown("\n".join(f"- **{k}**: {v}" for k, v in facts.items()))
     second.markdown(
@@ -350,13 +367,16 @@ def _lead_body(user, lead_id: int) -> None:
         + "\n".join(f"- **{k}**: {v}" for k, v in facts_persona.items())
     )
 
-    score_tab, timeline_tab, actions_tab = st.tabs(
+    score_tab, timeline_tab, owners_tab, actions_tab = st.tabs(
         [
             t("board.section.score", lang),
             t("board.section.timeline", lang),
+            t("credit.ui.history.title", lang),
             t("board.section.actions", lang),
         ]
     )
+    with owners_tab:
+        credit_ui.ownership_section(user, lead_id, as_of=as_of)
     with score_tab:
         _score_section(detail, lang)
     with timeline_tab:

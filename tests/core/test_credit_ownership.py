@@ -16,7 +16,7 @@ from core.models import AuditLog, Interaction, LeadAlias, LeadCreate, LeadTouch,
 from core.permissions import PermissionDenied
 from core.services import ownership
 from core.services import settings as settings_service
-from core.services.ownership import ClaimLost, CreditError
+from core.services.ownership import ClaimLost, CreditError, claims
 from core.services.settings import metric_rules
 from tests.factories import make_actor, make_department, make_order, make_staff
 
@@ -159,7 +159,7 @@ def test_two_people_claiming_one_lapsed_lead_at_once_one_wins(engine, session, w
     barrier = threading.Barrier(2)
     spans: list[tuple[float, float]] = []
     outcomes: list[object] = []
-    monkeypatch.setattr(ownership, "_before_owner_update", lambda: time.sleep(0.3))
+    monkeypatch.setattr(claims, "before_owner_update", lambda: time.sleep(0.3))
 
     def take(actor):
         barrier.wait()

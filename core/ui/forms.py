@@ -1,0 +1,67 @@
+"""Form helpers the Campaigns page and the content library share: a save that redraws the
+page, optional choices, and channels (named in the user's language, picked or typed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import streamlit as st
+
+from core.i18n import label_of, t
+from core.services.content import split_list
+from core.ui.actions import run_write, show_flash
+from core.ui.refusals import refusing
+
+
+def save_and_rerun(
+    action: Callable,
+    *,
+    lang: str,
+    affects: Iterable[str],
+    done: str,
+    refusals: Sequence[type[Exception]] = (),
+    field_labels: str | Callable[[Exception], str | None] | None = None,
+) -> None:
+    """Run `action(session)` in one write transaction (clearing the cached figures of
+    `affects`). Saved: redraw the page, `done` shown at its top, so every table shows the
+    change. Refused: the reason here, where the user acted, and nothing saved."""
+    action = refusing(action, lang, *refusals, field_labels=field_labels)
+    if run_write(action, lang=lang, affects=affects, done=done, flash=True) is not None:
+        st.rerun()
+    show_flash()
+
+
+def options_with_none(choices: Sequence[tuple[int, str]]) -> tuple[list, dict]:
+    """(options with None first, labels by option; None is a dash)."""
+    labels = {None: "—", **dict(choices)}
+    return [None, *[choice[0] for choice in choices]], labels
+
+
+def index_of(options: list, value) -> int:
+    return options.index(value) if value in options else 0
+
+
+def text_of(value) -> str:
+    """A text cell as a string ('' for None or a missing value)."""
+    return value if isinstance(value, str) else ""
+
+
+def channel_text(value: str | None, lang: str) -> str:
+    """A stored channel list ('wechat;sms') as names in `lang`."""
+    return "、".join(label_of("channel", c, lang) for c in split_list(value))
+
+
+def channel_picker(
+    label: str, *, key: str, lang: str, choices: Sequence[str], current: str | None = None
+) -> list[str]:
+    """Pick channels from those in use, or type a new one."""
+    current_list = split_list(current)
+    return st.multiselect(
+        label,
+        list(dict.fromkeys([*choices, *current_list])),
+        default=current_list,
+        format_func=lambda c: label_of("channel", c, lang),
+        accept_new_options=True,
+        placeholder=t("campaigns.pick_channels", lang),
+        key=key,
+    )

@@ -1,0 +1,430 @@
+"""The KPI page's parts: cached reads of core.metrics (each named for the subjects it
+reads, so a save elsewhere clears exactly the figures it changes), the period picker, and
+one drawing function per tab. Every number comes from core.metrics; nothing here computes
+a figure of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from core import metrics
+from core.config import get_settings
+from core.db import read_session
+from core.domain import STAGE_ORDER
+from core.i18n import t
+from core.permissions import Actor
+from core.services import settings as settings_service
+from core.services import staff as staff_service
+from core.services.landing import Figure
+from core.ui import charts
+from core.ui.auth import CurrentUser
+from core.ui.cache import cached
+from core.ui.widgets import figure_tiles
+
+PERIODS = ("month", "ytd", "range")
+BOARD_ROWS = 10
+ALL = 0  # the leaderboards' "all departments" choice (a None option would be clearable)
+TILE_ROWS = (
+    ("cumulative_leads", "new_leads", "staff_using", "staff_active"),
+    ("orders", "valid_orders", "revenue", "revenue_growth"),
+)
+TREND_COLUMNS = (
+    "month",
+    "licences",
+    "cards_issued",
+    "cards_not_activated",
+    "profiles_incomplete",
+    "staff_using",
+    "staff_active",
+    "new_leads",
+    "cumulative_leads",
+    "orders",
+    "valid_orders",
+    "revenue",
+    "revenue_growth",
+)
+DEPARTMENT_MEASURES = ("new_leads", "cumulative_leads", "orders", "valid_orders", "revenue")
+PARETO_COLUMNS = {
+    "member_no": "metrics.member_no",
+    "name": "metrics.name",
+    "orders": "metric.valid_orders",
+    "revenue": "metric.revenue",
+    "share": "metrics.share",
+    "cumulative_share": "metrics.cumulative_share",
+    "member_share": "metrics.member_share",
+}
+SHARES = ("share", "cumulative_share", "member_share")
+
+
+# --- Reads (cached per database, user and choice) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    now: dict
+    before: dict
+    trend: pd.DataFrame
+    departments: pd.DataFrame
+    threshold: int  # the "active staff" lead threshold in force
+
+
+@cached("leads", "members", "staff", "settings")
+def month_figures(database_url: str, actor: Actor, month: str, first_month: str) -> MonthFigures:
+    """The month and the one before it, the trend since `first_month`, and the departments:
+    leads, orders, cards and staff activity, under the rules in force."""
+    del database_url  # part of the cache key only
+    with read_session() as session:
+        rules = settings_service.metric_rules(session)
+        now, before = metrics.with_previous_month(
+            metrics.month_kpis, session, month=month, actor=actor, rules=rules
+        )
+        trend = metrics.kpi_trend(
+            session, actor=actor, first_month=first_month, last_month=month, rules=rules
+        )
+        departments = metrics.department_comparison(session, actor=actor, month=month)
+    return MonthFigures(
+        dict(now), dict(before), trend, departments, rules.active_staff_lead_threshold
+    )
+
+
+@cached("leads", "members", "staff")
+def boards(
+    database_url: str, actor: Actor, first: str, last: str, department_id: int | None, limit: int
+) -> dict[str, pd.DataFrame]:
+    """Every leaderboard: leads, valid appointments, valid revenue, members converted."""
+    del database_url
+    with read_session() as session:
+        return {
+            by: metrics.leaderboard(
+                session,
+                actor=actor,
+                first_month=first,
+                last_month=last,
+                by=by,
+                department_id=department_id,
+                limit=limit,
+            )
+            for by in metrics.LEADERBOARD_MEASURES
+        }
+
+
+@cached("leads", "members")
+def revenue_by_member(database_url: str, actor: Actor, first: str, last: str) -> pd.DataFrame:
+    del database_url
+    with read_session() as session:
+        return metrics.revenue_by_member(session, actor=actor, first_month=first, last_month=last)
+
+
+@cached("staff")
+def departments(database_url: str, actor: Actor) -> pd.DataFrame:
+    del database_url
+    with read_session() as session:
+        return staff_service.departments(session, actor=actor)
+
+
+def data_months() -> tuple[list[str], str | None]:
+    """From the first month with cards or activity to the latest month with data (SPEC §7),
+    and that latest month."""
+    with read_session() as session:
+        latest = metrics.latest_data_month(session)
+        months = [month for month in staff_service.data_months(session) if month <= (latest or "")]
+    return months, latest
+
+
+def database_url() -> str:
+    return get_settings().database_url
+
+
+# --- Widgets ------------------------------------------------------------------------------
+
+
+def period_picker(prefix: str, months: list[str], month: str, lang: str) -> tuple[str, str]:
+    """The selected month, the year to date, or a chosen range of months: (first, last)."""
+    period = st.radio(
+        t("kpi.period", lang),
+        PERIODS,
+        format_func=lambda key: t(f"kpi.period.{key}", lang, month=month),
+        horizontal=True,
+        key=f"{prefix}_period",
+    )
+    if period == "month":
+        return month, month
+    if period == "ytd":
+        return metrics.year_to_date(month, earliest=months[0])
+    left, right, _ = st.columns([1, 1, 2])
+    first = left.selectbox(t("kpi.from", lang), months, index=0, key=f"{prefix}_from")
+    last = right.selectbox(t("kpi.to", lang), months, index=months.index(month), key=f"{prefix}_to")
+    if first > last:
+        st.warning(t("kpi.range_swapped", lang))
+        first, last = last, first
+    return first, last
+
+
+def tile(figures: MonthFigures, key: str) -> Figure:
+    """One overview tile with its change on the previous month."""
+    if key == "revenue_growth":  # itself a change on the previous month
+        return Figure("metric.revenue_growth", figures.now["revenue_growth"], None, is_ratio=True)
+    return Figure(
+        f"metric.{key}",
+        figures.now[key],
+        metrics.change_on_previous_month(figures.now, figures.before, key),
+        label_values={"n": figures.threshold} if key == "staff_active" else None,
+        is_money=key == "revenue",
+    )
+
+
+# --- The tabs -----------------------------------------------------------------------------
+
+
+def overview_tab(figures: MonthFigures, month: str, lang: str) -> None:
+    st.subheader(t("kpi.month_heading", lang, month=month))
+    for row in TILE_ROWS:
+        figure_tiles([tile(figures, key) for key in row], lang, per_row=4)
+    stage_counts = figures.now["leads_by_stage"]
+    st.subheader(t("kpi.ladder", lang))
+    st.caption(t("kpi.ladder_note", lang))
+    figure_tiles(
+        [Figure(f"stage.{stage}", stage_counts[str(stage)]) for stage in STAGE_ORDER],
+        lang,
+        per_row=4,
+    )
+    st.plotly_chart(
+        charts.funnel(
+            [t(f"stage.{stage}", lang) for stage in STAGE_ORDER],
+            [stage_counts[str(stage)] for stage in STAGE_ORDER],
+        ),
+        key="kpi_ladder_chart",
+        width="stretch",
+    )
+
+
+def trends_tab(user: CurrentUser, figures: MonthFigures, first: str, month: str) -> None:
+    lang = user.lang
+    trend, threshold = figures.trend, figures.threshold
+    st.subheader(t("kpi.trend_heading", lang, first=first, last=month))
+    x = trend["month"].tolist()
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**{t('kpi.trend.leads', lang)}**")
+        st.plotly_chart(
+            charts.bars_and_line(
+                x,
+                [(trend["new_leads"], t("metric.new_leads", lang), charts.PALETTE["leads"])],
+                (
+                    trend["cumulative_leads"],
+                    t("metric.cumulative_leads", lang),
+                    charts.PALETTE["cumulative"],
+                ),
+                y_title=t("metric.new_leads", lang),
+                y2_title=t("metric.cumulative_leads", lang),
+            ),
+            key="kpi_trend_leads_chart",
+            width="stretch",
+        )
+    with right:
+        st.markdown(f"**{t('kpi.trend.orders', lang)}**")
+        st.plotly_chart(
+            charts.bars_and_line(
+                x,
+                [
+                    (trend["orders"], t("metric.orders", lang), charts.PALETTE["orders"]),
+                    (
+                        trend["valid_orders"],
+                        t("metric.valid_orders", lang),
+                        charts.PALETTE["valid"],
+                    ),
+                ],
+                (trend["revenue"], t("metric.revenue", lang), charts.PALETTE["revenue"]),
+                y_title=t("kpi.count", lang),
+                y2_title=t("metric.revenue", lang),
+                money_line=True,
+            ),
+            key="kpi_trend_orders_chart",
+            width="stretch",
+        )
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**{t('kpi.trend.staff', lang)}**")
+        st.plotly_chart(
+            charts.lines(
+                x,
+                [
+                    (trend["staff_using"], t("metric.staff_using", lang), charts.PALETTE["using"]),
+                    (
+                        trend["staff_active"],
+                        t("metric.staff_active", lang, n=threshold),
+                        charts.PALETTE["active"],
+                    ),
+                ],
+                y_title=t("kpi.staff_count", lang),
+            ),
+            key="kpi_trend_staff_chart",
+            width="stretch",
+        )
+    with right:
+        st.markdown(f"**{t('metric.revenue_growth', lang)}**")
+        growth = charts.bars_and_line(
+            x,
+            [
+                (
+                    trend["revenue_growth"],
+                    t("metric.revenue_growth", lang),
+                    charts.PALETTE["revenue"],
+                )
+            ],
+            None,
+            y_title=t("metric.revenue_growth", lang),
+        )
+        growth.update_yaxes(tickformat=".0%", rangemode="normal")
+        growth.update_layout(showlegend=False)
+        st.plotly_chart(growth, key="kpi_trend_growth_chart", width="stretch")
+    headers = {
+        key: t("app.month", lang) if key == "month" else t(f"metric.{key}", lang, n=threshold)
+        for key in TREND_COLUMNS
+    }
+    charts.table_section(
+        user,
+        trend[list(TREND_COLUMNS)].rename(columns=headers),
+        key="kpi_trend",
+        name=f"kpi-trend-{first}-{month}",
+        what="kpi_trend",
+        column_config={
+            headers["revenue"]: charts.money_column(),
+            headers["revenue_growth"]: st.column_config.NumberColumn(format="percent"),
+        },
+    )
+
+
+def departments_tab(user: CurrentUser, figures: MonthFigures, month: str) -> None:
+    lang = user.lang
+    frame = figures.departments
+    st.subheader(t("kpi.departments_heading", lang, month=month))
+    panels = [
+        (frame[key], t(f"metric.{key}", lang), charts.PALETTE[colour], key == "revenue")
+        for key, colour in (
+            ("new_leads", "leads"),
+            ("orders", "orders"),
+            ("valid_orders", "valid"),
+            ("revenue", "revenue"),
+        )
+    ]
+    st.plotly_chart(
+        charts.department_bars(frame["department"].tolist(), panels),
+        key="kpi_departments_chart",
+        width="stretch",
+    )
+    headers = {
+        "department": t("metrics.department", lang),
+        **{key: t(f"metric.{key}", lang) for key in DEPARTMENT_MEASURES},
+        **{str(stage): t(f"stage.{stage}", lang) for stage in STAGE_ORDER},
+    }
+    charts.table_section(
+        user,
+        frame[list(headers)].rename(columns=headers),
+        key="kpi_departments",
+        name=f"kpi-departments-{month}",
+        what="kpi_departments",
+        column_config={headers["revenue"]: charts.money_column()},
+    )
+
+
+def leaderboards_tab(user: CurrentUser, months: list[str], month: str) -> None:
+    lang = user.lang
+    st.subheader(t("kpi.boards_heading", lang))
+    options = departments(database_url(), user.actor)
+    choices = ([ALL] if user.department_id is None else []) + options["id"].tolist()
+    names = dict(zip(options["id"], options["name"], strict=True))
+    controls, filters = st.columns([3, 1])
+    with controls:
+        first, last = period_picker("kpi_board", months, month, lang)
+    department_id = (
+        filters.selectbox(
+            t("metrics.department", lang),
+            choices,
+            format_func=lambda value: (
+                t("kpi.all_departments", lang) if value == ALL else names[value]
+            ),
+            key="kpi_board_department",
+        )
+        or None
+    )
+    span = first if first == last else f"{first} – {last}"
+    st.caption(t("kpi.boards_caption", lang, span=span, n=BOARD_ROWS))
+    tables = boards(database_url(), user.actor, first, last, department_id, BOARD_ROWS)
+    measures = metrics.LEADERBOARD_MEASURES
+    for pair in (measures[:2], measures[2:]):  # two boards a row, rows aligned
+        for column, by in zip(st.columns(2), pair, strict=True):
+            with column.container(key=f"kpi_board_{by}"):
+                _board(user, tables[by], by, f"leaderboard-{by}-{first}-{last}")
+
+
+def _board(user: CurrentUser, board: pd.DataFrame, by: str, name: str) -> None:
+    lang = user.lang
+    st.markdown(f"**{t(f'metrics.by.{by}', lang)}**")
+    if board.empty:
+        st.info(t("app.no_data", lang))
+        return
+    value_header = t(f"metrics.by.{by}", lang)
+    shown = board[["rank", "staff_no", "name", "department", "value"]].rename(
+        columns={
+            "rank": t("metrics.rank", lang),
+            "staff_no": t("metrics.staff_no", lang),
+            "name": t("metrics.name", lang),
+            "department": t("metrics.department", lang),
+            "value": value_header,
+        }
+    )
+    charts.table_section(
+        user,
+        shown,
+        key=f"kpi_board_{by}",
+        name=name,
+        what=f"leaderboard_{by}",
+        column_config={value_header: charts.money_column()} if by == "valid_revenue" else None,
+    )
+
+
+def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
+    lang = user.lang
+    st.subheader(t("metrics.pareto", lang))
+    first, last = period_picker("kpi_pareto", months, month, lang)
+    frame = revenue_by_member(database_url(), user.actor, first, last)
+    if frame.empty:
+        st.info(t("app.no_data", lang))
+        return
+    top = metrics.top_member_share(frame)
+    st.caption(
+        t(
+            "kpi.pareto_caption",
+            lang,
+            members=top["members"],
+            top=top["top_members"],
+            share=f"{top['share'] or 0:.0%}",
+        )
+    )
+    st.plotly_chart(
+        charts.pareto(
+            [f"{no} {name}" for no, name in zip(frame["member_no"], frame["name"], strict=True)],
+            frame["revenue"],
+            frame["cumulative_share"],
+            revenue_title=t("metric.revenue", lang),
+            share_title=t("metrics.cumulative_share", lang),
+        ),
+        key="kpi_pareto_chart",
+        width="stretch",
+    )
+    headers = {key: t(label, lang) for key, label in PARETO_COLUMNS.items()}
+    charts.table_section(
+        user,
+        frame[list(headers)].rename(columns=headers),
+        key="kpi_pareto",
+        name=f"revenue-by-member-{first}-{last}",
+        what="revenue_by_member",
+        column_config={
+            headers["revenue"]: charts.money_column(),
+            **{headers[key]: st.column_config.NumberColumn(format="percent") for key in SHARES},
+        },
+    )

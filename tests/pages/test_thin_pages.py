@@ -1,0 +1,172 @@
+"""A save shows its new figures at once, on its own page and on every other page that reads
+them: the pages' cached readers are named for the subjects they read, and every save clears
+exactly the subjects it affects (issue 16, "a stale figure after a save on one page and not
+another")."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import numpy as np
+import pytest
+import streamlit as st
+from sqlmodel import Session
+
+from core.db import make_engine
+from core.domain import Role
+from core.i18n import t
+from core.services import settings as settings_service
+from core.ui import admin as admin_ui
+from tests.factories import make_department, make_lead, make_staff, make_user
+from tests.pages.apptest import open_page, texts
+
+KPIS = "pages/6_KPIs.py"
+MEMBERS = "pages/4_Members.py"
+ADMIN = "pages/8_Admin.py"
+MONTH = "2019-08"
+LEAD_REF = "L-AUG-1"
+
+
+@pytest.fixture
+def august(app_database):
+    """A hospital whose only month with data is August 2019: one staff member (card issued
+    on 1 August) owning two August leads, nobody a member yet, and an admin login."""
+    st.cache_data.clear()  # nothing cached by an earlier test on another database
+    engine = make_engine(app_database)
+    with Session(engine) as session:
+        settings_service.ensure_defaults(session)
+        department = make_department(session, name="Cardiology")
+        staff = make_staff(
+            session,
+            department=department,
+            staff_no="S-AUG",
+            name="Wang Fang",
+            card_issued_on=dt.date(2019, 8, 1),
+        )
+        make_lead(session, owner=staff, lead_ref=LEAD_REF, created_on=dt.date(2019, 8, 5))
+        make_lead(session, owner=staff, lead_ref="L-AUG-2", created_on=dt.date(2019, 8, 6))
+        make_user(session, role=Role.admin, username="office")
+        session.commit()
+    engine.dispose()
+    st.cache_data.clear()
+    yield app_database
+    st.cache_data.clear()
+
+
+def _converted_board(at) -> dict[str, int]:
+    """The KPI page's "members converted" leaderboard: members by staff number."""
+    heading = t("metrics.by.members_converted", "en")
+    for frame in at.dataframe:
+        if heading in frame.value.columns:
+            shown = frame.value
+            return dict(zip(shown[t("metrics.staff_no", "en")], shown[heading], strict=True))
+    return {}  # the board says "no data"
+
+
+def _metric(at, label: str) -> str:
+    for metric in at.metric:
+        if metric.label == label:
+            return metric.value
+    raise AssertionError(f"no tile labelled {label!r}")
+
+
+def test_a_member_made_on_the_members_page_counts_at_once_on_the_kpi_leaderboard(august):
+    """The office reads August's leaderboards (nobody converted yet), makes Wang Fang's lead
+    a member on the Members page, and goes back to the KPIs: the "members converted" board
+    shows her with 1 at once (the KPI page used to show its cached, empty board for five
+    minutes: the Members page's save cleared only its own chart cache)."""
+    at = open_page(KPIS, username="office")
+    assert not at.exception
+    assert at.selectbox(key="kpi_month").value == MONTH
+    assert _converted_board(at) == {}
+
+    at.switch_page(MEMBERS).run()
+    assert not at.exception
+    at.text_input(key="members_convert_lead").set_value(LEAD_REF)
+    at.date_input(key="members_convert_joined").set_value(dt.date(2019, 8, 20))
+    at.button(key="members_convert_submit").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == []
+    assert f"{LEAD_REF} is now member" in texts(at)
+
+    at.switch_page(KPIS).run()
+    assert not at.exception
+    assert _converted_board(at) == {"S-AUG": 1}
+
+
+def test_points_awarded_on_the_members_page_show_at_once_in_its_charts(august):
+    """The office makes the lead a member, opens the charts (August: no points earned),
+    awards the new member 200 points dated 21 August, and opens the charts again: August's
+    earned points read 200 and one member is counted in the tiers."""
+    at = open_page(MEMBERS, username="office")
+    at.text_input(key="members_convert_lead").set_value(LEAD_REF)
+    at.date_input(key="members_convert_joined").set_value(dt.date(2019, 8, 20))
+    at.button(key="members_convert_submit").click().run()
+    assert not at.exception
+    member_no = at.selectbox(key="members_open").value
+
+    at.session_state["members_tab_en"] = t("members.tab.charts", "en")
+    at.run()
+    assert not at.exception
+    before = _earned_in(at, MONTH)
+
+    at.session_state["members_tab_en"] = t("members.tab.list", "en")
+    at.run()
+    assert at.selectbox(key="members_open").value == member_no
+    at.selectbox(key="members_award_kind_en").set_value("event")
+    at.number_input(key="members_award_points").set_value(200)
+    at.date_input(key="members_award_date").set_value(dt.date(2019, 8, 21))
+    at.button(key="members_award_submit").click().run()
+    assert not at.exception
+    assert "200 points awarded." in texts(at)
+
+    at.session_state["members_tab_en"] = t("members.tab.charts", "en")
+    at.run()
+    assert not at.exception
+    assert _earned_in(at, MONTH) == before + 200
+
+
+def _numbers(values) -> list:
+    """A Plotly JSON array: a list, or typed binary data ({"dtype", "bdata"})."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def _earned_in(at, month: str) -> int:
+    """August's "earned" bar of the Members page's points chart."""
+    earned = t("members.flow.earned", "en")
+    for chart in at.get("plotly_chart"):
+        if not chart.proto.id.endswith("members_chart_points"):
+            continue
+        figure = json.loads(chart.proto.spec)
+        for trace in figure["data"]:
+            if trace.get("name") == earned:
+                values = dict(zip(trace["x"], _numbers(trace["y"]), strict=True))
+                return int(values.get(month, 0))
+        return 0
+    raise AssertionError("no points chart on the page")
+
+
+def test_the_kpi_page_after_a_settings_change_shows_fresh_figures(august):
+    """The office reads August on the KPIs (active staff need 50 leads: nobody), lowers the
+    rule to 2 leads on the Admin page, and goes back: the tile reads "≥2 leads" and counts
+    Wang Fang, who has two August leads."""
+    at = open_page(KPIS, username="office")
+    assert not at.exception
+    assert _metric(at, t("metric.staff_active", "en", n=50)) == "0"
+
+    at.switch_page(ADMIN).run()
+    labels = [tab.label for tab in at.tabs]
+    at.session_state["admin_tab"] = labels[admin_ui.TABS.index("settings")]
+    at.run()
+    at.button_group(key="set_section__en").set_value("cards").run()
+    at.number_input(key="set_active_threshold").set_value(2).run()
+    at.button(key="set_cards_save").click().run()
+    assert not at.exception
+
+    at.switch_page(KPIS).run()
+    assert not at.exception
+    assert _metric(at, t("metric.staff_active", "en", n=2)) == "1"
