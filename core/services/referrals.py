@@ -338,6 +338,15 @@ def referral_tree(
     return pd.DataFrame(rows, columns=TREE_COLUMNS)
 
 
+def referred_count(session: Session, *, actor: Actor, member_no: str) -> int:
+    """SPEC §10 `referred`: the leads and members naming this member."""
+    member = session.execute(select(Member).where(Member.member_no == member_no)).scalars().first()
+    if member is None:
+        raise LookupError(f"no member with member_no '{member_no}'")
+    _member_visible(session, actor, member)
+    return metrics.referred_counts(session, [member.id]).get(member.id, 0)
+
+
 def _named_in(first: dt.date, last: dt.date):
     """(member id, count) of the leads created and members joined in [first, last] that
     name a referrer, one UNION ALL aggregated by referrer."""
@@ -431,6 +440,8 @@ RECALL_COLUMNS = [
     "due_on",
     "overdue_days",
     "lead_ref",
+    "lead_id",
+    "stage",
     "contact_staff_no",
     "contact_name",
     "department",
@@ -488,6 +499,8 @@ def recall_list(session: Session, *, actor: Actor, on: dt.date, limit: int = 500
             ),
             func.coalesce(Lead.name, Member.name).label("name"),
             func.coalesce(Lead.lead_ref, lead_of_member.lead_ref).label("lead_ref"),
+            func.coalesce(Lead.id, lead_of_member.id).label("lead_id"),
+            func.coalesce(Lead.stage, lead_of_member.stage).label("stage"),
             Staff.staff_no.label("contact_staff_no"),
             Staff.name.label("contact_name"),
             Department.name.label("department"),
