@@ -43,4 +43,4 @@ with boards:
 with pareto:
     kpis.pareto_tab(user, months, month)
 with returns:
-    referrals.kpi_tab(user, month)
+    referrals.kpi_tab(user, month, months[0])

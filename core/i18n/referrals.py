@@ -41,9 +41,10 @@ LABELS = {
     "referrals.recall_title": ("Patients due back", "应复诊的患者"),
     "referrals.recall_help": (
         "As of {day}: {count} patients whose last valid order of a kind is older than its "
-        "recall interval (check-up: 12 months; Admin → settings).",
-        "截至 {day}：{count} 位患者距上次同类有效订单已超过复诊间隔（体检 12 个月；可在管理→设置中修改）。",
+        "recall interval ({intervals}; Admin → settings).",
+        "截至 {day}：{count} 位患者距上次同类有效订单已超过复诊间隔（{intervals}；可在管理→设置中修改）。",
     ),
+    "referrals.recall_interval": ("{kind} {months} months", "{kind} {months} 个月"),
     "referrals.recall_empty": ("Nobody is due back.", "暂无应复诊的患者。"),
     "referrals.recall_line": (
         "{kind} last on {last_on} · due {due_on} ({days} days ago)",

@@ -59,9 +59,10 @@ def leaderboards(actor: Actor, month: str) -> dict[str, pd.DataFrame]:
 
 
 @cached("leads", "members", "settings")
-def recall(actor: Actor, on: dt.date) -> pd.DataFrame:
+def recall(actor: Actor, on: dt.date) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The patients due back on `on`, and the recall interval (months) of each order kind."""
     with read_session() as session:
-        return service.recall_list(session, actor=actor, on=on)
+        return service.recall_list(session, actor=actor, on=on), service.recall_intervals(session)
 
 
 @cached("leads", "members")
@@ -124,11 +125,13 @@ def trend_figure(trend: pd.DataFrame, lang: str) -> go.Figure:
     return charts.layout(figure, height=340)
 
 
-def kpi_tab(user, month: str) -> None:
+def kpi_tab(user, month: str, first_month: str) -> None:
     """Return visits and referrals for the KPI page: figures of `month`, the trend of the
-    year before it, departments, referral share and the referral leaderboard."""
+    year before it (from `first_month`, the first with data, at the earliest), departments,
+    referral share and the referral leaderboard."""
     lang = user.lang
     first = month_of(add_months(metrics.month_bounds(month)[0], -(TREND_MONTHS - 1)))
+    first = max(first, min(first_month, month))
     trend, departments = return_figures(user.actor, first, month)
     now = trend.iloc[-1]
     tiles = st.columns(4)
@@ -143,14 +146,10 @@ def kpi_tab(user, month: str) -> None:
     with left:
         st.markdown(f"**{t('referrals.by_department', lang, month=month)}**")
         shown = departments[["department", "patients", "returning_patients", "return_rate"]]
-        st.dataframe(
-            shown.rename(columns=_headers(lang)),
-            hide_index=True,
-            key="referrals_departments",
-            column_config={
-                t("referrals.return_rate", lang): st.column_config.NumberColumn(format="percent")
-            },
-        )
+        shown = shown.assign(return_rate=shown["return_rate"].map(_percent))
+        shown = shown.sort_values(["patients", "department"], ascending=[False, True])
+        st.dataframe(shown.rename(columns=_headers(lang)), hide_index=True,
+                     key="referrals_departments")  # fmt: skip
     with right:
         st.markdown(f"**{t('referrals.share_title', lang)}**")
         share = charts.lines(
@@ -194,9 +193,14 @@ def recall_section(user, *, key: str, on: dt.date | None = None, limit: int = 50
     opens the follow-up form for the patient's lead."""
     lang = user.lang
     on = on or recall_day()
-    frame = recall(user.actor, on)
+    frame, intervals = recall(user.actor, on)
     st.markdown(f"**{t('referrals.recall_title', lang)}**")
-    st.caption(t("referrals.recall_help", lang, day=on.isoformat(), count=len(frame)))
+    listed = ", ".join(
+        t("referrals.recall_interval", lang, kind=label_of("order_kind", kind, lang), months=months)
+        for kind, months in intervals.items()
+    )
+    st.caption(t("referrals.recall_help", lang, day=on.isoformat(), count=len(frame),
+                 intervals=listed or "—"))  # fmt: skip
     if frame.empty:
         st.info(t("referrals.recall_empty", lang))
         return
