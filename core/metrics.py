@@ -462,35 +462,50 @@ def _return_counts(
     first, last = _span(months)
     valid = Order.status == OrderStatus.valid
     patient = patient_key(Order.lead_id, Order.member_id)
-    # Each patient's first valid order date: one GROUP BY over the valid orders.
-    firsts = (
-        select(patient.label("patient"), func.min(Order.created_on).label("first_on"))
-        .where(valid, patient.is_not(None))
-        .group_by(patient)
-        .subquery("firsts")
+    # One pass over the valid orders: each with its patient's first valid order date (a
+    # window, so no join back); the orders of the months are kept after it.
+    columns = [
+        Order.created_on.label("created_on"),
+        patient.label("patient"),
+        func.min(Order.created_on).over(partition_by=patient).label("first_on"),
+        Order.staff_id.label("staff_id"),
+    ]
+    valid_orders = select(*columns).where(valid, patient.is_not(None))
+    valid_orders = valid_orders.subquery("valid_orders")  # later orders change no first date
+    rows = valid_orders.c
+    # The first day of each order's month, by one CASE (a join to the months' table read the
+    # valid orders once per month).
+    month_start = case(
+        *[(rows.created_on.between(*month_bounds(m)), month_bounds(m)[0]) for m in months],
+        else_=None,
+    ).label("month_start")
+    returning = rows.first_on < month_start  # the first valid order is before the month
+    inner = select(month_start, rows.patient, returning.label("came_back"), rows.staff_id)
+    inner = inner.where(rows.created_on.between(first, last))
+    inner = _where(inner, scope.owner(rows.staff_id)).subquery("in_months")
+    cells = inner.c
+    keys = [cells.month_start]
+    statement = select(
+        cells.month_start,
+        func.count(cells.patient.distinct()).label("patients"),
+        func.count(case((cells.came_back, cells.patient), else_=None).distinct()).label(
+            "returning_patients"
+        ),
     )
-    columns = [month_of_day(Order.created_on, months).label("month"), patient.label("patient")]
     if by_department:
-        columns.append(Staff.department_id.label("department_id"))
-    seen = select(*columns).where(valid, Order.created_on.between(first, last))
-    if by_department:
-        seen = seen.join(Staff, Staff.id == Order.staff_id)
-    seen = _where(seen, scope.owner(Order.staff_id)).where(patient.is_not(None))
-    seen = seen.distinct().subquery("seen")
-    table = months_table(months)
-    keys = [seen.c.month] + ([seen.c.department_id] if by_department else [])
-    statement = (
-        select(
-            *keys,
-            func.count().label("patients"),
-            _count_if(firsts.c.first_on < table.c.first_day).label("returning_patients"),
+        keys.append(Staff.department_id)
+        statement = statement.add_columns(Staff.department_id).join(
+            Staff, Staff.id == cells.staff_id
         )
-        .select_from(seen)
-        .join(table, table.c.month == seen.c.month)
-        .join(firsts, firsts.c.patient == seen.c.patient)
-        .group_by(*keys)
-    )
-    return [dict(row) for row in session.exec(statement).mappings().all()]
+    names = {month_bounds(m)[0]: m for m in months}
+    found = session.exec(statement.group_by(*keys)).mappings().all()
+    return [
+        {
+            "month": names[as_date(row["month_start"])],
+            **{k: v for k, v in row.items() if k != "month_start"},
+        }
+        for row in found
+    ]
 
 
 def return_rate(patients: int, returning: int) -> float | None:
