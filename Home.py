@@ -1,32 +1,25 @@
-"""TrustPool — sign in, then the numbers your role cares about this month and your pages."""
+"""TrustPool — the entry point: sign in once, then the role's own menu and the page it opened.
+
+Every run starts here. The login guard runs once (an anonymous visitor sees the login form
+and nothing else), `st.navigation` lists the role's pages (a page the role may not open is
+refused, its file never runs), and the page runs inside `user_errors`, so a page never shows
+a traceback. Pages only draw: `page_setup` reads the user this run's guard let through.
+"""
 
 import streamlit as st
 
-from core import metrics
-from core.db import read_session
-from core.i18n import t
-from core.services.landing import landing_figures
-from core.ui.layout import page_setup
-from core.ui.navigation import pages_for
-from core.ui.text import plain
-from core.ui.widgets import figure_tiles
+from core.config import get_settings
+from core.ui.auth import guarded_run, require_user
+from core.ui.bootstrap import ensure_database
+from core.ui.errors import user_errors
+from core.ui.layout import FAVICON
+from core.ui.navigation import address_navigation, end_pages_folder_mode, role_navigation
 
-user = page_setup("page.home")
-lang = user.lang
-st.subheader(t("home.welcome", lang, name=plain(user.name)))
-
-with read_session() as session:
-    month = metrics.latest_data_month(session)
-    figures = landing_figures(session, actor=user.actor, month=month) if month else []
-
-if month:
-    st.caption(t("home.figures_for", lang, month=month))
-    figure_tiles(figures, lang, per_row=3)
-else:
-    st.info(t("app.no_data", lang))
-
-st.subheader(t("home.your_pages", lang))
-columns = st.columns(3)
-for index, page in enumerate(p for p in pages_for(user.role) if p.path != "Home.py"):
-    with columns[index % 3]:
-        st.page_link(page.path, label=t(page.title_key, lang), icon=page.icon)
+end_pages_folder_mode()
+st.set_page_config(page_title="TrustPool", layout="wide", page_icon=str(FAVICON))
+ensure_database(get_settings().database_url)
+address_navigation()
+user = require_user()
+page = role_navigation(user.role, user.lang)
+with guarded_run(user), user_errors(user.lang):
+    page.run()

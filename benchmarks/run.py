@@ -44,6 +44,7 @@ REWARD = "体检券 (benchmark)"
 # Each page with the role that mostly uses it (SPEC §1).
 PAGES: list[tuple[str, str | None, str]] = [
     ("Home", None, "executive"),
+    ("0_My_day", "pages/0_My_day.py", "staff"),
     ("1_Staff_and_cards", "pages/1_Staff_and_cards.py", "admin"),
     ("2_Card_activation", "pages/2_Card_activation.py", "executive"),
     ("3_Lead_board", "pages/3_Lead_board.py", "marketer"),
@@ -84,6 +85,8 @@ class Row:
             return f"{value:,.0f} MiB"
         if self.unit == "x":
             return f"{value:.1f}×"
+        if self.unit == "%":
+            return f"{value:.0f}%"
         return f"{value:g} {self.unit}"
 
     def verdict(self) -> str:
@@ -107,7 +110,7 @@ class Results:
         note: str = "",
     ) -> Row:
         target, met = "", None
-        shown_unit = "×" if unit == "x" else f" {unit}"
+        shown_unit = {"x": "×", "%": "%"}.get(unit, f" {unit}")
         if below is not None:
             target = f"< {_number(below)}{shown_unit}"
             met = median is not None and median < below
@@ -681,6 +684,198 @@ def _time_services(args, results: Results, engine, cast: Cast) -> None:
     results.add("services", "board analytics tab (12 months, 4 services)", seconds, "s",
                 below=3.0, note=f"cpu {cpu:.3f} s; cached 5 min by the page")  # fmt: skip
 
+    # SPEC §9: My day for the staff member who owns the most leads, and the team view
+    # (unattended and overdue per person) a marketer reads over every department.
+    from core.services import followups
+
+    staff = _actor(engine, "staff")
+    with read_session(engine) as session:
+        on = followups.my_day_as_of(session)
+
+    def my_day():
+        with read_session(engine) as session:
+            return followups.my_day(session, actor=staff, on=on)
+
+    def team():
+        with read_session(engine) as session:
+            return followups.team_by_person(session, actor=marketer, on=on)
+
+    seconds, cpu = median_of(my_day, args.runs)
+    day = my_day()
+    results.add("services", "my_day (busiest staff member)", seconds, "s", below=0.5,
+                note=f"cpu {cpu:.3f} s; {sum(day.counts.values()):,} items on {on}")  # fmt: skip
+    seconds, cpu = median_of(team, args.runs)
+    results.add("services", "team_by_person (marketer, every department)", seconds, "s",
+                below=1.0, note=f"cpu {cpu:.3f} s; {len(team()):,} people")  # fmt: skip
+
+
+# --- floor: the same work done the plainest way, side by side ----------------------------
+
+INTERACTION_COLUMNS = ("lead_id", "kind", "occurred_on", "points", "note", "created_by_user_id",
+                       "created_at")  # fmt: skip
+
+
+def _time_floor(args, results: Results, engine, url: str, dataset, cast: Cast) -> None:
+    """The floor rows (issue 21): each measured beside the plainest way to do the same work
+    on this machine in this run, reported as a ratio — the CLI's one-lead commands against
+    `python -c "import sqlalchemy"`, the interactions import against a plain executemany (and
+    on PostgreSQL a plain COPY) of the same rows into the same indexed table."""
+    _time_cli_floor(args, results, url, cast)
+    _time_import_floor(args, results, engine, dataset)
+
+
+def _child_run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU time (user + system) of one child process run to its end."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu
+
+
+def _time_cli_floor(args, results: Results, url: str, cast: Cast) -> None:
+    """Each command in a fresh process, interleaved with the baseline run by run, so all
+    see the same load; medians of wall and CPU time."""
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    baseline = ("import sqlalchemy", [sys.executable, "-c", "import sqlalchemy"])
+    commands = [
+        baseline,
+        ("score", [sys.executable, "-m", "core.cli", "score", cast.busy_lead_ref]),
+        ("lead", [sys.executable, "-m", "core.cli", "lead", cast.busy_lead_ref]),
+        ("member", [sys.executable, "-m", "core.cli", "member", cast.busy_member_no]),
+    ]
+    for _name, command in commands:  # warm the file cache and the bytecode
+        _child_run(command, env)
+    wall: dict[str, list[float]] = {name: [] for name, _ in commands}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in commands}
+    for _ in range(max(args.runs, 3)):
+        for name, command in commands:
+            seconds, used = _child_run(command, env)
+            wall[name].append(seconds)
+            cpu[name].append(used)
+    base_wall = statistics.median(wall[baseline[0]])
+    base_cpu = statistics.median(cpu[baseline[0]])
+    results.add("floor", 'python -c "import sqlalchemy" (baseline)', base_wall, "s",
+                note=f"cpu {base_cpu:.2f} s")  # fmt: skip
+    for name, _command in commands[1:]:
+        seconds, used = statistics.median(wall[name]), statistics.median(cpu[name])
+        results.add(
+            "floor",
+            f"CLI `{name}`: wall ÷ import sqlalchemy",
+            seconds / base_wall,
+            "x",
+            below=3,
+            note=f"{seconds:.2f} s vs {base_wall:.2f} s; cpu {used:.2f} s vs {base_cpu:.2f} s "
+            f"({used / base_cpu:.1f}×)",
+        )
+
+
+def _interaction_rows(connection, after_id: int) -> list[tuple]:
+    """The interactions with an id above `after_id`, as the driver returns them."""
+    cursor = connection.connection.driver_connection.cursor()
+    columns = ", ".join(INTERACTION_COLUMNS)
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    cursor.execute(f"SELECT {columns} FROM interaction WHERE id > {mark} ORDER BY id", (after_id,))
+    rows = cursor.fetchall()
+    cursor.close()
+    return rows
+
+
+def _time_import_floor(args, results: Results, engine, dataset) -> None:
+    """The last interactions file again (its rows in reverse order, so not refused as the
+    same file), imported in a transaction rolled back at the end; then the very rows it wrote,
+    inserted by a plain executemany (PostgreSQL: also a plain COPY) into the same table, each
+    rolled back. Alternated run by run."""
+    import csv as csv_module
+    import io
+
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    from core.importer import import_file
+    from core.models import Interaction
+    from core.permissions import Actor
+
+    data = [f for f in dataset.files if f.kind == "interactions"][-1]
+    with data.path.open(newline="", encoding="utf-8") as handle:
+        header, *body = list(csv_module.reader(handle))
+    out = io.StringIO()
+    writer = csv_module.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(reversed(body))
+    content = out.getvalue().encode("utf-8")
+    postgres = engine.dialect.name == "postgresql"
+    columns = ", ".join(INTERACTION_COLUMNS)
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    insert_sql = f"INSERT INTO interaction ({columns}) VALUES ({', '.join([mark] * len(INTERACTION_COLUMNS))})"
+
+    def imported() -> list[tuple]:
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                session = Session(bind=connection)
+                after_id = session.execute(select(func.max(Interaction.id))).scalar() or 0
+                report = import_file(
+                    session, actor=Actor.system(), kind="interactions", content=content,
+                    filename="floor-interactions.csv",
+                )  # fmt: skip
+                assert report.rows == data.rows, report.rows
+                session.flush()
+                return _interaction_rows(connection, after_id)
+            finally:
+                transaction.rollback()
+
+    def plain(rows: list[tuple], how: str) -> None:
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                cursor = connection.connection.driver_connection.cursor()
+                if how == "copy":
+                    with cursor.copy(f"COPY interaction ({columns}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                else:
+                    cursor.executemany(insert_sql, rows)
+                cursor.close()
+            finally:
+                transaction.rollback()
+
+    ways = ["import", "executemany", *(["copy"] if postgres else [])]
+    wall: dict[str, list[float]] = {way: [] for way in ways}
+    cpu: dict[str, list[float]] = {way: [] for way in ways}
+    rows = imported()  # warm-up, and the rows the plain ways write
+    assert len(rows) == data.rows, (len(rows), data.rows)
+    for _ in range(args.runs):
+        for way in ways:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            if way == "import":
+                imported()
+            else:
+                plain(rows, way)
+            wall[way].append(time.perf_counter() - started)
+            cpu[way].append(time.process_time() - cpu_started)
+    speed = {way: data.rows / statistics.median(wall[way]) for way in ways}
+    cpu_speed = {way: data.rows / max(statistics.median(cpu[way]), 1e-6) for way in ways}
+    where = "PostgreSQL" if postgres else "SQLite"
+    results.add("floor", f"interactions import, {data.rows:,} rows (rolled back)",
+                speed["import"], "rows/s", note=f"cpu {cpu_speed['import']:,.0f} rows/s; "
+                "parse, check, write, rescore, audit")  # fmt: skip
+    plain_names = {"executemany": "plain executemany", "copy": "plain COPY"}
+    for way in ways[1:]:
+        results.add("floor", f"{plain_names[way]} of the same rows ({where})", speed[way],
+                    "rows/s", note=f"cpu {cpu_speed[way]:,.0f} rows/s (server's not counted)")  # fmt: skip
+        results.add(
+            "floor",
+            f"interactions import ÷ {plain_names[way]}",
+            100 * speed["import"] / speed[way],
+            "%",
+            above=60,
+        )
+
 
 # --- pages --------------------------------------------------------------------------------
 
@@ -800,10 +995,15 @@ def _time_pages(args, results: Results, url: str, *, cold_board_target: float) -
     base_warm = statistics.median(base["warm"])
     results.add("pages", "empty page (st.write only): cold", base_cold, "s")
     results.add("pages", "empty page (st.write only): warm", base_warm, "s")
+    warm_ratios: dict[str, float] = {}
+    warm_cpu_ratios: dict[str, float] = {}  # steadier than wall time on a loaded machine
+    base_warm_cpu = statistics.median(base["warm_cpu"])
     for name, _path, role in PAGES:
         record = measured[name]
         cold = statistics.median(record["cold"])
         warm = statistics.median(record["warm"])
+        warm_ratios[name] = warm / base_warm
+        warm_cpu_ratios[name] = statistics.median(record["warm_cpu"]) / max(base_warm_cpu, 1e-6)
         note = "ERROR: " + "; ".join(record["errors"]) if record["errors"] else ""
         if note:
             print(f"    {name}: {note}", file=sys.stderr)
@@ -827,8 +1027,24 @@ def _time_pages(args, results: Results, url: str, *, cold_board_target: float) -
             below=1.0,
             note=f"cpu {warm_cpu:.2f} s; {warm / base_warm:.0f}× empty page",
         )
+        if name == "0_My_day":
+            # Issue 18: My day's warm run within 3× the empty page's.
+            results.add("pages", f"{name} ({role}): warm ÷ empty page warm", warm / base_warm,
+                        "x", below=3.0)  # fmt: skip
         results.add("memory", f"{name}: peak RSS of the page process", record["peak_rss"] / MIB,
                     "MiB", below=1024)  # fmt: skip
+    slowest = max(warm_ratios, key=warm_ratios.get)
+    results.add(
+        "floor",
+        f"slowest page's warm run ÷ empty page ({slowest})",
+        warm_ratios[slowest],
+        "x",
+        below=10,
+        note="wall "
+        + ", ".join(f"{name.split('_', 1)[-1]} {ratio:.0f}×" for name, ratio in warm_ratios.items())
+        + "; cpu "
+        + ", ".join(f"{name.split('_', 1)[-1]} {r:.0f}×" for name, r in warm_cpu_ratios.items()),
+    )
 
 
 def _fmt(values: list[float]) -> str:
@@ -912,6 +1128,8 @@ def main(argv: list[str] | None = None) -> int:
         _time_writes(args, results, engine, cast)
         _log(args, "== services")
         _time_services(args, results, engine, cast)
+        _log(args, "== floor (the plainest way to the same result, side by side)")
+        _time_floor(args, results, engine, database.url, dataset, cast)
         if not args.skip_pages:
             _log(args, "== pages (AppTest)")
             engine.dispose()

@@ -67,14 +67,33 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _engine():
-    from core import importer, schema
+    from core import schema
     from core.db import get_engine
 
     engine = get_engine()
     if not schema.has_table(engine, "alembic_version"):
         raise CliError("the database has no schema yet: run `python -m core.cli init` first")
-    importer.clean_up_imports(engine)  # what an import killed mid-write left behind
+    _clean_up_imports(engine)
     return engine
+
+
+def _clean_up_imports(engine) -> None:
+    """Finish what an import killed mid-write left behind (core.importer.clean_up_imports).
+    Only a batch not yet `done` can need it, so the importer — a large module the one-lead
+    commands never use otherwise — is loaded only when there is one."""
+    from sqlalchemy import select
+
+    from core.db import read_session
+    from core.models import ImportBatch
+
+    with read_session(engine) as session:
+        pending = session.execute(
+            select(ImportBatch.id).where(ImportBatch.status != "done").limit(1)
+        ).first()
+    if pending is not None:
+        from core import importer
+
+        importer.clean_up_imports(engine)
 
 
 # --- commands ------------------------------------------------------------------------------

@@ -107,7 +107,16 @@ from core.models import (
 from core.permissions import Actor, PermissionDenied, require_role
 from core.services import ownership, referrals
 from core.services import settings as settings_service
-from core.services.leads import rescore_leads
+
+
+def rescore_leads(session: Session, **kwargs: Any) -> int:
+    """`core.services.leads.rescore_leads`, imported on the first rescore: the lead services
+    bring pandas, which the CLI's one-lead reads (they import this module to clean up
+    killed imports) never need."""
+    from core.services.leads import rescore_leads as rescore
+
+    return rescore(session, **kwargs)
+
 
 # --- errors --------------------------------------------------------------------------------
 

@@ -25,9 +25,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
@@ -76,6 +75,9 @@ from core.permissions import (
     staff_scope,
 )
 from core.scoring import score_as_of, suggested_stage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CENT = Decimal("0.01")
 LEADERBOARD_MEASURES = ("leads", "valid_appointments", "valid_revenue", "members_converted")
@@ -316,18 +318,28 @@ def _card_counts(
 
 
 def _staff_using(session: Session, scope: _Scope, months: list[str], *, by_department: bool):
-    """Distinct staff with at least one activity record dated in the month."""
+    """Distinct staff with at least one activity record dated in the month (`staff_using`,
+    SPEC §3), and of them those holding a card issued as of the month's end
+    (`card_holders_using`: the usage rate's numerator, so the rate stays within cards issued)."""
     table = months_table(months)
     keys = [table.c.month]
     if by_department:
         keys.append(Staff.department_id.label("department_id"))
+    issued = _card_conditions(table.c.last_day)["issued"]
     statement = (
-        select(*keys, func.count(func.distinct(StaffActivity.staff_id)).label("staff_using"))
+        select(
+            *keys,
+            func.count(func.distinct(StaffActivity.staff_id)).label("staff_using"),
+            func.count(func.distinct(case((issued, StaffActivity.staff_id)))).label(
+                "card_holders_using"
+            ),
+        )
         .select_from(table)
         .join(StaffActivity, StaffActivity.date.between(table.c.first_day, table.c.last_day))
+        .join(Staff, Staff.id == StaffActivity.staff_id)
     )
     if by_department:
-        statement = _where(statement.join(Staff, Staff.id == StaffActivity.staff_id), scope.staff())
+        statement = _where(statement, scope.staff())
     else:
         statement = _where(statement, scope.owner(StaffActivity.staff_id))
     return session.exec(statement.group_by(*keys)).mappings().all()
@@ -653,6 +665,8 @@ def kpi_trend(
     session: Session, *, actor: Actor, first_month: str, last_month: str, rules: Rules
 ) -> pd.DataFrame:
     """One row per month with the figures of `month_kpis` (revenue as a float)."""
+    import pandas as pd
+
     scope = _figure_scope(actor)
     months = months_between(first_month, last_month)
     rows = _monthly_figures(session, scope, [previous_month(first_month), *months], rules)[1:]
@@ -667,6 +681,8 @@ def kpi_trend(
 
 
 def _departments(session: Session, scope: _Scope) -> pd.DataFrame:
+    import pandas as pd
+
     statement = select(
         Department.id.label("department_id"),
         Department.code.label("department_code"),
@@ -680,13 +696,28 @@ def _departments(session: Session, scope: _Scope) -> pd.DataFrame:
     )
 
 
+# The department table's rates: numerator and denominator (both as of the month's end), and
+# the catalogue key of why a rate is missing (no card issued: nothing to divide by).
+RATES = {
+    "activation_rate": ("activated", "cards_issued"),
+    "profile_rate": ("profiles_complete", "cards_issued"),
+    "usage_rate": ("card_holders_using", "cards_issued"),
+    "active_rate": ("staff_active", "cards_issued"),
+}
+RATE_REASONS = {name: "why.no_cards" for name in RATES}
+
+
 def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return (numerator / denominator.where(denominator > 0)).astype(float).round(4)
 
 
 def department_table(session: Session, *, actor: Actor, month: str, rules: Rules) -> pd.DataFrame:
     """Per department in `month`: staff, cards issued, not activated, activated, profiles
-    incomplete and complete, staff using, staff active, and the rates over cards issued."""
+    incomplete and complete, staff using, card holders using, staff active, and the rates
+    over cards issued (each in [0, 1]: its numerator is a subset of the cards issued; NaN
+    where no card was issued, see `RATE_REASONS`)."""
+    import pandas as pd
+
     scope = _list_scope(actor)
     month_bounds(month)
     frame = _departments(session, scope)
@@ -701,7 +732,7 @@ def department_table(session: Session, *, actor: Actor, month: str, rules: Rules
     )
     using = pd.DataFrame(
         _staff_using(session, scope, [month], by_department=True),
-        columns=["month", "department_id", "staff_using"],
+        columns=["month", "department_id", "staff_using", "card_holders_using"],
     )
     count_columns = [
         "staff",
@@ -711,6 +742,7 @@ def department_table(session: Session, *, actor: Actor, month: str, rules: Rules
         "profiles_incomplete",
         "profiles_complete",
         "staff_using",
+        "card_holders_using",
         "staff_active",
     ]
     if counts.empty:
@@ -723,7 +755,9 @@ def department_table(session: Session, *, actor: Actor, month: str, rules: Rules
     frame = frame[["department_id", "department_code", "department", *count_columns]]
     frame["activation_rate"] = _rate(frame["activated"], frame["cards_issued"])
     frame["profile_rate"] = _rate(frame["profiles_complete"], frame["cards_issued"])
-    frame["usage_rate"] = _rate(frame["staff_using"], frame["cards_issued"])
+    # Over the card holders among the staff using: someone using without an issued card
+    # (revoked, or never issued) is in `staff_using` but not in the denominator.
+    frame["usage_rate"] = _rate(frame["card_holders_using"], frame["cards_issued"])
     frame["active_rate"] = _rate(frame["staff_active"], frame["cards_issued"])
     return frame
 
@@ -731,6 +765,8 @@ def department_table(session: Session, *, actor: Actor, month: str, rules: Rules
 def department_comparison(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
     """Per department: new and cumulative leads, orders, valid orders and revenue of `month`,
     and the current number of leads in each stage (the KPI page's department comparison)."""
+    import pandas as pd
+
     scope = _list_scope(actor)
     first, last = month_bounds(month)
     frame = _departments(session, scope)
@@ -807,6 +843,8 @@ def leaderboard(
     """Staff ranked by `by` over the months: leads created, valid appointment orders, valid
     order revenue, or members converted (members who joined, credited to their owner or, if
     none, to their lead's owner). Staff with nothing are left out; ties share a rank."""
+    import pandas as pd
+
     if by not in LEADERBOARD_MEASURES:
         raise ValueError(f"leaderboard measure must be one of {', '.join(LEADERBOARD_MEASURES)}")
     scope = _list_scope(actor, department_id)
@@ -868,6 +906,8 @@ def revenue_by_member(
 ) -> pd.DataFrame:
     """Valid order revenue per member over the months, largest first, with each member's
     share, the cumulative share, and the cumulative share of members (the 20/80 chart)."""
+    import pandas as pd
+
     scope = _figure_scope(actor)
     first, _ = month_bounds(first_month)
     _, last = month_bounds(last_month)
@@ -1102,6 +1142,8 @@ def member_table(
     limit: int | None = None,
 ) -> pd.DataFrame:
     """Members with balance, lifetime points and tier; `search` matches number or name."""
+    import pandas as pd
+
     scope = _member_scope(actor)
     member_ids = None
     if limit is not None and tier is None:
@@ -1285,6 +1327,8 @@ def commission_sheet(
 
 def commission_table(session: Session, *, actor: Actor, month: str, rules: Rules) -> pd.DataFrame:
     """The payout sheet with each staff member's name and department (for the page)."""
+    import pandas as pd
+
     lines = _commission_lines(session, actor, month, rules)
     frame = pd.DataFrame(
         lines,

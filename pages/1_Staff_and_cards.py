@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import importer, metrics
-from core.db import read_session, write_session
+from core.db import read_session
 from core.domain import STAGE_ORDER, Role
 from core.i18n import label_of, t
 from core.permissions import PermissionDenied
@@ -19,9 +19,12 @@ from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.services.staff import StaffError
-from core.text import TextRefused
+from core.ui import cache
+from core.ui.actions import refusal_text, show_flash
+from core.ui.admin.imports import KIND_SUBJECTS
 from core.ui.errors import user_errors
 from core.ui.layout import page_setup
+from core.ui.saving import as_app_error, save
 from core.ui.text import plain
 from core.ui.widgets import download_buttons, figure_tiles, month_picker
 
@@ -29,7 +32,8 @@ user = page_setup("page.staff_cards")
 lang = user.lang
 actor = user.actor
 role = user.role
-FLASH = "staff_flash"
+STAFF_CHANGE = ("staff", "leads", "commission")  # a person's name and department show there
+RECORDS_MOVED = ("staff", "leads", "members")  # leads, members and hand-offs change owner
 CARD_ACTIONS = ("issue", "activate", "profile", "revoke")
 IMPORT_KINDS = ("departments", "staff", "activity")
 
@@ -43,40 +47,10 @@ def lk(name: str) -> str:
     return f"{name}_{lang}"
 
 
-def _flash(kind: str, text: str) -> None:
-    st.session_state[FLASH] = (kind, text)
-
-
-def _show_flash() -> None:
-    if FLASH in st.session_state:
-        kind, text = st.session_state.pop(FLASH)
-        (st.success if kind == "success" else st.error)(text)
-
-
-def _error_text(error: Exception) -> str:
-    """The refusal in the user's language, as text (it may quote what the user typed)."""
-    if isinstance(error, PermissionDenied):
-        return t("staff.err.permission", lang)
-    if isinstance(error, TextRefused):
-        return error.message_in(lang, quote=plain)
-    if isinstance(error, StaffError | importer.ImportFailed):
-        return plain(error.message_in(lang))
-    return t("app.error", lang, message=plain(error))
-
-
-def _write(action, done) -> bool:
-    """Run `action(session)` in one transaction; on success flash `done(result)` and forget
-    cached figures, on error show it (nothing is saved). True when saved."""
-    try:
-        with write_session() as session:
-            result = action(session)
-            message = done(result)
-    except (PermissionDenied, ValueError, LookupError) as error:
-        st.error(_error_text(error))
-        return False
-    st.cache_data.clear()
-    _flash("success", message)
-    return True
+def _refusal(error: Exception) -> str:
+    """Why a read or a preview was refused, in the user's language, as text."""
+    refusal = as_app_error(error, lang)
+    return refusal_text(refusal or error, lang) or t("app.error", lang, message=plain(error))
 
 
 def _yes_no(value) -> str:
@@ -166,7 +140,7 @@ with read_session() as session:
         for tier in settings_service.tiers(session)
     }
 
-_show_flash()
+show_flash()
 if not months:
     st.info(t("app.no_data", lang))
     st.stop()
@@ -436,9 +410,13 @@ def _cards_tab() -> None:
                 s, actor=actor, staff_ids=people, revoked_on=day, reason=reason
             ),
         }
-        if _write(services[action], lambda done: t("staff.cards.done", lang, n=len(done))):
-            st.session_state.pop(f"cards_people_{action}", None)
-            st.rerun()
+        save(
+            services[action],
+            lang=lang,
+            affects=("staff",),
+            done=lambda done: t("staff.cards.done", lang, n=len(done)),
+            forget=(f"cards_people_{action}",),
+        )
 
 
 # --- Adding and editing staff -------------------------------------------------------------
@@ -471,21 +449,22 @@ def _edit_tab() -> None:
             title = st.text_input(t("staff.col.title", lang), key="staff_add_title")
             phone = st.text_input(t("staff.col.phone", lang), key="staff_add_phone")
             submitted = st.form_submit_button(t("staff.edit.save", lang), key="staff_add_submit")
-        if submitted and _write(
-            lambda s: staff_service.add_staff(
-                s,
-                actor=actor,
-                staff_no=staff_no,
-                name=name,
-                department_id=department,
-                title=title,
-                phone=phone,
-            ),
-            lambda person: t("staff.edit.added", lang, name=plain(person.name)),
-        ):
-            for key in ("staff_add_no", "staff_add_name", "staff_add_title", "staff_add_phone"):
-                st.session_state.pop(key, None)
-            st.rerun()
+        if submitted:
+            save(
+                lambda s: staff_service.add_staff(
+                    s,
+                    actor=actor,
+                    staff_no=staff_no,
+                    name=name,
+                    department_id=department,
+                    title=title,
+                    phone=phone,
+                ),
+                lang=lang,
+                affects=STAFF_CHANGE,
+                done=lambda person: t("staff.edit.added", lang, name=plain(person.name)),
+                forget=("staff_add_no", "staff_add_name", "staff_add_title", "staff_add_phone"),
+            )
     with edit:
         st.subheader(t("staff.edit.edit", lang))
         with read_session() as session:
@@ -519,19 +498,21 @@ def _edit_tab() -> None:
             submitted = st.form_submit_button(
                 t("staff.edit.save", lang), key=f"edit_submit_{picked}"
             )
-        if submitted and _write(
-            lambda s: staff_service.update_staff(
-                s,
-                actor=actor,
-                staff_id=picked,
-                name=name,
-                department_id=department,
-                title=title,
-                phone=phone,
-            ),
-            lambda person: t("staff.edit.saved", lang, name=plain(person.name)),
-        ):
-            st.rerun()
+        if submitted:
+            save(
+                lambda s: staff_service.update_staff(
+                    s,
+                    actor=actor,
+                    staff_id=picked,
+                    name=name,
+                    department_id=department,
+                    title=title,
+                    phone=phone,
+                ),
+                lang=lang,
+                affects=STAFF_CHANGE,
+                done=lambda person: t("staff.edit.saved", lang, name=plain(person.name)),
+            )
 
 
 # --- Import -------------------------------------------------------------------------------
@@ -591,12 +572,13 @@ def _import_tab() -> None:
             return
         except (PermissionDenied, ValueError) as error:
             progress.empty()
-            st.error(_error_text(error))
+            st.error(_refusal(error))
             return
     progress.empty()
     if report is None:  # an unexpected error, shown by user_errors
         return
-    st.cache_data.clear()
+    if not dry_run:
+        cache.clear(KIND_SUBJECTS[kind])
     st.success(plain(report.summary(lang)))
 
 
@@ -651,7 +633,7 @@ def _onboarding_tab() -> None:
             text += " " + t("staff.onboard.login_done", lang, username=login)
         return text
 
-    if _write(
+    save(
         lambda s: offboarding.onboard_staff(
             s,
             actor=actor,
@@ -664,13 +646,18 @@ def _onboarding_tab() -> None:
             username=(username or "").strip() or None,
             password=password,
         ),
-        done,
-    ):
-        for key in ("onboard_no", "onboard_name", "onboard_title", "onboard_phone"):
-            st.session_state.pop(key, None)
-        st.session_state.pop("onboard_username", None)
-        st.session_state.pop("onboard_password", None)
-        st.rerun()
+        lang=lang,
+        affects=STAFF_CHANGE + ("users",),
+        done=done,
+        forget=(
+            "onboard_no",
+            "onboard_name",
+            "onboard_title",
+            "onboard_phone",
+            "onboard_username",
+            "onboard_password",
+        ),
+    )
 
 
 # --- Moving records: the preview both tabs show -------------------------------------------
@@ -809,7 +796,7 @@ def _offboarding_tab() -> None:
                     )
                 st.session_state["offboard_plan"] = {"params": params, **_stored(plan)}
             except (PermissionDenied, ValueError) as error:
-                st.error(_error_text(error))
+                st.error(_refusal(error))
     stored = st.session_state.get("offboard_plan")
     if not stored or stored["params"] != params:
         return
@@ -827,7 +814,7 @@ def _offboarding_tab() -> None:
                 handoffs=len(plan.handoffs),
             )
 
-        if _write(
+        save(
             lambda s: offboarding.offboard_staff(
                 s,
                 actor=actor,
@@ -838,16 +825,11 @@ def _offboarding_tab() -> None:
                 reason=reason,
                 expected_token=stored["token"],
             ),
-            done,
-        ):
-            for key in (
-                "offboard_plan",
-                "offboard_leaver",
-                "offboard_successors",
-                "offboard_reason",
-            ):
-                st.session_state.pop(key, None)
-            st.rerun()
+            lang=lang,
+            affects=RECORDS_MOVED,
+            done=done,
+            forget=("offboard_plan", "offboard_leaver", "offboard_successors", "offboard_reason"),
+        )
 
 
 # --- Reassigning without leaving ----------------------------------------------------------
@@ -878,7 +860,7 @@ def _reassign_tab() -> None:
         with read_session() as session:
             records = offboarding.owned_records(session, actor=actor, staff_id=owner)
     except (PermissionDenied, ValueError) as error:
-        st.error(_error_text(error))
+        st.error(_refusal(error))
         return
     leads = records[records["kind"] == "lead"]
     members = records[records["kind"] == "member"]
@@ -921,13 +903,15 @@ def _reassign_tab() -> None:
                 )
             st.session_state["reassign_plan"] = {"params": params, **_stored(plan)}
         except (PermissionDenied, ValueError) as error:
-            st.error(_error_text(error))
+            st.error(_refusal(error))
     stored = st.session_state.get("reassign_plan")
     if not stored or stored["params"] != params:
         return
     _show_plan(stored)
     confirmed = st.button(t("staff.reassign.confirm", lang), key="reassign_confirm", type="primary")
-    if confirmed and _write(
+    if not confirmed:
+        return
+    save(
         lambda s: offboarding.reassign(
             s,
             actor=actor,
@@ -937,14 +921,18 @@ def _reassign_tab() -> None:
             reason=reason,
             expected_token=stored["token"],
         ),
-        lambda plan: t(
+        lang=lang,
+        affects=RECORDS_MOVED,
+        done=lambda plan: t(
             "staff.reassign.done", lang, leads=len(plan.leads), members=len(plan.members)
         ),
-    ):
-        for key in ("reassign_plan", f"reassign_leads_{owner}", f"reassign_members_{owner}"):
-            st.session_state.pop(key, None)
-        st.session_state.pop("reassign_reason", None)
-        st.rerun()
+        forget=(
+            "reassign_plan",
+            f"reassign_leads_{owner}",
+            f"reassign_members_{owner}",
+            "reassign_reason",
+        ),
+    )
 
 
 # --- Tabs per role ------------------------------------------------------------------------

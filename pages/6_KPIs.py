@@ -34,6 +34,7 @@ overview, trends, compare, boards, pareto, returns = st.tabs(
 )
 with overview:
     kpis.overview_tab(figures, month, lang)
+    kpis.glance_export(user, figures, month)
 with trends:
     kpis.trends_tab(user, figures, months[0], month)
 with compare:

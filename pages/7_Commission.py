@@ -10,61 +10,24 @@ published sheets only.
 import streamlit as st
 
 from core import metrics
-from core.db import read_session, write_session
+from core.db import read_session
 from core.domain import Role
 from core.i18n import t
-from core.permissions import PermissionDenied
 from core.services import commission as commission_service
 from core.services import settings as settings_service
 from core.services import staff as staff_service
-from core.services.commission import CommissionError
 from core.services.landing import Figure
-from core.text import TextRefused
 from core.ui import charts
+from core.ui.actions import show_flash
 from core.ui.layout import page_setup
-from core.ui.text import plain, plain_values
+from core.ui.saving import save
+from core.ui.text import plain
 from core.ui.widgets import figure_tiles, month_picker
 
 user = page_setup("page.commission")
 lang = user.lang
 actor = user.actor
-FLASH = "commission_flash"
 IS_ADMIN = user.role == Role.admin
-
-
-def _error_text(error: Exception) -> str:
-    if isinstance(error, TextRefused):
-        return error.message_in(lang, quote=plain)
-    if isinstance(error, CommissionError):
-        return t(error.key, lang, **plain_values(error.values))
-    if isinstance(error, PermissionDenied):
-        return t("commission.err.permission", lang)
-    return t("app.error", lang, message=plain(error))
-
-
-def _show_flash() -> None:
-    """The outcome of the last action: at the top of the page, and as a toast wherever the
-    user has scrolled to."""
-    if FLASH in st.session_state:
-        message = st.session_state.pop(FLASH)
-        st.success(message)
-        st.toast(message, icon=":material/check_circle:")
-
-
-def _write(action, done, clear: tuple[str, ...] = ()) -> None:
-    """Run `action(session)` in one transaction; on success forget the `clear` widgets and
-    rerun showing `done(result)`, on error show it (nothing is saved, nothing typed lost)."""
-    try:
-        with write_session() as session:
-            message = done(action(session))
-    except (PermissionDenied, ValueError, LookupError) as error:
-        st.error(_error_text(error))
-        return
-    st.cache_data.clear()
-    for key in clear:
-        st.session_state.pop(key, None)
-    st.session_state[FLASH] = message
-    st.rerun()
 
 
 # --- The month ----------------------------------------------------------------------------
@@ -76,7 +39,7 @@ if not months:
     st.info(t("app.no_data", lang))
     st.stop()
 
-_show_flash()
+show_flash()
 picker, rules_column = st.columns([1, 3])
 with picker:
     month = month_picker(months, key="commission_month", lang=lang, default=default)
@@ -195,11 +158,13 @@ if IS_ADMIN and not status["published"] and status["month_over"]:
         type="primary",
         disabled=not reviewed,
     ):
-        _write(
+        save(
             lambda session: commission_service.publish_commission(
                 session, actor=actor, month=month
             ),
-            lambda lines: t("commission.published_done", lang, month=month, n=len(lines)),
+            lang=lang,
+            affects=("commission",),
+            done=lambda lines: t("commission.published_done", lang, month=month, n=len(lines)),
         )
 
 if IS_ADMIN and status["published"]:
@@ -240,7 +205,7 @@ if IS_ADMIN and status["published"]:
             if staff_id is None:
                 st.error(t("kpi.err.unknown_staff", lang))
             else:
-                _write(
+                save(
                     lambda session: commission_service.add_commission_adjustment(
                         session,
                         actor=actor,
@@ -249,8 +214,10 @@ if IS_ADMIN and status["published"]:
                         amount=amount,
                         note=note,
                     ),
-                    lambda line: t("commission.adjusted_done", lang, month=line.month),
-                    clear=(
+                    lang=lang,
+                    affects=("commission",),
+                    done=lambda line: t("commission.adjusted_done", lang, month=line.month),
+                    forget=(
                         "commission_adjust_staff",
                         "commission_adjust_amount",
                         "commission_adjust_note",

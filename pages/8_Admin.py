@@ -1,7 +1,18 @@
 """Admin — tables, settings, users, imports, the audit log and backups (administrators only)."""
 
-from core.ui.admin import admin_page
+import streamlit as st
+
+from core.domain import Role
+from core.permissions import require_role
+from core.ui import admin
+from core.ui.actions import show_flash
 from core.ui.layout import page_setup
 
 user = page_setup("page.admin")
-admin_page(user)
+require_role(user.actor, Role.admin)
+show_flash()
+tabs = st.tabs(admin.tab_labels(user.lang), key=admin.TAB_KEY, on_change="rerun")
+for name, tab in zip(admin.TABS, tabs, strict=True):
+    if tab.open:  # only the open tab runs
+        with tab:
+            admin.DRAW[name](user)

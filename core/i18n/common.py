@@ -156,3 +156,28 @@ LABELS.update(
         "card.revoked": ("Revoked", "已停用"),
     }
 )
+# The one formatter (core.ui.format) and the Excel exports (core.exports)
+LABELS.update(
+    {
+        "fmt.on_last_month": ("{delta} on last month", "{delta}(较上月)"),
+        "fmt.noun.row.one": ("{n} row", "{n} 行"),
+        "fmt.noun.row.other": ("{n} rows", "{n} 行"),
+        "fmt.noun.bad_row.one": ("{n} bad row", "{n} 行有误"),
+        "fmt.noun.bad_row.other": ("{n} bad rows", "{n} 行有误"),
+        "fmt.noun.problem.one": ("{n} problem", "{n} 个问题"),
+        "fmt.noun.problem.other": ("{n} problems", "{n} 个问题"),
+        "fmt.noun.lead.one": ("{n} lead", "{n} 条线索"),
+        "fmt.noun.lead.other": ("{n} leads", "{n} 条线索"),
+        "fmt.noun.member.one": ("{n} member", "{n} 位会员"),
+        "fmt.noun.member.other": ("{n} members", "{n} 位会员"),
+        "export.subtitle": (
+            "Period: {period} · exported by {who} on {when}",
+            "统计期间:{period} · 由 {who} 于 {when} 导出",
+        ),
+        "export.subtitle_no_period": (
+            "Exported by {who} on {when}",
+            "由 {who} 于 {when} 导出",
+        ),
+        "export.prepare": ("Prepare Excel", "生成 Excel"),
+    }
+)

@@ -137,3 +137,12 @@ LABELS = {
     ),
     "kpi.err.unknown_staff": ("Choose a staff member.", "请选择员工。"),
 }
+LABELS.update(
+    {
+        "kpi.glance.figure": ("Figure", "指标"),
+        "kpi.glance.count": ("Count", "数量"),
+        "kpi.glance.amount": ("Amount (¥)", "金额(元)"),
+        "kpi.glance.ratio": ("Rate", "比率"),
+        "kpi.glance.change": ("Change on last month", "较上月变化"),
+    }
+)

@@ -36,3 +36,108 @@ LABELS = {
         "已发布的佣金表将被冻结,之后的订单变动不会影响它。",
     ),
 }
+
+# What each figure means (the help tooltip of its tile, SPEC §3), and why a figure shows "—".
+LABELS.update(
+    {
+        "help.metric.licences": (
+            "Card licences bought for this month (a setting an administrator records).",
+            "本月购买的名片授权数(由管理员在设置中录入)。",
+        ),
+        "help.metric.cards_issued": (
+            "Staff whose card was issued by the month's last day and not revoked by then.",
+            "截至月末已开通且未被收回名片的员工数。",
+        ),
+        "help.metric.cards_not_activated": (
+            "Of the cards issued, those not activated by the month's last day.",
+            "已开通名片中,截至月末尚未激活的数量。",
+        ),
+        "help.metric.profiles_incomplete": (
+            "Cards activated by the month's last day whose photo and bio were not complete then.",
+            "截至月末已激活、但照片和简介尚未完善的名片数。",
+        ),
+        "help.metric.staff_using": (
+            "Distinct staff with at least one activity record dated in the month "
+            "(whatever the state of their card).",
+            "本月至少有一条使用记录的员工人数(不论名片状态)。",
+        ),
+        "help.metric.staff_active": (
+            "Staff with an issued card who own at least {n} leads created by the month's last day.",
+            "名片已开通、且截至月末拥有至少 {n} 条线索的员工数。",
+        ),
+        "help.metric.new_leads": ("Leads created in the month.", "本月新建的线索数。"),
+        "help.metric.cumulative_leads": (
+            "Leads created on or before the month's last day.",
+            "截至月末累计创建的线索数。",
+        ),
+        "help.metric.orders": (
+            "Orders created in the month, whatever their status and kind.",
+            "本月创建的订单数,不论状态和类型。",
+        ),
+        "help.metric.valid_orders": (
+            "Orders created in the month with status valid, of every kind (appointments, mall, "
+            "check-ups). Commission's “Valid appointments” counts only the appointment orders "
+            "among them, so it is smaller.",
+            "本月创建且状态为有效的订单,包括所有类型(预约、商城、体检)。"
+            "佣金页的“有效预约”只计其中的预约订单,因此数值更小。",
+        ),
+        "help.metric.valid_appointments": (
+            "Valid orders of kind appointment created in the month (¥10 commission each). "
+            "“Valid orders” on the KPIs page also counts mall and check-up orders.",
+            "本月创建的有效预约类订单(每个计佣金 10 元)。"
+            "经营指标页的“有效订单”还包括商城和体检订单。",
+        ),
+        "help.metric.revenue": (
+            "Sum of the amounts of the valid orders created in the month.",
+            "本月创建的有效订单金额合计。",
+        ),
+        "help.metric.revenue_growth": (
+            "(Revenue this month − revenue last month) ÷ revenue last month.",
+            "(本月营收 − 上月营收)÷ 上月营收。",
+        ),
+        "help.metric.commissionable_amount": (
+            "Amount of the valid mall and check-up orders created in the month.",
+            "本月创建的有效商城和体检订单金额。",
+        ),
+        "help.metric.commission": (
+            "Per valid appointment plus a share of the commissionable amount (see Rules).",
+            "每个有效预约的固定金额,加上提成基数的一定比例(见计算规则)。",
+        ),
+        "help.stage": (
+            "Leads in this stage today: a snapshot of the board, not a step of a funnel.",
+            "今天处于该阶段的线索数:看板的当前快照,不是转化漏斗的一步。",
+        ),
+        "help.metrics.activation_rate": (
+            "Cards activated by the month's last day ÷ cards issued then (0–100%).",
+            "截至月末已激活的名片 ÷ 已开通的名片(0–100%)。",
+        ),
+        "help.metrics.profile_rate": (
+            "Activated cards with a complete profile by the month's last day ÷ cards issued "
+            "(0–100%).",
+            "截至月末资料已完善的已激活名片 ÷ 已开通的名片(0–100%)。",
+        ),
+        "help.metrics.usage_rate": (
+            "Card holders with an activity record in the month ÷ cards issued (0–100%). "
+            "Staff using without an issued card are counted in “Staff using” but not here.",
+            "本月有使用记录的持卡员工 ÷ 已开通的名片(0–100%)。"
+            "无有效名片的使用者计入“使用人数”,但不计入使用率。",
+        ),
+        "help.metrics.active_rate": (
+            "Active staff ÷ cards issued (0–100%).",
+            "活跃员工 ÷ 已开通的名片(0–100%)。",
+        ),
+        "metrics.card_holders_using": ("Card holders using", "持卡使用人数"),
+        "why.no_cards": (
+            "Not computable: no cards were issued by the month's last day.",
+            "无法计算:截至月末没有已开通的名片。",
+        ),
+        "why.no_previous_revenue": (
+            "Not computable: the previous month had no revenue.",
+            "无法计算:上月没有营收。",
+        ),
+        "why.not_computable": (
+            "Not computable for this month.",
+            "本月无法计算。",
+        ),
+    }
+)

@@ -1,4 +1,4 @@
-"""The login guard every page runs first.
+"""The login guard: Home.py runs it once per run, before `st.navigation` picks the page.
 
 The sign-in form is ours (labels follow the language, widgets have keys). Failed attempts are
 counted in the database per username and client, with a growing wait (core/services/users.py),
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,7 @@ from core.ui.text import plain
 COOKIE_NAME = "trustpool_auth"
 SESSION_ID_KEY = "trustpool_session_id"
 LAST_TOUCH_KEY = "trustpool_session_touched"
+GUARDED_KEY = "trustpool_guarded_user"  # the user Home.py's guard let through, for this run
 TOUCH_EVERY = dt.timedelta(minutes=1)
 
 
@@ -403,11 +405,8 @@ def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUse
 
 
 def _sidebar(user: CurrentUser, authenticator: stauth.Authenticate) -> None:
-    from core.ui.navigation import render_navigation
-
+    """Below st.navigation's menu: the language, who is signed in, and the way out."""
     with st.sidebar:
-        render_navigation(user)
-        st.divider()
         _language_picker(st)
         st.caption(
             t(
@@ -420,3 +419,21 @@ def _sidebar(user: CurrentUser, authenticator: stauth.Authenticate) -> None:
         if st.button(t("app.logout", user.lang), key="logout_button"):
             _sign_out(authenticator, end_all=True)
             st.rerun()
+
+
+@contextmanager
+def guarded_run(user: CurrentUser) -> Iterator[None]:
+    """Home.py runs the page inside this: the page's `current_user()` is `user`, who passed
+    the login guard on this very run (and nobody once the run is over)."""
+    st.session_state[GUARDED_KEY] = user
+    try:
+        yield
+    finally:
+        st.session_state.pop(GUARDED_KEY, None)
+
+
+def current_user() -> CurrentUser | None:
+    """The user Home.py's login guard let through on this run; None when the page is being
+    run some other way (then the page must run the guard itself)."""
+    user = st.session_state.get(GUARDED_KEY)
+    return user if isinstance(user, CurrentUser) else None

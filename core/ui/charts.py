@@ -81,6 +81,9 @@ def bars_and_line(
             tickformat=",.0f",
         )
     figure.update_yaxes(title_text=y_title, secondary_y=False, rangemode="tozero", tickformat=",")
+    counts = [v for values, _, _ in bars for v in values]
+    if counts and all(float(v).is_integer() for v in counts if v is not None and not pd.isna(v)):
+        integer_axis(figure, counts, secondary_y=False)
     figure.update_xaxes(type="category")
     figure.update_layout(barmode="group")
     return layout(figure, height=height)
@@ -102,21 +105,37 @@ def lines(
         )
     figure.update_xaxes(type="category")
     figure.update_yaxes(title_text=y_title, rangemode="tozero", tickformat=",")
+    integer_axis(figure, [v for values, _, _ in series for v in values])
     return layout(figure, height=height)
 
 
-def funnel(labels: Sequence[str], values: Sequence[int], *, height: int = 320) -> go.Figure:
-    """The trust ladder: one bar per stage, widest first, with counts and share of the top."""
+def stage_bars(labels: Sequence[str], values: Sequence[int], *, height: int = 260) -> go.Figure:
+    """The trust ladder as it stands today: one bar per stage with its count. A snapshot of
+    the board, not a funnel: no stage is a share of another."""
     figure = go.Figure(
-        go.Funnel(
+        go.Bar(
             y=list(labels),
             x=list(values),
-            texttemplate="%{value:,}<br>%{percentInitial:.0%}",
+            orientation="h",
+            text=[f"{int(value):,}" for value in values],
+            textposition="auto",
             marker={"color": list(STAGE_COLOURS[: len(values)])},
-            connector={"line": {"color": "#cbd5e1"}},
         )
     )
+    figure.update_yaxes(autorange="reversed")
+    integer_axis(figure, values, axis="x")
     return layout(figure, height=height, legend=False)
+
+
+def integer_axis(figure: go.Figure, values: Sequence, *, axis: str = "y", **selector) -> None:
+    """Counts have whole ticks: never an axis at 0.5 leads."""
+    numbers = [float(v) for v in values if v is not None and not pd.isna(v)]
+    top = max(numbers, default=0)
+    update = figure.update_xaxes if axis == "x" else figure.update_yaxes
+    settings = {"tickformat": ",d", "rangemode": "tozero"}
+    if top < 6:
+        settings.update(dtick=1, range=[0, max(top, 1) * 1.1])
+    update(**settings, **selector)
 
 
 def department_bars(
@@ -205,6 +224,8 @@ def table_section(
     what: str,
     column_config: dict | None = None,
     height: int | str = "auto",
+    title: str | None = None,
+    period: str | None = None,
 ) -> None:
     """A table (headers already in the user's language) with CSV and Excel downloads of the
     same table; every download is written to the audit log. Whole numbers get thousands
@@ -223,7 +244,22 @@ def table_section(
         key=f"{key}_table",
         column_config=config,
     )
-    download_buttons(frame, name=name, key=key, user=user, what=what)
+    formats = {
+        column: (spec or {}).get("type_config", {}).get("format")
+        for column, spec in config.items()
+        if isinstance(spec, dict)
+    }
+    download_buttons(
+        frame,
+        name=name,
+        key=key,
+        user=user,
+        what=what,
+        title=title,
+        period=period,
+        money=[column for column, shown in formats.items() if shown == MONEY_FORMAT],
+        percent=[column for column, shown in formats.items() if shown == "percent"],
+    )
 
 
 def money_column() -> st.column_config.NumberColumn:

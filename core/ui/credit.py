@@ -15,7 +15,7 @@ import streamlit as st
 
 from core.db import read_session
 from core.domain import Role
-from core.i18n import t
+from core.i18n import label_of, t
 from core.models import LeadCreate
 from core.services import ownership
 from core.ui.actions import run_write, show_flash
@@ -229,7 +229,7 @@ def merge_section(user, *, as_of: dt.date) -> None:
         list(rows),
         format_func=lambda key: (
             f"{rows[key].keep_ref} + {rows[key].merge_ref} · {rows[key].name} · "
-            f"{t('credit.ui.merge.reason.' + rows[key].reason, lang)}"
+            f"{label_of('credit.ui.merge.reason', rows[key].reason, lang)}"
         ),
         key="credit_merge_pick",
     )

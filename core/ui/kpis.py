@@ -20,9 +20,10 @@ from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.ui import charts
+from core.ui import format as fmt
 from core.ui.auth import CurrentUser
 from core.ui.cache import cached
-from core.ui.widgets import figure_tiles
+from core.ui.widgets import download_buttons, figure_tiles
 
 PERIODS = ("month", "ytd", "range")
 BOARD_ROWS = 10
@@ -192,12 +193,65 @@ def overview_tab(figures: MonthFigures, month: str, lang: str) -> None:
         per_row=4,
     )
     st.plotly_chart(
-        charts.funnel(
+        charts.stage_bars(
             [t(f"stage.{stage}", lang) for stage in STAGE_ORDER],
             [stage_counts[str(stage)] for stage in STAGE_ORDER],
         ),
         key="kpi_ladder_chart",
         width="stretch",
+    )
+
+
+def glance_table(figures: MonthFigures, lang: str) -> pd.DataFrame:
+    """The month's tiles as a table (figure, value, change on the previous month) for the
+    "Month at a glance" export; money and growth keep their own columns so each is typed."""
+    rows = []
+    for key in (*TILE_ROWS[0], *TILE_ROWS[1]):
+        figure = tile(figures, key)
+        value = figure.value
+        rows.append(
+            {
+                t("kpi.glance.figure", lang): t(
+                    figure.label_key, lang, **(figure.label_values or {})
+                ),
+                t("kpi.glance.count", lang): (
+                    None if figure.is_money or figure.is_ratio or value is None else int(value)
+                ),
+                t("kpi.glance.amount", lang): float(value) if figure.is_money else None,
+                t("kpi.glance.ratio", lang): (
+                    float(value) if figure.is_ratio and value is not None else None
+                ),
+                t("kpi.glance.change", lang): (
+                    None if figure.delta is None else float(figure.delta)
+                ),
+            }
+        )
+    for stage in STAGE_ORDER:
+        rows.append(
+            {
+                t("kpi.glance.figure", lang): t(f"stage.{stage}", lang),
+                t("kpi.glance.count", lang): int(figures.now["leads_by_stage"][str(stage)]),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    count = t("kpi.glance.count", lang)
+    frame[count] = frame[count].astype("Int64")
+    return frame
+
+
+def glance_export(user: CurrentUser, figures: MonthFigures, month: str) -> None:
+    """The executive's "Month at a glance" as CSV and Excel (built only when clicked)."""
+    lang = user.lang
+    download_buttons(
+        glance_table(figures, lang),
+        name=f"kpi-month-at-a-glance-{month}",
+        key="kpi_glance",
+        user=user,
+        what="kpi_month_at_a_glance",
+        title=t("kpi.tab.overview", lang),
+        period=fmt.month(month, lang),
+        money=[t("kpi.glance.amount", lang)],
+        percent=[t("kpi.glance.ratio", lang)],
     )
 
 
@@ -291,6 +345,8 @@ def trends_tab(user: CurrentUser, figures: MonthFigures, first: str, month: str)
         key="kpi_trend",
         name=f"kpi-trend-{first}-{month}",
         what="kpi_trend",
+        title=t("kpi.tab.trends", lang),
+        period=f"{fmt.month(first, lang)} – {fmt.month(month, lang)}",
         column_config={
             headers["revenue"]: charts.money_column(),
             headers["revenue_growth"]: st.column_config.NumberColumn(format="percent"),
@@ -327,6 +383,8 @@ def departments_tab(user: CurrentUser, figures: MonthFigures, month: str) -> Non
         key="kpi_departments",
         name=f"kpi-departments-{month}",
         what="kpi_departments",
+        title=t("kpi.tab.departments", lang),
+        period=fmt.month(month, lang),
         column_config={headers["revenue"]: charts.money_column()},
     )
 
@@ -383,6 +441,7 @@ def _board(user: CurrentUser, board: pd.DataFrame, by: str, name: str) -> None:
         key=f"kpi_board_{by}",
         name=name,
         what=f"leaderboard_{by}",
+        title=t(f"metrics.by.{by}", lang),
         column_config={value_header: charts.money_column()} if by == "valid_revenue" else None,
     )
 
@@ -402,7 +461,7 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
             lang,
             members=top["members"],
             top=top["top_members"],
-            share=f"{top['share'] or 0:.0%}",
+            share=fmt.percent(top["share"], lang),
         )
     )
     st.plotly_chart(
@@ -423,6 +482,8 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
         key="kpi_pareto",
         name=f"revenue-by-member-{first}-{last}",
         what="revenue_by_member",
+        title=t("metrics.pareto", lang),
+        period=f"{fmt.month(first, lang)} – {fmt.month(last, lang)}",
         column_config={
             headers["revenue"]: charts.money_column(),
             **{headers[key]: st.column_config.NumberColumn(format="percent") for key in SHARES},

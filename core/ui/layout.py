@@ -1,31 +1,40 @@
-"""One page set-up for every page: config, login guard, role check, title."""
+"""The first line of every page: who is signed in, and the page's title.
+
+Home.py has already run the login guard on this run and picked the page with
+`st.navigation` (a role never reaches a page it may not open), so `page_setup` only reads
+the user the guard let through. A page file run on its own (Streamlit's pages-folder mode,
+on the first run of a freshly started server) runs Home.py in its place: no page ever draws
+for an anonymous visitor, and none draws without the menu.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from core.config import get_settings
 from core.i18n import t
-from core.ui.auth import CurrentUser, current_language, require_user
-from core.ui.bootstrap import ensure_database
-from core.ui.navigation import PAGE_BY_KEY
+from core.ui.auth import CurrentUser, current_user
+from core.ui.navigation import PAGE_BY_KEY, run_home_instead
+
+# A file served by the app itself: a material icon or emoji favicon is fetched from the
+# internet, which a hospital intranet does not reach (issue 19, item 11).
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 
 def page_setup(title_key: str) -> CurrentUser:
-    """Configure the page, require a signed-in user allowed on it, and draw its title.
+    """The signed-in user allowed on this page, after drawing the page's title.
 
-    An anonymous visitor sees the login form and nothing else; a signed-in user whose role
-    may not open the page sees a refusal and nothing else.
+    A user whose role may not open the page sees a refusal and nothing else.
     """
-    lang = current_language()
-    st.set_page_config(
-        page_title=f"{t(title_key, lang)} · TrustPool",
-        layout="wide",
-        page_icon=":material/diversity_3:",
-    )
-    ensure_database(get_settings().database_url)
     entry = PAGE_BY_KEY[title_key]
-    user = require_user(roles=entry.roles)
+    user = current_user()
+    if user is None:  # this page file was run on its own: Home.py runs in its place
+        run_home_instead()
+    if user.role not in entry.roles:
+        st.error(t("app.not_allowed", user.lang))
+        st.stop()
+    st.set_page_config(page_title=f"{t(title_key, user.lang)} · TrustPool")
     st.title(t(title_key, user.lang))
     if not user.can_write:
         st.caption(t("app.read_only", user.lang))

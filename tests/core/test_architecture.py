@@ -31,17 +31,44 @@ def test_core_outside_ui_never_imports_streamlit():
     assert offenders == []
 
 
-def test_every_page_starts_with_the_login_guard():
-    """A page opened by URL on a fresh server runs its own guard before drawing anything."""
+def _statements(path: Path) -> list[ast.stmt]:
+    """The module's statements, without its imports and docstring."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        node
+        for node in tree.body
+        if not isinstance(node, ast.Import | ast.ImportFrom)
+        and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+    ]
+
+
+def _called(node: ast.AST) -> list[str]:
+    return [
+        getattr(call.func, "id", getattr(call.func, "attr", ""))
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call)
+    ]
+
+
+def test_home_runs_the_login_guard_once_before_the_page():
+    """Every run starts at Home.py: it ends Streamlit's pages-folder mode, signs the user in
+    once, builds the role's menu and only then runs the page, inside the guarded run and
+    `user_errors`."""
+    statements = _statements(ROOT / "Home.py")
+    order = [name for node in statements for name in _called(node)]
+    assert order[0] == "end_pages_folder_mode"
+    assert order.count("require_user") == 1
+    assert order.index("require_user") < order.index("role_navigation") < order.index("run")
+    (run,) = [node for node in statements if "run" in _called(node)]
+    assert isinstance(run, ast.With)
+    assert {_called(item.context_expr)[0] for item in run.items} == {"guarded_run", "user_errors"}
+
+
+def test_every_page_starts_with_page_setup_which_does_not_sign_in_again():
+    """A page's first statement is `page_setup`: it reads the user Home.py's guard let
+    through on this run (a page file run on its own runs Home.py in its place)."""
     for path in sorted((ROOT / "pages").glob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        statements = [
-            node
-            for node in tree.body
-            if not isinstance(node, ast.Import | ast.ImportFrom)
-            and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
-        ]
-        first = statements[0]
+        first = _statements(path)[0]
         assert isinstance(first, ast.Assign), path.name
         call = first.value
         assert isinstance(call, ast.Call) and getattr(call.func, "id", "") == "page_setup", (
@@ -56,3 +83,125 @@ def test_pages_contain_no_sql():
         source = path.read_text(encoding="utf-8")
         assert "sqlalchemy" not in imports and "sqlmodel" not in imports, path.name
         assert not re.search(r"(?<![\w.])select\(|session\.exec|\.execute\(", source), path.name
+
+
+# --- the module graph: no cycles, no reaching into another module's private names ----------
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _application_modules() -> dict[str, Path]:
+    paths = [*(ROOT / "core").rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "Home.py"]
+    return {_module_name(path): path for path in paths if "migrations" not in path.parts}
+
+
+def _resolve(module: str, modules: dict[str, Path]) -> str | None:
+    """The application module an import names (a package import names its __init__)."""
+    while module and module not in modules:
+        module = module.rpartition(".")[0]
+    return module or None
+
+
+def _core_imports(path: Path, modules: dict[str, Path]) -> list[tuple[str, str]]:
+    """(imported module, imported name or '') for every import of an application module,
+    at any depth (a function-level import is still a dependency)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("core"):
+                    found.append((alias.name, ""))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("core"):
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                if submodule in modules:
+                    found.append((submodule, ""))
+                else:
+                    found.append((node.module, alias.name))
+    return [(name, symbol) for name, symbol in found if _resolve(name, modules)]
+
+
+def _private_attribute_uses(path: Path) -> list[str]:
+    """`module._name` where `module` is an imported application module (an alias)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    aliases = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("core"):
+            aliases.update(alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            aliases.update(
+                alias.asname or alias.name for alias in node.names if alias.name.startswith("core")
+            )
+    return [
+        f"{node.value.id}.{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in aliases
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+    ]
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A name shared between modules is public (no leading underscore) where it is defined."""
+    modules = _application_modules()
+    offenders = []
+    for name, path in modules.items():
+        for imported, symbol in _core_imports(path, modules):
+            if symbol.startswith("_") and _resolve(imported, modules) != name:
+                offenders.append(f"{name}: from {imported} import {symbol}")
+        offenders.extend(f"{name}: {use}" for use in _private_attribute_uses(path))
+    assert offenders == []
+
+
+def test_the_application_modules_import_no_cycle():
+    """Modules form layers: following imports from any module never leads back to it."""
+    modules = _application_modules()
+    graph = {
+        name: {
+            target
+            for imported, _ in _core_imports(path, modules)
+            if (target := _resolve(imported, modules))
+            and target != name
+            # a package's __init__ re-exporting its own submodules is not a cycle
+            and not target.startswith(f"{name}.")
+        }
+        for name, path in modules.items()
+    }
+    cycles = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                cycles.append(" -> ".join([*trail[trail.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_no_core_module_grows_past_800_lines_without_saying_why():
+    """A module over ~800 lines holds one cohesive thing and says so in its docstring
+    ("One cohesive module:")."""
+    offenders = []
+    for path in (ROOT / "core").rglob("*.py"):
+        if "migrations" in path.parts or "i18n" in path.parts:
+            continue
+        source = path.read_text(encoding="utf-8")
+        if source.count("\n") > 800:
+            docstring = ast.get_docstring(ast.parse(source)) or ""
+            if "One cohesive module" not in docstring:
+                offenders.append(f"{path.relative_to(ROOT)} ({source.count(chr(10))} lines)")
+    assert offenders == []

@@ -56,7 +56,7 @@ def seven_payers(app_database):
 def _kpi_top_twenty(at) -> tuple[int, str]:
     """(members named, share) from the KPI page's 20/80 caption."""
     template = re.escape(t("kpi.pareto_caption", "en", members="7", top="TOP", share="SHARE"))
-    pattern = template.replace("TOP", r"(\d+)").replace("SHARE", r"(\d+%)")
+    pattern = template.replace("TOP", r"(\d+)").replace("SHARE", r"(\d+\.\d%)")
     for caption in at.caption:
         match = re.search(pattern, str(caption.value))
         if match:
@@ -92,7 +92,7 @@ def test_kpi_and_members_pages_name_the_same_top_twenty_percent(seven_payers):
 
     assert kpi_top == members_top == 2
     assert members_share == "57.1%"
-    assert kpi_share == "57%"
+    assert kpi_share == "57.1%"  # one decimal on every percentage (issue 19)
 
 
 # --- No second definition ---------------------------------------------------------------

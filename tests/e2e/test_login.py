@@ -10,7 +10,7 @@ from core.domain import Role
 from core.i18n import t
 from core.models import Lead
 from core.services import users
-from core.ui.navigation import pages_for
+from core.ui.navigation import HOME, pages_for
 from tests.e2e.conftest import sign_in, wait_for_app
 
 
@@ -23,7 +23,7 @@ def test_executive_signs_in_and_sees_the_landing_page(page, app_server, artifact
         name = user.display_name or user.username
         leads = session.exec(select(func.count()).select_from(Lead)).one()
         month = metrics.latest_data_month(session)
-    titles = [t(p.title_key, "en") for p in pages_for(Role.executive) if p.path != "Home.py"]
+    titles = [t(p.title_key, "en") for p in pages_for(Role.executive) if p is not HOME]
 
     sign_in(page, app_server.url, "executive")
     assert page.url.rstrip("/") == app_server.url

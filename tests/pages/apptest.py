@@ -7,14 +7,15 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
-HOME = str(ROOT / "Home.py")
+ENTRY = str(ROOT / "Home.py")  # the router every run starts at
 
 
 def open_page(
     page: str | None = None, *, username: str | None = None, lang: str = "en", timeout: float = 120
 ) -> AppTest:
-    """Open `page` (e.g. "pages/3_Lead_board.py"; None for Home) as `username` (None: anonymous)."""
-    at = AppTest.from_file(HOME, default_timeout=timeout)
+    """Open `page` (e.g. "pages/3_Lead_board.py"; None: the role's landing page) as `username`
+    (None: anonymous), through Home.py's login guard and navigation, as a browser would."""
+    at = AppTest.from_file(ENTRY, default_timeout=timeout)
     at.session_state["lang"] = lang
     if username:
         at.session_state["authentication_status"] = True

@@ -6,7 +6,7 @@ import pytest
 
 from core.domain import Role
 from core.i18n import t
-from core.ui.navigation import PAGES
+from core.ui.navigation import HOME, PAGES
 from tests.pages.apptest import open_page, texts
 
 DEMO_LOGIN = {
@@ -17,7 +17,7 @@ DEMO_LOGIN = {
     Role.consultant: "consultant",
     Role.staff: "staff",
 }
-PAGE_PATHS = [None if page.path == "Home.py" else page.path for page in PAGES]
+PAGE_PATHS = [None if page is HOME else page.path for page in PAGES]
 
 
 @pytest.mark.parametrize("path", PAGE_PATHS, ids=[p.title_key for p in PAGES])
@@ -47,7 +47,7 @@ def test_each_role_lands_on_its_home_page_with_its_figures(demo_app, role):
 
 @pytest.mark.parametrize(
     ("role", "page"),
-    [(role, page) for role in Role for page in PAGES if page.path != "Home.py"],
+    [(role, page) for role in Role for page in PAGES if page is not HOME],
     ids=lambda value: str(value.title_key if hasattr(value, "title_key") else value),
 )
 def test_each_page_opens_for_its_roles_and_refuses_the_others(demo_app, role, page):
@@ -64,12 +64,12 @@ def test_an_admins_default_language_opens_new_sessions_in_chinese(demo_app):
     from core.db import write_session
     from core.permissions import Actor
     from core.services import settings as settings_service
-    from tests.pages.apptest import HOME
+    from tests.pages.apptest import ENTRY
 
     with write_session() as session:
         settings_service.set_value(
             session, actor=Actor.system(), key="default_language", value="zh"
         )
-    at = AppTest.from_file(HOME, default_timeout=120).run()
+    at = AppTest.from_file(ENTRY, default_timeout=120).run()
     assert not at.exception
     assert [w.label for w in at.text_input] == ["用户名", "密码"]

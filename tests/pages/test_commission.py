@@ -222,7 +222,7 @@ def test_the_office_corrects_a_published_sheet_with_an_adjustment_next_month(dem
         }
     ]
     shown = tiles(at)
-    assert shown["Adjustments (¥)"] == "¥-10.00"
+    assert shown["Adjustments (¥)"] == "-¥10.00"  # the one formatter (issue 19)
     assert shown["Payout incl. adjustments (¥)"] == f"¥{august['payout'] - Decimal('10'):,.2f}"
 
 

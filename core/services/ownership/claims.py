@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
@@ -42,6 +41,9 @@ from core.services.ownership.history import (
     record_owner_change,
     set_owner,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # --- Protection ----------------------------------------------------------------------------
 
@@ -127,6 +129,8 @@ def _last_touch_expression(on: dt.date):
 
 
 def _lead_list(session: Session, conditions: list, on: dt.date, actor: Actor) -> pd.DataFrame:
+    import pandas as pd
+
     last_touch, (period, on_clause) = _last_touch_expression(on)
     inner = (
         select(

@@ -4,8 +4,8 @@ their head or a marketer rules."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
@@ -31,6 +31,9 @@ from core.services.ownership.history import (
     transfer,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 # --- Touches and disputes ----------------------------------------------------------------
 
 
@@ -40,6 +43,8 @@ def touches(session: Session, *, actor: Actor, lead_id: int | None = None) -> pd
     lead's. Columns touch_id, lead_id, lead_ref, staff_id, staff_no, staff_name, touched_on,
     source, alias, holder_staff_no, holder (masked as the role requires), dispute_id,
     dispute_status."""
+    import pandas as pd
+
     require_role(actor, Role.admin, Role.marketer, Role.executive, Role.dept_head, Role.staff)
     toucher = Staff.__table__.alias("toucher")
     holder = Staff.__table__.alias("holder")
@@ -170,6 +175,8 @@ def disputes(session: Session, *, actor: Actor, status: str | None = None) -> pd
     dispute_id, status, lead_id, lead_ref, raised_by_staff_no, raised_by, holder_staff_no,
     holder (masked as the role requires), touched_on, note, ruled_by, ruled_on, transfer_on,
     ruling_note."""
+    import pandas as pd
+
     require_role(actor, Role.admin, Role.marketer, Role.executive, Role.dept_head, Role.staff)
     raiser = Staff.__table__.alias("raiser")
     holder = Staff.__table__.alias("holder")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
@@ -32,6 +31,9 @@ from core.services.ownership.base import (
 from core.services.ownership.history import (
     record_owner_change,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # --- Merge ----------------------------------------------------------------------------------
 
@@ -74,6 +76,8 @@ def merge_preview(session: Session, *, actor: Actor, keep_id: int, merge_id: int
     """What `merge_leads` would do, changing nothing: `keep` and `merge` (the survivor is
     the older lead), `fields` (a DataFrame: field, keep, merge, same) and `moves` (how many
     interactions, orders, hand-offs, consent records, touches, members and aliases move)."""
+    import pandas as pd
+
     require_role(actor, *MERGE_ROLES)
     keep, merge = _merge_pair(session, keep_id, merge_id)
     rows = []
@@ -151,6 +155,8 @@ def duplicate_candidates(session: Session, *, actor: Actor) -> pd.DataFrame:
     person key — e.g. leads that already shared a phone before SPEC §8) and
     `one_digit` (the same name, phones one digit apart). Columns reason, keep_id, keep_ref,
     merge_id, merge_ref, name, keep_phone, merge_phone (keep = the older lead)."""
+    import pandas as pd
+
     require_role(actor, *MERGE_ROLES)
     columns = ["reason", "keep_id", "keep_ref", "merge_id", "merge_ref", "name", "keep_phone",
                "merge_phone"]  # fmt: skip
@@ -204,6 +210,8 @@ def duplicate_candidates(session: Session, *, actor: Actor) -> pd.DataFrame:
 def malformed_phones(session: Session, *, actor: Actor) -> pd.DataFrame:
     """Leads whose phone gave no person key (left by the migration's backfill): lead_id,
     lead_ref, name, phone — to be corrected by hand."""
+    import pandas as pd
+
     require_role(actor, *MERGE_ROLES)
     rows = session.execute(
         select(Lead.id, Lead.lead_ref, Lead.name, Lead.phone)

@@ -1,0 +1,49 @@
+"""The Admin page's tabs, one module each: tables (and the generic table editor the other
+tabs use), settings, users, import, audit log and backup; `shared` holds what they share.
+
+Everything reads and writes through services (`core.services.table_admin`, `audit_log`,
+`settings`, `users`, `core.importer`, `core.backup`); nothing here builds SQL.
+pages/8_Admin.py draws the tabs: `st.tabs(tab_labels(lang))`, then `DRAW[name](user)` for
+the open one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from core.i18n import t
+from core.ui.admin import audit, backup, imports, settings, tables, users
+from core.ui.admin.settings import SETTINGS_SECTIONS
+from core.ui.admin.tables import changes_from_editor
+from core.ui.auth import CurrentUser
+
+TAB_KEY = "admin_tab"
+TABS = ("tables", "settings", "users", "import", "audit", "backup")
+DRAW: dict[str, Callable[[CurrentUser], None]] = {
+    "tables": tables.tab,
+    "settings": settings.tab,
+    "users": users.tab,
+    "import": imports.tab,
+    "audit": audit.tab,
+    "backup": backup.tab,
+}
+
+__all__ = ["DRAW", "SETTINGS_SECTIONS", "TABS", "TAB_KEY", "changes_from_editor", "t"]
+
+
+def tab_labels(lang: str) -> list[str]:
+    """The tabs' labels in `lang`. After a language switch the open tab stays open under
+    its new label."""
+    labels = [t(f"admin.tab_{name}", lang) for name in TABS]
+    current = st.session_state.get(TAB_KEY)
+    if current is not None and current not in labels:
+        for other in ("en", "zh"):
+            before = [t(f"admin.tab_{name}", other) for name in TABS]
+            if current in before:
+                st.session_state[TAB_KEY] = labels[before.index(current)]
+                break
+        else:
+            del st.session_state[TAB_KEY]
+    return labels
