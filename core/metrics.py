@@ -541,6 +541,8 @@ def return_trend(
 ) -> pd.DataFrame:
     """Per month: patients, returning_patients, return_rate (NaN when no patients),
     referrals, new_leads and referral_share (referrals / new_leads)."""
+    import pandas as pd
+
     scope = _figure_scope(actor)
     months = months_between(first_month, last_month)
     returns = {row["month"]: row for row in _return_counts(session, scope, months)}
@@ -571,6 +573,8 @@ def return_trend(
 def returns_by_department(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
     """Per department (of the order's staff) in `month`: patients, returning_patients and
     return_rate (NaN when no patients)."""
+    import pandas as pd
+
     scope = _list_scope(actor)
     month_bounds(month)
     frame = _departments(session, scope)

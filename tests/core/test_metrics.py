@@ -675,7 +675,7 @@ def test_member_balance_lifetime_points_and_tier(session):
         "balance": 19_594,
         "lifetime_points": 20_000,
         "tier": 5,
-            "referred": 0,
+        "referred": 0,
     }
 
 
