@@ -527,6 +527,9 @@ def _time_metrics(args, results: Results, engine, cast: Cast) -> None:
         results.add("metrics", "kpi_trend growth, 24 vs 6 months (cpu)", ratio, "x", below=4.0,
                     note="linear in months would be 4×; wall "
                     + " / ".join(f"{span} months {growth[span][0]:.3f} s" for span in growth))  # fmt: skip
+    if len(cast.months) >= 24:  # SPEC §10 over 24 months: within the KPI page's budget
+        measure("return_rate (24 months)", reading(metrics.return_trend, actor=executive,
+                first_month=cast.months[-24], last_month=month), below=0.5)  # fmt: skip
     measure("department_table (month)", reading(metrics.department_table, actor=executive,
                                                 month=month))  # fmt: skip
     measure("department_comparison (month)", reading(metrics.department_comparison,

@@ -40,7 +40,7 @@ from faker import Faker
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
-from core import audit, demo_credit
+from core import audit, demo_credit, demo_referrals
 from core.db import write_session
 from core.domain import DEFAULT_FOLLOWUP_CADENCE, STAGE_ORDER, FollowupKind, Role, Stage
 from core.models import (
@@ -1574,6 +1574,9 @@ def load_demo(engine: Engine, progress: Callable[[str], None] | None = None) -> 
                 for c in plan.content
             ],
         )
+        say("referrals: who brought whom …")
+        session.flush()
+        demo_referrals.add_referrals(session)
         say("credit: touches, claims, a merge and disputes …")
         session.flush()
         demo_credit.tell_credit_stories(

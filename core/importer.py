@@ -106,7 +106,7 @@ from core.models import (
     utcnow,
 )
 from core.permissions import Actor, PermissionDenied, require_role
-from core.services import ownership
+from core.services import ownership, referrals
 from core.services import settings as settings_service
 
 
@@ -259,6 +259,8 @@ KINDS: dict[str, tuple[Column, ...]] = {
         _c("campaign_code", "ref", False, ref="campaign"),
         _c("tags", "tags", False, model=Lead),
         _c("stage", "choice", False, choices=tuple(str(s) for s in STAGE_ORDER)),
+        # SPEC §10: the member who brought this person (core.services.referrals).
+        _c("referred_by_member_no", "ref", False, ref="member"),
     ),
     "interactions": (
         _c("lead_ref", "ref", ref="lead"),
@@ -300,6 +302,7 @@ KINDS: dict[str, tuple[Column, ...]] = {
         _c("phone", required=False, model=Member),
         _c("birthday", "date", False),
         _c("lead_ref", "ref", False, ref="lead"),
+        _c("referred_by_member_no", "ref", False, ref="member"),
     ),
     "points": (
         _c("member_no", "ref", ref="member"),
@@ -366,8 +369,20 @@ EXAMPLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "C2019-01",
             "diabetes;follow-up",
             "",
+            "",
         ),
-        ("L0002", "Chen Jing", "", "S0002", "2019-06-05", "referral", "", "", "weak_trust"),
+        (
+            "L0002",
+            "Chen Jing",
+            "",
+            "S0002",
+            "2019-06-05",
+            "referral",
+            "",
+            "",
+            "weak_trust",
+            "",
+        ),
     ),
     "interactions": (
         ("L0001", "browse_news", "2019-06-03", "3"),
@@ -386,8 +401,8 @@ EXAMPLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("O0002", "S0002", "checkup", "1280.00", "placed", "2019-06-15", "", "M0001"),
     ),
     "members": (
-        ("M0001", "Zhao Lei", "2019-06-12", "13900000001", "1980-04-01", "L0001"),
-        ("M0002", "Sun Min", "2019-06-20", "", "", ""),
+        ("M0001", "Zhao Lei", "2019-06-12", "13900000001", "1980-04-01", "L0001", ""),
+        ("M0002", "Sun Min", "2019-06-20", "", "", "", ""),
     ),
     "points": (("M0001", "event", "50", "2019-06-12"), ("M0001", "redeem", "20", "2019-06-30")),
 }
@@ -1249,6 +1264,7 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     owners, created = ck.column("owner_staff_no"), ck.column("created_on")
     sources, campaigns = ck.column("source_channel"), ck.column("campaign_code")
     tags, stages = ck.column("tags"), ck.column("stage")
+    referrers = ck.column("referred_by_member_no")
     if ck.errors:
         return _Plan()
     # SPEC §8: person keys; a row whose key is already held becomes a touch or a claim.
@@ -1275,6 +1291,7 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         "tags": tags,
         "stage": [stage or "distrust" for stage in stages],
         "person_key": credit.keys,
+        "referred_by_member_id": _ids_of(referrers),
     }
     written = None  # every row creates a lead, unless some collide
     if len(credit.creates) < ck.n:
@@ -1437,12 +1454,25 @@ def _plan_orders(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         "lead_id": _ids_of(leads),
         "member_id": _ids_of(members),
     }
-    return _Plan(Order, columns)
+    valid = str(OrderStatus.valid)
+    paying = {
+        lead
+        for lead, status in zip(columns["lead_id"], statuses, strict=True)
+        if lead and status == valid
+    }
+
+    def after(session: Session, actor: Actor, report: ImportReport) -> None:
+        # SPEC §10: a referred lead's first valid order pays its referrer, once per lead.
+        if paying:
+            referrals.pay_referrals(session, actor=actor, lead_ids=paying)
+
+    return _Plan(Order, columns, after=after)
 
 
 def _plan_members(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
     numbers, names, joined = ck.column("member_no"), ck.column("name"), ck.column("joined_on")
     phones, birthdays, leads = ck.column("phone"), ck.column("birthday"), ck.column("lead_ref")
+    referrers = _referrers(ck, numbers, leads)
     if ck.errors:
         return _Plan()
     owners = [None if lead is None else lead[3] for lead in leads]
@@ -1454,8 +1484,37 @@ def _plan_members(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         "birthday": birthdays,
         "lead_id": _ids_of(leads),
         "owner_staff_id": owners,
+        "referred_by_member_id": _ids_of(referrers),
     }
     return _Plan(Member, columns, {"version": 1, "active": True})
+
+
+def _referrers(ck: _Checker, numbers: list, leads: list) -> list[tuple | None]:
+    """A members file's `referred_by_member_no`: a member that exists, not the row's own
+    member (or the member of the row's lead), closing no cycle of referrals (A referred B
+    referred A; a member and the lead it came from are one person)."""
+    name = "referred_by_member_no"
+    own = [
+        i
+        for i, (cell, number) in enumerate(zip(ck.raw(name), numbers, strict=True))
+        if cell and cell == number
+    ]
+    referrers = ck.column(name)
+    if own:  # the row's own (new) member: "names themself", not "no such member"
+        rows = {ck.numbers[i] for i in own}
+        ck.errors = [e for e in ck.errors if not (e.column == name and e.row in rows)]
+        for i in own:
+            ck.error(i, name, "referrals.import_self", value=_show(numbers[i]))
+    checked = [
+        (i, (None if leads[i] is None else ("L", leads[i][1])), None, referrer[1])
+        for i, referrer in enumerate(referrers)
+        if referrer is not None and i not in ck.bad
+    ]
+    problems = referrals.referral_problems(ck.session, [row[1:] for row in checked])
+    for j, problem in problems.items():
+        i = checked[j][0]
+        ck.error(i, name, f"referrals.import_{problem}", value=_show(referrers[i][0]))
+    return referrers
 
 
 _DEBITS = frozenset({str(PointsKind.redeem), str(PointsKind.expire)})

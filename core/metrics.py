@@ -61,6 +61,7 @@ from core.months import (  # noqa: F401
     MONTH_PATTERN,
     month_bounds,
     month_of,
+    month_of_day,
     months_between,
     months_table,
     next_month,
@@ -449,6 +450,147 @@ def _order_counts(session: Session, scope: _Scope, months: list[str]):
     return {row["month"]: row for row in session.exec(statement).mappings().all()}
 
 
+# --- Coming back and bringing others (SPEC §10) -------------------------------------------
+
+
+def patient_key(lead_id, member_id) -> ColumnElement[int]:
+    """SPEC §10: an order's patient — its lead, else its member — as one integer (a lead's id
+    doubled, a member's doubled plus one); NULL for an order naming neither. A lead in one
+    order and a member in another are two patients; an alias was resolved to the surviving
+    lead when the order was written (and a merge moves the orders)."""
+    return case(
+        (lead_id.is_not(None), lead_id * 2),
+        (member_id.is_not(None), member_id * 2 + 1),
+        else_=None,
+    )
+
+
+def _return_counts(
+    session: Session, scope: _Scope, months: list[str], *, by_department: bool = False
+) -> list[dict[str, Any]]:
+    """Per month (and department of the order's staff): `patients`, distinct patients with a
+    valid order created in the month; `returning_patients`, those of them with a valid order
+    created before its first day (anywhere in the hospital: coming back is to the hospital)."""
+    first, last = _span(months)
+    valid = Order.status == OrderStatus.valid
+    patient = patient_key(Order.lead_id, Order.member_id)
+    # One pass over the valid orders: each with its patient's first valid order date (a
+    # window, so no join back); the orders of the months are kept after it.
+    columns = [
+        Order.created_on.label("created_on"),
+        patient.label("patient"),
+        func.min(Order.created_on).over(partition_by=patient).label("first_on"),
+        Order.staff_id.label("staff_id"),
+    ]
+    valid_orders = select(*columns).where(valid, patient.is_not(None))
+    valid_orders = valid_orders.subquery("valid_orders")  # later orders change no first date
+    rows = valid_orders.c
+    # The first day of each order's month, by one CASE (a join to the months' table read the
+    # valid orders once per month).
+    month_start = case(
+        *[(rows.created_on.between(*month_bounds(m)), month_bounds(m)[0]) for m in months],
+        else_=None,
+    ).label("month_start")
+    returning = rows.first_on < month_start  # the first valid order is before the month
+    inner = select(month_start, rows.patient, returning.label("came_back"), rows.staff_id)
+    inner = inner.where(rows.created_on.between(first, last))
+    inner = _where(inner, scope.owner(rows.staff_id)).subquery("in_months")
+    cells = inner.c
+    keys = [cells.month_start]
+    statement = select(
+        cells.month_start,
+        func.count(cells.patient.distinct()).label("patients"),
+        func.count(case((cells.came_back, cells.patient), else_=None).distinct()).label(
+            "returning_patients"
+        ),
+    )
+    if by_department:
+        keys.append(Staff.department_id)
+        statement = statement.add_columns(Staff.department_id).join(
+            Staff, Staff.id == cells.staff_id
+        )
+    names = {month_bounds(m)[0]: m for m in months}
+    found = session.exec(statement.group_by(*keys)).mappings().all()
+    return [
+        {
+            "month": names[as_date(row["month_start"])],
+            **{k: v for k, v in row.items() if k != "month_start"},
+        }
+        for row in found
+    ]
+
+
+def return_rate(patients: int, returning: int) -> float | None:
+    """returning_patients / patients, unrounded; None when there are no patients."""
+    return None if not patients else returning / patients
+
+
+def _referral_counts(session: Session, scope: _Scope, months: list[str]) -> dict[str, int]:
+    """SPEC §10 `referrals`: leads created in the month that name a referrer."""
+    first, last = _span(months)
+    per_day = select(Lead.created_on.label("day"), func.count().label("referrals")).where(
+        Lead.created_on.between(first, last), Lead.referred_by_member_id.is_not(None)
+    )
+    per_day = _where(per_day, scope.owner(Lead.owner_staff_id)).group_by(Lead.created_on)
+    statement = _by_month(months_table(months), per_day.subquery("per_day"), "referrals")
+    return {month: int(count) for month, count in session.exec(statement).all()}
+
+
+def return_trend(
+    session: Session, *, actor: Actor, first_month: str, last_month: str
+) -> pd.DataFrame:
+    """Per month: patients, returning_patients, return_rate (NaN when no patients),
+    referrals, new_leads and referral_share (referrals / new_leads)."""
+    import pandas as pd
+
+    scope = _figure_scope(actor)
+    months = months_between(first_month, last_month)
+    returns = {row["month"]: row for row in _return_counts(session, scope, months)}
+    referrals = _referral_counts(session, scope, months)
+    new, _ = _new_leads(session, scope, months)
+    rows = []
+    for month in months:  # over the months' aggregates, not over records
+        patients = int(returns.get(month, {}).get("patients", 0))
+        returning = int(returns.get(month, {}).get("returning_patients", 0))
+        rows.append(
+            {
+                "month": month,
+                "patients": patients,
+                "returning_patients": returning,
+                "return_rate": return_rate(patients, returning),
+                "referrals": referrals.get(month, 0),
+                "new_leads": new.get(month, 0),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame["return_rate"] = frame["return_rate"].astype(float)
+    frame["referral_share"] = (
+        frame["referrals"] / frame["new_leads"].where(frame["new_leads"] > 0)
+    ).astype(float)
+    return frame
+
+
+def returns_by_department(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
+    """Per department (of the order's staff) in `month`: patients, returning_patients and
+    return_rate (NaN when no patients)."""
+    import pandas as pd
+
+    scope = _list_scope(actor)
+    month_bounds(month)
+    frame = _departments(session, scope)
+    counts = pd.DataFrame(
+        _return_counts(session, scope, [month], by_department=True),
+        columns=["month", "department_id", "patients", "returning_patients"],
+    )
+    frame = frame.merge(counts.drop(columns="month"), on="department_id", how="left")
+    columns = ["patients", "returning_patients"]
+    frame[columns] = frame[columns].fillna(0).astype(int)
+    frame["return_rate"] = (
+        frame["returning_patients"] / frame["patients"].where(frame["patients"] > 0)
+    ).astype(float)
+    return frame
+
+
 def _monthly_figures(
     session: Session, scope: _Scope, months: list[str], rules: Rules
 ) -> list[dict[str, Any]]:
@@ -467,6 +609,8 @@ def _monthly_figures(
     new_fix, cumulative_fix = _owner_corrections(session, scope, months)
     orders = _order_counts(session, scope, months)
     licences = _licences(session, months, rules.default_licences)
+    returns = {row["month"]: row for row in _return_counts(session, scope, months)}
+    referrals = _referral_counts(session, scope, months)
     rows: list[dict[str, Any]] = []
     previous_revenue: Decimal | None = None
     for month in months:  # one pass over the months' aggregates, not over records
@@ -474,6 +618,8 @@ def _monthly_figures(
         order = orders.get(month, {})
         cumulative += new.get(month, 0)
         revenue = _money(order.get("revenue"))
+        patients = int(returns.get(month, {}).get("patients", 0))
+        returning = int(returns.get(month, {}).get("returning_patients", 0))
         rows.append(
             {
                 "month": month,
@@ -491,6 +637,10 @@ def _monthly_figures(
                 "revenue_growth": (
                     None if previous_revenue is None else growth(revenue, previous_revenue)
                 ),
+                "patients": patients,
+                "returning_patients": returning,
+                "return_rate": return_rate(patients, returning),
+                "referrals": referrals.get(month, 0),
             }
         )
         previous_revenue = revenue
@@ -527,6 +677,7 @@ def kpi_trend(
     frame = pd.DataFrame(rows)
     frame["revenue"] = frame["revenue"].astype(float)
     frame["revenue_growth"] = frame["revenue_growth"].astype(float)
+    frame["return_rate"] = frame["return_rate"].astype(float)
     return frame
 
 
@@ -966,7 +1117,23 @@ def member_status(
         "balance": int(row.balance),
         "lifetime_points": int(row.lifetime_points),
         "tier": int(row.tier),
+        "referred": referred_counts(session, [member.id]).get(member.id, 0),
     }
+
+
+def referred_counts(session: Session, member_ids: Sequence[int]) -> dict[int, int]:
+    """SPEC §10 `referred`: {member id: the number of leads and members naming it} (a
+    member nobody named is absent)."""
+    ids = list(member_ids)
+    if not ids:
+        return {}
+    counts: dict[int, int] = {}
+    for model in (Lead, Member):
+        column = model.referred_by_member_id
+        statement = select(column, func.count()).where(column.in_(ids)).group_by(column)
+        for member_id, count in session.exec(statement).all():
+            counts[member_id] = counts.get(member_id, 0) + int(count)
+    return counts
 
 
 def member_table(

@@ -216,6 +216,8 @@ class LeadBase(SQLModel):
     district: str | None = Field(default=None, max_length=64)
     condition: str | None = Field(default=None, max_length=100)
     department_of_interest: str | None = Field(default=None, max_length=100)
+    # SPEC §10: the member who brought this person (core.services.referrals).
+    referred_by_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
 
 
 class Lead(LeadBase, table=True):
@@ -494,6 +496,8 @@ class MemberBase(SQLModel):
     birthday: dt.date | None = None
     lead_id: int | None = Field(default=None, foreign_key="lead.id", index=True)
     owner_staff_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
+    # SPEC §10: the member who brought this member (core.services.referrals).
+    referred_by_member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
 
 
 class Member(MemberBase, table=True):
@@ -513,6 +517,7 @@ class PointsEntry(SQLModel, table=True):
     __table_args__ = (
         Index("ix_points_member_date", "member_id", "occurred_on"),
         Index("ix_points_date", "occurred_on"),
+        Index("ux_points_referral_lead", "referral_lead_id", unique=True),
     )
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id")
@@ -522,6 +527,8 @@ class PointsEntry(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=500)
     created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: dt.datetime = moment()
+    # SPEC §10: the referred lead a `referral` entry pays for (a unique index: once per lead).
+    referral_lead_id: int | None = None
 
 
 class Tier(SQLModel, table=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.i18n import t
+from core.ui import referrals
 from core.ui.actions import show_flash
 from core.ui.layout import page_setup
 from core.ui.members.care import care_tab
@@ -20,8 +21,8 @@ view = members_view(user)
 show_flash()
 TABS = ("list", "rewards", "care", "charts", "tiers")
 # Only the open tab runs (the others' queries wait until they are opened).
-list_tab, rewards, care, charts, tiers = st.tabs(
-    [t(f"members.tab.{name}", user.lang) for name in TABS],
+list_tab, rewards, care, charts, tiers, recall = st.tabs(
+    [t(f"members.tab.{name}", user.lang) for name in TABS] + [t("referrals.recall_tab", user.lang)],
     key=view.lk("members_tab"),
     on_change="rerun",
 )
@@ -39,3 +40,6 @@ for tab, draw in (
     if tab.open:
         with tab:
             draw(view)
+if recall.open:
+    with recall:
+        referrals.recall_section(user, key="members")

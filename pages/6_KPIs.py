@@ -8,7 +8,7 @@ same page limited to their department. Executives read it; nothing here changes 
 import streamlit as st
 
 from core.i18n import t
-from core.ui import kpis
+from core.ui import kpis, referrals
 from core.ui.layout import page_setup
 from core.ui.text import plain
 from core.ui.widgets import month_picker
@@ -29,8 +29,8 @@ if user.department_id is not None:
     st.caption(t("kpi.scope_department", lang, department=names))
 
 TABS = ("overview", "trends", "departments", "leaderboards", "pareto")
-overview, trends, compare, boards, pareto = st.tabs(
-    [t(f"kpi.tab.{name}", lang) for name in TABS], key="kpi_tabs"
+overview, trends, compare, boards, pareto, returns = st.tabs(
+    [t(f"kpi.tab.{name}", lang) for name in TABS] + [t("referrals.tab", lang)], key="kpi_tabs"
 )
 with overview:
     kpis.overview_tab(figures, month, lang)
@@ -43,3 +43,5 @@ with boards:
     kpis.leaderboards_tab(user, months, month)
 with pareto:
     kpis.pareto_tab(user, months, month)
+with returns:
+    referrals.kpi_tab(user, month, months[0])

@@ -32,6 +32,7 @@ from core.domain import HandoffStatus, OrderKind, OrderStatus, Role, VisitOutcom
 from core.models import AppUser, Handoff, Interaction, Lead, Order, Staff, utcnow
 from core.permissions import Actor, PermissionDenied, department_scope, require_role, staff_scope
 from core.scoring import score_as_of
+from core.services import referrals
 from core.services import settings as settings_service
 from core.services.leads.access import MOVER_ROLES
 from core.services.leads.board import board_as_of, board_rules
@@ -217,6 +218,8 @@ def record_outcome(
     handoff.note = note or handoff.note
     session.add(handoff)
     session.flush()
+    if order is not None and order.status == str(OrderStatus.valid):
+        referrals.pay_referrals(session, actor=actor, lead_ids=[lead.id])  # SPEC §10
     _audit(
         session,
         actor,

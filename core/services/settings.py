@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "daily_claim_limit": 20,
     # SPEC §9: days to the next follow-up by stage (core.services.followups).
     "followup_cadence": {str(k): v for k, v in DEFAULT_FOLLOWUP_CADENCE.items()},
+    # SPEC §10: months after a patient's last valid order of a kind until they are due back
+    # (core.services.referrals.recall_list); a kind not listed is never recalled.
+    "recall_months": {"checkup": 12},
     # Imports (core.importer.Limits): a bigger file is refused before it is read.
     "import_max_rows": DEFAULT_IMPORT_MAX_ROWS,
     "import_max_columns": DEFAULT_IMPORT_MAX_COLUMNS,

@@ -41,6 +41,10 @@ KPI_KEYS = [
     "valid_orders",
     "revenue",
     "revenue_growth",
+    "patients",
+    "returning_patients",
+    "return_rate",
+    "referrals",
     "leads_by_stage",
 ]
 
@@ -107,6 +111,10 @@ def test_kpi_json_prints_the_month_figures(hospital, capsys):
         "valid_orders": 2,
         "revenue": 199.9,
         "revenue_growth": None,
+        "patients": 0,
+        "returning_patients": 0,
+        "return_rate": None,
+        "referrals": 0,
         "leads_by_stage": {"distrust": 1, "weak_trust": 0, "strong_trust": 1, "super_trust": 0},
     }
 
@@ -139,6 +147,7 @@ def test_member_json_prints_balance_lifetime_points_and_tier(hospital, capsys):
         "balance": 2_500,
         "lifetime_points": 3_200,
         "tier": 3,
+        "referred": 0,
     }
 
 

@@ -45,6 +45,10 @@ KPI_KEYS = [
     "valid_orders",
     "revenue",
     "revenue_growth",
+    "patients",
+    "returning_patients",
+    "return_rate",
+    "referrals",
     "leads_by_stage",
 ]
 
@@ -323,6 +327,8 @@ def test_kpi_trend_gives_the_month_figures_for_every_month(session, cards):
         expected["revenue"] = float(expected["revenue"])
         growth, expected_growth = row.pop("revenue_growth"), expected.pop("revenue_growth")
         assert math.isnan(growth) if expected_growth is None else growth == expected_growth
+        rate, expected_rate = row.pop("return_rate"), expected.pop("return_rate")
+        assert math.isnan(rate) if expected_rate is None else rate == expected_rate
         assert row == expected
     july = trend.set_index("month").loc["2019-07"]
     assert (july["orders"], july["revenue"], july["revenue_growth"]) == (8, 100.0, 9.0)
@@ -647,7 +653,13 @@ def test_member_balance_lifetime_points_and_tier(session):
     result = metrics.member_status(
         session, rules=metric_rules(session), actor=ADMIN, member_no="M-1"
     )
-    assert result == {"member_no": "M-1", "balance": 550, "lifetime_points": 956, "tier": 1}
+    assert result == {
+        "member_no": "M-1",
+        "balance": 550,
+        "lifetime_points": 956,
+        "tier": 1,
+        "referred": 0,
+    }
     make_points(session, member=member, kind="survey", points=44)  # exactly 1,000
     assert (
         metrics.member_status(session, rules=metric_rules(session), actor=ADMIN, member_no="M-1")[
@@ -663,6 +675,7 @@ def test_member_balance_lifetime_points_and_tier(session):
         "balance": 19_594,
         "lifetime_points": 20_000,
         "tier": 5,
+        "referred": 0,
     }
 
 
@@ -675,6 +688,7 @@ def test_a_member_without_entries_is_regular_with_nothing(session):
         "balance": 0,
         "lifetime_points": 0,
         "tier": 1,
+        "referred": 0,
     }
     with pytest.raises(LookupError, match="no member with member_no 'M-404'"):
         metrics.member_status(session, rules=metric_rules(session), actor=ADMIN, member_no="M-404")

@@ -213,6 +213,7 @@ def test_the_page_in_chinese_and_its_audited_downloads(demo_app, username):
         "科室对比",
         "排行榜",
         "二八分析",
+        "复诊与转介绍",
     ]
     assert tiles(at)["累计线索"][0] == "25,055"
     assert tiles(at)["累计线索"][1] == t("app.vs_previous", "zh", delta=10_029)

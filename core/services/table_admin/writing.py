@@ -24,6 +24,7 @@ from core.domain import Role
 from core.i18n import t
 from core.models import utcnow
 from core.permissions import Actor, PermissionDenied, require_role
+from core.services import referrals
 from core.services.leads.rescoring import rescore_leads
 from core.services.table_admin.specs import (
     CellError,
@@ -51,15 +52,23 @@ def _after_interactions(session: Session, actor: Actor, lead_ids: set[int]) -> N
         rescore_leads(session, lead_ids=lead_ids, actor=actor)
 
 
+# Tables whose rows name a lead whose referral may become due (SPEC §10): an order turned
+# valid, a lead given a referrer.
+_REFERRAL_TABLES = {"orders": "lead_id", "lead": "id"}
+
+
 def _affected(spec: TableSpec, before: Iterable[dict], after: Iterable[dict]) -> set:
-    if spec.name != "interaction":
+    column = "lead_id" if spec.name == "interaction" else _REFERRAL_TABLES.get(spec.name)
+    if column is None:
         return set()
-    return {row["lead_id"] for row in [*before, *after] if row.get("lead_id") is not None}
+    return {row[column] for row in [*before, *after] if row.get(column) is not None}
 
 
 def _after_write(session: Session, actor: Actor, spec: TableSpec, affected: set) -> None:
     if spec.name == "interaction":
         _after_interactions(session, actor, affected)
+    elif spec.name in _REFERRAL_TABLES and affected:
+        referrals.pay_referrals(session, actor=actor, lead_ids=affected)
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from core.db import read_session
 from core.errors import AppError
 from core.i18n import t
 from core.services import members as svc
+from core.ui import referrals
 from core.ui.actions import show_flash
 from core.ui.members.common import (
     MembersView,
@@ -180,6 +181,7 @@ def member_detail(view: MembersView, member_no: str) -> None:
             ),
         )
     st.markdown(f"**{t('members.benefits_now', lang)}** " + _benefits_text(view, detail.benefits))
+    referrals.tree_section(view.user, member_no)  # SPEC §10: whom they brought
 
     left, right = st.columns([3, 2])
     with left:

@@ -1,0 +1,532 @@
+"""Coming back and bringing others (SPEC §10): referral payments, checks and lists.
+
+- `pay_referrals`: the automatic `referral` points entry — when a referred lead has a valid
+  order, its referrer earns one entry (the `earning_points` setting, default 100), dated the
+  day its first valid order was created. Every path that writes or validates an order calls
+  it (the `orders` import, a consultant's visit outcome, the table editor); the entry names
+  the lead (`points_entry.referral_lead_id`, a unique index), so a lead pays once, whichever
+  path comes first and however often an order turns valid.
+- `referral_problems`: the bad-input checks of a referrer (a member naming themself, a
+  cycle A → B → A), over people: a member and the lead it came from are one person.
+- Lists: a member's referral tree, the referral leaderboard, how many people a staff
+  member's patients brought, and the recall list (patients due back for a kind of order).
+
+Decisions SPEC leaves open: a referrer must be an active member to be paid (an inactive
+one is paid when a later order write finds them active again); the recall interval is per
+order kind (setting `recall_months`, default check-up 12 months; a kind without one is never
+recalled); a patient who came back after the last order of that kind is not due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from core import audit, metrics
+from core.db import as_date, chunks
+from core.domain import OrderStatus, PointsKind, Role
+from core.models import Department, Lead, Member, Order, PointsEntry, Staff
+from core.months import add_months, month_bounds
+from core.permissions import Actor, PermissionDenied, department_scope, require_role, staff_scope
+from core.services import settings as settings_service
+from core.services.members.ledger import earning_points
+
+READ_ROLES = (Role.admin, Role.executive, Role.marketer, Role.dept_head, Role.staff)
+MAX_DEPTH = 6  # levels of a referral tree shown
+MAX_WALK = 100  # steps up a referral chain a check follows (a longer chain is refused)
+Node = tuple[str, int]  # ("L", lead id) or ("M", member id): one person
+
+
+# --- payments -------------------------------------------------------------------------------
+
+
+def pay_referrals(session: Session, *, actor: Actor, lead_ids: Iterable[int] | None = None) -> int:
+    """Write the `referral` entries now due (of `lead_ids`, or of every lead): one per
+    referred lead with a valid order and no entry yet, to its active referrer, dated its
+    first valid order's `created_on`, noted with the lead. Returns how many were written.
+    The caller holds the write lock (SQLite) or meets the unique index (PostgreSQL)."""
+    first_valid = func.min(Order.created_on)
+    query = (
+        select(
+            Lead.id,
+            Lead.lead_ref,
+            Lead.referred_by_member_id,
+            Member.member_no,
+            first_valid.label("first_on"),
+        )
+        .join(Order, and_(Order.lead_id == Lead.id, Order.status == str(OrderStatus.valid)))
+        .join(Member, Member.id == Lead.referred_by_member_id)
+        .where(
+            Lead.referred_by_member_id.is_not(None),
+            Member.active.is_(True),
+            ~exists().where(PointsEntry.referral_lead_id == Lead.id),
+        )
+        .group_by(Lead.id, Lead.lead_ref, Lead.referred_by_member_id, Member.member_no)
+    )
+    rows: list[Any] = []
+    if lead_ids is None:
+        rows = list(session.execute(query).all())
+    else:
+        for chunk in chunks(sorted(set(lead_ids)), 5_000):
+            rows.extend(session.execute(query.where(Lead.id.in_(chunk))).all())
+    if not rows:
+        return 0
+    points = earning_points(session)[str(PointsKind.referral)]
+    entries = [
+        PointsEntry(
+            member_id=member_id,
+            kind=str(PointsKind.referral),
+            points=points,
+            occurred_on=as_date(first_on),
+            note=f"referral: {lead_ref}",
+            created_by_user_id=actor.user_id,
+            referral_lead_id=lead_id,
+        )
+        for lead_id, lead_ref, member_id, _member_no, first_on in rows
+    ]
+    session.add_all(entries)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="points.referral",
+        entity="points_entry",
+        entity_id=None,
+        detail={
+            "entries": len(rows),
+            "points": points,
+            "leads": [row[1] for row in rows[:50]],
+            "referrers": sorted({row[3] for row in rows})[:50],
+        },
+    )
+    return len(rows)
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def _node_of_members(session: Session, member_ids: set[int]) -> dict[int, Node]:
+    """The person each member is: its lead when it came from one, else itself."""
+    found: dict[int, Node] = {}
+    for chunk in chunks(sorted(member_ids), 5_000):
+        for member_id, lead_id in session.execute(
+            select(Member.id, Member.lead_id).where(Member.id.in_(chunk))
+        ).all():
+            found[member_id] = ("L", lead_id) if lead_id is not None else ("M", member_id)
+    return found
+
+
+def _parents(session: Session, nodes: set[Node]) -> dict[Node, int]:
+    """{person: the member who referred them}, as the lead or any of its members names."""
+    parents: dict[Node, int] = {}
+    leads = sorted(i for kind, i in nodes if kind == "L")
+    members = sorted(i for kind, i in nodes if kind == "M")
+    for chunk in chunks(leads, 5_000):
+        statement = select(Lead.id, Lead.referred_by_member_id).where(
+            Lead.id.in_(chunk), Lead.referred_by_member_id.is_not(None)
+        )
+        for lead_id, referrer in session.execute(statement).all():
+            parents[("L", lead_id)] = referrer
+        statement = select(Member.lead_id, Member.referred_by_member_id).where(
+            Member.lead_id.in_(chunk), Member.referred_by_member_id.is_not(None)
+        )
+        for lead_id, referrer in session.execute(statement).all():
+            parents.setdefault(("L", lead_id), referrer)
+    for chunk in chunks(members, 5_000):
+        statement = select(Member.id, Member.referred_by_member_id).where(
+            Member.id.in_(chunk), Member.referred_by_member_id.is_not(None)
+        )
+        for member_id, referrer in session.execute(statement).all():
+            parents[("M", member_id)] = referrer
+    return parents
+
+
+def referral_problems(
+    session: Session, rows: Sequence[tuple[Node | None, int | None, int]]
+) -> dict[int, str]:
+    """{row index: "self" | "cycle"} for rows (the person the row is — None for a new
+    person with no lead —, the member the row itself is or None, the referrer's member id).
+    A row names itself when the referrer is that person; it closes a cycle when walking up
+    from the referrer (through the database and the other rows) reaches the row's person."""
+    referrer_ids = {referrer for _node, _member, referrer in rows}
+    person_of = _node_of_members(session, referrer_ids)
+    problems: dict[int, str] = {}
+    pending: dict[int, Node] = {}
+    new_parents: dict[Node, int] = {}
+    for i, (node, member_id, referrer) in enumerate(rows):
+        if referrer == member_id or (node is not None and person_of.get(referrer) == node):
+            problems[i] = "self"
+        elif node is not None:
+            pending[i] = person_of[referrer]
+            new_parents[node] = referrer
+    seen: dict[int, set[Node]] = {i: {step} for i, step in pending.items()}
+    for _ in range(MAX_WALK):
+        if not pending:
+            break
+        for i, step in list(pending.items()):
+            if step == rows[i][0]:
+                problems[i] = "cycle"
+                del pending[i]
+        parents = _parents(session, set(pending.values()))
+        parents.update({n: r for n, r in new_parents.items() if n in set(pending.values())})
+        person_of.update(_node_of_members(session, set(parents.values()) - person_of.keys()))
+        for i, step in list(pending.items()):
+            referrer = parents.get(step)
+            if referrer is None:
+                del pending[i]
+                continue
+            following = person_of[referrer]
+            if following in seen[i]:  # an old loop above this row, not through it
+                del pending[i]
+                continue
+            seen[i].add(following)
+            pending[i] = following
+    for i in pending:
+        problems[i] = "cycle"  # a chain longer than MAX_WALK: refused as one
+    return problems
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+
+def _member_visible(session: Session, actor: Actor, member: Member) -> None:
+    """Department heads and staff see the members they or their department own."""
+    require_role(actor, *READ_ROLES)
+    staff_id = staff_scope(actor)
+    department_id = department_scope(actor)
+    if department_id is None:
+        return
+    owner = session.get(Staff, member.owner_staff_id) if member.owner_staff_id else None
+    if owner is None and member.lead_id is not None:
+        lead = session.get(Lead, member.lead_id)
+        owner = session.get(Staff, lead.owner_staff_id) if lead is not None else None
+    visible = owner is not None and (
+        owner.id == staff_id if staff_id is not None else owner.department_id == department_id
+    )
+    if not visible:
+        raise PermissionDenied("this member is not one of yours")
+
+
+def _first_valid_orders(session: Session, lead_ids: set[int], member_ids: set[int]):
+    """{("L"|"M", id): (created_on, kind)} of each lead's and member's first valid order."""
+    found: dict[Node, tuple[dt.date, str]] = {}
+    valid = Order.status == str(OrderStatus.valid)
+    for tag, column, ids in (("L", Order.lead_id, lead_ids), ("M", Order.member_id, member_ids)):
+        for chunk in chunks(sorted(ids), 5_000):
+            statement = (
+                select(column, Order.created_on, Order.kind)
+                .where(valid, column.in_(chunk))
+                .order_by(column, Order.created_on, Order.id)
+            )
+            for owner_id, created_on, kind in session.execute(statement).all():
+                found.setdefault((tag, owner_id), (as_date(created_on), kind))
+    return found
+
+
+TREE_COLUMNS = [
+    "level",
+    "referrer_no",
+    "kind",
+    "ref",
+    "name",
+    "stage",
+    "first_valid_on",
+    "first_valid_kind",
+    "referred",
+]
+
+
+def referral_tree(
+    session: Session, *, actor: Actor, member_no: str, depth: int = MAX_DEPTH
+) -> pd.DataFrame:
+    """Whom a member brought, level by level (1: named this member; 2: named one of those
+    members; …): each lead or member with its stage (a member: its lead's), its first valid
+    order (date and kind; a member's own orders, else its lead's) and how many it brought.
+    One query per level, not per person."""
+    member = session.execute(select(Member).where(Member.member_no == member_no)).scalars().first()
+    if member is None:
+        raise LookupError(f"no member with member_no '{member_no}'")
+    _member_visible(session, actor, member)
+    rows: list[dict[str, Any]] = []
+    frontier = {member.id: member.member_no}
+    visited = {member.id}
+    referrer_lead = aliased(Lead)
+    for level in range(1, depth + 1):
+        if not frontier:
+            break
+        ids = sorted(frontier)
+        leads = session.execute(
+            select(Lead.id, Lead.lead_ref, Lead.name, Lead.stage, Lead.referred_by_member_id)
+            .where(Lead.referred_by_member_id.in_(ids))
+            .order_by(Lead.created_on, Lead.id)
+        ).all()
+        members = session.execute(
+            select(
+                Member.id,
+                Member.member_no,
+                Member.name,
+                referrer_lead.stage,
+                Member.referred_by_member_id,
+                Member.lead_id,
+            )
+            .outerjoin(referrer_lead, referrer_lead.id == Member.lead_id)
+            .where(Member.referred_by_member_id.in_(ids))
+            .order_by(Member.joined_on, Member.id)
+        ).all()
+        # A lead that became a member shows once, as the member.
+        member_leads = {row.lead_id for row in members if row.lead_id is not None}
+        firsts = _first_valid_orders(
+            session,
+            {row.id for row in leads} | member_leads,
+            {row.id for row in members},
+        )
+        brought = metrics.referred_counts(session, [row.id for row in members])
+        following: dict[int, str] = {}
+        for row in members:
+            first = firsts.get(("M", row.id)) or firsts.get(("L", row.lead_id or -1))
+            rows.append(
+                {
+                    "level": level,
+                    "referrer_no": frontier[row.referred_by_member_id],
+                    "kind": "member",
+                    "ref": row.member_no,
+                    "name": row.name,
+                    "stage": row.stage,
+                    "first_valid_on": first[0] if first else None,
+                    "first_valid_kind": first[1] if first else None,
+                    "referred": brought.get(row.id, 0),
+                }
+            )
+            if row.id not in visited:
+                visited.add(row.id)
+                following[row.id] = row.member_no
+        for row in leads:
+            if row.id in member_leads:
+                continue
+            first = firsts.get(("L", row.id))
+            rows.append(
+                {
+                    "level": level,
+                    "referrer_no": frontier[row.referred_by_member_id],
+                    "kind": "lead",
+                    "ref": row.lead_ref,
+                    "name": row.name,
+                    "stage": row.stage,
+                    "first_valid_on": first[0] if first else None,
+                    "first_valid_kind": first[1] if first else None,
+                    "referred": 0,
+                }
+            )
+        # The members that leads of this level became bring the next level too.
+        if leads:
+            became = session.execute(
+                select(Member.id, Member.member_no).where(
+                    Member.lead_id.in_([row.id for row in leads])
+                )
+            ).all()
+            for member_id, number in became:
+                if member_id not in visited:
+                    visited.add(member_id)
+                    following[member_id] = number
+        frontier = following
+    return pd.DataFrame(rows, columns=TREE_COLUMNS)
+
+
+def referred_count(session: Session, *, actor: Actor, member_no: str) -> int:
+    """SPEC §10 `referred`: the leads and members naming this member."""
+    member = session.execute(select(Member).where(Member.member_no == member_no)).scalars().first()
+    if member is None:
+        raise LookupError(f"no member with member_no '{member_no}'")
+    _member_visible(session, actor, member)
+    return metrics.referred_counts(session, [member.id]).get(member.id, 0)
+
+
+def _named_in(first: dt.date, last: dt.date):
+    """(member id, count) of the leads created and members joined in [first, last] that
+    name a referrer, one UNION ALL aggregated by referrer."""
+    leads = select(Lead.referred_by_member_id.label("member_id")).where(
+        Lead.referred_by_member_id.is_not(None), Lead.created_on.between(first, last)
+    )
+    members = select(Member.referred_by_member_id.label("member_id")).where(
+        Member.referred_by_member_id.is_not(None), Member.joined_on.between(first, last)
+    )
+    return leads.union_all(members).subquery("named")
+
+
+def _member_owner_scope(actor: Actor):
+    """A condition on Member limiting it to what a department head or staff login sees."""
+    require_role(actor, *READ_ROLES)
+    staff_id, department_id = staff_scope(actor), department_scope(actor)
+    if staff_id is not None:
+        return Member.owner_staff_id == staff_id
+    if department_id is not None:
+        return Member.owner_staff_id.in_(
+            select(Staff.id).where(Staff.department_id == department_id)
+        )
+    return None
+
+
+def referral_leaderboard(
+    session: Session, *, actor: Actor, first_month: str, last_month: str, limit: int = 10
+) -> pd.DataFrame:
+    """Members ranked by the people (leads created, members joined) naming them in the
+    months; ties share a rank. Columns: rank, member_no, name, referred."""
+    first, _ = month_bounds(first_month)
+    _, last = month_bounds(last_month)
+    named = _named_in(first, last)
+    statement = (
+        select(Member.member_no, Member.name, func.count().label("referred"))
+        .select_from(named)
+        .join(Member, Member.id == named.c.member_id)
+        .group_by(Member.id, Member.member_no, Member.name)
+        .order_by(func.count().desc(), Member.member_no)
+        .limit(limit)
+    )
+    condition = _member_owner_scope(actor)
+    if condition is not None:
+        statement = statement.where(condition)
+    frame = pd.DataFrame(
+        session.execute(statement).mappings().all(), columns=["member_no", "name", "referred"]
+    )
+    frame["referred"] = frame["referred"].astype(int)
+    frame.insert(0, "rank", frame["referred"].rank(method="min", ascending=False).astype(int))
+    return frame
+
+
+def patients_brought(session: Session, *, actor: Actor, staff_id: int | None = None) -> int:
+    """How many people (leads and members) name as referrer a member that came from the
+    staff member's leads or that they look after ("your patients brought 12 others").
+    Defaults to the acting staff login."""
+    require_role(actor, *READ_ROLES)
+    own = staff_scope(actor)
+    staff_id = own if staff_id is None else staff_id
+    if own is not None and staff_id != own:
+        raise PermissionDenied("another staff member's figures")
+    if staff_id is None:
+        raise PermissionDenied("no staff member is linked to this login")
+    if actor.role == Role.dept_head:
+        staff = session.get(Staff, staff_id)
+        if staff is None or staff.department_id != department_scope(actor):
+            raise PermissionDenied("outside your department")
+    theirs = (
+        select(Member.id)
+        .outerjoin(Lead, Lead.id == Member.lead_id)
+        .where(or_(Member.owner_staff_id == staff_id, Lead.owner_staff_id == staff_id))
+    )
+    total = 0
+    for model in (Lead, Member):
+        column = model.referred_by_member_id
+        total += int(
+            session.execute(
+                select(func.count()).select_from(model).where(column.in_(theirs))
+            ).scalar_one()
+        )
+    return total
+
+
+# --- recall ---------------------------------------------------------------------------------
+
+RECALL_COLUMNS = [
+    "patient",
+    "name",
+    "kind",
+    "last_on",
+    "due_on",
+    "overdue_days",
+    "lead_ref",
+    "lead_id",
+    "stage",
+    "contact_staff_no",
+    "contact_name",
+    "department",
+]
+
+
+def recall_intervals(session: Session) -> dict[str, int]:
+    """{order kind: months until a patient is due back} (setting `recall_months`)."""
+    stored = settings_service.get_value(session, "recall_months") or {}
+    return {str(kind): int(months) for kind, months in stored.items() if months}
+
+
+def recall_list(session: Session, *, actor: Actor, on: dt.date, limit: int = 500) -> pd.DataFrame:
+    """Patients due back on day `on`: their last valid order of a kind with a recall
+    interval was created at least that many months before `on`. Each with the person to
+    contact — the lead's owner, else the member's care person (its owner) — and the lead
+    a follow-up is recorded on. Admin, executive and marketer see all; a department head
+    their department's contacts; a staff login their own; a consultant none. Most overdue
+    first."""
+    require_role(actor, *READ_ROLES, Role.consultant)
+    intervals = recall_intervals(session)
+    if not intervals or actor.role == Role.consultant:
+        return pd.DataFrame(columns=RECALL_COLUMNS)
+    patient = metrics.patient_key(Order.lead_id, Order.member_id)
+    last = func.max(Order.created_on)
+    recent = (
+        select(
+            patient.label("patient"),
+            Order.kind.label("kind"),
+            func.max(Order.lead_id).label("lead_id"),
+            func.max(Order.member_id).label("member_id"),
+            last.label("last_on"),
+        )
+        .where(Order.status == str(OrderStatus.valid), Order.kind.in_(list(intervals)))
+        .where(Order.created_on <= on, patient.is_not(None))
+        .group_by(patient, Order.kind)
+        .subquery("recent")
+    )
+    # Due: the last valid order of the kind is old enough (no later one of that kind).
+    old_enough = or_(
+        *[
+            and_(recent.c.kind == kind, recent.c.last_on <= add_months(on, -months))
+            for kind, months in intervals.items()
+        ]
+    )
+    lead_of_member = aliased(Lead)
+    contact_id = func.coalesce(Lead.owner_staff_id, lead_of_member.owner_staff_id,
+                               Member.owner_staff_id)  # fmt: skip
+    statement = (
+        select(
+            recent.c.kind,
+            recent.c.last_on,
+            case((recent.c.lead_id.is_not(None), Lead.lead_ref), else_=Member.member_no).label(
+                "patient"
+            ),
+            func.coalesce(Lead.name, Member.name).label("name"),
+            func.coalesce(Lead.lead_ref, lead_of_member.lead_ref).label("lead_ref"),
+            func.coalesce(Lead.id, lead_of_member.id).label("lead_id"),
+            func.coalesce(Lead.stage, lead_of_member.stage).label("stage"),
+            Staff.staff_no.label("contact_staff_no"),
+            Staff.name.label("contact_name"),
+            Department.name.label("department"),
+        )
+        .select_from(recent)
+        .outerjoin(Lead, Lead.id == recent.c.lead_id)
+        .outerjoin(Member, Member.id == recent.c.member_id)
+        .outerjoin(lead_of_member, lead_of_member.id == Member.lead_id)
+        .outerjoin(Staff, Staff.id == contact_id)
+        .outerjoin(Department, Department.id == Staff.department_id)
+        .where(old_enough, func.coalesce(Lead.active, True).is_(True))
+        .order_by(recent.c.last_on, recent.c.kind, recent.c.patient)
+        .limit(limit)
+    )
+    staff_id, department_id = staff_scope(actor), department_scope(actor)
+    if staff_id is not None:
+        statement = statement.where(Staff.id == staff_id)
+    elif department_id is not None:
+        statement = statement.where(Staff.department_id == department_id)
+    frame = pd.DataFrame(session.execute(statement).mappings().all())
+    if frame.empty:
+        return pd.DataFrame(columns=RECALL_COLUMNS)
+    frame["last_on"] = frame["last_on"].map(as_date)
+    frame["due_on"] = [
+        add_months(day, intervals[kind])
+        for day, kind in zip(frame["last_on"], frame["kind"], strict=True)
+    ]
+    frame["overdue_days"] = [(on - day).days for day in frame["due_on"]]
+    return frame[RECALL_COLUMNS]
