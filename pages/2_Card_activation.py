@@ -15,6 +15,7 @@ from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.ui import activation
 from core.ui.layout import page_setup
+from core.ui.text import show_chart
 from core.ui.widgets import download_buttons, figure_tiles, month_picker
 
 user = page_setup("page.card_activation")
@@ -48,13 +49,13 @@ figure_tiles(
     lang,
     per_row=6,
 )
-st.plotly_chart(
+show_chart(
     activation.funnel_bars(now, lang, threshold), key="activation_funnel_chart", width="stretch"
 )
 
 # --- Month by month -----------------------------------------------------------------------
 st.subheader(t("activation.trend", lang))
-st.plotly_chart(
+show_chart(
     activation.trend_lines(trend, lang, threshold), key="activation_trend_chart", width="stretch"
 )
 
@@ -74,12 +75,12 @@ download_buttons(table, name=f"card-activation-{month}", key="activation_downloa
 st.subheader(t("activation.heatmap", lang))
 usage = activation.usage_heatmap(heatmap, lang)
 if usage is not None:
-    st.plotly_chart(usage, key="activation_heatmap_chart", width="stretch")
+    show_chart(usage, key="activation_heatmap_chart", width="stretch")
 
 # --- Cohorts ------------------------------------------------------------------------------
 st.subheader(t("activation.cohorts", lang))
 cohort_chart = activation.cohort_heatmap(cohorts, lang)
 if cohort_chart is not None:
-    st.plotly_chart(cohort_chart, key="activation_cohort_chart", width="stretch")
+    show_chart(cohort_chart, key="activation_cohort_chart", width="stretch")
 else:
     st.info(t("app.no_data", lang))

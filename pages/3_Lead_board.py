@@ -26,7 +26,7 @@ from core.services.leads import BoardFilters
 from core.ui import board as ui
 from core.ui import credit as credit_ui
 from core.ui.layout import page_setup
-from core.ui.text import plain
+from core.ui.text import plain, show_chart
 
 user = page_setup("page.lead_board")
 lang, actor = user.lang, user.actor
@@ -608,7 +608,7 @@ def analytics_tab() -> None:
             labels=axis,
         )
         figure.update_layout(height=320, margin={"t": 10, "b": 10}, legend_title_text="")
-        st.plotly_chart(figure, key="chart_history")
+        show_chart(figure, key="chart_history")
     with right:
         st.markdown(
             f"**{t('board.analytics.conversion', lang)}**",
@@ -627,7 +627,7 @@ def analytics_tab() -> None:
         )
         figure.update_layout(height=320, margin={"t": 10, "b": 10}, legend_title_text="")
         figure.update_yaxes(tickformat=".0%")
-        st.plotly_chart(figure, key="chart_conversion")
+        show_chart(figure, key="chart_conversion")
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('board.analytics.durations', lang)}**")
@@ -643,7 +643,7 @@ def analytics_tab() -> None:
             text="median_days",
         )
         figure.update_layout(height=300, margin={"t": 10, "b": 10}, showlegend=False)
-        st.plotly_chart(figure, key="chart_durations")
+        show_chart(figure, key="chart_durations")
     with right:
         st.markdown(f"**{t('board.analytics.sources', lang)}**")
         sources = data["sources"].head(10).copy()
@@ -661,7 +661,7 @@ def analytics_tab() -> None:
             figure = px.bar(sources.iloc[::-1], x="leads", y="source", orientation="h", labels=axis)
             figure.update_traces(marker_color=ui.STAGE_COLOURS["super_trust"])
             figure.update_layout(height=300, margin={"t": 10, "b": 10})
-            st.plotly_chart(figure, key="chart_sources")
+            show_chart(figure, key="chart_sources")
 
 
 # --- Credit -------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from core.permissions import Actor
 from core.services import followups as service
 from core.ui.actions import run_write, show_flash
 from core.ui.cache import cached
-from core.ui.text import plain
+from core.ui.text import plain, show_chart
 
 FORM_OPEN = "myday_form_open"  # "section:lead_id" of the row whose form is open
 LEAD_OPEN = "myday_lead_open"  # lead id of the open lead dialog
@@ -322,7 +322,7 @@ def _team(user) -> None:
     if not trend["due"].sum():
         st.caption(t("myday.trend.empty", lang))
         return
-    st.plotly_chart(trend_figure(trend, lang), width="stretch", key="myday_trend")
+    show_chart(trend_figure(trend, lang), width="stretch", key="myday_trend")
 
 
 def trend_figure(trend: pd.DataFrame, lang: str) -> go.Figure:

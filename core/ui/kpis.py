@@ -23,6 +23,7 @@ from core.ui import charts
 from core.ui import format as fmt
 from core.ui.auth import CurrentUser
 from core.ui.cache import cached
+from core.ui.text import show_chart
 from core.ui.widgets import download_buttons, figure_tiles
 
 PERIODS = ("month", "ytd", "range")
@@ -192,7 +193,7 @@ def overview_tab(figures: MonthFigures, month: str, lang: str) -> None:
         lang,
         per_row=4,
     )
-    st.plotly_chart(
+    show_chart(
         charts.stage_bars(
             [t(f"stage.{stage}", lang) for stage in STAGE_ORDER],
             [stage_counts[str(stage)] for stage in STAGE_ORDER],
@@ -263,7 +264,7 @@ def trends_tab(user: CurrentUser, figures: MonthFigures, first: str, month: str)
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('kpi.trend.leads', lang)}**")
-        st.plotly_chart(
+        show_chart(
             charts.bars_and_line(
                 x,
                 [(trend["new_leads"], t("metric.new_leads", lang), charts.PALETTE["leads"])],
@@ -280,7 +281,7 @@ def trends_tab(user: CurrentUser, figures: MonthFigures, first: str, month: str)
         )
     with right:
         st.markdown(f"**{t('kpi.trend.orders', lang)}**")
-        st.plotly_chart(
+        show_chart(
             charts.bars_and_line(
                 x,
                 [
@@ -302,7 +303,7 @@ def trends_tab(user: CurrentUser, figures: MonthFigures, first: str, month: str)
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('kpi.trend.staff', lang)}**")
-        st.plotly_chart(
+        show_chart(
             charts.lines(
                 x,
                 [
@@ -334,7 +335,7 @@ def trends_tab(user: CurrentUser, figures: MonthFigures, first: str, month: str)
         )
         growth.update_yaxes(tickformat=".0%", rangemode="normal")
         growth.update_layout(showlegend=False)
-        st.plotly_chart(growth, key="kpi_trend_growth_chart", width="stretch")
+        show_chart(growth, key="kpi_trend_growth_chart", width="stretch")
     headers = {
         key: t("app.month", lang) if key == "month" else t(f"metric.{key}", lang, n=threshold)
         for key in TREND_COLUMNS
@@ -367,7 +368,7 @@ def departments_tab(user: CurrentUser, figures: MonthFigures, month: str) -> Non
             ("revenue", "revenue"),
         )
     ]
-    st.plotly_chart(
+    show_chart(
         charts.department_bars(frame["department"].tolist(), panels),
         key="kpi_departments_chart",
         width="stretch",
@@ -464,7 +465,7 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
             share=fmt.percent(top["share"], lang),
         )
     )
-    st.plotly_chart(
+    show_chart(
         charts.pareto(
             [f"{no} {name}" for no, name in zip(frame["member_no"], frame["name"], strict=True)],
             frame["revenue"],

@@ -25,7 +25,7 @@ from core.services import settings as settings_service
 from core.ui import charts
 from core.ui.cache import cached
 from core.ui.followups import followup_form
-from core.ui.text import plain
+from core.ui.text import plain, show_chart
 
 TREND_MONTHS = 12
 RECALL_OPEN = "recall_open"
@@ -141,7 +141,7 @@ def kpi_tab(user, month: str, first_month: str) -> None:
     tiles[3].metric(t("referrals.referrals", lang), f"{int(now['referrals']):,}",
                     help=t("referrals.referrals_help", lang))  # fmt: skip
     st.markdown(f"**{t('referrals.trend_title', lang)}**")
-    st.plotly_chart(trend_figure(trend, lang), key="referrals_trend", width="stretch")
+    show_chart(trend_figure(trend, lang), key="referrals_trend", width="stretch")
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('referrals.by_department', lang, month=month)}**")
@@ -159,7 +159,7 @@ def kpi_tab(user, month: str, first_month: str) -> None:
             height=260,
         )
         share.update_yaxes(tickformat=".0%", rangemode="tozero")
-        st.plotly_chart(share, key="referrals_share", width="stretch")
+        show_chart(share, key="referrals_share", width="stretch")
     leaderboard_section(user, month)
 
 

@@ -15,6 +15,7 @@ the options of `st.selectbox` / `st.multiselect` (escaping those would show the 
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -67,3 +68,36 @@ def plain_values(values: dict[str, Any]) -> dict[str, Any]:
     """The values of a `t(key, **values)` call with every text made `plain` (numbers and dates
     stay as they are, for the label's format specs such as `{points:,}`)."""
     return {key: plain(value) if isinstance(value, str) else value for key, value in values.items()}
+
+
+# Plotly draws a subset of HTML in every text it shows (<a href>, <b>, <span style>, <br>):
+# a staff or campaign name would become a live link or a fake badge in a chart. Escaped, it
+# is drawn as typed (Plotly turns &lt; back into "<" on screen).
+_CHART_TEXT = ("x", "y", "text", "name", "labels", "hovertext", "parents", "ids")
+
+
+def chart_text(value):
+    """`value` (a text, or a sequence of texts) with HTML escaped for a Plotly chart."""
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, list | tuple):
+        return type(value)(chart_text(item) for item in value)
+    if hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "O":  # numpy / pandas
+        return [chart_text(item) for item in list(value)]
+    return value
+
+
+def plain_figure(figure):
+    """`figure` with every trace's texts (categories, names, labels, hover texts) escaped."""
+    for trace in figure.data:
+        for attribute in _CHART_TEXT:
+            if attribute in trace and trace[attribute] is not None:
+                trace[attribute] = chart_text(trace[attribute])
+    return figure
+
+
+def show_chart(figure, **options) -> None:
+    """`st.plotly_chart` of `figure` with its texts escaped (the one way pages draw charts)."""
+    import streamlit as st
+
+    st.plotly_chart(plain_figure(figure), **options)

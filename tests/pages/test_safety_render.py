@@ -344,3 +344,39 @@ def test_finding_9_a_refused_staff_name_keeps_the_form(hostile):
     assert at.text_input(key="staff_add_no").value == "S-RTL"
     with write_session() as session:
         assert session.execute(select(Staff).where(Staff.staff_no == "S-RTL")).first() is None
+
+
+def test_finding_8_chart_texts_are_drawn_as_text():
+    """A staff or campaign name in a chart (axis category, legend name, hover text) cannot
+    become a live link or a styled badge: its HTML is escaped, and Plotly shows it as typed."""
+    import plotly.graph_objects as go
+
+    from core.ui.text import plain_figure
+
+    hostile = '<a href="http://198.51.100.1/">Click to verify</a>'
+    figure = go.Figure(
+        go.Bar(x=[hostile, "张伟"], y=[3, 4], name='<span style="color:red">VIP</span>')
+    )
+    figure.add_trace(go.Scatter(x=[1], y=[2], text=[hostile], hovertext=hostile))
+    shown = plain_figure(figure).to_plotly_json()
+    spec = str(shown["data"])
+    assert "<a " not in spec and "<span" not in spec
+    assert "&lt;a href=" in spec and "张伟" in spec
+    assert shown["data"][0]["y"] == (3, 4) or list(shown["data"][0]["y"]) == [3, 4]
+
+
+def test_every_chart_is_drawn_through_the_escaping_helper():
+    """Pages and UI modules draw charts only with core.ui.text.show_chart (which escapes)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = [
+        str(path.relative_to(root))
+        for path in [
+            *root.glob("pages/*.py"),
+            *(root / "core" / "ui").rglob("*.py"),
+            root / "Home.py",
+        ]
+        if path.name != "text.py" and "st.plotly_chart(" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []

@@ -16,6 +16,7 @@ from core.i18n import label_of, t
 from core.months import add_months, month_bounds, month_of
 from core.services import campaigns as plans
 from core.ui.campaigns.common import STATUSES, TYPES, CampaignsView
+from core.ui.text import show_chart
 
 MONTHS_BACK = 2  # the window opens two months before the page's day
 TASK_MARKS = (("done", "#2e7d32"), ("overdue", "#c62828"), ("open", "#455a64"))
@@ -193,7 +194,7 @@ def calendar_tab(view: CampaignsView) -> None:
     tasks.loc[tasks["overdue"].astype(bool), "state"] = "overdue"
     tasks.loc[tasks["done"].astype(bool), "state"] = "done"
     st.caption(t("campaigns.calendar_caption", lang, day=view.as_of.isoformat()))
-    st.plotly_chart(
+    show_chart(
         timeline(view, bars, tasks, (window["first_day"], window["last_day"])),
         key="cal_chart",
         width="stretch",
@@ -212,7 +213,7 @@ def _channel_load(view: CampaignsView, load: pd.DataFrame, overlaps: pd.DataFram
             index="channel", columns="week", values="campaigns", aggfunc="sum", fill_value=0
         )
         st.caption(t("campaigns.channel_load_help", lang))
-        st.plotly_chart(
+        show_chart(
             load_heatmap(grid),
             key="cal_channels",
             width="stretch",

@@ -18,6 +18,7 @@ from core.permissions import Actor
 from core.services import members as svc
 from core.ui.cache import cached
 from core.ui.members.common import MembersView
+from core.ui.text import show_chart
 
 TIER_COLOURS = ["#b0bec5", "#90a4ae", "#f9a825", "#78909c", "#0f766e"]
 FLOW_COLOURS = ["#0f766e", "#f9a825", "#b0bec5"]
@@ -124,7 +125,7 @@ def charts_tab(view: MembersView) -> None:
             },
             t("members.chart.per_tier", lang),
         )
-        st.plotly_chart(figure, width="stretch", key="members_chart_tiers")
+        show_chart(figure, width="stretch", key="members_chart_tiers")
         st.caption(t("members.chart.per_tier_help", lang))
     with right:
         flows = points.melt(id_vars="month", value_vars=list(FLOWS), var_name="flow")
@@ -134,7 +135,7 @@ def charts_tab(view: MembersView) -> None:
             {"month": t("app.month", lang), "value": t("members.points", lang), "flow": ""},
             t("members.chart.points", lang),
         )
-        st.plotly_chart(figure, width="stretch", key="members_chart_points")
+        show_chart(figure, width="stretch", key="members_chart_points")
     st.subheader(t("members.chart.top_share", lang))
     if share["share"] is None:
         st.info(t("app.no_data", lang))
@@ -151,4 +152,4 @@ def charts_tab(view: MembersView) -> None:
         x_title=t("members.chart.member_share", lang),
         y_title=t("members.chart.revenue_share", lang),
     )
-    st.plotly_chart(curve, width="stretch", key="members_chart_share")
+    show_chart(curve, width="stretch", key="members_chart_share")
