@@ -744,7 +744,7 @@ READS = {
     "metrics": "card_funnel leads_by_stage month_kpis kpi_trend department_table "
     "department_comparison leaderboard revenue_by_member lead_score member_status "
     "member_table commission_sheet commission_table stage_funnel_by_department "
-    "computed_commission_lines check_lead_visible",
+    "computed_commission_lines check_lead_visible return_trend returns_by_department",
     "landing": "landing_figures",
     "importer": "",
 }
