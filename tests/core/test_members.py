@@ -176,6 +176,7 @@ def test_redemption_takes_points_and_stock_but_not_lifetime_points(session, mark
         "balance": 300,
         "lifetime_points": 500,
         "tier": 1,
+        "referred": 0,
     }
     session.refresh(prize)
     assert prize.stock == 3 and prize.version == 2

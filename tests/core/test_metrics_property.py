@@ -137,6 +137,12 @@ def reference_kpis(hospital, month):
         "leads_by_stage": {
             str(stage): sum(s == str(stage) for _, _, s in lead_rows) for stage in STAGE_ORDER
         },
+        # SPEC §10: the generated orders name neither a lead nor a member (no patient), and
+        # no generated lead names a referrer.
+        "patients": 0,
+        "returning_patients": 0,
+        "return_rate": None,
+        "referrals": 0,
     }
 
 
