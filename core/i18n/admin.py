@@ -206,6 +206,7 @@ LABELS = {
     "settings_admin.section_members": ("Members & tiers", "会员与等级"),
     "settings_admin.section_commission": ("Commission", "佣金"),
     "settings_admin.section_organisation": ("Organisation", "机构"),
+    "settings_admin.section_followups": ("Follow-ups", "跟进节奏"),
     "settings_admin.scoring_rules": ("Interaction kinds and points", "互动类型与分值"),
     "settings_admin.scoring_rules_note": (
         "Points apply to interactions recorded from now on; min/max bound the points one "

@@ -341,3 +341,26 @@ def test_a_commission_rate_change_shows_the_months_total_before_saving(demo_app)
         assert json.loads(session.get(Setting, "commission_rate").value) == "0.06"
     [row] = _audit("setting.change")
     assert json.loads(row.detail) == {"old": "0.05", "new": "0.06"}
+
+
+def test_a_cadence_change_shows_how_many_leads_it_makes_due_before_saving(demo_app):
+    """The admin shortens the distrust cadence from 14 to 3 days in Settings → Follow-ups: the
+    preview says how many leads would be due then, more than now, before anything is saved."""
+    import re
+
+    from core.services import settings as settings_service
+
+    at = _open_tab(open_page(PAGE, username="admin"), "settings")
+    at.button_group(key="set_section__en").set_value("followups").run()
+    assert not at.exception
+    assert not [box for box in at.info if "leads due" in box.value]  # no change, no preview
+    at.number_input(key="cadence_distrust").set_value(3).run()
+    assert not at.exception
+    (preview,) = [box.value for box in at.info if "leads due" in box.value]
+    due_new, due_now = (
+        int(n.replace(",", ""))
+        for n in re.findall(r"([\d,]+) leads due instead of ([\d,]+)", preview)[0]
+    )
+    assert due_new > due_now
+    with read_session() as session:  # nothing saved yet
+        assert settings_service.get_value(session, "followup_cadence")["distrust"] == 14

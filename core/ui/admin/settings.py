@@ -20,6 +20,7 @@ from core.ui.actions import save
 from core.ui.admin.shared import lang_key
 from core.ui.admin.tables import table_editor
 from core.ui.auth import CurrentUser
+from core.ui.followups import cadence_settings
 from core.ui.refusals import Refused
 from core.ui.text import plain
 
@@ -458,7 +459,7 @@ def _other_settings(user: CurrentUser, values: dict[str, Any]) -> None:
             _save_settings(user, new_values)
 
 
-SETTINGS_SECTIONS = ("scoring", "cards", "members", "commission", "organisation")
+SETTINGS_SECTIONS = ("scoring", "followups", "cards", "members", "commission", "organisation")
 
 
 def tab(user: CurrentUser) -> None:
@@ -481,4 +482,6 @@ def tab(user: CurrentUser) -> None:
         "members": _members_settings,
         "commission": _commission_settings,
         "organisation": _organisation_settings,
+        # SPEC §9's stage cadence, with how many leads each change would make due.
+        "followups": lambda user, values: cadence_settings(user),
     }[section or "scoring"](user, values)
