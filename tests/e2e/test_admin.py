@@ -134,7 +134,8 @@ def test_import_tab_reports_a_bad_file_in_both_languages(page, app_server, artif
     page.locator("input[type='file']").set_input_files(
         {"name": "leads-june.csv", "mimeType": "text/csv", "buffer": BAD_LEADS}
     )
-    page.get_by_text("leads-june.csv: 4 data rows, kind leads").wait_for()
+    # Before Check only the header is read: the kind is recognised, the rows are not counted.
+    page.get_by_text(re.compile(r"leads-june\.csv: [\d,]+ KB, kind leads")).wait_for()
     page.get_by_role("button", name="Check the file (dry run)").click()
     expect(page.get_by_text("The file cannot be imported: 3 bad rows")).to_be_visible()
     assert page.get_by_role("button", name="Import now").count() == 0
