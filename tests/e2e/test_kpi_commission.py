@@ -62,7 +62,7 @@ def test_kpi_page_reads_in_both_languages(sized_page, app_server, artifacts_dir)
     sign_in(page, app_server.url, "executive", path="KPIs")
     tiles = page.locator("[data-testid='stMetric']")
     tiles.first.wait_for()
-    assert tiles.count() == 12
+    assert tiles.count() == 16  # SPEC §3's twelve figures and §10's four
     first = tiles.first.inner_text()
     assert "Cumulative leads" in first and "25,055" in first
     assert t("app.vs_previous", "en", delta=10_029) in first
