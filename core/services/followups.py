@@ -129,8 +129,8 @@ def _held_by(session: Session, lead_id: int, user_id: int | None) -> bool:
 
 def check_can_follow_up(session: Session, actor: Actor, lead: Lead) -> None:
     """PermissionDenied unless `actor` may follow up `lead`: admins and marketers any lead,
-    a head the leads of their department, a staff member their own, a consultant the leads
-    handed to them (not returned)."""
+    a head the leads of their department, a staff member their own, a consultant their own and the
+    leads handed to them (not returned)."""
     require_role(actor, *RECORDER_ROLES)
     if actor.role in (Role.admin, Role.marketer):
         return
@@ -139,7 +139,10 @@ def check_can_follow_up(session: Session, actor: Actor, lead: Lead) -> None:
             raise PermissionDenied("not your lead")
         return
     if actor.role == Role.consultant:
-        if not _held_by(session, lead.id, actor.user_id):
+        # Their own leads (a consultant with a card registers patients too, and My day lists
+        # them) and the leads handed to them.
+        own = actor.staff_id is not None and lead.owner_staff_id == actor.staff_id
+        if not own and not _held_by(session, lead.id, actor.user_id):
             raise PermissionDenied("this lead is not handed to you")
         return
     department = session.execute(

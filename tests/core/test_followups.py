@@ -159,6 +159,30 @@ def test_a_handed_lead_is_followed_up_by_its_consultant(session):
     assert [r["lead_ref"] for r in _due(session, owner, D(2019, 6, 20))] == [lead.lead_ref]
 
 
+def test_a_consultant_follows_up_their_own_leads_too(session):
+    """A consultant with a card of their own registers patients; My day lists those leads as
+    theirs, so recording the contact must be allowed (and leave the list), while a lead of
+    someone else that is not handed to them is still refused."""
+    consultant_staff, other = make_staff(session), make_staff(session)
+    consultant = make_user(session, role=Role.consultant, staff=consultant_staff)
+    own = make_lead(session, owner=consultant_staff, created_on=D(2019, 6, 1))
+    foreign = make_lead(session, owner=other, created_on=D(2019, 6, 1))
+    actor = followups_actor(consultant)
+
+    def listed() -> set[int]:
+        day = followups.my_day(session, actor=actor, on=D(2019, 6, 10))
+        sections = (day.overdue, day.due_today, day.first_contacts)
+        return {int(i) for frame in sections if "lead_id" in frame for i in frame["lead_id"]}
+
+    assert own.id in listed() and foreign.id not in listed()
+    followups.record_followup(session, actor=actor, lead_id=own.id, kind="call",
+                              occurred_on=D(2019, 6, 10), next_on=D(2019, 6, 20))  # fmt: skip
+    assert own.id not in listed()
+    with pytest.raises(PermissionDenied):
+        followups.record_followup(session, actor=actor, lead_id=foreign.id, kind="call",
+                                  occurred_on=D(2019, 6, 10))  # fmt: skip
+
+
 def followups_actor(user) -> Actor:
     return Actor(user.id, user.username, Role(user.role), user.department_id, user.staff_id)
 
