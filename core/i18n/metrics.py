@@ -95,6 +95,23 @@ LABELS.update(
             "(Revenue this month − revenue last month) ÷ revenue last month.",
             "(本月营收 − 上月营收)÷ 上月营收。",
         ),
+        "help.metric.patients": (
+            "Distinct patients with a valid order created in the month. An order's patient is "
+            "its lead, else its member; an order naming neither has no patient.",
+            "本月有有效订单的不同患者数。订单的患者是其线索,否则为其会员;两者皆无的订单不计。",
+        ),
+        "help.metric.returning_patients": (
+            "Patients of the month who also had a valid order created before the month began.",
+            "本月患者中,在本月之前也有有效订单的患者数。",
+        ),
+        "help.metric.return_rate": (
+            "Returning patients ÷ patients of the month; “—” when the month had no patients.",
+            "回诊患者 ÷ 本月患者;本月无患者时显示“—”。",
+        ),
+        "help.metric.referrals": (
+            "Leads created in the month that name the member who referred them.",
+            "本月创建且注明推荐会员的线索数。",
+        ),
         "help.metric.commissionable_amount": (
             "Amount of the valid mall and check-up orders created in the month.",
             "本月创建的有效商城和体检订单金额。",

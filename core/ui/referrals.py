@@ -135,9 +135,13 @@ def kpi_tab(user, month: str, first_month: str) -> None:
     trend, departments = return_figures(user.actor, first, month)
     now = trend.iloc[-1]
     tiles = st.columns(4)
-    tiles[0].metric(t("referrals.patients", lang), f"{int(now['patients']):,}")
-    tiles[1].metric(t("referrals.returning_patients", lang), f"{int(now['returning_patients']):,}")
-    tiles[2].metric(t("referrals.return_rate", lang), _percent(now["return_rate"]))
+    # Every tile says what it counts (SPEC §10), as the overview's tiles do.
+    tiles[0].metric(t("referrals.patients", lang), f"{int(now['patients']):,}",
+                    help=t("help.metric.patients", lang))  # fmt: skip
+    tiles[1].metric(t("referrals.returning_patients", lang), f"{int(now['returning_patients']):,}",
+                    help=t("help.metric.returning_patients", lang))  # fmt: skip
+    tiles[2].metric(t("referrals.return_rate", lang), _percent(now["return_rate"]),
+                    help=t("help.metric.return_rate", lang))  # fmt: skip
     tiles[3].metric(t("referrals.referrals", lang), f"{int(now['referrals']):,}",
                     help=t("referrals.referrals_help", lang))  # fmt: skip
     st.markdown(f"**{t('referrals.trend_title', lang)}**")
