@@ -166,6 +166,8 @@ LABELS.update(
         "fmt.noun.bad_row.other": ("{n} bad rows", "{n} 行有误"),
         "fmt.noun.problem.one": ("{n} problem", "{n} 个问题"),
         "fmt.noun.problem.other": ("{n} problems", "{n} 个问题"),
+        "fmt.noun.day_ago.one": ("{n} day ago", "逾期 {n} 天"),
+        "fmt.noun.day_ago.other": ("{n} days ago", "逾期 {n} 天"),
         "fmt.noun.lead.one": ("{n} lead", "{n} 条线索"),
         "fmt.noun.lead.other": ("{n} leads", "{n} 条线索"),
         "fmt.noun.member.one": ("{n} member", "{n} 位会员"),

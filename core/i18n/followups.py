@@ -77,12 +77,12 @@ LABELS = {
     ),
     # Why a row is here
     "myday.why.overdue": (
-        "Follow-up was due {day} ({days} days ago)",
-        "应于 {day} 跟进(逾期 {days} 天)",
+        "Follow-up was due {day} ({ago})",
+        "应于 {day} 跟进({ago})",
     ),
     "myday.why.first_overdue": (
-        "Never contacted: first contact was due {day} ({days} days ago)",
-        "从未联系：应于 {day} 首次联系(逾期 {days} 天)",
+        "Never contacted: first contact was due {day} ({ago})",
+        "从未联系：应于 {day} 首次联系({ago})",
     ),
     "myday.why.due_today": ("Follow-up due today (last contact {last})", "今日应跟进(上次 {last})"),
     "myday.why.first_contact": (

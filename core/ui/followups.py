@@ -25,6 +25,7 @@ from core.domain import STAGE_ORDER, Role
 from core.i18n import label_of, t
 from core.permissions import Actor
 from core.services import followups as service
+from core.ui import format as fmt
 from core.ui.actions import run_write, show_flash
 from core.ui.cache import cached
 from core.ui.text import plain, show_chart
@@ -144,7 +145,8 @@ def _tel(phone) -> str | None:
 def _why(section: str, row, lang: str) -> str:
     if section == "overdue":
         key = "myday.why.overdue" if row["followed"] else "myday.why.first_overdue"
-        return t(key, lang, day=row["next_on"], days=int(row["overdue_days"]))
+        ago = fmt.counted(int(row["overdue_days"]), "fmt.noun.day_ago", lang)
+        return t(key, lang, day=row["next_on"], ago=ago)
     if section == "due_today":
         return t("myday.why.due_today", lang, last=row["last_on"])
     if section == "first_contacts":

@@ -102,3 +102,12 @@ def test_the_page_is_first_in_the_menu_of_those_who_follow_leads_up():
     for role in (Role.staff, Role.marketer, Role.consultant, Role.dept_head):
         assert pages_for(role)[0].title_key == "page.my_day"
     assert "page.my_day" not in [p.title_key for p in pages_for(Role.admin)]
+
+
+def test_an_overdue_row_says_how_long_ago_in_words_that_agree():
+    """'1 day ago', '6 days ago' — and Chinese has one form."""
+    from core.ui import format as fmt
+
+    assert fmt.counted(1, "fmt.noun.day_ago", "en") == "1 day ago"
+    assert fmt.counted(6, "fmt.noun.day_ago", "en") == "6 days ago"
+    assert fmt.counted(1, "fmt.noun.day_ago", "zh") == "逾期 1 天"
