@@ -391,9 +391,7 @@ def _rule_referrer(session, spec, rows, lang):
     errors = []
     for j, problem in problems.items():
         pk, (_node, _member, referrer) = checked[j]
-        number = session.execute(
-            select(Member.member_no).where(Member.id == referrer)
-        ).scalar_one()
+        number = session.execute(select(Member.member_no).where(Member.id == referrer)).scalar_one()
         errors.append((pk, column, t(f"referrals.err.{problem}", lang, value=number)))
     return errors
 
