@@ -82,7 +82,9 @@ LABELS = {
         "recall interval ({intervals}; Admin → settings).",
         "截至 {day}：{count} 位患者距上次同类有效订单已超过复诊间隔（{intervals}；可在管理→设置中修改）。",
     ),
-    "referrals.recall_interval": ("{kind} {months} months", "{kind} {months} 个月"),
+    "referrals.recall_interval": ("{kind} {months}", "{kind} {months}"),
+    "referrals.noun.month.one": ("{n} month", "{n} 个月"),
+    "referrals.noun.month.other": ("{n} months", "{n} 个月"),
     "referrals.recall_empty": ("Nobody is due back.", "暂无应复诊的患者。"),
     "referrals.recall_line": (
         "{kind} last on {last_on} · due {due_on} ({days} days ago)",

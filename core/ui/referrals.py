@@ -205,7 +205,12 @@ def recall_section(user, *, key: str, on: dt.date | None = None, limit: int = 50
     frame, intervals = recall(user.actor, on)
     st.markdown(f"**{t('referrals.recall_title', lang)}**")
     listed = ", ".join(
-        t("referrals.recall_interval", lang, kind=label_of("order_kind", kind, lang), months=months)
+        t(
+            "referrals.recall_interval",
+            lang,
+            kind=label_of("order_kind", kind, lang),
+            months=fmt.counted(months, "referrals.noun.month", lang),
+        )  # fmt: skip
         for kind, months in intervals.items()
     )
     st.caption(t("referrals.recall_help", lang, day=on.isoformat(), count=len(frame),
@@ -303,7 +308,7 @@ def tree_section(user, member_no: str) -> None:
         st.caption(t("referrals.tree_empty", lang))
         return
     lines = []
-    for row in frame.itertuples():
+    for row in _depth_first(frame, member_no):
         indent = "    " * (int(row.level) - 1)
         stage = label_of("stage", row.stage, lang) if isinstance(row.stage, str) else "—"
         if row.first_valid_on is None or pd.isna(row.first_valid_on):
@@ -321,3 +326,27 @@ def tree_section(user, member_no: str) -> None:
             f"{first}{brought_more}"
         )
     st.markdown("\n".join(lines))
+
+
+def _depth_first(frame: pd.DataFrame, member_no: str) -> list:
+    """The tree's rows (level by level) in reading order: each member followed by whom
+    they brought, so an indented line sits under the person who brought it. Rows no member
+    above leads to (a lead's later membership brought them) follow at the end."""
+    children: dict[tuple[int, str], list] = {}
+    for row in frame.itertuples():
+        children.setdefault((int(row.level), row.referrer_no), []).append(row)
+    ordered: list = []
+    seen: set = set()
+
+    def walk(level: int, referrer: str) -> None:
+        for row in children.get((level, referrer), []):
+            if row.Index in seen:
+                continue
+            ordered.append(row)
+            seen.add(row.Index)
+            if row.kind == "member":
+                walk(level + 1, row.ref)
+
+    walk(1, member_no)
+    ordered.extend(row for row in frame.itertuples() if row.Index not in seen)
+    return ordered

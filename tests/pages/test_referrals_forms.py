@@ -169,3 +169,25 @@ def test_my_day_says_what_the_staff_member_s_patients_brought(demo_app, lang, se
     shown = " ".join(str(m.value) for m in expander.markdown)
     first = people.iloc[0]
     assert first["ref"] in shown and first["referrer_no"] in shown
+
+
+def test_a_member_s_tree_lists_whom_each_member_brought_under_them(demo_app, db):
+    """The marketer opens the demo member who brought a member that brought others: in the
+    tree, the people that member brought are the indented lines right under them, not
+    under whoever happens to be listed last on the level above."""
+    referrer_no, brought_no = _a_referrer_and_whom_they_brought(db)
+    with Session(db) as session:
+        tree = referrals.referral_tree(session, actor=Actor.system(), member_no=referrer_no)
+    theirs = tree[(tree["level"] == 2) & (tree["referrer_no"] == brought_no)]
+    assert not theirs.empty and len(tree[tree["level"] == 1]) > 1
+    at = open_page(MEMBERS, username="marketer")
+    at.text_input(key="members_search").set_value(referrer_no).run()
+    assert not at.exception
+    [shown] = [str(m.value) for m in at.markdown if f"{brought_no} (member)" in str(m.value)]
+    lines = shown.splitlines()
+    at_member = next(i for i, line in enumerate(lines) if f"{brought_no} (member)" in line)
+    under = lines[at_member + 1 : at_member + 1 + len(theirs)]
+    assert all(line.startswith("    - ") for line in under)
+    assert {ref for ref in theirs["ref"] if any(ref in line for line in under)} == set(
+        theirs["ref"]
+    )
