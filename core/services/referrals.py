@@ -458,26 +458,18 @@ def _first_valid_orders(session: Session, lead_ids: set[int], member_ids: set[in
     return found
 
 
-TREE_COLUMNS = [
-    "level",
-    "referrer_no",
-    "kind",
-    "ref",
-    "name",
-    "stage",
-    "first_valid_on",
-    "first_valid_kind",
-    "referred",
-]
+TREE_COLUMNS = ["level", "referrer_no", "kind", "ref", "name", "stage", "first_valid_on",
+                "first_valid_kind", "referred", "member_no"]  # fmt: skip
 
 
 def referral_tree(
     session: Session, *, actor: Actor, member_no: str, depth: int = MAX_DEPTH
 ) -> pd.DataFrame:
     """Whom a member brought, level by level (1: named this member; 2: named one of those
-    members; …): each lead or member with its stage (a member: its lead's), its first valid
-    order (date and kind; a member's own orders, else its lead's) and how many it brought.
-    One query per level, not per person."""
+    members, or the member a lead of level 1 became; …): each lead or member with its stage
+    (a member: its lead's), its first valid order (date and kind; a member's own orders,
+    else its lead's), how many it brought and the member number it brings others under (a
+    lead: the member it became, if any). One query per level, not per person."""
     member = session.execute(select(Member).where(Member.member_no == member_no)).scalars().first()
     if member is None:
         raise LookupError(f"no member with member_no '{member_no}'")
@@ -496,73 +488,52 @@ def referral_tree(
             .order_by(Lead.created_on, Lead.id)
         ).all()
         members = session.execute(
-            select(
-                Member.id,
-                Member.member_no,
-                Member.name,
-                referrer_lead.stage,
-                Member.referred_by_member_id,
-                Member.lead_id,
-            )
+            select(Member.id, Member.member_no, Member.name, referrer_lead.stage,
+                   Member.referred_by_member_id, Member.lead_id)
             .outerjoin(referrer_lead, referrer_lead.id == Member.lead_id)
             .where(Member.referred_by_member_id.in_(ids))
             .order_by(Member.joined_on, Member.id)
-        ).all()
+        ).all()  # fmt: skip
         # A lead that became a member shows once, as the member.
         member_leads = {row.lead_id for row in members if row.lead_id is not None}
+        leads = [row for row in leads if row.id not in member_leads]
+        # The members that leads of this level became bring the next level too.
+        became = {
+            lead_id: (member_id, number)
+            for member_id, number, lead_id in session.execute(
+                select(Member.id, Member.member_no, Member.lead_id).where(
+                    Member.lead_id.in_([row.id for row in leads])
+                )
+            ).all()
+        } if leads else {}  # fmt: skip
         firsts = _first_valid_orders(
-            session,
-            {row.id for row in leads} | member_leads,
-            {row.id for row in members},
+            session, {row.id for row in leads} | member_leads, {row.id for row in members}
         )
-        brought = metrics.referred_counts(session, [row.id for row in members])
+        brought = metrics.referred_counts(
+            session, [row.id for row in members] + [m for m, _ in became.values()]
+        )
         following: dict[int, str] = {}
         for row in members:
             first = firsts.get(("M", row.id)) or firsts.get(("L", row.lead_id or -1))
-            rows.append(
-                {
-                    "level": level,
-                    "referrer_no": frontier[row.referred_by_member_id],
-                    "kind": "member",
-                    "ref": row.member_no,
-                    "name": row.name,
-                    "stage": row.stage,
-                    "first_valid_on": first[0] if first else None,
-                    "first_valid_kind": first[1] if first else None,
-                    "referred": brought.get(row.id, 0),
-                }
-            )
+            rows.append(dict(zip(TREE_COLUMNS, [
+                level, frontier[row.referred_by_member_id], "member", row.member_no, row.name,
+                row.stage, first[0] if first else None, first[1] if first else None,
+                brought.get(row.id, 0), row.member_no,
+            ], strict=True)))  # fmt: skip
             if row.id not in visited:
                 visited.add(row.id)
                 following[row.id] = row.member_no
         for row in leads:
-            if row.id in member_leads:
-                continue
             first = firsts.get(("L", row.id))
-            rows.append(
-                {
-                    "level": level,
-                    "referrer_no": frontier[row.referred_by_member_id],
-                    "kind": "lead",
-                    "ref": row.lead_ref,
-                    "name": row.name,
-                    "stage": row.stage,
-                    "first_valid_on": first[0] if first else None,
-                    "first_valid_kind": first[1] if first else None,
-                    "referred": 0,
-                }
-            )
-        # The members that leads of this level became bring the next level too.
-        if leads:
-            became = session.execute(
-                select(Member.id, Member.member_no).where(
-                    Member.lead_id.in_([row.id for row in leads])
-                )
-            ).all()
-            for member_id, number in became:
-                if member_id not in visited:
-                    visited.add(member_id)
-                    following[member_id] = number
+            member_id, number = became.get(row.id, (None, None))
+            rows.append(dict(zip(TREE_COLUMNS, [
+                level, frontier[row.referred_by_member_id], "lead", row.lead_ref, row.name,
+                row.stage, first[0] if first else None, first[1] if first else None,
+                brought.get(member_id, 0), number,
+            ], strict=True)))  # fmt: skip
+            if member_id is not None and member_id not in visited:
+                visited.add(member_id)
+                following[member_id] = number
         frontier = following
     return pd.DataFrame(rows, columns=TREE_COLUMNS)
 

@@ -329,9 +329,9 @@ def tree_section(user, member_no: str) -> None:
 
 
 def _depth_first(frame: pd.DataFrame, member_no: str) -> list:
-    """The tree's rows (level by level) in reading order: each member followed by whom
-    they brought, so an indented line sits under the person who brought it. Rows no member
-    above leads to (a lead's later membership brought them) follow at the end."""
+    """The tree's rows (level by level) in reading order: each person followed by whom
+    they brought (as a member, or through the member their lead became), so an indented
+    line sits under the person who brought it."""
     children: dict[tuple[int, str], list] = {}
     for row in frame.itertuples():
         children.setdefault((int(row.level), row.referrer_no), []).append(row)
@@ -344,8 +344,8 @@ def _depth_first(frame: pd.DataFrame, member_no: str) -> list:
                 continue
             ordered.append(row)
             seen.add(row.Index)
-            if row.kind == "member":
-                walk(level + 1, row.ref)
+            if isinstance(row.member_no, str):  # a member, or the member a lead became
+                walk(level + 1, row.member_no)
 
     walk(1, member_no)
     ordered.extend(row for row in frame.itertuples() if row.Index not in seen)

@@ -264,6 +264,19 @@ def test_a_staff_member_sees_whom_their_patients_brought(session, chain):
         referrals.brought_people(session, actor=other, staff_id=staff.id)
 
 
+def test_a_lead_whose_membership_brought_others_shows_them_in_the_tree(session):
+    """VIP-1 brought lead L-2, whose later membership M-2 (naming nobody) brought L-4: in
+    VIP-1's tree, L-2's row says it brought 1 and names M-2, the number L-4 came under."""
+    staff = make_staff(session)
+    root = make_member(session, member_no="VIP-1")
+    l2 = make_lead(session, owner=staff, lead_ref="L-2", referred_by_member_id=root.id)
+    m2 = make_member(session, member_no="M-2", lead_id=l2.id)
+    make_lead(session, owner=staff, lead_ref="L-4", referred_by_member_id=m2.id)
+    tree = referrals.referral_tree(session, actor=SYSTEM, member_no="VIP-1")
+    rows = tree[["level", "referrer_no", "ref", "referred", "member_no"]].values.tolist()
+    assert rows == [[1, "VIP-1", "L-2", 1, "M-2"], [2, "M-2", "L-4", 0, None]]
+
+
 # --- two writes racing to pay one referral ----------------------------------------------------
 
 

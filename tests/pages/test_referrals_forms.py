@@ -171,23 +171,28 @@ def test_my_day_says_what_the_staff_member_s_patients_brought(demo_app, lang, se
     assert first["ref"] in shown and first["referrer_no"] in shown
 
 
-def test_a_member_s_tree_lists_whom_each_member_brought_under_them(demo_app, db):
-    """The marketer opens the demo member who brought a member that brought others: in the
-    tree, the people that member brought are the indented lines right under them, not
-    under whoever happens to be listed last on the level above."""
+def test_a_member_s_tree_lists_whom_each_person_brought_under_them(demo_app, db):
+    """The marketer opens the demo member who brought a member that brought others: every
+    indented line of the tree sits under the person who brought it — a member, or a lead
+    whose later membership brought them —, not under whoever is listed last above."""
     referrer_no, brought_no = _a_referrer_and_whom_they_brought(db)
     with Session(db) as session:
         tree = referrals.referral_tree(session, actor=Actor.system(), member_no=referrer_no)
-    theirs = tree[(tree["level"] == 2) & (tree["referrer_no"] == brought_no)]
-    assert not theirs.empty and len(tree[tree["level"] == 1]) > 1
+    second = tree[tree["level"] == 2]
+    assert len(second) > 0 and len(tree[tree["level"] == 1]) > 1
     at = open_page(MEMBERS, username="marketer")
     at.text_input(key="members_search").set_value(referrer_no).run()
     assert not at.exception
     [shown] = [str(m.value) for m in at.markdown if f"{brought_no} (member)" in str(m.value)]
-    lines = shown.splitlines()
-    at_member = next(i for i, line in enumerate(lines) if f"{brought_no} (member)" in line)
-    under = lines[at_member + 1 : at_member + 1 + len(theirs)]
-    assert all(line.startswith("    - ") for line in under)
-    assert {ref for ref in theirs["ref"] if any(ref in line for line in under)} == set(
-        theirs["ref"]
-    )
+    under = {}  # the ref of each level-2 line → the ref of the level-1 line above it
+    parent = None
+    for line in shown.splitlines():
+        ref = next(r for r in tree["ref"] if f" {r} (" in line)
+        if line.startswith("- "):
+            parent = ref
+        elif line.startswith("    - "):
+            under[ref] = parent
+    by_ref = tree.set_index("ref")
+    assert set(under) == set(second["ref"])
+    for child, above in under.items():
+        assert by_ref.loc[above, "member_no"] == by_ref.loc[child, "referrer_no"], child
