@@ -179,7 +179,11 @@ def _my_card() -> None:
     figures = st.columns(4)
     figures[0].metric(t("staff.col.leads", lang), f"{me.leads:,}")
     figures[1].metric(t("staff.col.leads_month", lang), f"{me.leads_month:,}")
-    figures[2].metric(t("staff.col.valid_orders_month", lang), f"{me.valid_orders_month:,}")
+    figures[2].metric(
+        t("staff.col.valid_orders_month", lang),
+        f"{me.valid_orders_month:,}",
+        help=t("staff.help.valid_orders_month", lang),
+    )
     figures[3].metric(
         t("staff.col.last_activity", lang),
         me.last_activity.isoformat() if me.last_activity else "—",

@@ -100,8 +100,130 @@ LABELS = {
     "field.valid_appointments": ("Valid appointments", "有效预约"),
     "field.value": ("Value", "值"),
     "field.version": ("Version", "版本"),
+    # Columns named nowhere above (every model field has words in both languages).
+    "field.checkup_package": ("Check-up package", "体检套餐"),
+    "field.chunks": ("Parts", "分块数"),
+    "field.condition": ("Condition", "病种"),
+    "field.content_type": ("Content type", "内容类型"),
+    "field.decay_weeks": ("Idle weeks (score decay)", "未互动周数(评分衰减)"),
+    "field.decided_at": ("Decided at", "处理时间"),
+    "field.discount_rate": ("Discount rate", "折扣率"),
+    "field.district": ("District", "区域"),
+    "field.ended_at": ("Ended at", "结束时间"),
+    "field.external_action": ("External action", "对外工作"),
+    "field.feedback": ("Feedback", "反馈"),
+    "field.filename": ("File name", "文件名"),
+    "field.free_items": ("Free items", "免费项目"),
+    "field.from_on": ("From", "起始日期"),
+    "field.from_stage": ("From stage", "原阶段"),
+    "field.gifts": ("Gifts", "礼品"),
+    "field.granted": ("Granted", "已授权"),
+    "field.handed_at": ("Handed over at", "转交时间"),
+    "field.handed_by_user_id": ("Handed over by", "转交人"),
+    "field.how": ("How", "方式"),
+    "field.imported_at": ("Imported at", "导入时间"),
+    "field.internal_coordination": ("Internal coordination", "内部协调"),
+    "field.is_adjustment": ("Adjustment", "调整项"),
+    "field.last_seen_at": ("Last seen at", "最近活动时间"),
+    "field.linked_campaign_id": ("Linked campaign", "关联活动"),
+    "field.locked_until": ("Locked until", "锁定至"),
+    "field.milestone": ("Milestone", "节点"),
+    "field.pdca_act": ("PDCA: act", "PDCA:改进"),
+    "field.pdca_check": ("PDCA: check", "PDCA:检查"),
+    "field.pdca_do": ("PDCA: do", "PDCA:执行"),
+    "field.pdca_plan": ("PDCA: plan", "PDCA:计划"),
+    "field.person_key": ("Person key (phone)", "身份键(电话)"),
+    "field.points_entry_id": ("Points entry", "积分记录"),
+    "field.published_by_user_id": ("Published by", "发布人"),
+    "field.raised_at": ("Raised at", "提出时间"),
+    "field.raised_by_staff_id": ("Raised by", "提出人"),
+    "field.reason_code": ("Reason", "原因"),
+    "field.recorded_on": ("Recorded on", "记录日期"),
+    "field.redeemed_at": ("Redeemed at", "兑换时间"),
+    "field.referral_lead_id": ("Referred lead", "推荐线索"),
+    "field.referred_by_member_id": ("Referred by member", "推荐会员"),
+    "field.responsible_staff_id": ("Responsible", "负责人"),
+    "field.reward_id": ("Reward", "奖品"),
+    "field.rows": ("Rows", "行数"),
+    "field.ruled_by_user_id": ("Ruled by", "裁定人"),
+    "field.ruled_on": ("Ruled on", "裁定日期"),
+    "field.ruling_note": ("Ruling note", "裁定说明"),
+    "field.sessions_valid_after": ("Sessions valid after", "会话有效起始时间"),
+    "field.sha256": ("File fingerprint (SHA-256)", "文件指纹(SHA-256)"),
+    "field.started_at": ("Started at", "开始时间"),
+    "field.subject_id": ("Subject ID", "对象编号"),
+    "field.subject_type": ("Subject type", "对象类型"),
+    "field.target_leads": ("Target leads", "目标线索数"),
+    "field.to_on": ("To", "截止日期"),
+    "field.to_stage": ("To stage", "新阶段"),
+    "field.touch_id": ("Contact", "接触记录"),
+    "field.touched_on": ("Contacted on", "接触日期"),
+    "field.transfer_on": ("Transfer on", "转移日期"),
+    # Names that mean another thing in one table.
+    "field.department.name": ("Name", "名称"),
+    "field.campaign.name": ("Name", "名称"),
+    "field.tier.name": ("Name", "名称"),
+    "field.reward.name": ("Name", "名称"),
+    "field.scoring_rule.kind": ("Interaction", "互动类型"),
+    "field.scoring_rule.points": ("Points", "积分"),
+    # Keys of the audit log's details (who moved what, how many rows).
+    "field.bytes": ("Size (bytes)", "大小(字节)"),
+    "field.from_owner": ("From", "原归属"),
+    "field.from_owner_id": ("From (ID)", "原归属编号"),
+    "field.from_staff_no": ("From (staff no.)", "原归属工号"),
+    "field.leaving_staff_no": ("Leaving staff no.", "离职员工工号"),
+    "field.on": ("On", "日期"),
+    "field.to_owner": ("To", "新归属"),
+    "field.to_owner_id": ("To (ID)", "新归属编号"),
+    "field.to_staff_no": ("To (staff no.)", "新归属工号"),
+    "field.to_user_id": ("To user (ID)", "接收用户编号"),
+    "field.via": ("Via", "途径"),
+    "field.setting": ("Setting", "设置项"),
+    "field.old": ("Before", "原值"),
+    "field.new": ("After", "新值"),
     "field.empty": ("—", "—"),
 }
+
+
+# Columns whose values are words of a fixed vocabulary: (table, column) → the catalogue
+# prefix of those words (`interaction.browse_news` → "Browse news" / "浏览资讯").
+VALUE_LABELS: dict[tuple[str, str], str] = {
+    ("app_user", "role"): "role",
+    ("lead", "stage"): "stage",
+    ("stage_change", "from_stage"): "stage",
+    ("stage_change", "to_stage"): "stage",
+    ("lead", "source_channel"): "lead_source",
+    ("interaction", "kind"): "interaction",
+    ("scoring_rule", "kind"): "interaction",
+    ("followup", "kind"): "followup_kind",
+    ("staff_activity", "kind"): "activity",
+    ("orders", "kind"): "order_kind",
+    ("orders", "status"): "order_status",
+    ("campaign", "type"): "campaign_type",
+    ("campaign", "status"): "campaign_status",
+    ("points_entry", "kind"): "points_kind",
+    ("handoff", "status"): "handoff_status",
+    ("handoff", "outcome"): "outcome",
+    ("consent", "channel"): "consent.channel",
+    ("consent", "subject_type"): "consent.subject",
+    ("content_piece", "kind"): "content.kind",
+    ("content_piece", "content_type"): "content_type",
+    ("ownership_period", "how"): "credit.how",
+    ("import_batch", "kind"): "import_kind",
+}
+
+
+def value_label(table: str | None, column: str, value, lang: str = "en") -> str:
+    """A cell of `table.column` as a user reads it: a vocabulary word in `lang`
+    (scoring_rule.kind "browse_news" → "Browse news" / "浏览资讯"), else `cell_text`."""
+    from core.i18n import CATALOGUE, t
+
+    prefix = VALUE_LABELS.get((table or "", column))
+    if prefix is not None and value is not None:
+        key = f"{prefix}.{value}"
+        if key in CATALOGUE:
+            return t(key, lang)
+    return cell_text(value, lang)
 
 
 def _words(column: str) -> str:

@@ -29,6 +29,7 @@ from core.services.leads import BoardError, StaleLead
 from core.text import TextRefused
 from core.ui import actions
 from core.ui import credit as credit_ui
+from core.ui import format as fmt
 from core.ui.cache import cached
 from core.ui.followups import followup_form
 from core.ui.text import plain, plain_values
@@ -160,8 +161,8 @@ def column_header(stage: str, column, lang: str) -> str:
         "board.column_header",
         lang,
         stage=label_of("stage", stage, lang),
-        count=f"{column.count:,}",
-        score=f"{column.total_score:,}",
+        count=fmt.counted(column.count, "fmt.noun.lead", lang),
+        score=fmt.counted(column.total_score, "fmt.noun.point", lang),
     )
 
 
@@ -414,7 +415,8 @@ def _lead_body(user, lead_id: int) -> None:
         t("board.field.source", lang): label_of("lead_source", detail["source_channel"], lang)
         or "—",
         t("board.field.campaign", lang): _value(detail["campaign"]),
-        t("board.field.tags", lang): "、".join(plain(tag) for tag in detail["tags"]) or "—",
+        t("board.field.tags", lang): fmt.listed((plain(tag) for tag in detail["tags"]), lang)
+        or "—",
     }
     persona = detail["persona"]
     facts_persona = {
