@@ -178,6 +178,15 @@ LABELS = {
     "field.to_staff_no": ("To (staff no.)", "新归属工号"),
     "field.to_user_id": ("To user (ID)", "接收用户编号"),
     "field.via": ("Via", "途径"),
+    "field.cards": ("Cards", "名片"),
+    "field.logins": ("Logins", "登录账号"),
+    "field.touches": ("Contacts", "接触记录"),
+    "field.aliases": ("Aliases", "别名"),
+    "field.merged": ("Merged lead", "被合并线索"),
+    "field.merged_ref": ("Merged lead ref.", "被合并线索编号"),
+    "field.moved": ("Moved", "已转移"),
+    "field.lapsed_until": ("Lapsed until", "失效至"),
+    "field.ruling": ("Ruling", "裁定"),
     "field.setting": ("Setting", "设置项"),
     "field.old": ("Before", "原值"),
     "field.new": ("After", "新值"),
@@ -210,6 +219,7 @@ VALUE_LABELS: dict[tuple[str, str], str] = {
     ("content_piece", "content_type"): "content_type",
     ("ownership_period", "how"): "credit.how",
     ("import_batch", "kind"): "import_kind",
+    ("lead_dispute", "status"): "credit.dispute",
 }
 
 

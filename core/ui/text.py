@@ -101,7 +101,7 @@ def plain_figure(figure):
 # Axis ticks in the user's language. Plotly writes "Mar 2019" and "25k" whatever the
 # language: a date axis in Chinese is written 2019年3月 (days 3月5日, years 2019年), and every
 # number axis in full with separators (25,000, never 25k), as core.ui.format writes counts.
-_DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?([ T]|$)")
+_DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?$")
 _DAY_MS = 86_400_000
 ZH_DATE_TICKS = (  # Plotly's month ticks are "M1", "M3", "M6", "M12", …
     {"dtickrange": [None, 28 * _DAY_MS], "value": "%-m月%-d日"},

@@ -92,8 +92,17 @@ def _value(table: str | None, name: str | None, value: Any, lang: str) -> str:
 
 
 def _key(table: str | None, name: str, lang: str) -> str:
-    """A detail's key: a field's words, else a setting's or stage's label."""
-    for key in (f"stage.{name}", f"points_kind.{name}"):
+    """A detail's key: a field's words, a stage's or points kind's (a setting's value), or a
+    table's name (counts of rows: "interactions" → "Interactions")."""
+    candidates = (
+        f"field.{table}.{name}",
+        f"field.{name}",
+        f"stage.{name}",
+        f"points_kind.{name}",
+        f"table.{name}",
+        f"table.{name.removesuffix('s')}",
+    )
+    for key in candidates:
         if key in CATALOGUE:
             return f"{t(key, lang)}:"
     return f"{field_label(table, name, lang)}:"
@@ -157,6 +166,8 @@ def entity_key_text(entity: str | None, entity_id: str | None, lang: str) -> str
         return t("field.empty", lang)
     if entity == "setting" and f"setting.{entity_id}" in CATALOGUE:
         return t(f"setting.{entity_id}", lang)
+    if entity == "login":  # a keyed hash of the username and client: nothing to read
+        return t("field.empty", lang)
     return str(entity_id)
 
 
