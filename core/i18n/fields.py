@@ -184,6 +184,7 @@ LABELS = {
     "field.aliases": ("Aliases", "别名"),
     "field.merged": ("Merged lead", "被合并线索"),
     "field.merged_ref": ("Merged lead ref.", "被合并线索编号"),
+    "field.merged_id": ("Merged lead (ID)", "被合并线索编号(ID)"),
     "field.moved": ("Moved", "已转移"),
     "field.lapsed_until": ("Lapsed until", "失效至"),
     "field.ruling": ("Ruling", "裁定"),

@@ -130,19 +130,17 @@ def test_chart_ticks_follow_the_language():
     assert not categories.layout.yaxis.tickformatstops
 
 
-def test_the_campaign_calendar_writes_chinese_months(demo_app):
-    """A marketer opens Campaigns in Chinese: the calendar's date axis is written 2019年3月."""
-    at = open_page("pages/5_Campaigns.py", username="marketer", lang="zh")
+def test_the_pipeline_history_writes_chinese_months_and_full_numbers(demo_app):
+    """A marketer opens the pipeline analytics in Chinese: the stages-over-time chart writes
+    its months 2019年3月 (not "Mar 2019") and its lead counts in full (25,055, never 25k)."""
+    at = open_page("pages/3_Lead_board.py", username="marketer", lang="zh")
+    at.session_state["board_view_zh"] = "转化分析"
+    at.run()
     assert not at.exception
-    axes = [
-        axis
-        for chart in at.get("plotly_chart")
-        for name, axis in json.loads(chart.proto.spec)["layout"].items()
-        if name.startswith("xaxis")
-    ]
-    assert any(
-        "%Y年%-m月" in [stop["value"] for stop in axis.get("tickformatstops", [])] for axis in axes
-    )
+    history = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    assert "%Y年%-m月" in [stop["value"] for stop in history["xaxis"]["tickformatstops"]]
+    assert history["yaxis"]["exponentformat"] == "none"
+    assert history["yaxis"]["separatethousands"] is True
 
 
 @pytest.mark.parametrize(("lang", "title"), [("en", "Script library"), ("zh", "话术库")])

@@ -84,8 +84,8 @@ def _value(table: str | None, name: str | None, value: Any, lang: str) -> str:
         return ", ".join(_value(table, name, v, lang) for v in value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, int):
-        return f"{value:,}"
+    if isinstance(value, int):  # a count with separators; a key as it is stored
+        return str(value) if name and (name == "id" or name.endswith("_id")) else f"{value:,}"
     if name is not None:
         return value_label(table, name, value, lang)
     return str(value)
