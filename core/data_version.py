@@ -60,6 +60,7 @@ IMPORT_SUBJECTS: dict[str, tuple[str, ...]] = {
     "orders": ("leads", "members", "commission", "staff"),
     "members": ("members",),
     "points": ("members",),
+    "followups": ("leads",),
 }
 
 _TABLE = DataVersion.__table__
@@ -95,6 +96,11 @@ def bump(session: Session, subjects: Iterable[str]) -> None:
             session.execute(
                 update(_TABLE).where(_TABLE.c.subject == subject).values(version=following)
             )
+
+
+def import_subjects(kind: str) -> tuple[str, ...]:
+    """The subjects an import of `kind` changes (every subject, for a kind not listed)."""
+    return IMPORT_SUBJECTS.get(kind) or tuple(sorted(SUBJECTS))
 
 
 def bump_now(engine: Engine | None, subjects: Iterable[str]) -> None:

@@ -1788,7 +1788,7 @@ def run_import(
                     checked = _Checked(kind, filename, sha256, table, checker, plan)
                 report = _write_checked(session, actor, checked, False, step, lang)
         if not dry_run:  # every app process's caches of what the file changed
-            data_version.bump_now(engine, data_version.IMPORT_SUBJECTS[kind])
+            data_version.bump_now(engine, data_version.import_subjects(kind))
     except ImportFailed as error:
         raise _in_lang(error, lang) from None
     report.seconds = time.perf_counter() - started
