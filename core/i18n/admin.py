@@ -43,6 +43,7 @@ LABELS = {
     "table.lead_alias": ("Lead aliases", "线索别名"),
     "table.lead_dispute": ("Credit disputes", "归属争议"),
     "table.followup": ("Follow-ups", "跟进记录"),
+    "table.data_version": ("Data versions (caches)", "数据版本(缓存)"),
     # Table admin
     "table_admin.table": ("Table", "数据表"),
     "table_admin.read_only_mark": ("read-only", "只读"),

@@ -151,6 +151,7 @@ LABELS = {
     "field.sessions_valid_after": ("Sessions valid after", "会话有效起始时间"),
     "field.sha256": ("File fingerprint (SHA-256)", "文件指纹(SHA-256)"),
     "field.started_at": ("Started at", "开始时间"),
+    "field.subject": ("Subject", "数据主题"),
     "field.subject_id": ("Subject ID", "对象编号"),
     "field.subject_type": ("Subject type", "对象类型"),
     "field.target_leads": ("Target leads", "目标线索数"),
