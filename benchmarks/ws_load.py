@@ -255,9 +255,11 @@ class User:
                         self.pages[name] = self.pages[path]
             elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
                 run.elements.append(forward.delta.new_element)
-            elif kind == "script_finished":
-                if forward.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                    break
+            elif (
+                kind == "script_finished"
+                and forward.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN
+            ):
+                break
         run.seconds = time.perf_counter() - started
         self.record(page, run.seconds, run.problems)
         return run
