@@ -430,10 +430,6 @@ class Followup(FollowupBase, table=True):
     created_at: dt.datetime = moment()
 
 
-class FollowupCreate(FollowupBase):
-    pass
-
-
 class StageChange(SQLModel, table=True):
     """The audit of every stage move, by a person or by the system (automatic promotion)."""
 

@@ -26,12 +26,17 @@ from core.domain import Role
 from core.models import (
     AppUserCreate,
     AuditLog,
+    CampaignCreate,
     CampaignTask,
+    CampaignUpdate,
     ContentPiece,
+    InteractionCreate,
     Lead,
     Member,
     Reward,
     Staff,
+    StaffCreate,
+    StaffUpdate,
     StageChange,
 )
 from core.permissions import Actor
@@ -204,7 +209,10 @@ WRITES: list[Write] = [
         "leads.record_interaction",
         S,
         lambda s, a, d: leads.record_interaction(
-            s, actor=a, lead_id=d.handed_lead, kind="livestream", occurred_on=DAY
+            s,
+            actor=a,
+            lead_id=d.handed_lead,
+            data=InteractionCreate(kind="livestream", occurred_on=DAY),
         ),
         ("lead.interaction",),
     ),
@@ -314,7 +322,9 @@ WRITES: list[Write] = [
         "campaigns.create_campaign",
         M,
         lambda s, a, d: campaigns.create_campaign(
-            s, actor=a, code="SEC-A", name="A", type="lecture", starts_on=DAY, ends_on=DAY
+            s,
+            actor=a,
+            data=CampaignCreate(code="SEC-A", name="A", type="lecture", starts_on=DAY, ends_on=DAY),
         ),
         ("campaign.create",),
     ),
@@ -322,7 +332,7 @@ WRITES: list[Write] = [
         "campaigns.update_campaign",
         M,
         lambda s, a, d: campaigns.update_campaign(
-            s, actor=a, campaign_id=d.campaign, pdca_check="审计"
+            s, actor=a, campaign_id=d.campaign, data=CampaignUpdate(pdca_check="审计")
         ),
         ("campaign.update",),
     ),
@@ -431,7 +441,7 @@ WRITES: list[Write] = [
         "staff.add_staff",
         D,
         lambda s, a, d: staff.add_staff(
-            s, actor=a, staff_no="SEC-B", name="乙", department_id=d.nsk
+            s, actor=a, data=StaffCreate(staff_no="SEC-B", name="乙", department_id=d.nsk)
         ),
         ("staff.create",),
     ),
@@ -442,10 +452,7 @@ WRITES: list[Write] = [
             s,
             actor=a,
             staff_id=d.colleague,
-            name="改名",
-            department_id=d.nsk,
-            title=None,
-            phone=None,
+            data=StaffUpdate(name="改名", department_id=d.nsk, title=None, phone=None),
         ),
         ("staff.update",),
     ),
@@ -475,7 +482,10 @@ WRITES: list[Write] = [
         "offboarding.onboard_staff",
         M,
         lambda s, a, d: offboarding.onboard_staff(
-            s, actor=a, staff_no="SEC-C", name="丙", department_id=d.nsk, card_issued_on=DAY
+            s,
+            actor=a,
+            card_issued_on=DAY,
+            data=StaffCreate(staff_no="SEC-C", name="丙", department_id=d.nsk),
         ),
         ("staff.create", "card.issue"),
     ),

@@ -39,6 +39,7 @@ from core.services.table_admin.specs import (
 
 # --- validating ------------------------------------------------------------------------------
 
+
 def error_message(error: Mapping[str, Any], lang: str) -> str:
     """One pydantic validation error as a message in `lang` (core.errors.problem_text)."""
     return problem_text(error, lang)
