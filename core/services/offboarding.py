@@ -706,9 +706,9 @@ def onboard_staff(
     username: str | None = None,
     password: str | None = None,
 ) -> Onboarding:
-    """A newcomer in one step: the staff record (`data`, as `staff.add_staff` takes it), a card issued on `card_issued_on` (they then
-    stand in their head's follow-up list until the card is activated) and, with `username`,
-    a staff login (`core.services.users.create_user`: administrators only). Admin and
+    """A newcomer in one step: the staff record (`data`, as `staff.add_staff` takes it), a
+    card issued on `card_issued_on` (they then stand in their head's follow-up list until
+    the card is activated) and, with `username`, a staff login (`core.services.users.create_user`: administrators only). Admin and
     marketer anywhere; a department head in their own department. All or nothing."""
     require_role(actor, *ONBOARD_ROLES)
     if username and actor.role != Role.admin:

@@ -896,10 +896,18 @@ def test_a_head_cannot_reach_another_departments_people(engine, demo):
         lambda s: staff.team_table(s, actor=head, month=month, department_id=other_dept),
         lambda s: staff.follow_up_list(s, actor=head, as_of=DAY, department_id=other_dept),
         lambda s: staff.staff_choices(s, actor=head, department_id=other_dept),
-        lambda s: staff.add_staff(s, actor=head, data=StaffCreate(staff_no="SEC-X", name="x", department_id=other_dept)),
-        lambda s: staff.update_staff(s, actor=head, staff_id=other_staff, data=StaffUpdate(name="x", department_id=other_dept, title=None, phone=None)),
+        lambda s: staff.add_staff(
+            s, actor=head, data=StaffCreate(staff_no="SEC-X", name="x", department_id=other_dept)
+        ),
+        lambda s: staff.update_staff(
+            s, actor=head, staff_id=other_staff,
+            data=StaffUpdate(name="x", department_id=other_dept, title=None, phone=None),
+        ),
         # moving one's own person out into another department
-        lambda s: staff.update_staff(s, actor=head, staff_id=demo.colleague, data=StaffUpdate(name="x", department_id=other_dept, title=None, phone=None)),
+        lambda s: staff.update_staff(
+            s, actor=head, staff_id=demo.colleague,
+            data=StaffUpdate(name="x", department_id=other_dept, title=None, phone=None),
+        ),
         lambda s: offboarding.owned_records(s, actor=head, staff_id=other_staff),
         lambda s: offboarding.preview_offboarding(
             s, actor=head, staff_id=other_staff, successor_staff_ids=[demo.successor]
@@ -914,7 +922,9 @@ def test_a_head_cannot_reach_another_departments_people(engine, demo):
         lambda s: offboarding.reassign(
             s, actor=head, lead_ids=[demo.colleague_lead], to_staff_id=other_staff, reason="x"
         ),
-        lambda s: offboarding.onboard_staff(s, actor=head, data=StaffCreate(staff_no="SEC-Y", name="y", department_id=other_dept)),
+        lambda s: offboarding.onboard_staff(
+            s, actor=head, data=StaffCreate(staff_no="SEC-Y", name="y", department_id=other_dept)
+        ),
         lambda s: metrics.leaderboard(
             s, actor=head, first_month=month, last_month=month, by="leads",
             department_id=other_dept,

@@ -43,7 +43,7 @@ import sys
 from sqlalchemy import select
 
 from core.db import make_engine, write_session
-from core.models import Lead
+from core.models import InteractionCreate, Lead
 from core.services import leads
 from core.services.users import actor_of, get_by_username
 
@@ -55,8 +55,8 @@ written = 0
 while True:
     with write_session(engine) as session:
         leads.record_interaction(
-            session, actor=actor, lead_id=lead_ids[written % len(lead_ids)], kind="download",
-            occurred_on=dt.date(2019, 8, 31),
+            session, actor=actor, lead_id=lead_ids[written % len(lead_ids)],
+            data=InteractionCreate(kind="download", occurred_on=dt.date(2019, 8, 31)),
         )
     written += 1
     if written == 30:

@@ -298,7 +298,10 @@ def test_finding_5_an_interaction_recorded_between_chunks_is_scored_with_the_imp
         if event == "between" and number == 2:
             with write_session() as session:
                 lead = session.exec(select(Lead).where(Lead.lead_ref == "L0")).one()
-                leads_service.record_interaction(session, actor=Actor.system(), lead_id=lead.id, data=InteractionCreate(kind="event_attend", occurred_on=dt.date(2019, 12, 1)))  # fmt: skip
+                leads_service.record_interaction(
+                    session, actor=Actor.system(), lead_id=lead.id,
+                    data=InteractionCreate(kind="event_attend", occurred_on=dt.date(2019, 12, 1)),
+                )  # fmt: skip
                 recorded.append(lead.id)
 
     monkeypatch.setattr(importer, "_chunk_hook", hook)
@@ -333,7 +336,10 @@ def test_finding_5_a_lead_used_meanwhile_survives_a_failed_import(
         if event == "between" and number == 1:
             with write_session() as session:
                 lead = session.exec(select(Lead).where(Lead.lead_ref == "LK7")).one()
-                leads_service.record_interaction(session, actor=Actor.system(), lead_id=lead.id, data=InteractionCreate(kind="event_attend", occurred_on=dt.date(2019, 12, 1)))  # fmt: skip
+                leads_service.record_interaction(
+                    session, actor=Actor.system(), lead_id=lead.id,
+                    data=InteractionCreate(kind="event_attend", occurred_on=dt.date(2019, 12, 1)),
+                )  # fmt: skip
         if event == "in_chunk" and number == 3:
             raise RuntimeError("disk full")
 

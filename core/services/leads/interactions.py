@@ -94,8 +94,9 @@ def record_interaction(
     lead_id: int,
     data: InteractionCreate,
 ) -> InteractionResult:
-    """Record one interaction (`data`: kind, date, points, note) of a lead, keep its score summary exact, promote it
-    automatically (setting `auto_promotion`; never down) and bump its version.
+    """Record one interaction (`data`: kind, date, points, note) of a lead, keep its score
+    summary exact, promote it automatically (setting `auto_promotion`; never down) and bump
+    its version.
 
     An interaction on or after the lead's last one extends the summary
     (core.scoring.add_to_summary); a backdated one rebuilds it (`rescore_leads`). A promotion
