@@ -116,7 +116,15 @@ Input = TypeVar("Input", bound=BaseModel)
 def validated(model: type[Input], data: Any, *, entity: str | None = None) -> Input:
     """`model.model_validate(data)`, refused as `InvalidInput` naming the first bad field
     (in `entity`'s words, e.g. "staff") instead of pydantic's ValidationError. A required
-    field given as None (a picker left empty) is said to be required."""
+    field given as None (a picker left empty) is said to be required. Typed text is checked
+    first, in the form's order, by the one typed-text rule (`core.text.clean_text`:
+    `TextRefused`), so a name with a hidden control character is named before an empty
+    picker."""
+    from core.text import clean_text
+
+    if isinstance(data, Mapping):
+        for name, value in data.items():
+            clean_text(value, field=str(name))
     try:
         return model.model_validate(data)
     except ValidationError as error:
