@@ -5,7 +5,7 @@ ever set or read `app_user.locked_until`. A plain ALTER TABLE DROP COLUMN (SQLit
 PostgreSQL alike): the table is not rebuilt.
 
 Revision ID: d10c0de00001
-Revises: c20e10000001
+Revises: d21a00000001
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import core.models
 
 revision: str = "d10c0de00001"
-down_revision: str | None = "c20e10000001"
+down_revision: str | None = "d21a00000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
