@@ -12,7 +12,9 @@ import streamlit as st
 from core import importer, metrics
 from core.db import read_session
 from core.domain import STAGE_ORDER, Role
+from core.errors import validated
 from core.i18n import label_of, t
+from core.models import StaffCreate, StaffUpdate
 from core.permissions import PermissionDenied
 from core.services import offboarding
 from core.services import settings as settings_service
@@ -458,11 +460,17 @@ def _edit_tab() -> None:
                 lambda s: staff_service.add_staff(
                     s,
                     actor=actor,
-                    staff_no=staff_no,
-                    name=name,
-                    department_id=department,
-                    title=title,
-                    phone=phone,
+                    data=validated(
+                        StaffCreate,
+                        {
+                            "staff_no": staff_no,
+                            "name": name,
+                            "department_id": department,
+                            "title": title,
+                            "phone": phone,
+                        },
+                        entity="staff",
+                    ),
                 ),
                 lang=lang,
                 affects=STAFF_CHANGE,
@@ -508,10 +516,11 @@ def _edit_tab() -> None:
                     s,
                     actor=actor,
                     staff_id=picked,
-                    name=name,
-                    department_id=department,
-                    title=title,
-                    phone=phone,
+                    data=validated(
+                        StaffUpdate,
+                        {"name": name, "department_id": department, "title": title, "phone": phone},
+                        entity="staff",
+                    ),
                 ),
                 lang=lang,
                 affects=STAFF_CHANGE,
@@ -641,11 +650,17 @@ def _onboarding_tab() -> None:
         lambda s: offboarding.onboard_staff(
             s,
             actor=actor,
-            staff_no=staff_no,
-            name=name,
-            department_id=department,
-            title=title,
-            phone=phone,
+            data=validated(
+                StaffCreate,
+                {
+                    "staff_no": staff_no,
+                    "name": name,
+                    "department_id": department,
+                    "title": title,
+                    "phone": phone,
+                },
+                entity="staff",
+            ),
             card_issued_on=card_day if with_card else None,
             username=(username or "").strip() or None,
             password=password,

@@ -35,10 +35,6 @@ LABELS = {
     "login.password": ("Password", "密码"),
     "login.submit": ("Sign in", "登录"),
     "login.failed": ("Username or password is incorrect.", "用户名或密码错误。"),
-    "login.locked": (
-        "This account is locked after too many failed sign-ins. Try again after {until}.",
-        "登录失败次数过多,账号已锁定,请于 {until} 后重试。",
-    ),
     "login.disabled": ("This account is disabled.", "该账号已停用。"),
     "login.prompt": ("Please sign in.", "请先登录。"),
     "login.demo_hint": (

@@ -20,7 +20,9 @@ from core import data_version
 from core.config import get_settings
 from core.db import read_session, write_session
 from core.domain import STAGE_ORDER, InteractionKind, Role, VisitOutcome
+from core.errors import AppError, validated
 from core.i18n import label_of, t
+from core.models import InteractionCreate
 from core.permissions import Actor, PermissionDenied
 from core.services import handoffs as handoff_service
 from core.services import leads as lead_service
@@ -76,6 +78,8 @@ def error_text(error: Exception, lang: str, *, name: str = "") -> str:
         return t(error.key, lang, **values)
     if isinstance(error, PermissionDenied):
         return t("board.not_allowed", lang)
+    if isinstance(error, AppError):
+        return error.message_in(lang, quote=plain)
     if isinstance(error, LookupError):
         return t("board.not_found", lang)
     return t("app.error", lang, message=plain(error))
@@ -665,10 +669,16 @@ def _interaction_form(user, detail: dict) -> None:
                 session,
                 actor=actor,
                 lead_id=lead_id,
-                kind=kind,
-                occurred_on=day,
-                points=int(points) if kind == "browse_news" else None,
-                note=note or None,
+                data=validated(
+                    InteractionCreate,
+                    {
+                        "kind": kind,
+                        "occurred_on": day,
+                        "points": int(points) if kind == "browse_news" else None,
+                        "note": note or None,
+                    },
+                    entity="interaction",
+                ),
             ),
             lang,
             name=name,
