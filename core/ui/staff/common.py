@@ -163,6 +163,17 @@ def people_labels(frame: pd.DataFrame, id_column: str = "id") -> dict[int, str]:
     return {getattr(row, id_column): person(row._asdict()) for row in frame.itertuples()}
 
 
+def person_picker(view: StaffView, place, label_key: str, labels: dict, key: str, options=None):
+    """One person out of `labels` (or out of `options`, a part of them), none at first."""
+    return place.selectbox(
+        t(label_key, view.lang),
+        list(labels) if options is None else options,
+        index=None,
+        format_func=labels.get,
+        key=key,
+    )
+
+
 def choices(view: StaffView, employed_only: bool = True) -> pd.DataFrame:
     """The people the user may pick (those still employed unless told otherwise)."""
     with read_session() as session:

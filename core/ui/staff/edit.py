@@ -12,7 +12,13 @@ from core.db import read_session
 from core.i18n import t
 from core.services import staff as staff_service
 from core.ui.actions import save
-from core.ui.staff.common import STAFF_CHANGE, StaffView, department_picker, people_labels
+from core.ui.staff.common import (
+    STAFF_CHANGE,
+    StaffView,
+    department_picker,
+    people_labels,
+    person_picker,
+)
 from core.ui.text import plain
 
 
@@ -70,13 +76,7 @@ def edit_tab(view: StaffView) -> None:
                 session, actor=actor, month=view.months[-1], include_left=True
             )
         labels = people_labels(people, "staff_id")
-        picked = st.selectbox(
-            t("staff.edit.pick", lang),
-            list(labels),
-            index=None,
-            format_func=labels.get,
-            key="staff_edit_pick",
-        )
+        picked = person_picker(view, st, "staff.edit.pick", labels, "staff_edit_pick")
         if picked is None:
             return
         row = people[people["staff_id"] == picked].iloc[0]

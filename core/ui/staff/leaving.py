@@ -14,7 +14,14 @@ from core.permissions import PermissionDenied
 from core.services import offboarding
 from core.services.staff import StaffError
 from core.ui.actions import save
-from core.ui.staff.common import RECORDS_MOVED, StaffView, choices, people_labels, refusal
+from core.ui.staff.common import (
+    RECORDS_MOVED,
+    StaffView,
+    choices,
+    people_labels,
+    person_picker,
+    refusal,
+)
 from core.ui.text import plain
 
 # --- The preview both tabs show -----------------------------------------------------------
@@ -134,13 +141,7 @@ def offboarding_tab(view: StaffView) -> None:
     labels = people_labels(people)
     department_of = dict(zip(people["id"], people["department_id"], strict=True))
     left, right = st.columns(2)
-    leaver = left.selectbox(
-        t("staff.offboard.leaver", lang),
-        list(labels),
-        index=None,
-        format_func=labels.get,
-        key="offboard_leaver",
-    )
+    leaver = person_picker(view, left, "staff.offboard.leaver", labels, "offboard_leaver")
     leaving_on = right.date_input(
         t("staff.offboard.leaving_on", lang),
         value=today,
@@ -227,20 +228,9 @@ def reassign_tab(view: StaffView) -> None:
     st.caption(t("staff.reassign.intro", lang))
     labels = people_labels(choices(view))
     left, right = st.columns(2)
-    owner = left.selectbox(
-        t("staff.reassign.from", lang),
-        list(labels),
-        index=None,
-        format_func=labels.get,
-        key="reassign_from",
-    )
-    receiver = right.selectbox(
-        t("staff.reassign.to", lang),
-        [i for i in labels if i != owner],
-        index=None,
-        format_func=labels.get,
-        key="reassign_to",
-    )
+    owner = person_picker(view, left, "staff.reassign.from", labels, "reassign_from")
+    others = [i for i in labels if i != owner]
+    receiver = person_picker(view, right, "staff.reassign.to", labels, "reassign_to", others)
     if owner is None:
         return
     try:
