@@ -42,31 +42,18 @@ def _stage_style(lang: str) -> dict:
     }
 
 
-def history_chart(history: pd.DataFrame, lang: str):
-    """Leads in each stage at each month's end, stacked."""
-    figure = px.area(
-        _stage_labels(history, lang),
+def month_chart(draw, frame: pd.DataFrame, y: str, lang: str, **more):
+    """A stage-by-month chart (`draw`: px.area for leads per stage at each month's end,
+    px.line for each stage's conversion to the next)."""
+    figure = draw(
+        _stage_labels(frame, lang),
         x="month",
-        y="leads",
+        y=y,
         color="stage_label",
+        **more,
         **_stage_style(lang),
     )
     figure.update_layout(height=320, margin={"t": 10, "b": 10}, legend_title_text="")
-    return figure
-
-
-def conversion_chart(conversion: pd.DataFrame, lang: str):
-    """Each stage's conversion to the next, by month."""
-    figure = px.line(
-        _stage_labels(conversion, lang),
-        x="month",
-        y="rate",
-        color="stage_label",
-        markers=True,
-        **_stage_style(lang),
-    )
-    figure.update_layout(height=320, margin={"t": 10, "b": 10}, legend_title_text="")
-    figure.update_yaxes(tickformat=".0%")
     return figure
 
 
@@ -128,13 +115,16 @@ def analytics_tab(view: BoardView) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('board.analytics.history', lang)}**")
-        show_chart(history_chart(data["history"], lang), key="chart_history")
+        history = month_chart(px.area, data["history"], "leads", lang)
+        show_chart(history, key="chart_history")
     with right:
         st.markdown(
             f"**{t('board.analytics.conversion', lang)}**",
             help=t("board.analytics.conversion_help", lang),
         )
-        show_chart(conversion_chart(data["conversion"], lang), key="chart_conversion")
+        conversion = month_chart(px.line, data["conversion"], "rate", lang, markers=True)
+        conversion.update_yaxes(tickformat=".0%")
+        show_chart(conversion, key="chart_conversion")
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('board.analytics.durations', lang)}**")

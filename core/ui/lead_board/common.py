@@ -10,13 +10,14 @@ import streamlit as st
 from core.domain import Role
 from core.ui import board as ui
 from core.ui.auth import CurrentUser
+from core.ui.view import UserView
 
 PAGE_LIMIT = 20  # cards per column at first, and how many more "Show more" adds
 LIMITS = "board_limits"
 
 
 @dataclass
-class BoardView:
+class BoardView(UserView):
     """The signed-in user and what they may do; made once per run (`board_view`)."""
 
     user: CurrentUser
@@ -24,18 +25,6 @@ class BoardView:
     one_stage_first: bool  # one stage at a time by default
     follows_up: bool  # a Follow up button on each card of the one-stage view
     dialog_opened: bool = False  # the lead dialog is opened once per run at most
-
-    @property
-    def lang(self) -> str:
-        return self.user.lang
-
-    @property
-    def actor(self):
-        return self.user.actor
-
-    def lk(self, name: str) -> str:
-        """Widgets whose option labels depend on the language get a key per language."""
-        return f"{name}_{self.lang}"
 
     def open_dialog_if_asked(self) -> None:
         """Open the lead dialog once per run when a card's Details was clicked."""

@@ -20,6 +20,7 @@ from core.ui.actions import refusal_text, show_flash
 from core.ui.auth import CurrentUser
 from core.ui.refusals import as_app_error
 from core.ui.text import plain
+from core.ui.view import UserView
 from core.ui.widgets import month_picker
 
 STAFF_CHANGE = ("staff", "leads", "commission")  # a person's name and department show there
@@ -71,7 +72,7 @@ DATE_COLUMNS = [
 
 
 @dataclass(frozen=True)
-class StaffView:
+class StaffView(UserView):
     """The signed-in user, the month picked and the rules the page reads once per run."""
 
     user: CurrentUser
@@ -85,21 +86,8 @@ class StaffView:
     tier_names: dict[int, str]
 
     @property
-    def lang(self) -> str:
-        return self.user.lang
-
-    @property
-    def actor(self):
-        return self.user.actor
-
-    @property
     def role(self) -> Role:
         return self.user.role
-
-    def lk(self, name: str) -> str:
-        """The key of a widget whose option labels follow the language: one per language,
-        since a widget keeps the option labels it was first drawn with."""
-        return f"{name}_{self.lang}"
 
 
 def staff_view(user: CurrentUser) -> StaffView | None:
