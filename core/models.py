@@ -10,7 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Column, DateTime, Index, Numeric, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Numeric,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -652,3 +661,12 @@ class ImportBatch(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="app_user.id")
     status: str = Field(default="done", max_length=16, sa_column_kwargs={"server_default": "done"})
     chunks: str | None = long_text()
+
+
+class DataVersion(SQLModel, table=True):
+    """The version of each cached subject's data (core.data_version): every write bumps the
+    subjects it affects, every app process keys its cached readers on them."""
+
+    __tablename__ = "data_version"
+    subject: str = Field(primary_key=True, max_length=32)
+    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
+from core import data_version
 from core.config import get_settings
 from core.db import read_session, write_session
 from core.domain import STAGE_ORDER, InteractionKind, Role, VisitOutcome
@@ -29,7 +30,7 @@ from core.services.leads import BoardError, StaleLead
 from core.text import TextRefused
 from core.ui import actions
 from core.ui import credit as credit_ui
-from core.ui.cache import cached
+from core.ui.cache import cached, forget_run_versions
 from core.ui.followups import followup_form
 from core.ui.text import plain, plain_values
 
@@ -101,6 +102,7 @@ def run_write(
     try:
         with write_session() as session:
             result = action(session)
+            data_version.bump(session, ("leads",))  # every app process sees the move
     except StaleLead as error:
         st.session_state.pop(OPEN_LEAD, None)
         flash(error_text(error, lang, name=name), "warning")
@@ -118,6 +120,7 @@ def run_write(
 def clear_caches() -> None:
     cached_options.clear()
     cached_analytics.clear()
+    forget_run_versions()  # the rest of this run reads the versions the move bumped
 
 
 # --- Cached readers -----------------------------------------------------------------------

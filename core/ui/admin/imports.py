@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import importer
+from core.data_version import IMPORT_SUBJECTS
 from core.db import read_session
 from core.i18n import t
 from core.permissions import PermissionDenied
@@ -19,19 +20,9 @@ from core.ui.auth import CurrentUser
 from core.ui.errors import user_errors
 from core.ui.text import plain
 
-# The cached readers an import of each kind touches (core.ui.cache subjects).
-KIND_SUBJECTS: dict[str, tuple[str, ...]] = {
-    "departments": ("settings",),
-    "staff": ("staff", "leads", "commission"),
-    "activity": ("staff",),
-    "campaigns": ("campaigns", "leads"),
-    "leads": ("leads", "staff", "campaigns"),
-    "interactions": ("leads",),
-    "transfers": ("leads", "staff"),
-    "orders": ("leads", "members", "commission", "staff"),
-    "members": ("members",),
-    "points": ("members",),
-}
+# The cached readers an import of each kind touches (core.ui.cache subjects); the importer
+# bumps the same subjects' data versions for the other app processes.
+KIND_SUBJECTS: dict[str, tuple[str, ...]] = IMPORT_SUBJECTS
 
 
 def bad_rows_frame(
