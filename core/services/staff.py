@@ -495,6 +495,26 @@ def follow_up_list(
 
 # --- Card actions -------------------------------------------------------------------------
 
+CARD_ACTIONS = ("issue", "activate", "profile", "revoke")
+
+
+def card_action_candidates(
+    session: Session, *, actor: Actor, action: str, month: str
+) -> pd.DataFrame:
+    """The people a card action is offered for (roster rows as of the end of `month`), all
+    still employed: a card is issued to whoever never held one (a revoked card is never
+    issued again), activated once issued, completed once activated, and revoked from whoever
+    holds one (`holds_card`)."""
+    roster = staff_roster(session, actor=actor, month=month)
+    status = roster["card_status"]
+    wanted = {
+        "issue": status.eq("not_issued") & roster["card_revoked_on"].isna(),
+        "activate": status.eq("issued"),
+        "profile": status.eq("activated"),
+        "revoke": status.map(holds_card).astype(bool),
+    }[action]
+    return roster[wanted & roster["left_on"].isna()]
+
 
 def _check_day(session: Session, day: dt.date) -> None:
     if day is None:
