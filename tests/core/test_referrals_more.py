@@ -150,6 +150,7 @@ def test_a_registration_reaching_the_referrer_s_own_lead_is_refused(session, cha
     """Registering A's phone again naming A (the same person) or B (whom A referred) is
     refused naming the field; in one transaction, as the form saves it, nothing is kept."""
     marketer = make_actor(session, Role.marketer)
+    session.commit()
     for number, problem in (("A", "themself"), ("B", "cycle")):
         before = counts(session)
         referrer = session.execute(select(Member).where(Member.member_no == number)).scalar()
