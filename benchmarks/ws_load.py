@@ -537,7 +537,8 @@ def markdown(levels: list[Level], args) -> list[str]:
     cross = crossing(levels)
     lines += [
         "",
-        f"p95 of My day first crosses 1 s at: {cross if cross else 'not reached'} sessions",
+        "p95 of My day first crosses 1 s at: "
+        + (f"{cross} sessions" if cross else "not reached at these session counts"),
     ]
     return lines
 
