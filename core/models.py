@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from pydantic import ConfigDict
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -21,6 +22,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlmodel import Field, SQLModel
+
+
+class Model(SQLModel):
+    """The base of every class here: SQLModel with pydantic's validation schema built on first
+    use (`defer_build`) rather than at import. Table classes are never validated when rows
+    are loaded or built, so a process answering one query (the CLI's `score`, `lead`,
+    `member`) does not pay for 60 validators it never calls; a `model_validate` or an
+    `XCreate(...)` builds its class's schema then, once. Tables and columns are unchanged."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 def utcnow() -> dt.datetime:
@@ -68,7 +79,7 @@ def long_text(*, nullable: bool = True):
 # --- Organisation -------------------------------------------------------------------------
 
 
-class DepartmentBase(SQLModel):
+class DepartmentBase(Model):
     code: str = Field(max_length=32, unique=True, index=True)
     name: str = Field(max_length=100)
     active: bool = True
@@ -82,7 +93,7 @@ class DepartmentCreate(DepartmentBase):
     pass
 
 
-class StaffBase(SQLModel):
+class StaffBase(Model):
     staff_no: str = Field(max_length=32, unique=True, index=True)
     name: str = Field(max_length=100)
     department_id: int = Field(foreign_key="department.id", index=True)
@@ -106,7 +117,7 @@ class StaffCreate(StaffBase):
     pass
 
 
-class StaffActivityBase(SQLModel):
+class StaffActivityBase(Model):
     staff_id: int = Field(foreign_key="staff.id")
     date: dt.date
     kind: str = Field(max_length=16)
@@ -124,7 +135,7 @@ class StaffActivity(StaffActivityBase, table=True):
 # --- Logins -------------------------------------------------------------------------------
 
 
-class AppUserBase(SQLModel):
+class AppUserBase(Model):
     username: str = Field(max_length=64, unique=True, index=True)
     role: str = Field(max_length=16)
     staff_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
@@ -150,7 +161,7 @@ class AppUserCreate(AppUserBase):
     password: str = Field(min_length=10, max_length=72)
 
 
-class LoginSession(SQLModel, table=True):
+class LoginSession(Model, table=True):
     """A server-side session, so logout, a reset or disabling a user ends it at once."""
 
     __tablename__ = "login_session"
@@ -164,7 +175,7 @@ class LoginSession(SQLModel, table=True):
 # --- Campaigns ----------------------------------------------------------------------------
 
 
-class CampaignBase(SQLModel):
+class CampaignBase(Model):
     code: str = Field(max_length=32, unique=True, index=True)
     name: str = Field(max_length=200)
     type: str = Field(max_length=32, index=True)
@@ -190,7 +201,7 @@ class CampaignCreate(CampaignBase):
     pass
 
 
-class CampaignTaskBase(SQLModel):
+class CampaignTaskBase(Model):
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     responsible_staff_id: int | None = Field(default=None, foreign_key="staff.id")
     milestone: str = Field(max_length=200)
@@ -209,7 +220,7 @@ class CampaignTask(CampaignTaskBase, table=True):
 # --- Leads --------------------------------------------------------------------------------
 
 
-class LeadBase(SQLModel):
+class LeadBase(Model):
     lead_ref: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=100)
     phone: str | None = Field(default=None, max_length=32)
@@ -269,7 +280,7 @@ class LeadCreate(LeadBase):
 # --- Credit: one person, one owner (SPEC §8) -----------------------------------------------
 
 
-class OwnershipPeriodBase(SQLModel):
+class OwnershipPeriodBase(Model):
     lead_id: int = Field(foreign_key="lead.id")
     staff_id: int = Field(foreign_key="staff.id")
     from_on: dt.date
@@ -300,7 +311,7 @@ class OwnershipPeriodCreate(OwnershipPeriodBase):
     pass
 
 
-class LeadTouchBase(SQLModel):
+class LeadTouchBase(Model):
     lead_id: int = Field(foreign_key="lead.id", index=True)
     staff_id: int = Field(foreign_key="staff.id", index=True)
     touched_on: dt.date
@@ -320,7 +331,7 @@ class LeadTouchCreate(LeadTouchBase):
     pass
 
 
-class LeadAliasBase(SQLModel):
+class LeadAliasBase(Model):
     alias_ref: str = Field(max_length=64, unique=True, index=True)
     lead_id: int = Field(foreign_key="lead.id", index=True)
     how: str = Field(max_length=16)  # touch | claim | merge
@@ -338,7 +349,7 @@ class LeadAliasCreate(LeadAliasBase):
     pass
 
 
-class LeadDisputeBase(SQLModel):
+class LeadDisputeBase(Model):
     touch_id: int = Field(foreign_key="lead_touch.id", index=True)
     raised_by_staff_id: int = Field(foreign_key="staff.id", index=True)
     note: str | None = Field(default=None, max_length=500)
@@ -364,7 +375,7 @@ class LeadDisputeCreate(LeadDisputeBase):
     pass
 
 
-class InteractionBase(SQLModel):
+class InteractionBase(Model):
     lead_id: int = Field(foreign_key="lead.id")
     kind: str = Field(max_length=32)
     occurred_on: dt.date
@@ -382,14 +393,14 @@ class Interaction(InteractionBase, table=True):
     created_at: dt.datetime = moment()
 
 
-class InteractionCreate(SQLModel):
+class InteractionCreate(Model):
     kind: str
     occurred_on: dt.date
     points: int | None = None
     note: str | None = None
 
 
-class FollowupBase(SQLModel):
+class FollowupBase(Model):
     lead_id: int = Field(foreign_key="lead.id")
     staff_id: int = Field(foreign_key="staff.id", index=True)  # who made the contact
     kind: str = Field(max_length=16)  # core.domain.FollowupKind
@@ -412,7 +423,7 @@ class FollowupCreate(FollowupBase):
     pass
 
 
-class StageChange(SQLModel, table=True):
+class StageChange(Model, table=True):
     """The audit of every stage move, by a person or by the system (automatic promotion)."""
 
     __tablename__ = "stage_change"
@@ -428,7 +439,7 @@ class StageChange(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class ScoringRule(SQLModel, table=True):
+class ScoringRule(Model, table=True):
     """Points per interaction kind (SPEC section 2), editable by an admin."""
 
     __tablename__ = "scoring_rule"
@@ -439,7 +450,7 @@ class ScoringRule(SQLModel, table=True):
     active: bool = True
 
 
-class Handoff(SQLModel, table=True):
+class Handoff(Model, table=True):
     """A qualified lead handed to a consultant (seed 004: 合格的送院内)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -454,7 +465,7 @@ class Handoff(SQLModel, table=True):
     decided_at: dt.datetime | None = moment(nullable=True, default=False)
 
 
-class Consent(SQLModel, table=True):
+class Consent(Model, table=True):
     """Consent to be contacted, per lead or member and channel (PIPL)."""
 
     __table_args__ = (Index("ix_consent_subject", "subject_type", "subject_id", "channel"),)
@@ -470,7 +481,7 @@ class Consent(SQLModel, table=True):
 # --- Orders -------------------------------------------------------------------------------
 
 
-class OrderBase(SQLModel):
+class OrderBase(Model):
     order_ref: str = Field(max_length=64, unique=True, index=True)
     staff_id: int = Field(foreign_key="staff.id")  # the staff member credited
     kind: str = Field(max_length=16)
@@ -497,7 +508,7 @@ class OrderCreate(OrderBase):
 # --- Members ------------------------------------------------------------------------------
 
 
-class MemberBase(SQLModel):
+class MemberBase(Model):
     member_no: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=100)
     joined_on: dt.date = Field(index=True)
@@ -519,7 +530,7 @@ class MemberCreate(MemberBase):
     pass
 
 
-class PointsEntry(SQLModel, table=True):
+class PointsEntry(Model, table=True):
     """The append-only points ledger: never updated, never deleted."""
 
     __tablename__ = "points_entry"
@@ -540,7 +551,7 @@ class PointsEntry(SQLModel, table=True):
     referral_lead_id: int | None = None
 
 
-class Tier(SQLModel, table=True):
+class Tier(Model, table=True):
     level: int = Field(primary_key=True)
     name_en: str = Field(max_length=50)
     name_zh: str = Field(max_length=50)
@@ -551,7 +562,7 @@ class Tier(SQLModel, table=True):
     checkup_package: bool = False
 
 
-class Reward(SQLModel, table=True):
+class Reward(Model, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)
     name_en: str | None = Field(default=None, max_length=100)
@@ -561,7 +572,7 @@ class Reward(SQLModel, table=True):
     version: int = 1
 
 
-class Redemption(SQLModel, table=True):
+class Redemption(Model, table=True):
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     reward_id: int = Field(foreign_key="reward.id", index=True)
@@ -575,7 +586,7 @@ class Redemption(SQLModel, table=True):
 # --- Content ------------------------------------------------------------------------------
 
 
-class ContentPiece(SQLModel, table=True):
+class ContentPiece(Model, table=True):
     __tablename__ = "content_piece"
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16, index=True)  # script | content | briefcase
@@ -592,12 +603,12 @@ class ContentPiece(SQLModel, table=True):
 # --- Settings, commission, audit, imports -------------------------------------------------
 
 
-class Setting(SQLModel, table=True):
+class Setting(Model, table=True):
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(sa_column=Column(Text, nullable=False))  # JSON
 
 
-class CardLicence(SQLModel, table=True):
+class CardLicence(Model, table=True):
     """Card licences bought, per month (SPEC section 3: `licences`)."""
 
     __tablename__ = "card_licence"
@@ -605,14 +616,14 @@ class CardLicence(SQLModel, table=True):
     licences: int
 
 
-class CommissionSheet(SQLModel, table=True):
+class CommissionSheet(Model, table=True):
     __tablename__ = "commission_sheet"
     month: str = Field(primary_key=True, max_length=7)
     published_at: dt.datetime | None = moment(nullable=True, default=False)
     published_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
 
 
-class CommissionLine(SQLModel, table=True):
+class CommissionLine(Model, table=True):
     """A frozen line of a published sheet (or an audited adjustment in a later month)."""
 
     __tablename__ = "commission_line"
@@ -627,7 +638,7 @@ class CommissionLine(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=500)
 
 
-class AuditLog(SQLModel, table=True):
+class AuditLog(Model, table=True):
     """Append-only: who did what, when, to which record, with old and new values."""
 
     __tablename__ = "audit_log"
@@ -641,7 +652,7 @@ class AuditLog(SQLModel, table=True):
     detail: str | None = long_text()  # JSON
 
 
-class ImportBatch(SQLModel, table=True):
+class ImportBatch(Model, table=True):
     """One accepted import file; its checksum refuses a second import of the same file.
 
     A large file on SQLite is written in short transactions (`core.importer`): meanwhile its
@@ -663,7 +674,7 @@ class ImportBatch(SQLModel, table=True):
     chunks: str | None = long_text()
 
 
-class DataVersion(SQLModel, table=True):
+class DataVersion(Model, table=True):
     """The version of each cached subject's data (core.data_version): every write bumps the
     subjects it affects, every app process keys its cached readers on them."""
 
