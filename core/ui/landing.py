@@ -6,7 +6,8 @@ from __future__ import annotations
 from core import metrics
 from core.db import read_session
 from core.permissions import Actor
-from core.services.landing import Figure, landing_figures
+from core.services import landing
+from core.services.landing import Figure
 from core.ui.cache import cached
 
 
@@ -17,5 +18,5 @@ def home_figures(database_url: str, actor: Actor) -> tuple[str | None, list[Figu
     settings) shows on the next run."""
     with read_session() as session:
         month = metrics.latest_data_month(session)
-        figures = landing_figures(session, actor=actor, month=month) if month else []
+        figures = landing.landing_figures(session, actor=actor, month=month) if month else []
     return month, figures

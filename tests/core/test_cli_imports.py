@@ -158,15 +158,17 @@ def test_one_lead_commands_build_no_model_validator(initialised, argv, field, ex
 
 
 def test_model_validation_still_refuses_bad_input():
-    """Building validators on first use keeps validation: a department with no code is
-    refused, a good one is accepted."""
+    """Building validators on first use keeps validation: a staff member with no staff
+    number, or with a field the form does not have, is refused; a good one is accepted."""
     from pydantic import ValidationError
 
-    from core.models import DepartmentCreate
+    from core.models import StaffCreate
 
-    assert DepartmentCreate(code="NSK", name="内三科").code == "NSK"
+    assert StaffCreate(staff_no="N001", name="王医生", department_id=1).staff_no == "N001"
     with pytest.raises(ValidationError):
-        DepartmentCreate(code=None, name="内三科")
+        StaffCreate(staff_no=None, name="王医生", department_id=1)
+    with pytest.raises(ValidationError):
+        StaffCreate(staff_no="N002", name="王医生", department_id=1, active=False)
 
 
 # `python -m core.cli ARGV` as a shell runs it, with an exit hook that reports whether the
