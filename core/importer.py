@@ -479,6 +479,8 @@ class ImportReport:
                 touches=outcomes.count("touch"),
                 claims=outcomes.count("claim"),
             )
+            kept = [e.describe(lang) for e in self.credit if e.outcome == "referrer_kept"]
+            text += "".join(f"; {line}" for line in kept[:5])  # SPEC §10 warnings
         if self.kind == "interactions" and not self.dry_run:
             text += "; " + t(
                 "importer.report_rescored",
@@ -1277,6 +1279,7 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         created=created,
         numbers=ck.numbers,
         error=ck.error,
+        referrers=_ids_of(referrers),  # SPEC §10: a collided row's referrer is kept
     )
     if credit is None:
         return _Plan()
