@@ -28,7 +28,6 @@ from core.models import (
 )
 from core.permissions import Actor, PermissionDenied, require_department, require_role
 from core.person_key import MalformedPhone, person_key
-from core.services import referrals
 from core.services.ownership.base import (
     REGISTER_ROLES,
     SOURCES,
@@ -154,6 +153,8 @@ def register_lead(
         return Registration("created", lead, lead.lead_ref)
     done = _collide(session, actor, existing, registrant, data.created_on, data.lead_ref, source)
     # SPEC §10: the person the registration reached takes its referrer, unless they have one.
+    from core.services import referrals  # pandas and the member services: only when needed
+
     done.referrer_kept = referrals.attach_referrer(
         session, actor=actor, lead=done.lead, referrer_id=data.referred_by_member_id,
         alias=data.lead_ref,
@@ -391,6 +392,8 @@ def plan_import(
             bad.append(i)
             error(i, column, key, **values)
 
+        from core.services import referrals  # pandas and the member services: only when needed
+
         plan.referrers, kept = referrals.plan_collided_referrers(
             session, actions=plan.actions, referrers=referrers, refs=refs, numbers=numbers,
             error=refuse,
@@ -513,6 +516,8 @@ def apply_import(
             _audit_alias(session, actor, lead, refs[i], registrant, on, "import")
         session.add(LeadAlias(alias_ref=refs[i], lead_id=lead.id, how=outcome))
         session.flush()
+    from core.services import referrals  # pandas and the member services: only when needed
+
     referrals.apply_collided_referrers(session, actor=actor, sets=plan.referrers, ids=ids)
 
 
