@@ -19,7 +19,7 @@ from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.services.staff import StaffError
-from core.ui import cache
+from core.ui import cache, head_view
 from core.ui.actions import refusal_text, save, show_flash
 from core.ui.admin.imports import KIND_SUBJECTS
 from core.ui.errors import user_errors
@@ -305,6 +305,7 @@ def _team_tab() -> None:
     ]
     shown = _headers(_roster_display(team, columns), threshold)
     st.caption(t("staff.count", lang, n=f"{len(team):,}"))
+    head_view.leavers_note(user, month)  # counted as Card activation counts them
     st.dataframe(
         shown,
         hide_index=True,
