@@ -178,8 +178,13 @@ def spread_strips(result: benchmark.Benchmark, lang: str) -> go.Figure:
             axis |= {"tickprefix": "¥", "tickformat": ",.0f"}
         figure.update_xaxes(**axis, row=index, col=1)
         figure.update_yaxes(visible=False, range=[-1, 1], row=index, col=1)
-    charts.layout(figure, height=90 * len(measures) + 80)
-    figure.update_layout(hovermode="closest")
+    charts.layout(figure, height=90 * len(measures) + 100)
+    # The legend below the strips: above them it would cover the first strip's title.
+    figure.update_layout(
+        hovermode="closest",
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.03, "x": 0},
+    )
     return figure
 
 
