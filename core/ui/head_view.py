@@ -178,12 +178,14 @@ def spread_strips(result: benchmark.Benchmark, lang: str) -> go.Figure:
             axis |= {"tickprefix": "¥", "tickformat": ",.0f"}
         figure.update_xaxes(**axis, row=index, col=1)
         figure.update_yaxes(visible=False, range=[-1, 1], row=index, col=1)
-    charts.layout(figure, height=90 * len(measures) + 100)
-    # The legend below the strips: above them it would cover the first strip's title.
+    height = 90 * len(measures) + 110
+    charts.layout(figure, height=height)
+    # The legend 40 px above the strips, clear of the first strip's title.
+    top, bottom = 80, 20
     figure.update_layout(
         hovermode="closest",
-        margin={"l": 10, "r": 10, "t": 30, "b": 40},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.03, "x": 0},
+        margin={"l": 10, "r": 10, "t": top, "b": bottom},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1 + 40 / (height - top - bottom)},
     )
     return figure
 
