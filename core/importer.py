@@ -62,7 +62,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from core import audit
+from core import audit, data_version
 from core import text as text_rules
 from core.db import (
     as_date,
@@ -1787,6 +1787,8 @@ def run_import(
                     checker, plan = _check(session, actor, kind, table)
                     checked = _Checked(kind, filename, sha256, table, checker, plan)
                 report = _write_checked(session, actor, checked, False, step, lang)
+        if not dry_run:  # every app process's caches of what the file changed
+            data_version.bump_now(engine, data_version.import_subjects(kind))
     except ImportFailed as error:
         raise _in_lang(error, lang) from None
     report.seconds = time.perf_counter() - started
