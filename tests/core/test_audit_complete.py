@@ -933,7 +933,7 @@ READS = {
     "content": "can_read list_pieces search_scripts script_conditions library_departments "
     "channel_choices get_piece shares_by",
     "staff": "departments staff_titles staff_choices staff_roster team_table follow_up_list "
-    "card_cohorts usage_heatmap leavers usage_by_person",
+    "card_cohorts usage_heatmap leavers usage_by_person card_action_candidates",
     "offboarding": "preview_offboarding preview_reassign owned_records",
     "table_admin": "list_tables table_spec fk_choices fetch_rows export_rows references_to "
     "removal_mode",
