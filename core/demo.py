@@ -40,7 +40,7 @@ from faker import Faker
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
-from core import audit, demo_credit, demo_referrals
+from core import audit, demo_commission, demo_credit, demo_referrals
 from core.db import write_session
 from core.domain import DEFAULT_FOLLOWUP_CADENCE, STAGE_ORDER, FollowupKind, Role, Stage
 from core.models import (
@@ -1582,6 +1582,9 @@ def load_demo(engine: Engine, progress: Callable[[str], None] | None = None) -> 
         demo_credit.tell_credit_stories(
             session, physician_no=PHYSICIAN_STAFF_NO, head_username="head"
         )
+        say("commission: the sheets of the months before the latest …")
+        session.flush()
+        published = demo_commission.publish_earlier_sheets(session)
         counts = {
             "departments": len(plan.departments),
             "staff": len(plan.staff),
@@ -1592,6 +1595,7 @@ def load_demo(engine: Engine, progress: Callable[[str], None] | None = None) -> 
             "members": len(plan.members),
             "campaigns": len(plan.campaigns),
             "logins": len(user_id),
+            "sheets_published": len(published),
         }
         audit.record(
             session, actor=Actor.system(), action="demo.load", entity="database", detail=counts

@@ -225,6 +225,13 @@ def _money(value: Any) -> Decimal:
 # --- Card funnel --------------------------------------------------------------------------
 
 
+def employed_at(day) -> ColumnElement[bool]:
+    """Still on the staff at the end of `day` (a date or a column): never left, or left after
+    it. The one rule of who counts among a department's people in month M (day = end(M)): the
+    Card activation page's staff column, and the roster and team of core.services.staff."""
+    return or_(Staff.left_on.is_(None), Staff.left_on > day)
+
+
 def _card_conditions(last_day) -> dict[str, ColumnElement[bool]]:
     """SPEC §3 card states of a staff member as of `last_day` (a date or a column)."""
     issued = and_(
@@ -243,7 +250,7 @@ def _card_conditions(last_day) -> dict[str, ColumnElement[bool]]:
             or_(Staff.profile_completed_on.is_(None), Staff.profile_completed_on > last_day),
         ),
         "profile_complete": and_(activated, Staff.profile_completed_on <= last_day),
-        "employed": or_(Staff.left_on.is_(None), Staff.left_on > last_day),
+        "employed": employed_at(last_day),
     }
 
 
@@ -932,12 +939,62 @@ def revenue_by_member(
         session.exec(statement).mappings().all(),
         columns=["member_no", "name", "orders", "revenue"],
     )
+    return _pareto_shares(frame, "member_share")
+
+
+def _pareto_shares(frame: pd.DataFrame, count_share: str) -> pd.DataFrame:
+    """The 20/80 columns of a frame ranked by revenue (largest first): each row's share of
+    the revenue, the cumulative share, and the cumulative share of rows (`count_share`)."""
     frame["revenue"] = frame["revenue"].map(lambda value: float(_money(value))).astype(float)
     total = frame["revenue"].sum()
     frame["share"] = (frame["revenue"] / total).round(6) if total else 0.0
     frame["cumulative_share"] = (frame["revenue"].cumsum() / total).round(6) if total else 0.0
-    frame["member_share"] = (frame.index + 1) / len(frame) if len(frame) else 0.0
+    frame[count_share] = (frame.index + 1) / len(frame) if len(frame) else 0.0
     return frame
+
+
+def revenue_by_patient(
+    session: Session, *, actor: Actor, first_month: str, last_month: str
+) -> pd.DataFrame:
+    """Valid order revenue per patient (SPEC §10: an order's lead, else its member) over the
+    months, largest first, with the 20/80 shares of `revenue_by_member` (`patient_share` for
+    the cumulative share of patients). A department's orders name a lead far more often than
+    a member, so its 20/80 is read over patients. Orders naming neither are left out.
+    Columns: patient_ref (lead ref or member no.), name, orders, revenue, share,
+    cumulative_share, patient_share."""
+    import pandas as pd
+
+    scope = _figure_scope(actor)
+    first, _ = month_bounds(first_month)
+    _, last = month_bounds(last_month)
+    patient = patient_key(Order.lead_id, Order.member_id)
+    ref = func.coalesce(Lead.lead_ref, Member.member_no)
+    name = case((Order.lead_id.is_not(None), Lead.name), else_=Member.name)
+    revenue = func.sum(Order.amount)
+    statement = (
+        select(
+            ref.label("patient_ref"),
+            name.label("name"),
+            func.count(Order.id).label("orders"),
+            revenue.label("revenue"),
+        )
+        .select_from(Order)
+        .outerjoin(Lead, Lead.id == Order.lead_id)
+        .outerjoin(Member, Member.id == Order.member_id)
+        .where(
+            Order.status == OrderStatus.valid,
+            Order.created_on.between(first, last),
+            patient.is_not(None),
+        )
+        .group_by(patient, ref, name)
+        .order_by(revenue.desc(), ref)
+    )
+    statement = _where(statement, scope.owner(Order.staff_id))
+    frame = pd.DataFrame(
+        session.exec(statement).mappings().all(),
+        columns=["patient_ref", "name", "orders", "revenue"],
+    )
+    return _pareto_shares(frame, "patient_share")
 
 
 def top_member_count(paying_members: int, share: float = TOP_MEMBER_SHARE) -> int:
@@ -1291,21 +1348,40 @@ def _published_lines(session: Session, scope: _Scope, month: str) -> list[dict[s
     ]
 
 
+def _commission_scope(actor: Actor) -> _Scope:
+    """Whose lines the actor sees: a staff login their own, a department head their
+    department's, the office everyone's."""
+    require_role(actor, *COMMISSION_ROLES)
+    if actor.role == Role.staff:
+        return _Scope(staff_id=staff_scope(actor))
+    return _Scope(department_id=department_scope(actor))
+
+
 def _commission_lines(
     session: Session, actor: Actor, month: str, rules: Rules
 ) -> list[dict[str, Any]]:
-    require_role(actor, *COMMISSION_ROLES)
+    scope = _commission_scope(actor)
     month_bounds(month)
     published = is_published(session, month)
-    if actor.role == Role.staff:
-        if not published:
-            return []  # staff see their line once the sheet is published
-        scope = _Scope(staff_id=staff_scope(actor))
-    else:
-        scope = _Scope(department_id=department_scope(actor))
+    if actor.role == Role.staff and not published:
+        return []  # the sheet shows staff their line once published (see provisional_…)
     if published:
         return _published_lines(session, scope, month)
     return _computed_lines(session, scope, month, rules)
+
+
+def provisional_commission_lines(
+    session: Session, *, actor: Actor, month: str, rules: Rules
+) -> list[dict[str, Any]]:
+    """The lines `month`'s orders give so far, by the sheet's own rule (`_computed_lines`):
+    what publishing the month now would freeze, scoped like the sheet (a staff login sees
+    only their own line). Not final: orders may still change until the sheet is published."""
+    scope = _commission_scope(actor)
+    month_bounds(month)
+    return [
+        {key: value for key, value in line.items() if key != "staff_id"}
+        for line in _computed_lines(session, scope, month, rules)
+    ]
 
 
 def computed_commission_lines(

@@ -11,7 +11,7 @@ from core import metrics
 from core.config import get_settings
 from core.i18n import t
 from core.services.landing import Figure
-from core.ui import activation
+from core.ui import activation, head_view
 from core.ui.layout import page_setup
 from core.ui.text import show_chart
 from core.ui.widgets import download_buttons, figure_tiles, month_picker
@@ -30,7 +30,8 @@ threshold, now, before, trend, departments, heatmap, cohorts = activation.activa
     get_settings().database_url, user.actor, month, tuple(months)
 )
 
-# --- The month's funnel -------------------------------------------------------------------
+# --- The month's funnel (a head's on the department's own scale) ---------------------------
+keys = activation.funnel_keys(user.role)
 st.subheader(t("activation.funnel", lang, month=month))
 figure_tiles(
     [
@@ -40,39 +41,44 @@ figure_tiles(
             metrics.change_on_previous_month(now, before, key),
             label_values={"n": threshold} if key == "staff_active" else None,
         )
-        for key in activation.FUNNEL_KEYS
+        for key in keys
     ],
     lang,
-    per_row=6,
+    per_row=len(keys),
 )
 show_chart(
-    activation.funnel_bars(now, lang, threshold), key="activation_funnel_chart", width="stretch"
+    activation.funnel_bars(now, lang, threshold, keys),
+    key="activation_funnel_chart",
+    width="stretch",
 )
 
 # --- Month by month -----------------------------------------------------------------------
 st.subheader(t("activation.trend", lang))
 show_chart(
-    activation.trend_lines(trend, lang, threshold), key="activation_trend_chart", width="stretch"
-)
-
-# --- Departments --------------------------------------------------------------------------
-st.subheader(t("activation.departments", lang, month=month))
-table, rates = activation.department_frame(departments, lang, threshold)
-shown, rate_columns = activation.department_view(table, rates, lang)
-st.dataframe(
-    shown,
-    hide_index=True,
+    activation.trend_lines(trend, lang, threshold, keys),
+    key="activation_trend_chart",
     width="stretch",
-    key="activation_department_table",
-    column_config=rate_columns,
 )
-download_buttons(table, name=f"card-activation-{month}", key="activation_download", user=user)
 
-# --- Usage heatmap ------------------------------------------------------------------------
-st.subheader(t("activation.heatmap", lang))
-usage = activation.usage_heatmap(heatmap, lang)
-if usage is not None:
-    show_chart(usage, key="activation_heatmap_chart", width="stretch")
+# --- Departments and usage (a head: theirs against the hospital, others unnamed) ----------
+if head_view.is_head(user):
+    head_view.activation_sections(user, months, month)
+else:
+    st.subheader(t("activation.departments", lang, month=month))
+    table, rates = activation.department_frame(departments, lang, threshold)
+    shown, rate_columns = activation.department_view(table, rates, lang)
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        key="activation_department_table",
+        column_config=rate_columns,
+    )
+    download_buttons(table, name=f"card-activation-{month}", key="activation_download", user=user)
+    st.subheader(t("activation.heatmap", lang))
+    usage = activation.usage_heatmap(heatmap, lang)
+    if usage is not None:
+        show_chart(usage, key="activation_heatmap_chart", width="stretch")
 
 # --- Cohorts ------------------------------------------------------------------------------
 st.subheader(t("activation.cohorts", lang))

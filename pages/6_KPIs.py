@@ -8,7 +8,7 @@ same page limited to their department. Executives read it; nothing here changes 
 import streamlit as st
 
 from core.i18n import t
-from core.ui import kpis, referrals
+from core.ui import head_view, kpis, referrals
 from core.ui.layout import page_setup
 from core.ui.text import plain
 from core.ui.widgets import month_picker
@@ -38,10 +38,13 @@ with overview:
 with trends:
     kpis.trends_tab(user, figures, months[0], month)
 with compare:
-    kpis.departments_tab(user, figures, month)
+    if head_view.is_head(user):  # their department against the hospital, others unnamed
+        head_view.departments_tab(user, month)
+    else:
+        kpis.departments_tab(user, figures, month)
 with boards:
     kpis.leaderboards_tab(user, months, month)
 with pareto:
-    kpis.pareto_tab(user, months, month)
+    (head_view.pareto_tab if head_view.is_head(user) else kpis.pareto_tab)(user, months, month)
 with returns:
     referrals.kpi_tab(user, month, months[0])

@@ -4,7 +4,8 @@ corrections booked as audited adjustment lines in a later month.
 The sheet is core.metrics' (computed from the month's valid orders until it is published, frozen
 afterwards). Who sees what: an administrator all lines and the actions; an executive all lines,
 read-only; a department head their department's lines; a staff member their own line of
-published sheets only.
+published sheets, and, for a month not published yet, a provisional figure (not final) beside
+the published months (core/ui/commission_staff.py).
 """
 
 import streamlit as st
@@ -17,7 +18,7 @@ from core.services import commission as commission_service
 from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.landing import Figure
-from core.ui import charts
+from core.ui import charts, commission_staff
 from core.ui.actions import save, show_flash
 from core.ui.layout import page_setup
 from core.ui.text import plain
@@ -77,7 +78,7 @@ if status["published"]:
         + t("metrics.published_frozen", lang)
     )
 elif user.role == Role.staff:
-    st.info(t("commission.staff_wait", lang, month=month))
+    commission_staff.provisional_beside_history(user, month)
     st.stop()
 elif status["month_over"]:
     st.warning(t("commission.status_open", lang, month=month))
@@ -142,6 +143,9 @@ if len(adjustments):
         what=f"commission_adjustments:{month}",
         column_config={adjustment_headers["amount"]: charts.money_column()},
     )
+
+if user.role == Role.staff:
+    commission_staff.history(user)
 
 # --- Administrator: publish, then correct -------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from core import audit, metrics
@@ -310,3 +310,98 @@ def publish_commission(session: Session, *, actor: Actor, month: str) -> list[di
     )
     session.flush()
     return [{k: v for k, v in line.items() if k != "staff_id"} for line in lines]
+
+
+# --- A staff member's view: the month so far, and the published months -------------------
+
+HISTORY_COLUMNS = [
+    "month",
+    "valid_appointments",
+    "commissionable_amount",
+    "commission",
+    "adjustments",
+    "payout",
+]
+
+
+def provisional_commission(session: Session, *, actor: Actor, month: str) -> dict[str, Any]:
+    """The actor's commission of `month` so far, computed from its orders by the sheet's rule
+    (`metrics.provisional_commission_lines`): valid appointments, commissionable amount and
+    commission summed over the lines the actor may see (a staff login: their own line only),
+    whether the sheet is published (then the provisional figure is not needed: the frozen
+    line is the figure) and whether the month is over. Not final until published."""
+    lines = metrics.provisional_commission_lines(
+        session, actor=actor, month=month, rules=metric_rules(session)
+    )
+    _, last = metrics.month_bounds(month)
+    return {
+        "month": month,
+        "published": metrics.is_published(session, month),
+        "month_over": last < hospital_today(session),
+        "lines": len(lines),
+        "valid_appointments": sum(line["valid_appointments"] for line in lines),
+        "commissionable_amount": sum(
+            (line["commissionable_amount"] for line in lines), Decimal("0.00")
+        ),
+        "commission": sum((line["commission"] for line in lines), Decimal("0.00")),
+    }
+
+
+def published_history(session: Session, *, actor: Actor) -> pd.DataFrame:
+    """Every published month, newest first, with the actor's frozen figures (a staff login:
+    their own line, ¥0.00 in a month they had none; a head: their department's; the office:
+    the hospital's): valid appointments, commissionable amount, commission, the adjustments
+    booked in the month and the payout. One GROUP BY over the frozen lines."""
+    require_role(actor, *metrics.COMMISSION_ROLES)
+    staff_id = staff_scope(actor)
+    department_id = department_scope(actor) if staff_id is None else None
+    months = [
+        str(month)
+        for month in session.exec(
+            select(CommissionSheet.month)
+            .where(CommissionSheet.published_at.is_not(None))
+            .order_by(CommissionSheet.month.desc())
+        ).scalars()
+    ]
+    if not months:
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    regular = CommissionLine.is_adjustment.is_(False)
+
+    def total(column, where) -> Any:
+        return func.coalesce(func.sum(case((where, column), else_=0)), 0)
+
+    statement = (
+        select(
+            CommissionLine.month,
+            total(CommissionLine.valid_appointments, regular).label("valid_appointments"),
+            total(CommissionLine.commissionable_amount, regular).label("commissionable_amount"),
+            total(CommissionLine.commission, regular).label("commission"),
+            total(CommissionLine.commission, ~regular).label("adjustments"),
+        )
+        .join(Staff, Staff.id == CommissionLine.staff_id)
+        .where(CommissionLine.month.in_(months))
+        .group_by(CommissionLine.month)
+    )
+    if staff_id is not None:
+        statement = statement.where(Staff.id == staff_id)
+    elif department_id is not None:
+        statement = statement.where(Staff.department_id == department_id)
+    found = {row["month"]: row for row in session.exec(statement).mappings().all()}
+    rows = []
+    for month in months:
+        row = found.get(month, {})
+        commission = Decimal(str(row.get("commission", 0))).quantize(CENT)
+        adjustments = Decimal(str(row.get("adjustments", 0))).quantize(CENT)
+        rows.append(
+            {
+                "month": month,
+                "valid_appointments": int(row.get("valid_appointments", 0)),
+                "commissionable_amount": float(
+                    Decimal(str(row.get("commissionable_amount", 0))).quantize(CENT)
+                ),
+                "commission": float(commission),
+                "adjustments": float(adjustments),
+                "payout": float(commission + adjustments),
+            }
+        )
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)

@@ -243,7 +243,9 @@ def staff_roster(
     their latest activity on or before end(M); `using`: an activity record dated in M;
     `active`: a card issued as of end(M) and at least the active-staff threshold of leads
     (SPEC §3's `staff_active`, per person). A department head sees their department, a staff
-    login themself. Staff who left before M began only with `include_left`.
+    login themself. Staff who left on or before end(M) only with `include_left`: by default
+    the roster holds the people the Card activation page counts (`metrics.employed_at`);
+    `leavers` lists those who left during M.
     """
     scope_department, scope_staff = _roster_scope(actor, department_id)
     first, last = metrics.month_bounds(month)
@@ -319,8 +321,8 @@ def staff_roster(
         statement = statement.where(Staff.id == scope_staff)
     elif scope_department is not None:
         statement = statement.where(Staff.department_id == scope_department)
-    if not include_left:  # people who left during the month are still in it
-        statement = statement.where(or_(Staff.left_on.is_(None), Staff.left_on >= first))
+    if not include_left:  # the people Card activation counts (one rule: metrics.employed_at)
+        statement = statement.where(metrics.employed_at(last))
     if search and search.strip():
         pattern = f"%{search.strip()}%"
         statement = statement.where(
@@ -369,6 +371,28 @@ def team_table(
     for column in ("rank_leads", "rank_valid_orders"):
         frame[column] = frame[column].fillna(0).astype(int)
     return frame.sort_values(["department", "rank_leads", "staff_no"]).reset_index(drop=True)
+
+
+def leavers(session: Session, *, actor: Actor, month: str) -> pd.DataFrame:
+    """The people in reach who left during `month` (so are not counted in it, see
+    `staff_roster`): staff_no, name, department, left_on — for a note beside the team."""
+    scope_department, scope_staff = _roster_scope(actor, None)
+    first, last = metrics.month_bounds(month)
+    statement = (
+        select(Staff.staff_no, Staff.name, Department.name.label("department"), Staff.left_on)
+        .join(Department, Department.id == Staff.department_id)
+        .where(Staff.left_on.between(first, last))
+        .order_by(Staff.left_on, Staff.staff_no)
+    )
+    if scope_staff is not None:
+        statement = statement.where(Staff.id == scope_staff)
+    elif scope_department is not None:
+        statement = statement.where(Staff.department_id == scope_department)
+    frame = pd.DataFrame(
+        session.exec(statement).all(), columns=["staff_no", "name", "department", "left_on"]
+    )
+    frame["left_on"] = frame["left_on"].map(as_date)
+    return frame
 
 
 # --- Follow-up list -----------------------------------------------------------------------
@@ -832,3 +856,31 @@ def usage_heatmap(session: Session, *, actor: Actor, months: list[str]) -> pd.Da
     wide = wide.reset_index().drop(columns="department_code")
     wide.columns.name = None
     return wide
+
+
+def usage_by_person(session: Session, *, actor: Actor, months: list[str]) -> pd.DataFrame:
+    """Person × month: the days with at least one activity record, for the people of the
+    roster of the last month (a department head's view of usage, where a department × month
+    grid would be one row). Columns: staff_no, name, one per month (0 where none)."""
+    if not months:
+        return pd.DataFrame(columns=["staff_no", "name"])
+    people = staff_roster(session, actor=actor, month=months[-1])[["staff_id", "staff_no", "name"]]
+    table = months_table(months)
+    statement = (
+        select(
+            StaffActivity.staff_id,
+            table.c.month,
+            func.count(func.distinct(StaffActivity.date)).label("days"),
+        )
+        .select_from(table)
+        .join(StaffActivity, StaffActivity.date.between(table.c.first_day, table.c.last_day))
+        .where(StaffActivity.staff_id.in_([int(i) for i in people["staff_id"]]))
+        .group_by(StaffActivity.staff_id, table.c.month)
+    )
+    days = pd.DataFrame(session.exec(statement).all(), columns=["staff_id", "month", "days"])
+    wide = days.pivot(index="staff_id", columns="month", values="days").reindex(columns=months)
+    frame = people.merge(wide, left_on="staff_id", right_index=True, how="left")
+    frame[months] = frame[months].fillna(0).astype(int)
+    frame = frame.sort_values(["staff_no"]).drop(columns="staff_id").reset_index(drop=True)
+    frame.columns.name = None
+    return frame

@@ -13,6 +13,7 @@ import streamlit as st
 
 from core import metrics
 from core.db import read_session
+from core.domain import Role
 from core.i18n import t
 from core.permissions import Actor
 from core.services import settings as settings_service
@@ -85,20 +86,30 @@ def activation_figures(database_url: str, actor: Actor, month: str, months: tupl
     return threshold, now, before, trend, departments, heatmap, cohorts
 
 
+def funnel_keys(role) -> tuple[str, ...]:
+    """The funnel's figures for a role: a department head's leave out the hospital's card
+    licences (bought for the whole hospital, they would squash the department's scale)."""
+    if role == Role.dept_head:
+        return tuple(key for key in FUNNEL_KEYS if key != "licences")
+    return FUNNEL_KEYS
+
+
 def figure_label(key: str, lang: str, threshold: int) -> str:
     return t(f"metric.{key}", lang, n=threshold)
 
 
-def funnel_bars(now: dict, lang: str, threshold: int) -> go.Figure:
+def funnel_bars(
+    now: dict, lang: str, threshold: int, keys: Sequence[str] = FUNNEL_KEYS
+) -> go.Figure:
     """The month's funnel: one horizontal bar per figure, top to bottom."""
     figure = go.Figure(
         go.Bar(
-            x=[now[key] for key in FUNNEL_KEYS],
-            y=[figure_label(key, lang, threshold) for key in FUNNEL_KEYS],
+            x=[now[key] for key in keys],
+            y=[figure_label(key, lang, threshold) for key in keys],
             orientation="h",
-            text=[f"{now[key]:,}" for key in FUNNEL_KEYS],
+            text=[f"{now[key]:,}" for key in keys],
             textposition="auto",
-            marker_color=[COLOURS[key] for key in FUNNEL_KEYS],
+            marker_color=[COLOURS[key] for key in keys],
         )
     )
     figure.update_layout(
@@ -110,9 +121,11 @@ def funnel_bars(now: dict, lang: str, threshold: int) -> go.Figure:
     return figure
 
 
-def trend_lines(trend: pd.DataFrame, lang: str, threshold: int) -> go.Figure:
+def trend_lines(
+    trend: pd.DataFrame, lang: str, threshold: int, keys: Sequence[str] = FUNNEL_KEYS
+) -> go.Figure:
     """Each funnel figure month by month."""
-    long = trend.melt(id_vars="month", value_vars=list(FUNNEL_KEYS), var_name="figure")
+    long = trend.melt(id_vars="month", value_vars=list(keys), var_name="figure")
     long["figure"] = long["figure"].map(lambda key: figure_label(key, lang, threshold))
     figure = px.line(
         long,
@@ -120,7 +133,7 @@ def trend_lines(trend: pd.DataFrame, lang: str, threshold: int) -> go.Figure:
         y="value",
         color="figure",
         markers=True,
-        color_discrete_sequence=[COLOURS[key] for key in FUNNEL_KEYS],
+        color_discrete_sequence=[COLOURS[key] for key in keys],
         labels={"month": t("app.month", lang), "value": t("activation.count", lang), "figure": ""},
     )
     figure.update_layout(height=340, margin=MARGIN)

@@ -46,6 +46,7 @@ from core.models import (
 from core.permissions import Actor
 from core.services import (
     audit_log,
+    benchmark,
     campaigns,
     commission,
     consent,
@@ -913,6 +914,7 @@ SERVICE_MODULES = {
     "ownership": ownership,
     "followups": followups,
     "referrals": referrals,
+    "benchmark": benchmark,
 }
 # Public functions taking an acting user that only read (or preview without writing).
 READS = {
@@ -931,7 +933,7 @@ READS = {
     "content": "can_read list_pieces search_scripts script_conditions library_departments "
     "channel_choices get_piece shares_by",
     "staff": "departments staff_titles staff_choices staff_roster team_table follow_up_list "
-    "card_cohorts usage_heatmap",
+    "card_cohorts usage_heatmap leavers usage_by_person card_action_candidates",
     "offboarding": "preview_offboarding preview_reassign owned_records",
     "table_admin": "list_tables table_spec fk_choices fetch_rows export_rows references_to "
     "removal_mode",
@@ -940,12 +942,13 @@ READS = {
     "settings": "",
     "users": "list_users",
     "commission": "commission_rules commission_months sheet_status commission_adjustments "
-    "commission_totals publishable",
+    "commission_totals publishable provisional_commission published_history",
     "consent": "consent_status outreach_list",
     "metrics": "card_funnel leads_by_stage month_kpis kpi_trend department_table "
     "department_comparison leaderboard revenue_by_member lead_score member_status "
     "member_table commission_sheet commission_table stage_funnel_by_department "
-    "computed_commission_lines check_lead_visible return_trend returns_by_department",
+    "computed_commission_lines check_lead_visible return_trend returns_by_department "
+    "provisional_commission_lines revenue_by_patient",
     "landing": "landing_figures",
     "importer": "",
     "ownership": "pool lapsing_soon lead_credit touches disputes duplicate_candidates "
@@ -953,6 +956,7 @@ READS = {
     "followups": "my_day team_by_person on_time_by_week lead_followups cadence_change_preview "
     "check_can_follow_up",  # and the access check, which writes nothing
     "referrals": "referral_tree referred_count referral_leaderboard patients_brought recall_list",
+    "benchmark": "department_benchmark",
 }
 
 

@@ -140,11 +140,14 @@ def test_commission_sheet_reads_in_both_languages(sized_page, app_server, artifa
 
 
 def test_a_staff_member_sees_no_sheet_before_it_is_published(page, app_server, artifacts_dir):
-    """陈伟 signs in and opens Commission: August 2019 is not published, so a note and no
-    table; switching to Chinese says the same in Chinese."""
+    """陈伟 signs in and opens Commission: August 2019 is not published, so no sheet line but
+    his provisional figure, marked as not final, beside his published months (one table:
+    the history); switching to Chinese says the same in Chinese (issue 19)."""
     sign_in(page, app_server.url, "staff", path="Commission")
-    page.get_by_text("The commission sheet of 2019-08 is not published yet.").wait_for()
-    assert page.locator("[data-testid='stDataFrame']").count() == 0
+    page.get_by_text("Provisional — so far this month, not final").wait_for()
+    note = "The sheet of 2019-08 is not published yet; the published figure is final."
+    page.get_by_text(note).wait_for()
+    assert page.locator("[data-testid='stDataFrame']").count() == 1  # the published months
     _to_chinese(page)
-    page.get_by_text("2019-08 的佣金表尚未发布,发布后将在此显示您的佣金。").wait_for()
+    page.get_by_text("暂估——本月至今，非最终").wait_for()
     _shoot(page, artifacts_dir, "commission-staff-zh-1366.png")

@@ -76,23 +76,24 @@ def test_the_office_reviews_the_sheet_with_the_rules_and_totals(demo_app):
 
 
 def test_publishing_needs_the_review_tick_then_freezes_the_sheet(demo_app):
-    """The administrator ticks "reviewed" and publishes July 2019; the page then says who
-    published it, the publish controls are gone and the database holds the frozen sheet."""
+    """The administrator ticks "reviewed" and publishes August 2019 (the demo's latest month,
+    the one it leaves open); the page then says who published it, the publish controls are
+    gone and the database holds the frozen sheet."""
     at = open_page(PAGE, username="admin")
-    at.selectbox(key="commission_month").set_value("2019-07").run()
+    at.selectbox(key="commission_month").set_value("2019-08").run()
     assert at.button(key="commission_publish").disabled
-    at.checkbox(key="commission_reviewed_2019-07").check().run()
+    at.checkbox(key="commission_reviewed_2019-08").check().run()
     assert not at.button(key="commission_publish").disabled
     at.button(key="commission_publish").click().run()
     assert not at.exception
     with read_session() as session:
-        assert metrics.is_published(session, "2019-07")
+        assert metrics.is_published(session, "2019-08")
         count = len(
             metrics.commission_sheet(
-                session, rules=metric_rules(session), actor=actor("admin"), month="2019-07"
+                session, rules=metric_rules(session), actor=actor("admin"), month="2019-08"
             )
         )
-    assert f"The sheet of 2019-07 is published ({count} lines) and frozen." in messages(
+    assert f"The sheet of 2019-08 is published ({count} lines) and frozen." in messages(
         at, "success"
     )
     assert any(text.startswith("Published on ") and " by admin." in text
@@ -101,10 +102,11 @@ def test_publishing_needs_the_review_tick_then_freezes_the_sheet(demo_app):
 
 
 def test_a_published_sheet_does_not_change_when_an_order_is_cancelled_later(demo_app):
-    """July 2019 is published; afterwards one of 陈伟's valid July appointments is cancelled.
-    The published July line still reads 16 appointments; the live August sheet is unaffected."""
-    publish("2019-07")
+    """July 2019 is published (the demo publishes every month before its latest); afterwards
+    one of 陈伟's valid July appointments is cancelled. The published July line still reads 16
+    appointments; the live August sheet is unaffected."""
     with read_session() as session:
+        assert metrics.is_published(session, "2019-07")
         before = metrics.commission_sheet(
             session, rules=metric_rules(session), actor=actor("admin"), month="2019-07"
         )
@@ -136,17 +138,14 @@ def test_a_published_sheet_does_not_change_when_an_order_is_cancelled_later(demo
 
 
 def test_a_staff_member_sees_only_their_own_line_once_published(demo_app):
-    """陈伟 (login `staff`) opens Commission: July 2019 is not published, so nothing but a
-    note; after the office publishes it, exactly one line — his own."""
+    """陈伟 (login `staff`) opens Commission: August 2019 is not published, so no sheet line,
+    only his provisional figure beside the published months; July (published) shows exactly
+    one line — his own."""
     at = open_page(PAGE, username="staff")
-    at.selectbox(key="commission_month").set_value("2019-07").run()
+    assert at.selectbox(key="commission_month").value == "2019-08"
     assert not at.exception
-    assert not at.dataframe
-    assert (
-        "The commission sheet of 2019-07 is not published yet. Your line appears here once it is."
-        in messages(at, "info")
-    )
-    publish("2019-07")
+    assert [metric.label for metric in at.metric] == ["Provisional — so far this month, not final"]
+    assert [frame.value.columns[0] for frame in at.dataframe] == ["Month"]  # the history only
     at = open_page(PAGE, username="staff")
     at.selectbox(key="commission_month").set_value("2019-07").run()
     assert not at.exception
@@ -182,9 +181,8 @@ def test_a_department_head_sees_their_department_and_an_executive_reads_everythi
 
 
 def test_the_office_corrects_a_published_sheet_with_an_adjustment_next_month(demo_app):
-    """After publishing July, the administrator books −¥10.00 for 陈伟 with a reason: July's
+    """July is published (by the demo); the administrator books −¥10.00 for 陈伟 with a reason: July's
     sheet stays as it was, August lists the adjustment and its payout includes it."""
-    publish("2019-07")
     with read_session() as session:
         july = metrics.commission_sheet(
             session, rules=metric_rules(session), actor=actor("admin"), month="2019-07"
@@ -229,7 +227,6 @@ def test_the_office_corrects_a_published_sheet_with_an_adjustment_next_month(dem
 def test_a_correction_without_a_reason_is_refused_in_chinese(demo_app):
     """The administrator, reading in Chinese, forgets the reason: a Chinese error, nothing
     booked."""
-    publish("2019-07")
     with read_session() as session:
         chen_id = session.exec(select(Staff.id).where(Staff.staff_no == "S0066")).one()
     at = open_page(PAGE, username="admin", lang="zh")

@@ -11,6 +11,7 @@ from core.i18n import t
 from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.landing import Figure
+from core.ui.head_view import leavers_note
 from core.ui.staff.common import (
     ROSTER_SHOWN,
     TEAM_SHOWN,
@@ -152,6 +153,7 @@ def team_tab(view: StaffView) -> None:
         per_row=5,
     )
     st.caption(t("staff.count", lang, n=f"{len(team):,}"))
+    leavers_note(view.user, view.month)  # counted as Card activation counts them
     _table(view, team, TEAM_SHOWN, name="team", key="staff_team_download")
 
 
