@@ -73,6 +73,7 @@ else:
         width="stretch",
         key="activation_department_table",
         column_config=rate_columns,
+        placeholder="—",
     )
     download_buttons(table, name=f"card-activation-{month}", key="activation_download", user=user)
     st.subheader(t("activation.heatmap", lang))

@@ -503,6 +503,7 @@ def _score_section(detail: dict, lang: str) -> None:
         hide_index=True,
         width="stretch",
         key="detail_score_interactions",
+        placeholder="—",
     )
     gaps = breakdown["gaps"]
     st.caption(t("board.score.gaps", lang, decay=breakdown["decay"]))
@@ -522,6 +523,7 @@ def _score_section(detail: dict, lang: str) -> None:
             hide_index=True,
             width="stretch",
             key="detail_score_gaps",
+            placeholder="—",
         )
 
 
@@ -542,11 +544,14 @@ def _timeline_section(detail: dict, lang: str) -> None:
             hide_index=True,
             width="stretch",
             key="detail_timeline",
+            placeholder="—",
         )
     handoffs = detail["handoffs"]
     if not handoffs.empty:
         st.caption(t("board.section.handoffs", lang))
-        st.dataframe(handoff_table(handoffs, lang), hide_index=True, width="stretch")
+        st.dataframe(
+            handoff_table(handoffs, lang), hide_index=True, width="stretch", placeholder="—"
+        )
 
 
 def handoff_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:

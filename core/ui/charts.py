@@ -243,6 +243,7 @@ def table_section(
         height=height,
         key=f"{key}_table",
         column_config=config,
+        placeholder="—",
     )
     formats = {
         column: (spec or {}).get("type_config", {}).get("format")

@@ -178,6 +178,7 @@ def content_section(view: LibraryView) -> None:
         ),
         hide_index=True,
         key="lib_content_table",
+        placeholder="—",
     )
     if view.can_write:
         piece_editor(view, ContentKind.content, pieces, departments)

@@ -158,7 +158,11 @@ def lapsing_section(user, *, as_of: dt.date) -> None:
     if user.role != Role.staff:
         columns["owner"] = "credit.col.owner"
     st.dataframe(
-        _table(frame, columns, lang), hide_index=True, width="stretch", key="credit_lapsing"
+        _table(frame, columns, lang),
+        hide_index=True,
+        width="stretch",
+        key="credit_lapsing",
+        placeholder="—",
     )
 
 
@@ -199,8 +203,7 @@ def pool_section(user, *, owners: list[tuple[int, str]], as_of: dt.date) -> None
                "owner": "credit.col.owner", "protected_until": "credit.col.protected_until"}  # fmt: skip
     st.dataframe(
         _table(frame, columns, lang), hide_index=True, width="stretch", height=260,
-        key="credit_pool",
-    )  # fmt: skip
+        key="credit_pool", placeholder="—")  # fmt: skip
     rows = {int(row.lead_id): row for row in frame.itertuples()}
     lead_id = st.selectbox(
         t("credit.ui.pool.pick", lang),
@@ -267,7 +270,14 @@ def merge_section(user, *, as_of: dt.date) -> None:
             "same": t("credit.ui.merge.same", lang),
         }
     )
-    st.dataframe(fields, hide_index=True, width="stretch", height=300, key="credit_merge_fields")
+    st.dataframe(
+        fields,
+        hide_index=True,
+        width="stretch",
+        height=300,
+        key="credit_merge_fields",
+        placeholder="—",
+    )
     st.caption(t("credit.ui.merge.moves", lang, **preview["moves"]))
     reason = st.text_input(t("credit.ui.merge.reason", lang), key="credit_merge_reason",
                            max_chars=500)  # fmt: skip
@@ -308,7 +318,11 @@ def disputes_section(user, *, as_of: dt.date) -> None:
         columns = {"touched_on": "credit.col.on", "lead_ref": "credit.col.lead",
                    "holder": "credit.col.holder", "alias": "credit.col.alias"}  # fmt: skip
         st.dataframe(
-            _table(mine, columns, lang), hide_index=True, width="stretch", key="credit_touches"
+            _table(mine, columns, lang),
+            hide_index=True,
+            width="stretch",
+            key="credit_touches",
+            placeholder="—",
         )
         open_touches = mine[mine["dispute_id"].isna()]
         rows = {int(r.touch_id): r for r in open_touches.itertuples()}
@@ -351,7 +365,11 @@ def disputes_section(user, *, as_of: dt.date) -> None:
                "note": "credit.col.note", "ruled_on": "credit.col.ruled_on",
                "ruling_note": "credit.col.ruling_note"}  # fmt: skip
     st.dataframe(
-        _table(cases, columns, lang), hide_index=True, width="stretch", key="credit_disputes"
+        _table(cases, columns, lang),
+        hide_index=True,
+        width="stretch",
+        key="credit_disputes",
+        placeholder="—",
     )
 
 
@@ -441,7 +459,11 @@ def ownership_section(user, lead_id: int, *, as_of: dt.date) -> None:
                    "how": "credit.col.how", "reason": "credit.col.reason"}  # fmt: skip
         st.caption(t("credit.ui.history.title", lang))
         st.dataframe(
-            _table(frame, columns, lang), hide_index=True, width="stretch", key="credit_history"
+            _table(frame, columns, lang),
+            hide_index=True,
+            width="stretch",
+            key="credit_history",
+            placeholder="—",
         )
     else:
         st.caption(t("credit.ui.history.empty", lang))
@@ -463,5 +485,9 @@ def ownership_section(user, lead_id: int, *, as_of: dt.date) -> None:
                    "dispute_status": "credit.col.status"}  # fmt: skip
         st.caption(t("credit.ui.touches.title", lang))
         st.dataframe(
-            _table(touched, columns, lang), hide_index=True, width="stretch", key="credit_touched"
+            _table(touched, columns, lang),
+            hide_index=True,
+            width="stretch",
+            key="credit_touched",
+            placeholder="—",
         )

@@ -338,7 +338,7 @@ def _team(user) -> None:
         columns={c: t(f"myday.team.{c}", lang) for c in team.columns if c != "staff_no"}
         | {"staff_no": t("myday.team.staff_no", lang)}
     )
-    st.dataframe(shown, hide_index=True, width="stretch", key="myday_team_table")
+    st.dataframe(shown, hide_index=True, width="stretch", key="myday_team_table", placeholder="—")
     st.subheader(t("myday.trend.title", lang))
     if not trend["due"].sum():
         st.caption(t("myday.trend.empty", lang))
@@ -433,6 +433,7 @@ def cadence_settings(user) -> None:
         shown.rename(columns={c: t(f"followups.cadence.{c}", lang) for c in shown.columns}),
         hide_index=True,
         key="cadence_preview",
+        placeholder="—",
     )
     if st.button(t("app.save", lang), key="cadence_save", type="primary"):
         run_write(

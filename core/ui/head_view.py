@@ -201,6 +201,7 @@ def comparison(user: CurrentUser, month: str, measures: tuple[str, ...], *, key:
         hide_index=True,
         width="stretch",
         key=f"{key}_table",
+        placeholder="—",
     )
     show_chart(spread_strips(result, lang), key=f"{key}_chart", width="stretch")
 

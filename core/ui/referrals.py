@@ -158,7 +158,7 @@ def kpi_tab(user, month: str, first_month: str) -> None:
         shown = shown.assign(return_rate=shown["return_rate"].map(_percent))
         shown = shown.sort_values(["patients", "department"], ascending=[False, True])
         st.dataframe(shown.rename(columns=_headers(lang)), hide_index=True,
-                     key="referrals_departments")  # fmt: skip
+                     key="referrals_departments", placeholder="—")  # fmt: skip
     with right:
         st.markdown(f"**{t('referrals.share_title', lang)}**")
         share = charts.lines(
@@ -191,7 +191,7 @@ def leaderboard_section(user, month: str) -> None:
                 st.info(t("referrals.leaderboard_empty", lang))
                 continue
             st.dataframe(board.rename(columns=_headers(lang)), hide_index=True,
-                         key=f"referrals_board_{period}")  # fmt: skip
+                         key=f"referrals_board_{period}", placeholder="—")  # fmt: skip
 
 
 # --- recall list ----------------------------------------------------------------------------

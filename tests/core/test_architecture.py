@@ -254,3 +254,21 @@ def test_pages_and_ui_helpers_write_only_through_the_one_save_path():
         and (calls := _write_sessions(path))
     }
     assert offenders == {}
+
+
+def test_every_table_shows_a_dash_for_a_missing_value():
+    """Streamlit draws a missing cell as a grey "None" unless told otherwise; a department
+    without cards would read "None" where its rate cannot be computed. Every st.dataframe and
+    st.data_editor passes `placeholder` (the project's dash)."""
+    paths = [*(ROOT / "core" / "ui").rglob("*.py"), *(ROOT / "pages").glob("*.py")]
+    missing = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("dataframe", "data_editor")
+                and not any(k.arg in ("placeholder", None) for k in node.keywords)
+            ):
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert missing == []

@@ -255,6 +255,7 @@ def tab(user: CurrentUser) -> None:
             ),
             t("audit_admin.col_detail", lang): st.column_config.TextColumn(width="large"),
         },
+        placeholder="—",
     )
     export_key = "audit_export"
     prepared = st.session_state.get(export_key)

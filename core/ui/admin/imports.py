@@ -243,6 +243,7 @@ def _rejected_report(rejected, lang: str) -> None:
         column_config={
             t("import_admin.col_problems", lang): st.column_config.TextColumn(width="large")
         },
+        placeholder="—",
     )
     if bad > len(frame):
         st.caption(t("import_admin.more_rows", lang, shown=len(frame), bad=f"{bad:,}"))

@@ -178,7 +178,7 @@ def _show_scoring_preview(preview: dict[str, Any], lang: str) -> None:
             t("settings_admin.col_after", lang): preview["qualified_after"],
         }
     )
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, placeholder="—")
     if preview["moves"]:
         st.caption(
             " · ".join(

@@ -117,6 +117,7 @@ def cell_table(errors: list[ta.CellError], lang: str) -> None:
         ),
         hide_index=True,
         width="stretch",
+        placeholder="—",
     )
 
 

@@ -334,6 +334,7 @@ def table_editor(
             num_rows="fixed",
             width="stretch",
             disabled=[c.name for c in spec.columns if not c.editable],
+            placeholder="—",
         )
         save, discard, _ = st.columns([1, 1, 6])
         if save.button(t("app.save", lang), key=f"{key}_save", type="primary"):
@@ -343,7 +344,11 @@ def table_editor(
             st.rerun()
     else:
         st.dataframe(
-            shown_cells(spec, frame, lang), column_config=config, hide_index=True, width="stretch"
+            shown_cells(spec, frame, lang),
+            column_config=config,
+            hide_index=True,
+            width="stretch",
+            placeholder="—",
         )
 
     if editing and spec.can_add:
@@ -431,7 +436,7 @@ def _add_section(user: CurrentUser, spec: ta.TableSpec, fk_options, key: str) ->
             if v not in (None, "")
         }
         st.warning(t("table_admin.confirm_add", lang, table=ta.table_title(spec.name, lang)))
-        st.dataframe(pd.DataFrame([shown]), hide_index=True)
+        st.dataframe(pd.DataFrame([shown]), hide_index=True, placeholder="—")
         yes, no = st.columns(2)
         if yes.button(t("app.confirm", lang), key=f"{key}_add_confirm", type="primary"):
             refused: list[ta.CellError] = []

@@ -235,4 +235,5 @@ def _channel_load(view: CampaignsView, load: pd.DataFrame, overlaps: pd.DataFram
             ),
             hide_index=True,
             key="cal_overlaps",
+            placeholder="—",
         )

@@ -86,6 +86,7 @@ def campaigns_tab(view: CampaignsView) -> None:
         column_config={
             t("campaigns.field.budget", lang): st.column_config.NumberColumn(format="yen"),
         },
+        placeholder="—",
     )
     download_buttons(table, name="campaigns", key="camp_download", user=view.user)
 

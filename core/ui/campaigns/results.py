@@ -185,6 +185,6 @@ def results_tab(view: CampaignsView) -> None:
     right.plotly_chart(return_bars(chart, lang, height), key="res_return", width="stretch")
 
     table, config = results_table(view, results)
-    st.dataframe(table, hide_index=True, column_config=config, key="res_table")
+    st.dataframe(table, hide_index=True, column_config=config, key="res_table", placeholder="—")
     st.caption(t("campaigns.results_note", lang))
     download_buttons(table, name="campaign-results", key="res_download", user=view.user)

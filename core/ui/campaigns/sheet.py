@@ -59,6 +59,7 @@ def sheet_tab(view: CampaignsView) -> None:
                 hide_index=True,
                 height=min(400, 36 * len(late) + 40),
                 key="sheet_overdue",
+                placeholder="—",
             )
     campaign_ids, campaign_label = view.campaigns
     chosen = st.selectbox(
@@ -77,7 +78,10 @@ def sheet_tab(view: CampaignsView) -> None:
         st.info(t("campaigns.no_tasks", lang))
     else:
         st.dataframe(
-            task_table(view, tasks, with_campaign=False), hide_index=True, key="sheet_table"
+            task_table(view, tasks, with_campaign=False),
+            hide_index=True,
+            key="sheet_table",
+            placeholder="—",
         )
         download_buttons(
             tasks.drop(columns=["id", "campaign_id", "responsible_staff_id"]),

@@ -65,6 +65,7 @@ def handoffs_tab(view: BoardView) -> None:
         + (f"_{round_}" if (round_ := st.session_state.get(TABLE_ROUND)) else ""),
         on_select="rerun" if acts else "ignore",
         selection_mode="single-row",
+        placeholder="—",
     )
     row = _picked_row(queue, selection) if acts else None
     if row is not None:

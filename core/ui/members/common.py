@@ -141,7 +141,13 @@ def table(
         else:
             shown[column] = values.where(values.notna(), "—")
     st.dataframe(
-        shown, hide_index=True, width="stretch", height=height, column_config=config, key=key
+        shown,
+        hide_index=True,
+        width="stretch",
+        height=height,
+        column_config=config,
+        key=key,
+        placeholder="—",
     )
     return shown
 

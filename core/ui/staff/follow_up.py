@@ -51,6 +51,7 @@ def follow_up_tab(view: StaffView) -> None:
                 hide_index=True,
                 width="stretch",
                 column_config=checkboxes(lang, "overdue"),
+                placeholder="—",
             )
     download_buttons(
         export(headers(shown, lang), lang),

@@ -74,7 +74,11 @@ def import_tab(view: StaffView) -> None:
             st.error(plain(rejected.message_in(lang)))
             st.subheader(t("staff.import.errors", lang))
             st.dataframe(
-                _errors_table(rejected, lang), hide_index=True, width="stretch", key="import_errors"
+                _errors_table(rejected, lang),
+                hide_index=True,
+                width="stretch",
+                key="import_errors",
+                placeholder="—",
             )
             return
         except (PermissionDenied, ValueError) as error:

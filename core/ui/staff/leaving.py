@@ -88,12 +88,19 @@ def _show_plan(view: StaffView, stored: dict) -> None:
         + "**"
     )
     st.caption(t("staff.offboard.per_successor", lang))
-    st.dataframe(_summary_table(view, stored["summary"]), hide_index=True, width="stretch")
+    st.dataframe(
+        _summary_table(view, stored["summary"]), hide_index=True, width="stretch", placeholder="—"
+    )
     if stored["kept"]:
         st.warning(t("staff.offboard.kept", lang, n=stored["kept"]))
     if len(stored["table"]):
         with st.expander(t("staff.offboard.records", lang)):
-            st.dataframe(_records_table(view, stored["table"]), hide_index=True, width="stretch")
+            st.dataframe(
+                _records_table(view, stored["table"]),
+                hide_index=True,
+                width="stretch",
+                placeholder="—",
+            )
 
 
 def _stored(plan) -> dict:

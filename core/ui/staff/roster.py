@@ -166,5 +166,6 @@ def _table(view: StaffView, frame, columns: list[str], *, name: str, key: str) -
         width="stretch",
         height=420,
         column_config=roster_ticks(view),
+        placeholder="—",
     )
     download_buttons(export(shown, view.lang), name=f"{name}-{view.month}", key=key, user=view.user)
