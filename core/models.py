@@ -635,7 +635,7 @@ class AuditLog(SQLModel, table=True):
 class ImportBatch(SQLModel, table=True):
     """One accepted import file; its checksum refuses a second import of the same file.
 
-    A large file on SQLite is written in short transactions (`core.importer`): meanwhile its
+    A large file on SQLite is written in short transactions (`core.importing.writer`): meanwhile its
     `status` is `writing` and `chunks` lists the id ranges written so far (JSON
     `[[table, first_id, last_id], ...]`) so that a failed or killed import can be removed;
     `scoring` once every row is in and the affected leads are being rescored; `done` after.

@@ -9,7 +9,7 @@ member their own card and figures.
 import pandas as pd
 import streamlit as st
 
-from core import importer, metrics
+from core import importing, metrics
 from core.db import read_session
 from core.domain import STAGE_ORDER, Role
 from core.i18n import label_of, t
@@ -527,7 +527,7 @@ def _import_tab() -> None:
     )
     st.download_button(
         t("staff.import.template", lang),
-        importer.template_csv(kind),
+        importing.template_csv(kind),
         file_name=f"{kind}-template.csv",
         mime="text/csv",
         key="import_template",
@@ -545,7 +545,7 @@ def _import_tab() -> None:
     # unexpected error (a busy database too) is logged and shown as one box, no traceback.
     with user_errors(lang):
         try:
-            report = importer.run_import(
+            report = importing.run_import(
                 actor=actor,
                 kind=kind,
                 content=upload.getvalue(),
@@ -554,7 +554,7 @@ def _import_tab() -> None:
                 progress=lambda fraction, text: progress.progress(min(fraction, 1.0), text=text),
                 lang=lang,
             )
-        except importer.ImportRejected as rejected:
+        except importing.ImportRejected as rejected:
             progress.empty()
             st.error(plain(rejected.message_in(lang)))
             st.subheader(t("staff.import.errors", lang))

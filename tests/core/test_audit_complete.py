@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core import importer, metrics
+from core import importing, metrics
 from core.domain import Role
 from core.models import (
     AppUserCreate,
@@ -549,9 +549,9 @@ WRITES: list[Write] = [
     ),
     # imports, commission, consent, exports
     Write(
-        "importer.import_file",
+        "importing.import_file",
         M,
-        lambda s, a, d: importer.import_file(
+        lambda s, a, d: importing.import_file(
             s, actor=a, kind="campaigns", content=CAMPAIGN_CSV, filename="campaigns.csv"
         ),
         ("import",),
@@ -605,7 +605,11 @@ HELPERS = {
     "staff.record_activity": "NOT AUDITED and takes no actor; unused (reported)",
     # Takes an actor but no session: import_file's checks and write (audited 'import'), in
     # sessions of its own; its audit row is checked in tests/core/test_safety_import.py.
-    "importer.run_import": "import (as importer.import_file)",
+    "importing.run_import": "import (as importing.import_file)",
+    # The write steps of import_file and run_import (core.importing.writer), audited 'import'
+    # by them.
+    "importing.write_checked": "import (the write step of importing.import_file)",
+    "importing.write_in_chunks": "import (run_import's write of a large file on SQLite)",
     # Building blocks of the board's audited writes (move_lead, bulk_*): a version bump is
     # audited by the write that calls it.
     "leads.bump_version": "by the calling write (board.move, board.bulk_*)",
@@ -710,7 +714,7 @@ SERVICE_MODULES = {
     "commission": commission,
     "consent": consent,
     "metrics": metrics,
-    "importer": importer,
+    "importing": importing,
     "landing": landing,
 }
 # Public functions taking an acting user that only read (or preview without writing).
@@ -746,7 +750,7 @@ READS = {
     "member_table commission_sheet commission_table stage_funnel_by_department "
     "computed_commission_lines check_lead_visible return_trend returns_by_department",
     "landing": "landing_figures",
-    "importer": "",
+    "importing": "check",  # a file's rows checked (core.importing.api.check), nothing written
 }
 
 

@@ -8,7 +8,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from core import importer
+from core import importing
 from core.db import read_session
 from core.i18n import t
 from core.permissions import PermissionDenied
@@ -74,7 +74,7 @@ def _styled_bad_rows(frame: pd.DataFrame, marks: dict[int, set[str]], row_col: s
 
 
 def _templates(lang: str) -> None:
-    kinds = list(importer.KINDS)
+    kinds = list(importing.KINDS)
     with st.expander(t("import_admin.templates", lang)):
         template_kind = choose(
             t("import_admin.kind", lang),
@@ -85,19 +85,19 @@ def _templates(lang: str) -> None:
         )
         st.download_button(
             t("import_admin.download_template", lang),
-            importer.template_csv(template_kind),
+            importing.template_csv(template_kind),
             file_name=f"trustpool-{template_kind}-template.csv",
             mime="text/csv",
             key="imp_template_download",
         )
-        st.code(importer.template_csv(template_kind).decode("utf-8"), language="text")
+        st.code(importing.template_csv(template_kind).decode("utf-8"), language="text")
 
 
 def _dry_run(user: CurrentUser, kind: str, content: bytes, filename: str):
     """('ok', report) | ('rejected', ImportRejected) | ('failed', error): nothing is written
     (and no write lock taken: the check reads in a read session)."""
     try:
-        report = importer.run_import(
+        report = importing.run_import(
             actor=user.actor,
             kind=kind,
             content=content,
@@ -105,23 +105,23 @@ def _dry_run(user: CurrentUser, kind: str, content: bytes, filename: str):
             dry_run=True,
             lang=user.lang,
         )
-    except importer.ImportRejected as rejected:
+    except importing.ImportRejected as rejected:
         return "rejected", rejected
-    except (importer.ImportFailed, PermissionDenied) as error:
+    except (importing.ImportFailed, PermissionDenied) as error:
         return "failed", error
     return "ok", report
 
 
-def _limits() -> importer.Limits:
+def _limits() -> importing.Limits:
     with read_session() as session:
-        return importer.Limits.of(session)
+        return importing.Limits.of(session)
 
 
 def _file_header(content: bytes, filename: str, digest: str) -> list[str]:
     """The file's header, read once per uploaded file (a rerun reads nothing again)."""
     cached = st.session_state.get("imp_header")
     if cached is None or cached[0] != digest:
-        cached = (digest, importer.read_header(content, filename, _limits()))
+        cached = (digest, importing.read_header(content, filename, _limits()))
         st.session_state["imp_header"] = cached
     return cached[1]
 
@@ -132,7 +132,7 @@ def tab(user: CurrentUser) -> None:
     only on Check and on Import, never on a mere rerun."""
     lang = user.lang
     st.caption(t("import_admin.intro", lang))
-    kinds = list(importer.KINDS)
+    kinds = list(importing.KINDS)
     left, right = st.columns([3, 2])
     upload = left.file_uploader(t("import_admin.file", lang), type=["csv", "xlsx"], key="imp_file")
     if upload is None:
@@ -144,7 +144,7 @@ def tab(user: CurrentUser) -> None:
     header: list[str] = []
     with user_errors(lang):
         header = _file_header(content, filename, digest)
-    detected = importer.detect_kind(header) if header else None
+    detected = importing.detect_kind(header) if header else None
     choice = choose(
         t("import_admin.kind", lang),
         ["auto", *kinds],
@@ -168,7 +168,7 @@ def tab(user: CurrentUser) -> None:
         return
     right.caption(
         t(
-            "importer.file_info",
+            "importing.file_info",
             lang,
             filename=plain(filename),
             size=f"{max(1, round(len(content) / 1024)):,}",
@@ -220,7 +220,7 @@ def _rejected_report(rejected, lang: str) -> None:
 
 def refusal(error: Exception, lang: str) -> str:
     """Why a file was not imported (or checked), in `lang`, as text."""
-    if isinstance(error, importer.ImportFailed):
+    if isinstance(error, importing.ImportFailed):
         return plain(error.message_in(lang))
     return refusal_text(error, lang) or t("app.error", lang, message=plain(error))
 
@@ -233,7 +233,7 @@ def _run_import(user: CurrentUser, kind, content, filename, check_key, digest) -
         bar.progress(min(max(float(fraction), 0.0), 1.0), text=text)
 
     try:
-        report = importer.run_import(
+        report = importing.run_import(
             actor=user.actor,
             kind=kind,
             content=content,
@@ -242,10 +242,10 @@ def _run_import(user: CurrentUser, kind, content, filename, check_key, digest) -
             progress=progress,
             lang=lang,
         )
-    except importer.ImportRejected as rejected:
+    except importing.ImportRejected as rejected:
         st.session_state[check_key] = ((digest, kind), "rejected", rejected)
         st.rerun()
-    except (importer.ImportFailed, PermissionDenied) as error:
+    except (importing.ImportFailed, PermissionDenied) as error:
         bar.empty()
         st.error(refusal(error, lang))
         return
