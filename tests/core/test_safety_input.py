@@ -215,8 +215,8 @@ def test_finding_9_ui_write_paths_refuse_control_characters(session, ward, what)
     value = HOSTILE[what]
     expected = _importer_message(session, value)
     assert expected in (
-        t("importing.formula", "en", value=f"'{value}'"),
-        t("importing.control_chars", "en"),
+        t("importer.formula", "en", value=f"'{value}'"),
+        t("importer.control_chars", "en"),
     )
     paths = _write_paths(session, ward)
     audit_rows = session.execute(select(func.count()).select_from(AuditLog)).scalar()
@@ -227,7 +227,7 @@ def test_finding_9_ui_write_paths_refuse_control_characters(session, ward, what)
         assert expected in str(info.value), name
         assert expected.split(" (")[0] in info.value.message_in("en"), name
         zh = info.value.message_in("zh")
-        assert t("importing.formula", "zh", value="")[:4] in zh or "控制字符" in zh, name
+        assert t("importer.formula", "zh", value="")[:4] in zh or "控制字符" in zh, name
     assert session.execute(select(func.count()).select_from(AuditLog)).scalar() == audit_rows
     assert session.execute(select(func.count()).select_from(Staff)).scalar() == 2
 
@@ -269,6 +269,6 @@ def test_plain_text_and_signed_numbers_still_save(session, ward):
         assert text_problem(text) is None, text
         assert clean_text(text, field="note") == text
     for text in ("@SUM(A1:A9)", '+HYPERLINK("http://x")', "-2+3+cmd|' /C calc'!A0", " =1+1"):
-        assert text_problem(text)[0] == "importing.formula", text
+        assert text_problem(text)[0] == "importer.formula", text
     for text in ("\x00", "a\x07b", "\u202a", "\u2066x", "\x7f"):
-        assert text_problem(text) == ("importing.control_chars", {}), repr(text)
+        assert text_problem(text) == ("importer.control_chars", {}), repr(text)

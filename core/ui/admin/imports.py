@@ -168,7 +168,7 @@ def tab(user: CurrentUser) -> None:
         return
     right.caption(
         t(
-            "importing.file_info",
+            "importer.file_info",
             lang,
             filename=plain(filename),
             size=f"{max(1, round(len(content) / 1024)):,}",
