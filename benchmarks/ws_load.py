@@ -12,7 +12,9 @@ issues), exactly as a browser that signed in yesterday opens the app at 8:30.
    four in five are staff (My day, a lead, a follow-up, the board), one in five department
    heads (My day, the board, KPIs).
 2. `--processes` app processes (`streamlit run Home.py`) on that database; each user is
-   pinned to one of them (round robin), as a sticky load balancer does.
+   pinned to one of them (round robin), as a sticky load balancer does. With `--cluster`
+   the processes are the ones `deploy/run-cluster` starts behind nginx (PostgreSQL), and
+   each user is pinned through nginx's sticky cookie (`trustpool_route`), as in a hospital.
 3. For each session count, fresh users connect over the first think interval, then each
    repeats its mix with a think time of `--think` seconds (±50%) between reruns, until
    `--duration` seconds have passed. A rerun's time is from sending the `BackMsg` to the
@@ -35,9 +37,12 @@ import json
 import os
 import random
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +53,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from benchmarks.load_test import Server, cpu_seconds, percentile
+from benchmarks.load_test import Server, cpu_seconds, free_port, percentile
 from core.db import make_engine
 from core.domain import Role
 from core.models import AppUser, Followup, Lead, Staff
@@ -199,9 +204,10 @@ class Run:
 
 
 class User:
-    def __init__(self, login: Login, base_url: str, record):
+    def __init__(self, login: Login, base_url: str, record, route: str | None = None):
         self.login = login
         self.base_url = base_url
+        self.route = route  # nginx's sticky cookie: which app process serves this user
         self.record = record  # record(page, seconds, problems)
         self.pages: dict[str, str] = {}
         self.page_hash = ""
@@ -211,11 +217,14 @@ class User:
 
     async def connect(self) -> None:
         host = self.base_url.split("://", 1)[1]
+        cookie = f"trustpool_auth={self.login.cookie}"
+        if self.route:
+            cookie += f"; trustpool_route={self.route}"
         self.websocket = await websockets.connect(
             f"ws://{host}/_stcore/stream",
             subprotocols=["streamlit"],
             additional_headers={
-                "Cookie": f"trustpool_auth={self.login.cookie}",
+                "Cookie": cookie,
                 "Origin": self.base_url,
             },
             max_size=None,
@@ -255,9 +264,11 @@ class User:
                         self.pages[name] = self.pages[path]
             elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
                 run.elements.append(forward.delta.new_element)
-            elif kind == "script_finished":
-                if forward.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                    break
+            elif (
+                kind == "script_finished"
+                and forward.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN
+            ):
+                break
         run.seconds = time.perf_counter() - started
         self.record(page, run.seconds, run.problems)
         return run
@@ -299,6 +310,91 @@ class User:
                 if not await pause():
                     break
                 await self.rerun("kpis")
+
+
+# --- the app processes ------------------------------------------------------------------------
+
+
+class Cluster:
+    """`deploy/run-cluster -n N` on the database: N app processes behind nginx, and one
+    sticky-cookie value per process (found by asking nginx which process serves each)."""
+
+    def __init__(self, url: str, processes: int, workdir: Path):
+        env = {**os.environ, "DATABASE_URL": url, "TRUSTPOOL_ENV": "development",
+               "TRUSTPOOL_COOKIE_KEY": COOKIE_KEY}  # fmt: skip
+        self.log = (workdir / "run-cluster.log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "deploy" / "run-cluster"), "-n", str(processes),
+             "--port", str(free_port()), "--workdir", str(workdir / "cluster")],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )  # fmt: skip
+        values: dict[str, str] = {}
+        for line in self.process.stdout:
+            name, _, value = line.strip().partition("=")
+            values[name] = value
+            if name == "TRUSTPOOL_READY":
+                break
+        if "TRUSTPOOL_READY" not in values:
+            self.stop()
+            raise RuntimeError(f"run-cluster did not start; see {workdir / 'run-cluster.log'}")
+        self.url = values["TRUSTPOOL_URL"]
+        apps = [v.split() for k, v in sorted(values.items()) if k.startswith("TRUSTPOOL_APP_")]
+        self.pids = [int(pid) for pid, _ in apps]
+        self.workdir = Path(values["TRUSTPOOL_WORKDIR"])
+        wanted = {app_url.split("://", 1)[1] for _, app_url in apps}
+        found: dict[str, str] = {}
+        for number in range(400):
+            route = f"load-{number}"
+            request = urllib.request.Request(
+                f"{self.url}/_stcore/health", headers={"Cookie": f"trustpool_route={route}"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                found.setdefault(reply.headers.get("X-TrustPool-Upstream", ""), route)
+            if wanted <= set(found):
+                break
+        self.routes = [found[upstream] for upstream in sorted(wanted) if upstream in found]
+        if len(self.routes) != processes:
+            self.stop()
+            raise RuntimeError(f"nginx routed to {sorted(found)}, not to each of {sorted(wanted)}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+    def tracebacks(self) -> int:
+        return sum(
+            path.read_text(errors="replace").count("Traceback (most recent call last)")
+            for path in self.workdir.glob("app-*.log")
+        )
+
+
+class Direct:
+    """`--processes` plain `streamlit run` processes on loopback; users pinned round robin."""
+
+    def __init__(self, url: str, processes: int, workdir: Path):
+        self.servers = [Server(url, workdir / f"server{n}.log") for n in range(processes)]
+        self.pids = [server.process.pid for server in self.servers]
+
+    def targets(self) -> list[tuple[str, str | None]]:
+        return [(server.url, None) for server in self.servers]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def tracebacks(self) -> int:
+        return sum(server.tracebacks() for server in self.servers)
+
+
+def targets_of(app) -> list[tuple[str, str | None]]:
+    if isinstance(app, Cluster):
+        return [(app.url, route) for route in app.routes]
+    return app.targets()
 
 
 # --- a level: N users for a while -----------------------------------------------------------
@@ -353,12 +449,14 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def run_level(level: Level, logins: list[Login], servers, args, url: str) -> None:
+async def run_level(level: Level, logins: list[Login], app, args, url: str) -> None:
     rng = random.Random(level.sessions)
-    pids = [server.process.pid for server in servers]
-    users_ = [
-        User(login, servers[n % len(servers)].url, level.record) for n, login in enumerate(logins)
-    ]
+    pids = app.pids
+    targets = targets_of(app)
+    users_ = []
+    for n, login in enumerate(logins):
+        base_url, route = targets[n % len(targets)]
+        users_.append(User(login, base_url, level.record, route))
     cpu_before = sum(cpu_seconds(pid) for pid in pids)
     started = time.monotonic()
     deadline = started + args.duration
@@ -410,7 +508,8 @@ def crossing(levels: list[Level], page: str = "my_day", limit: float = 1.0) -> i
 
 def markdown(levels: list[Level], args) -> list[str]:
     lines = [
-        f"# Websocket load: {args.processes} process(es), think {args.think:g} s, "
+        f"# Websocket load: {args.processes} process(es)"
+        f"{' behind nginx (deploy/run-cluster)' if args.cluster else ''}, think {args.think:g} s, "
         f"{args.duration:g} s per level, {os.cpu_count()} cores",
         "",
         "| sessions | page | runs | p50 s | p95 s | p99 s | errors |",
@@ -447,6 +546,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", default="10,25,50,100,200")
     p.add_argument("--processes", type=int, default=1)
+    p.add_argument(
+        "--cluster", action="store_true", help="through deploy/run-cluster's nginx (PostgreSQL)"
+    )
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--think", type=float, default=10.0)
     p.add_argument("--database-url", default=os.environ.get("LOAD_DATABASE_URL"))
@@ -460,22 +562,23 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(n) for n in args.sessions.split(",") if n.strip()]
     workdir = Path(tempfile.mkdtemp(prefix="trustpool-wsload-"))
     os.environ["TRUSTPOOL_COOKIE_KEY"] = COOKIE_KEY
-    servers: list[Server] = []
+    app = None
+    tracebacks = 0
     levels: list[Level] = []
     try:
         print(f"preparing the demo hospital ({args.database_url or 'SQLite'}) …", flush=True)
         url = prepare_database(args.database_url, workdir, args.demo_db)
         all_logins = create_logins(url, sum(counts), stamp=str(int(time.time()) % 100000))
-        for n in range(args.processes):
-            servers.append(Server(url, workdir / f"server{n}.log"))
-        print(f"{len(servers)} app process(es) up", flush=True)
+        kind = Cluster if args.cluster else Direct
+        app = kind(url, args.processes, workdir)
+        print(f"{len(app.pids)} app process(es) up", flush=True)
         offset = 0
         for count in counts:
             level = Level(count, args.processes)
             logins = all_logins[offset : offset + count]
             offset += count
             print(f"level {count} sessions …", flush=True)
-            asyncio.run(run_level(level, logins, servers, args, url))
+            asyncio.run(run_level(level, logins, app, args, url))
             levels.append(level)
             my_day = level.times.get("my_day", [])
             print(
@@ -487,14 +590,14 @@ def main(argv: list[str] | None = None) -> int:
             for problem in level.problems[:5]:
                 print("   ", problem, flush=True)
     finally:
-        tracebacks = sum(server.tracebacks() for server in servers)
-        for server in servers:
-            server.stop()
+        if app is not None:
+            tracebacks = app.tracebacks()
+            app.stop()
     lines = markdown(levels, args)
     lines.append(f"server tracebacks: {tracebacks}")
     print("\n".join(lines))
     args.out.mkdir(parents=True, exist_ok=True)
-    name = f"ws_load_{args.processes}p"
+    name = f"ws_load_{args.processes}p" + ("_cluster" if args.cluster else "")
     (args.out / f"{name}.md").write_text("\n".join(lines) + "\n")
     (args.out / f"{name}.json").write_text(
         json.dumps(

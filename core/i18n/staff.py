@@ -133,6 +133,13 @@ LABELS = {
     "staff.col.leads_month": ("New leads", "本月新增线索"),
     "staff.col.orders_month": ("Orders", "本月订单"),
     "staff.col.valid_orders_month": ("Valid orders", "本月有效订单"),
+    "staff.help.valid_orders_month": (
+        "Orders credited to you, created this month with status valid, of every kind "
+        "(appointments, mall, check-ups). Commission's “Valid appointments” counts only the "
+        "appointment orders among them, so it can be smaller.",
+        "本月创建、计入您名下且状态为有效的订单,包括所有类型(预约、商城、体检)。"
+        "佣金页的“有效预约”只计其中的预约订单,因此可能更小。",
+    ),
     "staff.col.last_activity": ("Last activity", "最近使用"),
     "staff.col.activity_month": ("Activity records this month", "本月使用次数"),
     "staff.col.using": ("Using", "本月使用"),

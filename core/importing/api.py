@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core import data_version
 from core.db import get_engine, read_session, write_session
 from core.domain import Role
 from core.i18n import t
@@ -203,6 +204,8 @@ def run_import(
                     checker, plan = check(session, actor, kind, table)
                     checked = Checked(kind, filename, sha256, table, checker, plan)
                 report = write_checked(session, actor, checked, False, step, lang)
+        if not dry_run:  # every app process's caches of what the file changed
+            data_version.bump_now(engine, data_version.import_subjects(kind))
     except ImportFailed as error:
         raise _in_lang(error, lang) from None
     report.seconds = time.perf_counter() - started

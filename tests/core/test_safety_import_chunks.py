@@ -35,7 +35,15 @@ from core.importing import (
     run_import,
     writer,
 )
-from core.models import AppUser, AuditLog, ImportBatch, Interaction, Lead, LoginSession
+from core.models import (
+    AppUser,
+    AuditLog,
+    ImportBatch,
+    Interaction,
+    InteractionCreate,
+    Lead,
+    LoginSession,
+)
 from core.permissions import Actor
 from core.services import leads as leads_service
 from core.services import ownership, users
@@ -298,8 +306,8 @@ def test_finding_5_an_interaction_recorded_between_chunks_is_scored_with_the_imp
             with write_session() as session:
                 lead = session.exec(select(Lead).where(Lead.lead_ref == "L0")).one()
                 leads_service.record_interaction(
-                    session, actor=Actor.system(), lead_id=lead.id, kind="event_attend",
-                    occurred_on=dt.date(2019, 12, 1),
+                    session, actor=Actor.system(), lead_id=lead.id,
+                    data=InteractionCreate(kind="event_attend", occurred_on=dt.date(2019, 12, 1)),
                 )  # fmt: skip
                 recorded.append(lead.id)
 
@@ -336,8 +344,8 @@ def test_finding_5_a_lead_used_meanwhile_survives_a_failed_import(
             with write_session() as session:
                 lead = session.exec(select(Lead).where(Lead.lead_ref == "LK7")).one()
                 leads_service.record_interaction(
-                    session, actor=Actor.system(), lead_id=lead.id, kind="event_attend",
-                    occurred_on=dt.date(2019, 12, 1),
+                    session, actor=Actor.system(), lead_id=lead.id,
+                    data=InteractionCreate(kind="event_attend", occurred_on=dt.date(2019, 12, 1)),
                 )  # fmt: skip
         if event == "in_chunk" and number == 3:
             raise RuntimeError("disk full")

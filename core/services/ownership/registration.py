@@ -152,6 +152,18 @@ def register_lead(
     return _collide(session, actor, existing, registrant, data.created_on, data.lead_ref, source)
 
 
+def _audit_alias(
+    session: Session, actor: Actor, lead: Lead, ref: str, owner: Staff, on: dt.date, source: str
+) -> None:
+    """Audit a registration of a person the registrant already holds: no touch, no claim,
+    only the new ref becoming an alias of their lead."""
+    audit.record(
+        session, actor=actor, action="lead.alias", entity="lead", entity_id=lead.id,
+        detail={"lead_ref": lead.lead_ref, "alias": ref, "staff_no": owner.staff_no, "on": on,
+                "source": source},
+    )  # fmt: skip
+
+
 def _collide(
     session: Session,
     actor: Actor,
@@ -166,6 +178,7 @@ def _collide(
     shown = holder.name if sees_holder(actor, holder.id) else mask_name(holder.name)
     if holder.id == registrant.id:
         outcome, touch_id = "yours", None
+        _audit_alias(session, actor, existing, ref, registrant, on, source)
     elif state.protected:
         touch = LeadTouch(
             lead_id=existing.id, staff_id=registrant.id, touched_on=on, source=source, lead_ref=ref
@@ -468,6 +481,8 @@ def apply_import(
                 session, actor, lead, action="lead.claim", from_staff=holder, to_staff=registrant,
                 on=on, reason=None, alias=refs[i], source="import",
             )  # fmt: skip
+        else:  # yours: the row's owner already holds the person
+            _audit_alias(session, actor, lead, refs[i], registrant, on, "import")
         session.add(LeadAlias(alias_ref=refs[i], lead_id=lead.id, how=outcome))
         session.flush()
 

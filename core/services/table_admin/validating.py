@@ -25,6 +25,7 @@ from core import metrics
 from core import text as text_rules
 from core.db import as_date
 from core.domain import Role
+from core.errors import problem_text
 from core.i18n import t
 from core.services import settings as settings_service
 from core.services.table_admin.specs import (
@@ -38,33 +39,10 @@ from core.services.table_admin.specs import (
 
 # --- validating ------------------------------------------------------------------------------
 
-_ERROR_KEYS = {
-    "string_too_long": "too_long",
-    "string_too_short": "too_short",
-    "missing": "required",
-    "int_parsing": "not_integer",
-    "int_type": "not_integer",
-    "int_from_float": "not_integer",
-    "decimal_parsing": "not_number",
-    "decimal_type": "not_number",
-    "float_parsing": "not_number",
-    "float_type": "not_number",
-    "bool_parsing": "not_bool",
-    "bool_type": "not_bool",
-    "date_parsing": "not_date",
-    "date_from_datetime_parsing": "not_date",
-    "date_from_datetime_inexact": "not_date",
-    "date_type": "not_date",
-    "string_type": "not_text",
-}
-
 
 def error_message(error: Mapping[str, Any], lang: str) -> str:
-    """One pydantic validation error as a message in `lang`."""
-    key = _ERROR_KEYS.get(error.get("type", ""))
-    if key is None:
-        return str(error.get("msg", ""))
-    return t(f"table_admin.err.{key}", lang, **(error.get("ctx") or {}))
+    """One pydantic validation error as a message in `lang` (core.errors.problem_text)."""
+    return problem_text(error, lang)
 
 
 def _is_blank(value: Any) -> bool:
