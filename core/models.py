@@ -1,7 +1,7 @@
 """SQLModel tables, in the full-stack template's style: `XBase` → `X(table=True)`, and the
 service inputs `XCreate` (what creating one takes) and `XUpdate` (every field optional; a
 service applies only the fields set: `model_dump(exclude_unset=True)`). Callers build inputs
-with `core.errors.validated(XCreate, data)`, so a bad value is refused by the model, naming the
+with `core.inputs.validated(XCreate, data)`, so a bad value is refused by the model, naming the
 field. Input models refuse fields they do not have (`extra="forbid"`).
 
 Calendar facts (card issued on, lead created on, order created on) are dates in the
