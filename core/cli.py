@@ -510,5 +510,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(status: int) -> None:
+    """End this process with `status`, having closed its database connections, without the
+    interpreter's final garbage collection: every object this process made lives until the
+    exit (the SQLModel classes, SQLAlchemy's and pydantic's caches), and collecting them all
+    once more only to hand the memory back to the OS costs a sixth of a one-lead command's
+    CPU. `gc.freeze()` moves them out of the collector's reach; the exit still runs as usual
+    (atexit handlers, flushed streams, closed files). Only for `python -m core.cli`: never
+    call it in a process that goes on (tests call `main()`)."""
+    import gc
+
+    if "core.db" in sys.modules:
+        from core.db import dispose_engines
+
+        dispose_engines()  # the pooled connections close now, as they would at exit
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -33,6 +33,16 @@ from core.domain import InteractionKind
 INPUT = ConfigDict(extra="forbid")
 
 
+class Model(SQLModel):
+    """The base of every class here: SQLModel with pydantic's validation schema built on first
+    use (`defer_build`) rather than at import. Table classes are never validated when rows
+    are loaded or built, so a process answering one query (the CLI's `score`, `lead`,
+    `member`) does not pay for 60 validators it never calls; a `model_validate` or an
+    `XCreate(...)` builds its class's schema then, once. Tables and columns are unchanged."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -78,7 +88,7 @@ def long_text(*, nullable: bool = True):
 # --- Organisation -------------------------------------------------------------------------
 
 
-class DepartmentBase(SQLModel):
+class DepartmentBase(Model):
     code: str = Field(max_length=32, unique=True, index=True)
     name: str = Field(max_length=100)
     active: bool = True
@@ -88,7 +98,7 @@ class Department(DepartmentBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
 
 
-class StaffBase(SQLModel):
+class StaffBase(Model):
     """What adding a staff member gives; the card pipeline and leaving are the table's own."""
 
     staff_no: str = Field(max_length=32, unique=True, index=True)
@@ -116,7 +126,7 @@ class StaffCreate(StaffBase):
     model_config = INPUT
 
 
-class StaffUpdate(SQLModel):
+class StaffUpdate(Model):
     """`core.services.staff.update_staff`'s input: only the fields set are changed (the staff
     number is the person's key and is not edited)."""
 
@@ -127,7 +137,7 @@ class StaffUpdate(SQLModel):
     phone: str | None = Field(default=None, max_length=32)
 
 
-class StaffActivityBase(SQLModel):
+class StaffActivityBase(Model):
     staff_id: int = Field(foreign_key="staff.id")
     date: dt.date
     kind: str = Field(max_length=16)
@@ -145,7 +155,7 @@ class StaffActivity(StaffActivityBase, table=True):
 # --- Logins -------------------------------------------------------------------------------
 
 
-class AppUserBase(SQLModel):
+class AppUserBase(Model):
     username: str = Field(max_length=64, unique=True, index=True)
     role: str = Field(max_length=16)
     staff_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
@@ -170,7 +180,7 @@ class AppUserCreate(AppUserBase):
     password: str = Field(min_length=10, max_length=72)
 
 
-class LoginSession(SQLModel, table=True):
+class LoginSession(Model, table=True):
     """A server-side session, so logout, a reset or disabling a user ends it at once."""
 
     __tablename__ = "login_session"
@@ -184,7 +194,7 @@ class LoginSession(SQLModel, table=True):
 # --- Campaigns ----------------------------------------------------------------------------
 
 
-class CampaignBase(SQLModel):
+class CampaignBase(Model):
     code: str = Field(max_length=32, unique=True, index=True)
     name: str = Field(max_length=200)
     type: str = Field(max_length=32, index=True)
@@ -212,7 +222,7 @@ class CampaignCreate(CampaignBase):
     model_config = INPUT
 
 
-class CampaignUpdate(SQLModel):
+class CampaignUpdate(Model):
     """`core.services.campaigns.update_campaign`'s input: only the fields set are changed."""
 
     model_config = INPUT
@@ -233,7 +243,7 @@ class CampaignUpdate(SQLModel):
     pdca_act: str | None = None
 
 
-class CampaignTaskBase(SQLModel):
+class CampaignTaskBase(Model):
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     responsible_staff_id: int | None = Field(default=None, foreign_key="staff.id")
     milestone: str = Field(max_length=200)
@@ -252,7 +262,7 @@ class CampaignTask(CampaignTaskBase, table=True):
 # --- Leads --------------------------------------------------------------------------------
 
 
-class LeadBase(SQLModel):
+class LeadBase(Model):
     lead_ref: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=100)
     phone: str | None = Field(default=None, max_length=32)
@@ -312,7 +322,7 @@ class LeadCreate(LeadBase):
 # --- Credit: one person, one owner (SPEC §8) -----------------------------------------------
 
 
-class OwnershipPeriodBase(SQLModel):
+class OwnershipPeriodBase(Model):
     lead_id: int = Field(foreign_key="lead.id")
     staff_id: int = Field(foreign_key="staff.id")
     from_on: dt.date
@@ -339,7 +349,7 @@ class OwnershipPeriod(OwnershipPeriodBase, table=True):
     created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
 
 
-class LeadTouchBase(SQLModel):
+class LeadTouchBase(Model):
     lead_id: int = Field(foreign_key="lead.id", index=True)
     staff_id: int = Field(foreign_key="staff.id", index=True)
     touched_on: dt.date
@@ -355,7 +365,7 @@ class LeadTouch(LeadTouchBase, table=True):
     created_at: dt.datetime = moment()
 
 
-class LeadAliasBase(SQLModel):
+class LeadAliasBase(Model):
     alias_ref: str = Field(max_length=64, unique=True, index=True)
     lead_id: int = Field(foreign_key="lead.id", index=True)
     how: str = Field(max_length=16)  # touch | claim | merge
@@ -369,7 +379,7 @@ class LeadAlias(LeadAliasBase, table=True):
     created_at: dt.datetime = moment()
 
 
-class LeadDisputeBase(SQLModel):
+class LeadDisputeBase(Model):
     touch_id: int = Field(foreign_key="lead_touch.id", index=True)
     raised_by_staff_id: int = Field(foreign_key="staff.id", index=True)
     note: str | None = Field(default=None, max_length=500)
@@ -391,7 +401,7 @@ class LeadDispute(LeadDisputeBase, table=True):
     ruling_note: str | None = Field(default=None, max_length=500)
 
 
-class InteractionBase(SQLModel):
+class InteractionBase(Model):
     lead_id: int = Field(foreign_key="lead.id")
     kind: str = Field(max_length=32)
     occurred_on: dt.date
@@ -409,7 +419,7 @@ class Interaction(InteractionBase, table=True):
     created_at: dt.datetime = moment()
 
 
-class InteractionCreate(SQLModel):
+class InteractionCreate(Model):
     """`core.services.leads.record_interaction`'s input (the lead is named apart): points
     None take the kind's scoring rule."""
 
@@ -420,7 +430,7 @@ class InteractionCreate(SQLModel):
     note: str | None = None
 
 
-class FollowupBase(SQLModel):
+class FollowupBase(Model):
     lead_id: int = Field(foreign_key="lead.id")
     staff_id: int = Field(foreign_key="staff.id", index=True)  # who made the contact
     kind: str = Field(max_length=16)  # core.domain.FollowupKind
@@ -439,7 +449,7 @@ class Followup(FollowupBase, table=True):
     created_at: dt.datetime = moment()
 
 
-class StageChange(SQLModel, table=True):
+class StageChange(Model, table=True):
     """The audit of every stage move, by a person or by the system (automatic promotion)."""
 
     __tablename__ = "stage_change"
@@ -455,7 +465,7 @@ class StageChange(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class ScoringRule(SQLModel, table=True):
+class ScoringRule(Model, table=True):
     """Points per interaction kind (SPEC section 2), editable by an admin."""
 
     __tablename__ = "scoring_rule"
@@ -466,7 +476,7 @@ class ScoringRule(SQLModel, table=True):
     active: bool = True
 
 
-class Handoff(SQLModel, table=True):
+class Handoff(Model, table=True):
     """A qualified lead handed to a consultant (seed 004: 合格的送院内)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -481,7 +491,7 @@ class Handoff(SQLModel, table=True):
     decided_at: dt.datetime | None = moment(nullable=True, default=False)
 
 
-class Consent(SQLModel, table=True):
+class Consent(Model, table=True):
     """Consent to be contacted, per lead or member and channel (PIPL)."""
 
     __table_args__ = (Index("ix_consent_subject", "subject_type", "subject_id", "channel"),)
@@ -497,7 +507,7 @@ class Consent(SQLModel, table=True):
 # --- Orders -------------------------------------------------------------------------------
 
 
-class OrderBase(SQLModel):
+class OrderBase(Model):
     order_ref: str = Field(max_length=64, unique=True, index=True)
     staff_id: int = Field(foreign_key="staff.id")  # the staff member credited
     kind: str = Field(max_length=16)
@@ -520,7 +530,7 @@ class Order(OrderBase, table=True):
 # --- Members ------------------------------------------------------------------------------
 
 
-class MemberBase(SQLModel):
+class MemberBase(Model):
     member_no: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=100)
     joined_on: dt.date = Field(index=True)
@@ -538,7 +548,7 @@ class Member(MemberBase, table=True):
     active: bool = True
 
 
-class PointsEntry(SQLModel, table=True):
+class PointsEntry(Model, table=True):
     """The append-only points ledger: never updated, never deleted."""
 
     __tablename__ = "points_entry"
@@ -559,7 +569,7 @@ class PointsEntry(SQLModel, table=True):
     referral_lead_id: int | None = None
 
 
-class Tier(SQLModel, table=True):
+class Tier(Model, table=True):
     level: int = Field(primary_key=True)
     name_en: str = Field(max_length=50)
     name_zh: str = Field(max_length=50)
@@ -570,7 +580,7 @@ class Tier(SQLModel, table=True):
     checkup_package: bool = False
 
 
-class Reward(SQLModel, table=True):
+class Reward(Model, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)
     name_en: str | None = Field(default=None, max_length=100)
@@ -580,7 +590,7 @@ class Reward(SQLModel, table=True):
     version: int = 1
 
 
-class Redemption(SQLModel, table=True):
+class Redemption(Model, table=True):
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     reward_id: int = Field(foreign_key="reward.id", index=True)
@@ -594,7 +604,7 @@ class Redemption(SQLModel, table=True):
 # --- Content ------------------------------------------------------------------------------
 
 
-class ContentPiece(SQLModel, table=True):
+class ContentPiece(Model, table=True):
     __tablename__ = "content_piece"
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16, index=True)  # script | content | briefcase
@@ -611,12 +621,12 @@ class ContentPiece(SQLModel, table=True):
 # --- Settings, commission, audit, imports -------------------------------------------------
 
 
-class Setting(SQLModel, table=True):
+class Setting(Model, table=True):
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(sa_column=Column(Text, nullable=False))  # JSON
 
 
-class CardLicence(SQLModel, table=True):
+class CardLicence(Model, table=True):
     """Card licences bought, per month (SPEC section 3: `licences`)."""
 
     __tablename__ = "card_licence"
@@ -624,14 +634,14 @@ class CardLicence(SQLModel, table=True):
     licences: int
 
 
-class CommissionSheet(SQLModel, table=True):
+class CommissionSheet(Model, table=True):
     __tablename__ = "commission_sheet"
     month: str = Field(primary_key=True, max_length=7)
     published_at: dt.datetime | None = moment(nullable=True, default=False)
     published_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
 
 
-class CommissionLine(SQLModel, table=True):
+class CommissionLine(Model, table=True):
     """A frozen line of a published sheet (or an audited adjustment in a later month)."""
 
     __tablename__ = "commission_line"
@@ -646,7 +656,7 @@ class CommissionLine(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=500)
 
 
-class AuditLog(SQLModel, table=True):
+class AuditLog(Model, table=True):
     """Append-only: who did what, when, to which record, with old and new values."""
 
     __tablename__ = "audit_log"
@@ -660,7 +670,7 @@ class AuditLog(SQLModel, table=True):
     detail: str | None = long_text()  # JSON
 
 
-class ImportBatch(SQLModel, table=True):
+class ImportBatch(Model, table=True):
     """One accepted import file; its checksum refuses a second import of the same file.
 
     A large file on SQLite is written in short transactions (`core.importing.writer`): meanwhile its
@@ -682,7 +692,7 @@ class ImportBatch(SQLModel, table=True):
     chunks: str | None = long_text()
 
 
-class DataVersion(SQLModel, table=True):
+class DataVersion(Model, table=True):
     """The version of each cached subject's data (core.data_version): every write bumps the
     subjects it affects, every app process keys its cached readers on them."""
 

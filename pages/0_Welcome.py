@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from core import metrics
-from core.db import read_session
+from core.config import get_settings
 from core.i18n import t
-from core.services.landing import landing_figures
+from core.ui.landing import home_figures
 from core.ui.layout import page_setup
 from core.ui.navigation import HOME, pages_for
 from core.ui.text import plain
@@ -15,9 +14,7 @@ user = page_setup("page.home")
 lang = user.lang
 st.subheader(t("home.welcome", lang, name=plain(user.name)))
 
-with read_session() as session:
-    month = metrics.latest_data_month(session)
-    figures = landing_figures(session, actor=user.actor, month=month) if month else []
+month, figures = home_figures(get_settings().database_url, user.actor)
 
 if month:
     st.caption(t("home.figures_for", lang, month=month))

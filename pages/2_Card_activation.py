@@ -9,9 +9,7 @@ import streamlit as st
 
 from core import metrics
 from core.config import get_settings
-from core.db import read_session
 from core.i18n import t
-from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.ui import activation
 from core.ui.layout import page_setup
@@ -21,9 +19,7 @@ from core.ui.widgets import download_buttons, figure_tiles, month_picker
 user = page_setup("page.card_activation")
 lang = user.lang
 
-with read_session() as session:
-    months = staff_service.data_months(session)
-    latest = metrics.latest_data_month(session)
+months, latest = activation.activation_months(get_settings().database_url)
 
 if not months:
     st.info(t("activation.no_months", lang))

@@ -67,6 +67,10 @@ LABELS = {
     "myday.section.members": ("Members: birthdays and care today", "会员：今日生日与关怀"),
     "myday.section.lapsing": ("Protection lapsing within 7 days", "7 天内保护期到期"),
     "myday.more": ("… and {count:,} more", "……另有 {count:,} 条"),
+    "myday.show_more": (
+        "Show {count:,} more ({left:,} not shown)",
+        "再显示 {count:,} 条（还有 {left:,} 条未显示）",
+    ),
     "myday.empty": (
         "Nothing is due today. Well done — enjoy a calm day!",
         "今天没有待办的跟进。做得好，祝您今天轻松愉快！",

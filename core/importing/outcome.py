@@ -125,6 +125,8 @@ class ImportReport:
                 touches=outcomes.count("touch"),
                 claims=outcomes.count("claim"),
             )
+            kept = [e.describe(lang) for e in self.credit if e.outcome == "referrer_kept"]
+            text += "".join(f"; {line}" for line in kept[:5])  # SPEC §10 warnings
         if self.kind == "interactions" and not self.dry_run:
             text += "; " + t(
                 "importer.report_rescored",

@@ -149,6 +149,7 @@ def _plan_leads(ck: Checker, actor: Actor, now: dt.datetime) -> Plan:
         created=created,
         numbers=ck.numbers,
         error=ck.error,
+        referrers=ids_of(referrers),  # SPEC §10: a collided row's referrer is kept
     )
     if credit is None:
         return Plan()

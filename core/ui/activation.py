@@ -54,6 +54,14 @@ RATES = ("activation_rate", "profile_rate", "usage_rate", "active_rate")
 MARGIN = {"l": 10, "r": 10, "t": 10, "b": 10}
 
 
+@cached("staff", "leads", "members")
+def activation_months(database_url: str) -> tuple[list[str], str | None]:
+    """The months the page offers and the one it opens on (cached per database): read once
+    per data version, not on every run of the page."""
+    with read_session() as session:
+        return staff_service.data_months(session), metrics.latest_data_month(session)
+
+
 @cached("staff", "leads")
 def activation_figures(database_url: str, actor: Actor, month: str, months: tuple[str, ...]):
     """The page's numbers in one read (cached per database, user and month): the active-staff

@@ -31,6 +31,9 @@ from core.ui.cache import cached
 from core.ui.text import plain, show_chart
 
 FORM_OPEN = "myday_form_open"  # "section:lead_id" of the row whose form is open
+# Rows drawn per section until "Show more" is tapped: a phone screen holds a few, and a run
+# that draws every due lead (up to 200 a section) cost a server a hundred sessions could not.
+ROWS_SHOWN = 20
 LEAD_OPEN = "myday_lead_open"  # lead id of the open lead dialog
 LEAD_SECTIONS = ("overdue", "due_today", "first_contacts")
 TEAM_ROLES = (Role.admin, Role.marketer, Role.dept_head)
@@ -280,17 +283,33 @@ def _counts(day: service.MyDay, lang: str) -> None:
             st.metric(t(f"myday.count.{name}", lang), f"{day.counts[name]:,}", width="content")
 
 
+def _show_more(name: str) -> None:
+    key = f"myday_shown_{name}"
+    st.session_state[key] = st.session_state.get(key, ROWS_SHOWN) + ROWS_SHOWN
+
+
 def _section(user, name: str, frame: pd.DataFrame, total: int, on: dt.date) -> None:
     if not total:
         return
     lang = user.lang
     st.subheader(f"{t(f'myday.section.{name}', lang)} ({total:,})")
-    for row in frame.to_dict("records"):
+    shown = frame.head(st.session_state.get(f"myday_shown_{name}", ROWS_SHOWN))
+    for row in shown.to_dict("records"):
         if name == "members":
             _member_row(row, lang)
         else:
             _lead_row(user, name, row, on)
-    if total > len(frame):
+    if len(frame) > len(shown):
+        st.button(
+            t("myday.show_more", lang, count=min(ROWS_SHOWN, len(frame) - len(shown)),
+              left=total - len(shown)),
+            key=f"myday_more_{name}",
+            icon=":material/expand_more:",
+            width="stretch",
+            on_click=_show_more,
+            args=(name,),
+        )  # fmt: skip
+    elif total > len(frame):
         st.caption(t("myday.more", lang, count=total - len(frame)))
 
 

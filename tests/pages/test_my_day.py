@@ -111,3 +111,26 @@ def test_an_overdue_row_says_how_long_ago_in_words_that_agree():
     assert fmt.counted(1, "fmt.noun.day_ago", "en") == "1 day ago"
     assert fmt.counted(6, "fmt.noun.day_ago", "en") == "6 days ago"
     assert fmt.counted(1, "fmt.noun.day_ago", "zh") == "逾期 1 天"
+
+
+def test_a_long_section_draws_twenty_rows_and_shows_more_on_a_tap(demo_app):
+    """A section with more due leads than a phone screen holds draws its first 20 (oldest
+    first) and a "Show more" button saying how many are left; a tap draws 20 more, and the
+    section's heading still counts them all."""
+    day = _day("consultant")  # 65 hand-offs waiting in the demo
+    name = next(n for n in ("overdue", "due_today", "handoffs") if len(getattr(day, n)) > 40)
+    frame = getattr(day, name)
+    at = open_page(PAGE, username="consultant")
+    assert not at.exception
+
+    def drawn() -> list[int]:
+        prefix = f"myday_open_{name}_"
+        return [int(b.key.removeprefix(prefix)) for b in at.button if b.key.startswith(prefix)]
+
+    assert drawn() == [int(i) for i in frame["lead_id"].head(20)]
+    more = at.button(key=f"myday_more_{name}")
+    assert f"({day.counts[name] - 20:,} not shown)" in more.label
+    more.click().run()
+    assert not at.exception
+    assert drawn() == [int(i) for i in frame["lead_id"].head(40)]
+    assert f"({day.counts[name]:,})" in texts(at)
