@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.importer import IMPORT_ORDER  # each kind refers only to earlier ones
+from core.importing import IMPORT_ORDER  # each kind refers only to earlier ones
 
 SEED = 20240101
 LAST_MONTH = (2025, 12)  # the data ends on 2025-12-31, in the past: writes may use any day

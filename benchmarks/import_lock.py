@@ -15,9 +15,10 @@ writes each), the longest write wait, the 95th percentile, and sign-ins that gav
 SQLite's 30 s busy timeout ("database is locked"), then how long each phase of the import
 took (from its progress lines) and its total wall time.
 
-On SQLite a large file is written in short transactions (`core.importer._write_in_chunks`),
-so the write phase shows "write (insert)" and "write (rescore)" with waits of a fraction of a
-second; "write (re-read)" appears only for a file written in one transaction.
+On SQLite a large file is written in short transactions
+(`core.importing.writer.write_in_chunks`), so the write phase shows "write (insert)" and
+"write (rescore)" with waits of a fraction of a second; "write (re-read)" appears only for a
+file written in one transaction.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ KINDS = ["browse_news", "download", "event_signup", "event_attend", "livestream"
 def _setup(url: str, directory: Path, leads: int) -> None:
     from sqlmodel import Session
 
-    from core import importer, schema
+    from core import importing, schema
     from core.db import make_engine
     from core.models import AppUser
     from core.permissions import Actor
@@ -63,7 +64,7 @@ def _setup(url: str, directory: Path, leads: int) -> None:
         + "".join(f"L{i},Lead {i},S1,2025-01-01\n" for i in range(leads)),
     }
     for kind, text in files.items():
-        importer.run_import(actor=system, kind=kind, content=text.encode(), engine=engine)
+        importing.run_import(actor=system, kind=kind, content=text.encode(), engine=engine)
     with Session(engine) as session:
         session.add(
             AppUser(username="nurse", role="staff", password_hash=users.hash_password("x" * 12))

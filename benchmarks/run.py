@@ -2,7 +2,7 @@
 [--database-url URL] [--out benchmarks/results]`.
 
 1. Generates a large hospital (benchmarks.generate; `--small`: a few thousand rows) as CSV
-   files and loads them through the real import path (core.importer.import_file, one file per
+   files and loads them through the real import path (core.importing.import_file, one file per
    write transaction, as an administrator would) into a fresh database: a temporary SQLite
    file, or a new database created on the PostgreSQL server of `--database-url` (dropped at
    the end).
@@ -257,9 +257,9 @@ def _point_app_at(url: str) -> None:
 
 
 def _load(args, results: Results, dataset, engine) -> None:
-    """Import every file through core.importer, one write transaction per file."""
+    """Import every file through core.importing, one write transaction per file."""
     from core.db import write_session
-    from core.importer import import_file
+    from core.importing import import_file
     from core.permissions import Actor
 
     speeds: dict[str, list[float]] = {}
@@ -801,7 +801,7 @@ def _time_import_floor(args, results: Results, engine, dataset) -> None:
     from sqlalchemy import func, select
     from sqlmodel import Session
 
-    from core.importer import import_file
+    from core.importing import import_file
     from core.models import Interaction
     from core.permissions import Actor
 

@@ -78,7 +78,7 @@ def _engine():
 
 
 def _clean_up_imports(engine) -> None:
-    """Finish what an import killed mid-write left behind (core.importer.clean_up_imports).
+    """Finish what an import killed mid-write left behind (core.importing.clean_up_imports).
     Only a batch not yet `done` can need it, so the importer — a large module the one-lead
     commands never use otherwise — is loaded only when there is one."""
     from sqlalchemy import select
@@ -91,22 +91,22 @@ def _clean_up_imports(engine) -> None:
             select(ImportBatch.id).where(ImportBatch.status != "done").limit(1)
         ).first()
     if pending is not None:
-        from core import importer
+        from core import importing
 
-        importer.clean_up_imports(engine)
+        importing.clean_up_imports(engine)
 
 
 # --- commands ------------------------------------------------------------------------------
 
 
 def cmd_init(args) -> None:
-    from core import data_version, importer, schema
+    from core import data_version, importing, schema
     from core.db import get_engine, write_session
     from core.services import settings as settings_service
 
     engine = get_engine()
     schema.upgrade(engine)
-    importer.clean_up_imports(engine)  # what an import killed mid-write left behind
+    importing.clean_up_imports(engine)  # what an import killed mid-write left behind
     with write_session(engine) as session:
         settings_service.ensure_defaults(session)
         data_version.bump(session, ("settings",))  # defaults a new version may have added
@@ -132,7 +132,7 @@ def cmd_demo(args) -> None:
 def cmd_import(args) -> None:
     import time
 
-    from core import importer
+    from core import importing
     from core.permissions import Actor
 
     path = Path(args.file)
@@ -145,7 +145,7 @@ def cmd_import(args) -> None:
         sys.stderr.flush()
 
     # Reads and checks without SQLite's write lock; writes in short transactions (SQLite).
-    report = importer.run_import(
+    report = importing.run_import(
         actor=Actor.system(),
         kind=args.kind,
         path=path,

@@ -48,7 +48,7 @@ SUBJECTS = frozenset(
     }
 )
 
-# The subjects an import of each kind changes (core.importer's kinds).
+# The subjects an import of each kind changes (core.importing's kinds).
 IMPORT_SUBJECTS: dict[str, tuple[str, ...]] = {
     "departments": ("settings",),
     "staff": ("staff", "leads", "commission"),

@@ -326,8 +326,13 @@ def as_date(value: Any) -> dt.date | None:
     return _iso_date(str(value)[:10])
 
 
-def chunks(values: list, size: int) -> Iterator[list]:
-    """`values` in consecutive lists of at most `size` (e.g. ids per IN (...) list, kept well
-    below SQLite's and PostgreSQL's limits on bound parameters)."""
+# Values per IN (...) list, everywhere: well below SQLite's and PostgreSQL's limits on bound
+# parameters (32,766 and 65,535).
+CHUNK = 5_000
+
+
+def chunks(values: list, size: int = CHUNK) -> Iterator[list]:
+    """`values` in consecutive lists of at most `size` (default CHUNK: values per IN (...)
+    list, kept well below SQLite's and PostgreSQL's limits on bound parameters)."""
     for start in range(0, len(values), size):
         yield values[start : start + size]

@@ -7,16 +7,14 @@ not an `AppError` (or `PermissionDenied`) is a bug: the page shows a generic box
 details go to the server log (`core.ui.errors`).
 
 Services take their inputs as models (`StaffCreate`, `CampaignUpdate`, … in core.models),
-which callers build with `validated(Model, data)`: a value the model refuses is an
-`InvalidInput` naming the field in the user's language, never pydantic's ValidationError.
+which callers build with `core.inputs.validated(Model, data)`: a value the model refuses is
+an `InvalidInput` naming the field in the user's language, never pydantic's ValidationError.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 
 class AppError(ValueError):
@@ -108,29 +106,3 @@ class InvalidInput(AppError):
         label = field_label(self.entity, self.column, lang) if self.column else ""
         problem = problem_text(self.problem, lang, fallback="input.problem.invalid")
         return t(self.key, lang, field=label, problem=problem)
-
-
-Input = TypeVar("Input", bound=BaseModel)
-
-
-def validated(model: type[Input], data: Any, *, entity: str | None = None) -> Input:
-    """`model.model_validate(data)`, refused as `InvalidInput` naming the first bad field
-    (in `entity`'s words, e.g. "staff") instead of pydantic's ValidationError. A required
-    field given as None (a picker left empty) is said to be required. Typed text is checked
-    first, in the form's order, by the one typed-text rule (`core.text.clean_text`:
-    `TextRefused`), so a name with a hidden control character is named before an empty
-    picker."""
-    from core.text import clean_text
-
-    if isinstance(data, Mapping):
-        for name, value in data.items():
-            clean_text(value, field=str(name))
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        problem = dict(first)
-        if first.get("input", "") is None and first.get("type") != "extra_forbidden":
-            problem["type"] = "missing"
-        column = ".".join(str(part) for part in first.get("loc", ()))
-        raise InvalidInput(column=column, problem=problem, entity=entity) from None

@@ -10,11 +10,8 @@ from collections.abc import Iterable
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from core.db import chunks, fetch_rows
+from core.db import CHUNK, chunks, fetch_rows
 from core.models import Lead, LeadAlias
-
-CHUNK = 5_000  # refs per IN (...) list
-
 
 # --- Resolving refs -----------------------------------------------------------------------
 

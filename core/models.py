@@ -1,7 +1,7 @@
 """SQLModel tables, in the full-stack template's style: `XBase` → `X(table=True)`, and the
 service inputs `XCreate` (what creating one takes) and `XUpdate` (every field optional; a
 service applies only the fields set: `model_dump(exclude_unset=True)`). Callers build inputs
-with `core.errors.validated(XCreate, data)`, so a bad value is refused by the model, naming the
+with `core.inputs.validated(XCreate, data)`, so a bad value is refused by the model, naming the
 field. Input models refuse fields they do not have (`extra="forbid"`).
 
 Calendar facts (card issued on, lead created on, order created on) are dates in the
@@ -673,7 +673,7 @@ class AuditLog(Model, table=True):
 class ImportBatch(Model, table=True):
     """One accepted import file; its checksum refuses a second import of the same file.
 
-    A large file on SQLite is written in short transactions (`core.importer`): meanwhile its
+    A large file on SQLite is written in short transactions (`core.importing.writer`): meanwhile its
     `status` is `writing` and `chunks` lists the id ranges written so far (JSON
     `[[table, first_id, last_id], ...]`) so that a failed or killed import can be removed;
     `scoring` once every row is in and the affected leads are being rescored; `done` after.

@@ -10,7 +10,7 @@ Refused, with the importer's messages (`importer.formula`, `importer.control_cha
   number `+86 138…` or a note `- called back (no answer)` is text, not a formula.
 
 `text_problem(value)` says what is wrong (for the importer, which collects every bad cell);
-`clean_text(value, field=…)` raises `TextRefused` (a `ValueError`) for the services.
+`clean_text(value, field=…)` raises `TextRefused` (a `core.errors.AppError`) for the services.
 Exports neutralise formula-looking cells separately (core/exports.py).
 """
 
@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from core.errors import AppError
 from core.i18n import label_of, t
 
 __all__ = [
@@ -64,24 +65,30 @@ def text_problem(value: str, *, check_control: bool = True) -> tuple[str, dict[s
     return None
 
 
-class TextRefused(ValueError):
-    """Text a user typed that cannot be saved; `message_in(lang)` names the field and why."""
+class TextRefused(AppError):
+    """Text a user typed that cannot be saved: an `AppError` whose key is
+    `board.text_refused` and whose values are the `field` (its name), the `reason` (the i18n
+    key of what is wrong: `importer.formula`, `importer.control_chars`) and the reason's own
+    values. `message_in(lang)` names the field and why, both in `lang`."""
 
-    def __init__(self, field: str, key: str, values: dict[str, Any]):
+    key = "board.text_refused"
+
+    def __init__(self, field: str, reason: str, values: dict[str, Any]):
         self.field = field
-        self.key = key
-        self.values = values
-        super().__init__(self.message_in("en"))
+        self.reason = reason
+        self.reason_values = dict(values)
+        super().__init__(field=field, reason=reason, **values)
 
-    def message_in(self, lang: str = "en", *, quote: Callable[[str], str] = str) -> str:
+    def message_in(self, lang: str = "en", *, quote: Callable[[str], str] | None = None) -> str:
         """The message; `quote` is applied to the typed value it quotes (a page passes
         `core.ui.text.plain`, so the value shows as text)."""
-        values = {key: quote(value) for key, value in self.values.items()}
+        quote = quote or str
+        values = {key: quote(value) for key, value in self.reason_values.items()}
         return t(
-            "board.text_refused",
+            self.key,
             lang,
             field=label_of("board.text_field", self.field, lang),
-            reason=t(self.key, lang, **values),
+            reason=t(self.reason, lang, **values),
         )
 
 

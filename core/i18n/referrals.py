@@ -1,7 +1,7 @@
 """Labels of return visits, recall and referrals (SPEC §10): core.ui.referrals, the importer."""
 
 LABELS = {
-    # Import errors (core.importer: the `referred_by_member_no` column)
+    # Import errors (core.importing.plans: the `referred_by_member_no` column)
     "referrals.import_self": (
         "{value} cannot name themself as referrer",
         "{value} 不能填写自己为推荐人",

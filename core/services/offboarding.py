@@ -33,7 +33,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from core import audit, metrics
-from core.db import chunks
+from core.db import CHUNK, chunks
 from core.domain import STAGE_ORDER, HandoffStatus, Role
 from core.models import AppUser, AppUserCreate, Handoff, Lead, Member, Staff, StaffCreate, utcnow
 from core.permissions import Actor, PermissionDenied, require_role
@@ -51,7 +51,6 @@ STRATEGIES = ("single", "by_workload")
 OFFBOARD_ROLES = (Role.admin, Role.dept_head)
 REASSIGN_ROLES = (Role.admin, Role.marketer, Role.dept_head)
 ONBOARD_ROLES = (Role.admin, Role.marketer, Role.dept_head)
-CHUNK = 500  # ids per IN (...) list
 
 
 @dataclass(frozen=True)

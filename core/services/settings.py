@@ -61,7 +61,7 @@ DEFAULTS: dict[str, Any] = {
     # SPEC §10: months after a patient's last valid order of a kind until they are due back
     # (core.services.referrals.recall_list); a kind not listed is never recalled.
     "recall_months": {"checkup": 12},
-    # Imports (core.importer.Limits): a bigger file is refused before it is read.
+    # Imports (core.importing.Limits): a bigger file is refused before it is read.
     "import_max_rows": DEFAULT_IMPORT_MAX_ROWS,
     "import_max_columns": DEFAULT_IMPORT_MAX_COLUMNS,
     "import_max_megabytes": DEFAULT_IMPORT_MAX_MEGABYTES,

@@ -20,8 +20,9 @@ from core import data_version
 from core.config import get_settings
 from core.db import read_session, write_session
 from core.domain import STAGE_ORDER, InteractionKind, Role, VisitOutcome
-from core.errors import AppError, validated
+from core.errors import AppError
 from core.i18n import label_of, t
+from core.inputs import validated
 from core.models import InteractionCreate
 from core.permissions import Actor, PermissionDenied
 from core.services import handoffs as handoff_service

@@ -11,7 +11,7 @@ import hashlib
 
 import streamlit as st
 
-from core import importer, schema
+from core import importing, schema
 from core.config import get_settings
 from core.db import get_engine, read_session, write_session
 from core.i18n import t
@@ -38,7 +38,7 @@ def _prepare(database_url: str, env: str) -> bool:
 
     engine = get_engine(database_url)
     schema.upgrade(engine)
-    importer.clean_up_imports(engine)  # what an import killed mid-write left behind
+    importing.clean_up_imports(engine)  # what an import killed mid-write left behind
     with write_session(engine) as session:
         settings_service.ensure_defaults(session)
     if env == "production":

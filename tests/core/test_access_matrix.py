@@ -27,7 +27,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from core import importer, metrics
+from core import importing, metrics
 from core.domain import STAGE_ORDER, HandoffStatus, Role
 from core.models import (
     AppUser,
@@ -650,12 +650,12 @@ CASES: list[Case] = [
         lambda s, a, d: _adjust_after_publishing(s, a, d),
         frozenset({A}),
     ),
-    # importer
+    # importing
     Case(
-        "importer",
+        "importing",
         True,
         "import_file",
-        lambda s, a, d: importer.import_file(
+        lambda s, a, d: importing.import_file(
             s, actor=a, kind="campaigns", content=CAMPAIGN_CSV, filename="campaigns.csv"
         ),
         frozenset({A, M}),

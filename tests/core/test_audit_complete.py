@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core import importer, metrics
+from core import importing, metrics
 from core.domain import Role
 from core.models import (
     AppUserCreate,
@@ -624,9 +624,9 @@ WRITES: list[Write] = [
     ),
     # imports, commission, consent, exports
     Write(
-        "importer.import_file",
+        "importing.import_file",
         M,
-        lambda s, a, d: importer.import_file(
+        lambda s, a, d: importing.import_file(
             s, actor=a, kind="campaigns", content=CAMPAIGN_CSV, filename="campaigns.csv"
         ),
         ("import",),
@@ -794,7 +794,11 @@ HELPERS = {
     "staff.record_activity": "NOT AUDITED and takes no actor; unused (reported)",
     # Takes an actor but no session: import_file's checks and write (audited 'import'), in
     # sessions of its own; its audit row is checked in tests/core/test_safety_import.py.
-    "importer.run_import": "import (as importer.import_file)",
+    "importing.run_import": "import (as importing.import_file)",
+    # The write steps of import_file and run_import (core.importing.writer), audited 'import'
+    # by them.
+    "importing.write_checked": "import (the write step of importing.import_file)",
+    "importing.write_in_chunks": "import (run_import's write of a large file on SQLite)",
     # Building blocks of the board's audited writes (move_lead, bulk_*): a version bump is
     # audited by the write that calls it.
     "leads.bump_version": "by the calling write (board.move, board.bulk_*)",
@@ -803,7 +807,7 @@ HELPERS = {
     "ownership.set_owner": "by the calling write (lead.claim, lead.transfer)",
     "ownership.record_owner_change": "ownership history; by the calling write (lead.*)",
     "ownership.audit_owner_change": "writes the calling write's audit row (lead.claim/transfer)",
-    "ownership.apply_import": "by importer.import_file (import), and lead.touch / lead.claim / "
+    "ownership.apply_import": "by importing.import_file (import), and lead.touch / lead.claim / "
     "lead.alias per colliding row",
     # No acting user: bulk loaders' bookkeeping (the importer's `leads` kind, the demo).
     "ownership.open_initial_periods": "the `created` periods of new leads (import, demo)",
@@ -909,7 +913,7 @@ SERVICE_MODULES = {
     "commission": commission,
     "consent": consent,
     "metrics": metrics,
-    "importer": importer,
+    "importing": importing,
     "landing": landing,
     "ownership": ownership,
     "followups": followups,
@@ -950,7 +954,7 @@ READS = {
     "computed_commission_lines check_lead_visible return_trend returns_by_department "
     "provisional_commission_lines revenue_by_patient",
     "landing": "landing_figures",
-    "importer": "",
+    "importing": "check",  # a file's rows checked (core.importing.api.check), nothing written
     "ownership": "pool lapsing_soon lead_credit touches disputes duplicate_candidates "
     "malformed_phones merge_preview sees_holder",
     "followups": "my_day team_by_person on_time_by_week lead_followups cadence_change_preview "

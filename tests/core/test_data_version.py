@@ -20,7 +20,7 @@ from sqlmodel import Session
 from core import data_version
 from core.cli import main
 from core.db import make_engine, read_session, write_session
-from core.importer import KINDS
+from core.importing import KINDS
 from core.models import DataVersion
 from tests.factories import make_member, make_points
 

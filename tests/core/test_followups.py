@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from core import importer
+from core import importing
 from core.cli import main as cli_main
 from core.db import dispose_engines
 from core.domain import HandoffStatus, Role
@@ -375,8 +375,8 @@ def test_the_followups_import_kind(session):
         "L1,S1,call,2019-05-01,,",
         "L1,S1,call,2019-06-03,=HYPERLINK(1),",
     )
-    with pytest.raises(importer.ImportRejected) as rejected:
-        importer.import_file(session, actor=ADMIN, kind="followups", content=bad,
+    with pytest.raises(importing.ImportRejected) as rejected:
+        importing.import_file(session, actor=ADMIN, kind="followups", content=bad,
                              filename="f.csv")  # fmt: skip
     found = {(e.row, e.column) for e in rejected.value.errors}
     assert found == {(3, "lead_ref"), (4, "staff_no"), (5, "kind"), (6, "next_on"),
@@ -387,7 +387,7 @@ def test_the_followups_import_kind(session):
     good = _csv(
         "L1,S1,wechat,2019-06-03,sent the brochure,2019-06-10", "ALIAS-1,S1,call,2019-06-10,,"
     )
-    report = importer.import_file(session, actor=ADMIN, kind="followups", content=good,
+    report = importing.import_file(session, actor=ADMIN, kind="followups", content=good,
                                   filename="g.csv")  # fmt: skip
     assert report.rows == 2
     assert followups.next_followup(session, lead_id=lead.id, on=D(2019, 6, 11)) == D(2019, 6, 24)

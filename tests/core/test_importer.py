@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core import importer, scoring
+from core import importing, scoring
 from core.cli import main
 from core.db import make_engine, write_session
 from core.domain import Role
-from core.importer import ImportFailed, ImportRejected, import_file
+from core.importing import ImportFailed, ImportRejected, import_file, writer
 from core.models import (
     AuditLog,
     Campaign,
@@ -89,7 +89,7 @@ def xlsx_bytes(header, rows) -> bytes:
 
 
 def template_rows(kind: str) -> tuple[list[str], list[list[str]]]:
-    lines = list(csv.reader(io.StringIO(importer.template_csv(kind).decode("utf-8"))))
+    lines = list(csv.reader(io.StringIO(importing.template_csv(kind).decode("utf-8"))))
     return lines[0], lines[1:]
 
 
@@ -133,9 +133,9 @@ def refused(session: Session, kind: str, content: bytes, *, error=ImportFailed, 
     return info.value
 
 
-def load_templates(session: Session, kinds=importer.IMPORT_ORDER) -> None:
+def load_templates(session: Session, kinds=importing.IMPORT_ORDER) -> None:
     for kind in kinds:
-        load(session, kind, importer.template_csv(kind))
+        load(session, kind, importing.template_csv(kind))
 
 
 @pytest.fixture
@@ -151,14 +151,14 @@ def hospital(session):
 
 def test_every_kind_imports_from_csv_in_dependency_order(session):
     """An admin loads a whole hospital from the downloadable templates, kind after kind."""
-    for kind in importer.IMPORT_ORDER:
-        report = load(session, kind, importer.template_csv(kind))
+    for kind in importing.IMPORT_ORDER:
+        report = load(session, kind, importing.template_csv(kind))
         assert report.rows == 2 and not report.dry_run
         assert kind in report.summary() and "\n" not in report.summary()
     tally = counts(session)
     for kind, model in MODELS.items():
         assert tally[model.__tablename__] == 2, kind
-    assert tally["import_batch"] == len(importer.IMPORT_ORDER)
+    assert tally["import_batch"] == len(importing.IMPORT_ORDER)
     wang = session.execute(select(Staff).where(Staff.staff_no == "S0001")).scalar_one()
     assert (wang.card_issued_on, wang.card_activated_on, wang.profile_completed_on) == (
         dt.date(2019, 5, 6),
@@ -181,7 +181,7 @@ def _as_xlsx_cells(kind: str, header: list[str], row: list[str]) -> list:
     """Cells as a spreadsheet holds them: real dates and numbers, empty cells as None."""
     cells = []
     for name, value in zip(header, row, strict=True):
-        column = next(c for c in importer.KINDS[kind] if c.name == name)
+        column = next(c for c in importing.KINDS[kind] if c.name == name)
         if value == "":
             cells.append(None)
         elif column.type == "date":
@@ -195,7 +195,7 @@ def _as_xlsx_cells(kind: str, header: list[str], row: list[str]) -> list:
 
 def test_every_kind_imports_from_xlsx_with_date_and_number_cells(session):
     """The same templates saved from Excel (date cells, number cells) import the same rows."""
-    for kind in importer.IMPORT_ORDER:
+    for kind in importing.IMPORT_ORDER:
         header, rows = template_rows(kind)
         content = xlsx_bytes(header, [_as_xlsx_cells(kind, header, row) for row in rows])
         report = load(session, kind, content, filename=f"{kind}.xlsx")
@@ -225,16 +225,16 @@ def test_csv_with_bom_crlf_padding_and_blank_lines_imports(session):
 
 def test_templates_header_matches_kinds_and_detect_kind():
     """The admin page's template download has the exact SPEC header; a header names its kind."""
-    for kind, columns in importer.KINDS.items():
+    for kind, columns in importing.KINDS.items():
         header, rows = template_rows(kind)
         assert header == [c.name for c in columns]
         assert len(rows) == 2
-        assert importer.detect_kind(header) == kind
+        assert importing.detect_kind(header) == kind
         required = [c.name for c in columns if c.required]
-        assert importer.detect_kind(required) == kind
-    assert importer.detect_kind(["code", "colour"]) is None
+        assert importing.detect_kind(required) == kind
+    assert importing.detect_kind(["code", "colour"]) is None
     with pytest.raises(ImportFailed):
-        importer.template_csv("nope")
+        importing.template_csv("nope")
 
 
 # --- all rows or none ----------------------------------------------------------------------
@@ -298,9 +298,9 @@ GOOD = {
 
 
 def _with(kind: str, /, cells: dict[str, str]) -> list[str]:
-    header = [c.name for c in importer.KINDS[kind]]
+    header = [c.name for c in importing.KINDS[kind]]
     row = list(GOOD[kind])
-    key = next((c.name for c in importer.KINDS[kind] if c.type == "key"), None)
+    key = next((c.name for c in importing.KINDS[kind] if c.type == "key"), None)
     if key is not None:  # a second row of its own, not a duplicate of the good one
         row[header.index(key)] += "B"
     for name, value in cells.items():
@@ -374,7 +374,7 @@ def test_each_kind_of_bad_value_is_refused_with_row_and_column(
     hospital, kind, changes, column, fragment
 ):
     """A good row followed by a bad one: nothing is written; the error names row 3."""
-    header = [c.name for c in importer.KINDS[kind]]
+    header = [c.name for c in importing.KINDS[kind]]
     content = csv_bytes(header, [GOOD[kind], _with(kind, changes)])
     error = refused(hospital, kind, content, error=ImportRejected)
     assert (error.errors[0].row, error.errors[0].column) == (3, column)
@@ -384,8 +384,8 @@ def test_each_kind_of_bad_value_is_refused_with_row_and_column(
 
 def test_the_good_rows_of_the_bad_row_table_import_on_their_own(hospital):
     """The GOOD rows above are good: the refusals come from the changed cells."""
-    for kind in importer.IMPORT_ORDER:
-        header = [c.name for c in importer.KINDS[kind]]
+    for kind in importing.IMPORT_ORDER:
+        header = [c.name for c in importing.KINDS[kind]]
         assert load(hospital, kind, csv_bytes(header, [GOOD[kind]])).rows == 1
 
 
@@ -530,7 +530,7 @@ def test_reimporting_the_same_file_is_refused_and_nothing_doubles(hospital):
 
 
 def test_a_changed_file_with_keys_already_imported_is_refused_as_duplicates(hospital):
-    content = importer.template_csv("departments") + b"NEU,Neurology\r\n"
+    content = importing.template_csv("departments") + b"NEU,Neurology\r\n"
     error = refused(hospital, "departments", content, error=ImportRejected)
     assert error.bad_rows == 2 and "'IM3' already exists" in str(error)
 
@@ -556,7 +556,7 @@ def test_dry_run_still_reports_bad_rows(hospital):
 
 def test_accepted_import_leaves_a_batch_and_one_audit_row(session):
     before = counts(session)
-    report = load(session, "departments", importer.template_csv("departments"))
+    report = load(session, "departments", importing.template_csv("departments"))
     after = counts(session)
     assert after["import_batch"] == before["import_batch"] + 1
     assert after["audit_log"] == before["audit_log"] + 1
@@ -584,14 +584,16 @@ def test_marketer_imports_marketing_kinds_only(hospital):
     batch = hospital.get(ImportBatch, report.batch_id)
     assert batch.user_id == marketer.user_id
     for kind in ("departments", "staff", "activity", "orders"):
-        refused(hospital, kind, importer.template_csv(kind), error=PermissionDenied, actor=marketer)
+        refused(
+            hospital, kind, importing.template_csv(kind), error=PermissionDenied, actor=marketer
+        )
 
 
 @pytest.mark.parametrize("role", [Role.executive, Role.dept_head, Role.consultant, Role.staff])
 def test_other_roles_may_not_import(session, role):
     actor = make_actor(session, role)
     session.commit()
-    refused(session, "leads", importer.template_csv("leads"), error=PermissionDenied, actor=actor)
+    refused(session, "leads", importing.template_csv("leads"), error=PermissionDenied, actor=actor)
 
 
 # --- interactions rescore and promote leads ------------------------------------------------
@@ -616,7 +618,7 @@ def _make_leads(session: Session, refs_and_stages, created_on="2019-01-01") -> N
     load(
         session,
         "leads",
-        csv_bytes([c.name for c in importer.KINDS["leads"]], rows),
+        csv_bytes([c.name for c in importing.KINDS["leads"]], rows),
         filename=f"leads-{refs_and_stages[0][0]}.csv",
     )  # noqa: E501
 
@@ -767,7 +769,7 @@ def test_a_second_import_rescores_with_the_earlier_interactions(hospital):
 
 def test_cli_imports_a_file_and_prints_the_summary(app_database, tmp_path, capsys):
     path = tmp_path / "departments.csv"
-    path.write_bytes(importer.template_csv("departments"))
+    path.write_bytes(importing.template_csv("departments"))
     assert main(["import", "departments", str(path), "--dry-run"]) == 0
     assert "nothing was written" in capsys.readouterr().out
     assert main(["import", "departments", str(path)]) == 0
@@ -808,16 +810,17 @@ def test_cli_errors_are_one_line_on_stderr(app_database, tmp_path, capsys, kind,
 # a lower priority so that the test, watching it, is not starved on a loaded machine.
 KILLED_IMPORT = """
 import os, sys
-from core import cli, importer
+from core import cli
+from core.importing import writer
 os.nice(10)
-real = importer.execute_many
+real = writer.execute_many
 def flagged(*args, **kwargs):
     real(*args, **kwargs)
     if not flagged.said:
         flagged.said = True
         print(WRITING, flush=True)
 flagged.said = False
-importer.execute_many = flagged
+writer.execute_many = flagged
 sys.exit(cli.main(sys.argv[1:]))
 """
 WRITING = "rows written inside the import's transaction"
@@ -871,7 +874,7 @@ def test_an_import_killed_mid_way_changes_nothing(tmp_path):
 
     def start_up() -> None:  # what the app and every CLI command do first
         engine = make_engine(url)
-        importer.clean_up_imports(engine)
+        importing.clean_up_imports(engine)
         engine.dispose()
 
     def integrity() -> str:
@@ -977,14 +980,14 @@ def test_rescore_leads_updates_held_objects_and_honours_since(hospital):
 def test_a_key_added_by_someone_else_during_the_import_is_a_clean_refusal(session, monkeypatch):
     """Between the check and the write another writer adds department 'NEU' (possible on
     PostgreSQL): the unique key stops the insert and the import fails as one line."""
-    real = importer.execute_many
+    real = writer.execute_many
 
     def racing(session_, statement, columns, constants=None):
         session_.add(Department(code="NEU", name="added meanwhile"))
         session_.flush()
         real(session_, statement, columns, constants)
 
-    monkeypatch.setattr(importer, "execute_many", racing)
+    monkeypatch.setattr(writer, "execute_many", racing)
     content = csv_bytes(["code", "name"], [["NEU", "Neurology"]])
     with pytest.raises(ImportFailed, match="^another change conflicted with this import"):
         import_file(session, actor=SYSTEM, kind="departments", content=content, filename="d.csv")

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 
-from core import importer, scoring
+from core import importing, scoring
 from core.domain import STAGE_ORDER
-from core.importer import ImportFailed, import_file
+from core.importing import ImportFailed, import_file
 from core.models import Interaction, Lead
 from core.permissions import Actor
 from core.services import settings as settings_service
@@ -145,8 +145,8 @@ def good_rows(draw, kind: str) -> list[list[str]]:
 @st.composite
 def documents(draw):
     """(kind, header, rows): a good document of a random kind, then 0–4 random damages."""
-    kind = draw(st.sampled_from(sorted(importer.KINDS)))
-    header = [c.name for c in importer.KINDS[kind]]
+    kind = draw(st.sampled_from(sorted(importing.KINDS)))
+    header = [c.name for c in importing.KINDS[kind]]
     rows = draw(good_rows(kind))
     # Optional columns added to a kind later (e.g. leads' referred_by_member_no) stay empty.
     assert all(len(row) <= len(header) for row in rows), kind
@@ -243,7 +243,7 @@ PREFIXES = [b"", b"PK\x03\x04", b"\xef\xbb\xbf", b"\xff\xfe", b"code,name\n", b"
 
 @settings(FUZZ, max_examples=300)
 @given(
-    kind=st.sampled_from([*sorted(importer.KINDS), "nope"]),
+    kind=st.sampled_from([*sorted(importing.KINDS), "nope"]),
     prefix=st.sampled_from(PREFIXES),
     body=st.binary(max_size=3_000),
     name=st.sampled_from(["upload", "x.csv", "x.xlsx", "x.XLSX", "x.txt"]),
@@ -260,13 +260,13 @@ def test_random_bytes_are_refused_cleanly(fuzz_hospital, kind, prefix, body, nam
 
 @settings(FUZZ, max_examples=120)
 @given(
-    kind=st.sampled_from(sorted(importer.KINDS)),
+    kind=st.sampled_from(sorted(importing.KINDS)),
     cut=st.floats(0.0, 1.0),
     flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=8),
 )
 def test_broken_workbooks_are_refused_cleanly(fuzz_hospital, kind, cut, flips):
     """A real template workbook, truncated or with bytes overwritten."""
-    header, *rows = list(csv.reader(io.StringIO(importer.template_csv(kind).decode())))
+    header, *rows = list(csv.reader(io.StringIO(importing.template_csv(kind).decode())))
     data = bytearray(to_xlsx(header, rows, typed=False))
     for where, value in flips:
         data[int(where * (len(data) - 1))] = value
@@ -308,7 +308,7 @@ def test_imported_interactions_rescore_exactly_as_core_scoring(
                 zip(["weak_trust", "strong_trust", "super_trust"], thresholds, strict=True)
             )
             settings_service.set_value(session, actor=SYSTEM, key="stage_thresholds", value=bounds)
-        lead_header = [c.name for c in importer.KINDS["leads"]]
+        lead_header = [c.name for c in importing.KINDS["leads"]]
         lead_row = ["LZ", "Fuzz", "", "S0001", created.isoformat(), "", "", "", initial]
         import_file(session, actor=SYSTEM, kind="leads", content=csv_bytes(lead_header, [lead_row]))
         rows = [

@@ -109,6 +109,7 @@ SINGLE_HOMES = [
     ("a YYYY-MM pattern", r"0\[1-9\]\|1\[0-2\]", "core/months.py"),
     ("a date reader", r"def _?as_date\b", "core/db.py"),
     ("an IN-list chunker", r"def _?chunks\b", "core/db.py"),
+    ("the IN-list chunk size", r"(?m)^_?CHUNK\s*=", "core/db.py"),
     (
         "this month against last month",
         r"now\[[^\]]+\]\s*-\s*before\[|\bvalue\s*-\s*previous\b",

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core import metrics
-from core.importer import ImportRejected, import_file
+from core.importing import ImportRejected, import_file
 from core.models import Lead, Member, PointsEntry
 from core.permissions import Actor
 from core.services import handoffs, referrals

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from core.db import write_session
 from core.domain import Role
-from core.importer import ImportRejected, import_file
+from core.importing import ImportRejected, import_file
 from core.models import AuditLog, Lead, LeadAlias, LeadCreate, Member, Order, PointsEntry
 from core.permissions import Actor
 from core.services import ownership, referrals

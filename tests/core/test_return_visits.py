@@ -97,7 +97,7 @@ def test_an_order_placed_in_one_month_and_made_valid_in_the_next_counts_in_its_m
 def test_an_order_naming_an_alias_belongs_to_the_surviving_lead(session):
     """An order imported with a collided lead_ref (an alias) is the surviving lead's: with
     the surviving lead's own earlier order, it makes one returning patient."""
-    from core.importer import import_file
+    from core.importing import import_file
 
     doctor = make_staff(session, staff_no="S1")
     lead = make_lead(session, owner=doctor, lead_ref="L-1")

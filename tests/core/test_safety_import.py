@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from core import importer
 from core.cli import main
 from core.db import make_engine, write_session
 from core.domain import Role
+from core.importing import ImportFailed, ImportRejected, import_file, plans, run_import
 from core.models import AppUser, AuditLog, Lead, LoginSession, PointsEntry
 from core.permissions import Actor
 from core.services import settings as settings_service
@@ -243,10 +243,8 @@ def test_finding_4_empty_far_rows_and_columns_are_never_built(session):
     settings_service.set_value(session, actor=actor, key="import_max_rows", value=2_000_000)
     tracemalloc.start()
     started = time.perf_counter()
-    with pytest.raises(importer.ImportRejected) as rejected:
-        importer.import_file(
-            session, actor=actor, kind="leads", content=hostile_xlsx(), filename="h.xlsx"
-        )
+    with pytest.raises(ImportRejected) as rejected:
+        import_file(session, actor=actor, kind="leads", content=hostile_xlsx(), filename="h.xlsx")
     seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -256,7 +254,7 @@ def test_finding_4_empty_far_rows_and_columns_are_never_built(session):
     row = ["L-1", "Zhao", "", staff.staff_no, "2019-06-02"]
     styled = _row(2, row).replace("</row>", '<c r="XFD2" s="0"/></row>')
     content = _xlsx(_sheet(_row(1, LEAD_HEADER) + styled, dimension="A1:XFD2"))
-    report = importer.import_file(
+    report = import_file(
         session, actor=actor, kind="leads", content=content, filename="l.xlsx", dry_run=True
     )
     assert report.rows == 1
@@ -267,10 +265,8 @@ def test_finding_4_a_value_past_the_column_limit_is_refused_naming_the_setting(s
     staff = make_staff(session)
     row = ["L-1", "Zhao", "", staff.staff_no, "2019-06-02"] + [""] * 45 + ["stray"]
     content = _xlsx(_sheet(_row(1, LEAD_HEADER) + _row(2, row)))
-    with pytest.raises(importer.ImportFailed) as refused:
-        importer.import_file(
-            session, actor=Actor.system(), kind="leads", content=content, filename="w.xlsx"
-        )
+    with pytest.raises(ImportFailed) as refused:
+        import_file(session, actor=Actor.system(), kind="leads", content=content, filename="w.xlsx")
     assert refused.value.key == "importer.limit_columns"
     assert "column 51, past the limit of 50 columns" in str(refused.value)
     assert "import_max_columns" in str(refused.value)
@@ -285,13 +281,13 @@ def test_finding_4_the_limits_are_settings_an_admin_changes(session):
         f"L-{i},Name {i},,{staff.staff_no},2019-06-02,,,," for i in range(3)
     ]
     content = ("\n".join(lines) + "\n").encode()
-    report = importer.import_file(
+    report = import_file(
         session, actor=admin, kind="leads", content=content, filename="l.csv", dry_run=True
     )
     assert report.rows == 3
     settings_service.set_value(session, actor=admin, key="import_max_rows", value=2)
-    with pytest.raises(importer.ImportFailed) as refused:
-        importer.import_file(
+    with pytest.raises(ImportFailed) as refused:
+        import_file(
             session, actor=admin, kind="leads", content=content, filename="l.csv", lang="zh"
         )
     assert "第 4 行超出表头之后 2 行的上限" in str(refused.value)
@@ -299,8 +295,8 @@ def test_finding_4_the_limits_are_settings_an_admin_changes(session):
     settings_service.set_value(session, actor=admin, key="import_max_rows", value=1_000_000)
     big = content + b"\n" * (1 << 20)  # blank lines: 1 MB of text
     settings_service.set_value(session, actor=admin, key="import_max_megabytes", value=1)
-    with pytest.raises(importer.ImportFailed) as refused:
-        importer.import_file(session, actor=admin, kind="leads", content=big, filename="l.csv")
+    with pytest.raises(ImportFailed) as refused:
+        import_file(session, actor=admin, kind="leads", content=big, filename="l.csv")
     assert refused.value.key == "importer.limit_size" and "import_max_megabytes" in str(
         refused.value
     )
@@ -351,7 +347,7 @@ def test_finding_5_a_sign_in_writes_while_an_import_is_being_checked(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     in_check, release = threading.Event(), threading.Event()
-    original = importer._PLANS["leads"]
+    original = plans.PLANS["leads"]
 
     def held(checker, actor, now):
         plan = original(checker, actor, now)  # the check's database reads are done
@@ -359,7 +355,7 @@ def test_finding_5_a_sign_in_writes_while_an_import_is_being_checked(
         assert release.wait(60)
         return plan
 
-    monkeypatch.setitem(importer._PLANS, "leads", held)
+    monkeypatch.setitem(plans.PLANS, "leads", held)
     outcome: dict = {}
     importing = threading.Thread(
         target=lambda: outcome.update(status=main(["import", "leads", str(path)]))
@@ -411,7 +407,7 @@ def test_finding_5_a_change_made_during_the_check_is_caught_under_the_write_lock
         session.commit()
         member_no, member_id = member.member_no, member.id
     in_check, release = threading.Event(), threading.Event()
-    original = importer._PLANS["points"]
+    original = plans.PLANS["points"]
     calls = []
 
     def held(checker, actor, now):
@@ -422,14 +418,14 @@ def test_finding_5_a_change_made_during_the_check_is_caught_under_the_write_lock
             assert release.wait(60)
         return plan
 
-    monkeypatch.setitem(importer._PLANS, "points", held)
+    monkeypatch.setitem(plans.PLANS, "points", held)
     content = f"member_no,kind,points,occurred_on\n{member_no},redeem,80,2019-07-01\n".encode()
     outcome: dict = {}
 
     def run():
         try:
-            importer.run_import(actor=Actor.system(), kind="points", content=content)
-        except importer.ImportFailed as error:
+            run_import(actor=Actor.system(), kind="points", content=content)
+        except ImportFailed as error:
             outcome["error"] = error
 
     importing = threading.Thread(target=run)
@@ -446,7 +442,7 @@ def test_finding_5_a_change_made_during_the_check_is_caught_under_the_write_lock
     finally:
         release.set()
         importing.join(60)
-    assert isinstance(outcome.get("error"), importer.ImportRejected)
+    assert isinstance(outcome.get("error"), ImportRejected)
     assert "balance" in str(outcome["error"])
     assert len(calls) == 2  # checked again, under the write lock
     with Session(engine) as session:

@@ -5,7 +5,7 @@ any chunk, and after the process is killed mid-write (the next start-up cleans u
 
 PostgreSQL writes a file in one transaction (its row locks keep sign-ins from waiting), so
 these tests run on SQLite only. Chunks are made small here (500 rows) so a few thousand rows
-make several of them; `importer._chunk_hook` tells the test where the import is."""
+make several of them; `core.importing.writer.chunk_hook` tells the test where the import is."""
 
 from __future__ import annotations
 
@@ -24,10 +24,17 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel, func, select
 
-from core import importer
 from core.cli import main
 from core.db import make_engine, write_session
 from core.domain import Role
+from core.importing import (
+    ImportFailed,
+    ImportRejected,
+    ImportReport,
+    clean_up_imports,
+    run_import,
+    writer,
+)
 from core.models import (
     AppUser,
     AuditLog,
@@ -53,8 +60,8 @@ CHUNK_ROWS = 500
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(importer, "FIRST_CHUNK_ROWS", CHUNK_ROWS)
-    monkeypatch.setattr(importer, "MAX_CHUNK_ROWS", CHUNK_ROWS)
+    monkeypatch.setattr(writer, "FIRST_CHUNK_ROWS", CHUNK_ROWS)
+    monkeypatch.setattr(writer, "MAX_CHUNK_ROWS", CHUNK_ROWS)
 
 
 def _hospital(database_url: str, leads: int = 0) -> tuple[str, str]:
@@ -71,7 +78,7 @@ def _hospital(database_url: str, leads: int = 0) -> tuple[str, str]:
     if leads:
         rows = "".join(f"L{i},Lead {i},{names[0]},2019-01-01\n" for i in range(leads))
         content = ("lead_ref,name,owner_staff_no,created_on\n" + rows).encode()
-        importer.run_import(actor=Actor.system(), kind="leads", content=content)
+        run_import(actor=Actor.system(), kind="leads", content=content)
     return names
 
 
@@ -154,12 +161,12 @@ def test_finding_5_sign_in_waits_little_during_an_import_write(
             assert signed_in.wait(30)
             held_mid_write.append(_batch(app_database))
 
-    monkeypatch.setattr(importer, "_chunk_hook", hook)
+    monkeypatch.setattr(writer, "chunk_hook", hook)
     outcome: dict = {}
 
     def run() -> None:
         try:
-            outcome["report"] = importer.run_import(
+            outcome["report"] = run_import(
                 actor=Actor.system(), kind="leads", content=content, filename="leads.csv"
             )
         except BaseException as error:  # shown by the assertions below
@@ -198,8 +205,8 @@ def test_finding_5_sign_in_waits_little_during_an_import_write(
     assert [json.loads(row.detail)["rows"] for row in audited] == [6_000]
     assert batch.status == "done" and batch.chunks is None
     assert _lock_files(app_database) == []
-    with pytest.raises(importer.ImportFailed, match="already imported"):
-        importer.run_import(actor=Actor.system(), kind="leads", content=content)
+    with pytest.raises(ImportFailed, match="already imported"):
+        run_import(actor=Actor.system(), kind="leads", content=content)
 
 
 def test_finding_5_a_killed_import_leaves_nothing(app_database, tmp_path):
@@ -213,14 +220,14 @@ def test_finding_5_a_killed_import_leaves_nothing(app_database, tmp_path):
     before = _snapshot(app_database)
     script = (
         "import sys, threading\n"
-        "from core import importer\n"
+        "from core.importing import writer\n"
         "from core.cli import main\n"
-        f"importer.FIRST_CHUNK_ROWS = importer.MAX_CHUNK_ROWS = {CHUNK_ROWS}\n"
+        f"writer.FIRST_CHUNK_ROWS = writer.MAX_CHUNK_ROWS = {CHUNK_ROWS}\n"
         "def hook(event, number):\n"
         "    if event == 'between' and number == 2:\n"
         "        print('two chunks committed', flush=True)\n"
         "        threading.Event().wait()\n"
-        "importer._chunk_hook = hook\n"
+        "writer.chunk_hook = hook\n"
         "sys.exit(main(['import', 'interactions', sys.argv[1]]))\n"
     )
     process = subprocess.Popen(
@@ -249,7 +256,7 @@ def test_finding_5_a_killed_import_leaves_nothing(app_database, tmp_path):
     assert main(["init"]) == 0  # the start-up clean-up
     assert _snapshot(app_database) == before
     assert _lock_files(app_database) == []
-    report = importer.run_import(
+    report = run_import(
         actor=Actor.system(), kind="interactions", path=path, engine=make_engine(app_database)
     )
     assert report.rows == 3_000 and _batch(app_database).status == "done"
@@ -272,14 +279,14 @@ def test_finding_5_a_failure_in_a_later_chunk_removes_the_earlier_chunks(
         if event == "in_chunk" and number == 4:
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer, "_chunk_hook", hook)
+    monkeypatch.setattr(writer, "chunk_hook", hook)
     with pytest.raises(RuntimeError, match="disk full"):
-        importer.run_import(actor=Actor.system(), kind="leads", content=content)
+        run_import(actor=Actor.system(), kind="leads", content=content)
     assert committed == [1, 2, 3]
     assert _snapshot(app_database) == before
     assert _lock_files(app_database) == []
-    monkeypatch.setattr(importer, "_chunk_hook", None)
-    report = importer.run_import(actor=Actor.system(), kind="leads", content=content)
+    monkeypatch.setattr(writer, "chunk_hook", None)
+    report = run_import(actor=Actor.system(), kind="leads", content=content)
     assert report.rows == 3_000
     assert len(_snapshot(app_database)["lead"]) == 3_000
 
@@ -304,8 +311,8 @@ def test_finding_5_an_interaction_recorded_between_chunks_is_scored_with_the_imp
                 )  # fmt: skip
                 recorded.append(lead.id)
 
-    monkeypatch.setattr(importer, "_chunk_hook", hook)
-    report = importer.run_import(actor=Actor.system(), kind="interactions", content=content)
+    monkeypatch.setattr(writer, "chunk_hook", hook)
+    report = run_import(actor=Actor.system(), kind="interactions", content=content)
     assert report.rows == 3_000 and recorded
     engine = make_engine(app_database)
     with Session(engine) as session:
@@ -343,9 +350,9 @@ def test_finding_5_a_lead_used_meanwhile_survives_a_failed_import(
         if event == "in_chunk" and number == 3:
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer, "_chunk_hook", hook)
+    monkeypatch.setattr(writer, "chunk_hook", hook)
     with pytest.raises(RuntimeError, match="disk full"):
-        importer.run_import(actor=Actor.system(), kind="leads", content=content)
+        run_import(actor=Actor.system(), kind="leads", content=content)
     after = _snapshot(app_database)
     engine = make_engine(app_database)
     with Session(engine) as session:
@@ -369,11 +376,11 @@ def test_finding_5_a_start_up_leaves_a_running_import_alone(
 
     def hook(event: str, number: int) -> None:
         if event == "between" and number == 2:
-            cleaned.append(importer.clean_up_imports(make_engine(app_database)))
+            cleaned.append(clean_up_imports(make_engine(app_database)))
             cleaned.append(_batch(app_database).status)
 
-    monkeypatch.setattr(importer, "_chunk_hook", hook)
-    report = importer.run_import(actor=Actor.system(), kind="leads", content=content)
+    monkeypatch.setattr(writer, "chunk_hook", hook)
+    report = run_import(actor=Actor.system(), kind="leads", content=content)
     assert cleaned == [0, "writing"]
     assert report.rows == 3_000 and len(_snapshot(app_database)["lead"]) == 3_000
     assert _batch(app_database).status == "done"
@@ -389,17 +396,17 @@ def test_finding_5_an_import_killed_while_rescoring_is_rescored_at_start_up(app_
     path.write_bytes(_interactions_csv(3_000, 300))
     script = (
         "import sys, threading\n"
-        "from core import importer\n"
+        "from core.importing import writer\n"
         "from core.cli import main\n"
-        "importer.FIRST_RESCORE_LEADS = importer.MAX_CHUNK_ROWS = 50\n"
-        "original, calls = importer.rescore_leads, []\n"
+        "writer.FIRST_RESCORE_LEADS = writer.MAX_CHUNK_ROWS = 50\n"
+        "original, calls = writer.rescore_leads, []\n"
         "def rescore(*args, **kwargs):\n"
         "    calls.append(1)\n"
         "    if len(calls) == 2:  # the first chunk of leads is committed\n"
         "        print('rescoring', flush=True)\n"
         "        threading.Event().wait()\n"
         "    return original(*args, **kwargs)\n"
-        "importer.rescore_leads = rescore\n"
+        "writer.rescore_leads = rescore\n"
         "sys.exit(main(['import', 'interactions', sys.argv[1]]))\n"
     )
     process = subprocess.Popen(
@@ -463,9 +470,9 @@ def test_finding_5_a_change_made_between_chunks_is_caught_under_the_write_lock(
                 lead = session.exec(select(Lead).where(Lead.lead_ref == "L0")).one()
                 lead.created_on = dt.date(2019, 12, 31)
 
-    monkeypatch.setattr(importer, "_chunk_hook", hook)
-    with pytest.raises(importer.ImportRejected) as refused:
-        importer.run_import(actor=Actor.system(), kind="interactions", content=content)
+    monkeypatch.setattr(writer, "chunk_hook", hook)
+    with pytest.raises(ImportRejected) as refused:
+        run_import(actor=Actor.system(), kind="interactions", content=content)
     assert refused.value.errors[0].key == "importer.before_created"
     after = _snapshot(app_database)
     assert after["interaction"] == before["interaction"] == []
@@ -490,7 +497,7 @@ def _credit_hospital(database_url: str) -> None:
         session.commit()
     rows = "".join(f"E{i},Old {i},{13700000000 + i},A,2019-01-01\n" for i in range(EXISTING))
     content = ("lead_ref,name,phone,owner_staff_no,created_on\n" + rows).encode()
-    importer.run_import(actor=Actor.system(), kind="leads", content=content, engine=engine)
+    run_import(actor=Actor.system(), kind="leads", content=content, engine=engine)
     engine.dispose()
 
 
@@ -558,18 +565,16 @@ def test_finding_5_a_chunked_leads_import_applies_collisions_as_one_transaction_
         if event == "between":
             chunks.append(number)
 
-    monkeypatch.setattr(importer, "_chunk_hook", hook)
-    chunked = importer.run_import(actor=Actor.system(), kind="leads", content=content)
+    monkeypatch.setattr(writer, "chunk_hook", hook)
+    chunked = run_import(actor=Actor.system(), kind="leads", content=content)
     assert chunks == [1, 2, 3, 4, 5, 6]  # 2,978 new leads in chunks of 500
-    monkeypatch.setattr(importer, "SINGLE_ROWS", 10_000)
+    monkeypatch.setattr(writer, "SINGLE_ROWS", 10_000)
     single_engine = make_engine(single_url)
-    single = importer.run_import(
-        actor=Actor.system(), kind="leads", content=content, engine=single_engine
-    )
+    single = run_import(actor=Actor.system(), kind="leads", content=content, engine=single_engine)
     single_engine.dispose()
     assert chunks == [1, 2, 3, 4, 5, 6]  # no chunk: one transaction
 
-    def events(report: importer.ImportReport) -> list[tuple]:
+    def events(report: ImportReport) -> list[tuple]:
         return [(e.row, e.lead_ref, e.outcome, e.existing, e.staff_no) for e in report.credit]
 
     assert events(chunked) == events(single)
@@ -601,7 +606,7 @@ def test_finding_5_a_chunked_leads_import_that_fails_leaves_no_credit_behind(
     before = _snapshot(app_database)
     seen: dict[str, int] = {}
     applied = []
-    apply_import = importer.ownership.apply_import
+    apply_import = ownership.apply_import
 
     def spy(*args, **kwargs):
         applied.append(1)
@@ -613,10 +618,10 @@ def test_finding_5_a_chunked_leads_import_that_fails_leaves_no_credit_behind(
         if event == "in_chunk" and number == failing_chunk:
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer.ownership, "apply_import", spy)
-    monkeypatch.setattr(importer, "_chunk_hook", hook)
+    monkeypatch.setattr(ownership, "apply_import", spy)
+    monkeypatch.setattr(writer, "chunk_hook", hook)
     with pytest.raises(RuntimeError, match="disk full"):
-        importer.run_import(actor=Actor.system(), kind="leads", content=_colliding_leads_csv(3_000))
+        run_import(actor=Actor.system(), kind="leads", content=_colliding_leads_csv(3_000))
     assert seen["periods"] == len(before["ownership_period"]) + 2 * CHUNK_ROWS
     assert applied == ([1] if failing_chunk == 6 else [])
     assert _snapshot(app_database) == before
@@ -650,8 +655,8 @@ def test_finding_5_a_chunked_import_reaches_the_lead_an_alias_names(
             merge("L2", "L3")
             merged.append(number)
 
-    monkeypatch.setattr(importer, "_chunk_hook", hook)
-    report = importer.run_import(
+    monkeypatch.setattr(writer, "chunk_hook", hook)
+    report = run_import(
         actor=Actor.system(), kind="interactions", content=_interactions_csv(3_000, 300)
     )
     assert report.rows == 3_000 and merged == [1]

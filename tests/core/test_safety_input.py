@@ -11,10 +11,10 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from core import importer
+from core import importing
 from core.domain import Role
 from core.i18n import t
-from core.importer import ImportRejected
+from core.importing import ImportRejected
 from core.models import (
     AppUserCreate,
     AuditLog,
@@ -114,7 +114,7 @@ def _importer_message(session, value: str) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows([["code", "name"], ["X1", value]])
     with pytest.raises(ImportRejected) as info:
-        importer.import_file(
+        importing.import_file(
             session,
             actor=Actor.system(),
             kind="departments",

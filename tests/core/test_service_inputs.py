@@ -13,7 +13,8 @@ from sqlmodel import Session
 
 from core.db import make_engine, read_session
 from core.domain import Role
-from core.errors import InvalidInput, validated
+from core.errors import InvalidInput
+from core.inputs import validated
 from core.models import (
     AuditLog,
     Campaign,

@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from core import importer
 from core.i18n import t
+from core.importing import writer
 from core.ui.text import plain
 from tests.core.test_safety_import import LEAD_HEADER, hostile_xlsx
 from tests.pages.apptest import open_page, texts
@@ -91,7 +91,7 @@ def test_finding_5_a_busy_database_shows_a_friendly_box_not_a_traceback(
     at.get("file_uploader")[0].set_value(("leads.csv", GOOD_LEADS, "text/csv")).run()
     at.button(key="imp_check").click().run()
     assert at.success
-    monkeypatch.setattr(importer, "_write", locked)
+    monkeypatch.setattr(writer, "write_rows", locked)
     at.button(key="imp_run").click().run()
     assert not at.exception
     assert t("errors.busy", lang) in [e.value for e in at.error]

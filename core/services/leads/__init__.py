@@ -69,14 +69,13 @@ from core.services.leads.pipeline import (
     stage_history,
     super_trust_sources,
 )
-from core.services.leads.rescoring import CHUNK, PROMOTION_REASON, rescore_leads
+from core.services.leads.rescoring import PROMOTION_REASON, rescore_leads
 
 __all__ = [
     "ANALYTICS_MONTHS",
     "BOARD_LIMIT",
     "BOARD_ORDERS",
     "CARD_COLUMNS",
-    "CHUNK",
     "FULL_PHONE_ROLES",
     "LEAD_WORK_ACTIVITY",
     "MOVER_ROLES",

@@ -29,7 +29,7 @@ from sqlalchemy import and_, case, false, func, literal, or_, select
 from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session
 
-from core.db import as_date, chunks
+from core.db import CHUNK, as_date, chunks
 from core.domain import DEFAULT_STAGE_THRESHOLDS, STAGE_ORDER, HandoffStatus, Role
 from core.models import Campaign, Consent, Department, Handoff, Interaction, Lead, Staff
 from core.permissions import Actor
@@ -41,7 +41,6 @@ from core.services.leads.access import (
     sees_every_phone,
     shows_full_phone,
 )
-from core.services.leads.rescoring import CHUNK
 from core.services.leads.standing import standings
 
 BOARD_ORDERS = ("score", "last_interaction", "created")

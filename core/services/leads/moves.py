@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from core import audit
-from core.db import chunks
+from core.db import CHUNK, chunks
 from core.domain import Role, Stage
 from core.models import AppUser, Lead, Staff, StageChange, utcnow
 from core.permissions import (
@@ -32,7 +32,7 @@ from core.services import settings as settings_service
 from core.services.leads.access import MOVER_ROLES
 from core.services.leads.board import split_tags
 from core.services.leads.errors import BoardError, ReasonRequired, StaleLead
-from core.services.leads.rescoring import CHUNK, expire_loaded
+from core.services.leads.rescoring import expire_loaded
 from core.text import clean_text
 
 TAG_MAX_LENGTH = 50

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
-from core.db import as_date, chunks, execute_many, fetch_rows
+from core.db import CHUNK, as_date, chunks, execute_many, fetch_rows
 from core.domain import DEFAULT_STAGE_THRESHOLDS, STAGE_ORDER, Stage
 from core.models import Interaction, Lead, StageChange, utcnow
 from core.permissions import Actor
@@ -23,8 +23,6 @@ from core.scoring import idle_weeks_between, stage_bounds, suggested_rank
 from core.services import settings as settings_service
 
 PROMOTION_REASON = "automatic promotion"
-# Ids per IN (...) list: well below SQLite's and PostgreSQL's limits on bound parameters.
-CHUNK = 5_000
 
 
 def rescore_leads(

@@ -14,12 +14,10 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlmodel import Session
 
-from core.db import as_date, chunks
+from core.db import CHUNK, as_date, chunks
 from core.domain import Stage
 from core.models import Interaction, StageChange
 from core.scoring import is_cooling, peak_score, standing
-
-CHUNK = 1_000
 
 
 def _rank(stage: str | None) -> int:

@@ -19,7 +19,6 @@ Services take the acting user first and audit every write; they never commit.
 from __future__ import annotations
 
 from core.lead_refs import (
-    CHUNK,
     alias_targets,
     ref_taken,
     resolve_lead,
@@ -99,7 +98,6 @@ __all__ = [
     "claim_allowance",
     "protected_until_of",
     "new_ref",
-    "CHUNK",
     "HOWS",
     "SOURCES",
     "DISPUTE_STATUSES",

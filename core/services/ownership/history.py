@@ -12,8 +12,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from core import audit
-from core.db import as_date, chunks, execute_many, fetch_rows
-from core.lead_refs import CHUNK, alias_targets
+from core.db import CHUNK, as_date, chunks, execute_many, fetch_rows
+from core.lead_refs import alias_targets
 from core.models import (
     Lead,
     OwnershipPeriod,

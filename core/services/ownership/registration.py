@@ -13,10 +13,10 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlmodel import Session
 
 from core import audit
-from core.db import as_date, chunks, execute_many, fetch_rows
+from core.db import CHUNK, as_date, chunks, execute_many, fetch_rows
 from core.domain import Role
 from core.i18n import t
-from core.lead_refs import CHUNK, ref_taken
+from core.lead_refs import ref_taken
 from core.models import (
     Interaction,
     Lead,

@@ -2,7 +2,7 @@
 tabs use), settings, users, import, audit log and backup; `shared` holds what they share.
 
 Everything reads and writes through services (`core.services.table_admin`, `audit_log`,
-`settings`, `users`, `core.importer`, `core.backup`); nothing here builds SQL.
+`settings`, `users`, `core.importing`, `core.backup`); nothing here builds SQL.
 pages/8_Admin.py draws the tabs: `st.tabs(tab_labels(lang))`, then `DRAW[name](user)` for
 the open one.
 """

@@ -8,7 +8,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from core import importer
+from core import importing
 from core.data_version import IMPORT_SUBJECTS
 from core.db import read_session
 from core.i18n import t
@@ -66,7 +66,7 @@ def _styled_bad_rows(frame: pd.DataFrame, marks: dict[int, set[str]], row_col: s
 
 
 def _templates(lang: str) -> None:
-    kinds = list(importer.KINDS)
+    kinds = list(importing.KINDS)
     with st.expander(t("import_admin.templates", lang)):
         template_kind = choose(
             t("import_admin.kind", lang),
@@ -77,19 +77,19 @@ def _templates(lang: str) -> None:
         )
         st.download_button(
             t("import_admin.download_template", lang),
-            importer.template_csv(template_kind),
+            importing.template_csv(template_kind),
             file_name=f"trustpool-{template_kind}-template.csv",
             mime="text/csv",
             key="imp_template_download",
         )
-        st.code(importer.template_csv(template_kind).decode("utf-8"), language="text")
+        st.code(importing.template_csv(template_kind).decode("utf-8"), language="text")
 
 
 def _dry_run(user: CurrentUser, kind: str, content: bytes, filename: str):
     """('ok', report) | ('rejected', ImportRejected) | ('failed', error): nothing is written
     (and no write lock taken: the check reads in a read session)."""
     try:
-        report = importer.run_import(
+        report = importing.run_import(
             actor=user.actor,
             kind=kind,
             content=content,
@@ -97,30 +97,30 @@ def _dry_run(user: CurrentUser, kind: str, content: bytes, filename: str):
             dry_run=True,
             lang=user.lang,
         )
-    except importer.ImportRejected as rejected:
+    except importing.ImportRejected as rejected:
         return "rejected", rejected
-    except (importer.ImportFailed, PermissionDenied) as error:
+    except (importing.ImportFailed, PermissionDenied) as error:
         return "failed", error
     return "ok", report
 
 
-def upload_megabytes(limits: importer.Limits) -> int:
+def upload_megabytes(limits: importing.Limits) -> int:
     """The largest file the uploader takes, in MB: the importer's own limit (a CSV file's
     text, an XLSX file's parts uncompressed: a bigger file is refused anyway), within the
     server's `server.maxUploadSize` (.streamlit/config.toml)."""
     return max(1, min(int(limits.megabytes), int(st.get_option("server.maxUploadSize"))))
 
 
-def _limits() -> importer.Limits:
+def _limits() -> importing.Limits:
     with read_session() as session:
-        return importer.Limits.of(session)
+        return importing.Limits.of(session)
 
 
 def _file_header(content: bytes, filename: str, digest: str) -> list[str]:
     """The file's header, read once per uploaded file (a rerun reads nothing again)."""
     cached = st.session_state.get("imp_header")
     if cached is None or cached[0] != digest:
-        cached = (digest, importer.read_header(content, filename, _limits()))
+        cached = (digest, importing.read_header(content, filename, _limits()))
         st.session_state["imp_header"] = cached
     return cached[1]
 
@@ -131,7 +131,7 @@ def tab(user: CurrentUser) -> None:
     only on Check and on Import, never on a mere rerun."""
     lang = user.lang
     st.caption(t("import_admin.intro", lang))
-    kinds = list(importer.KINDS)
+    kinds = list(importing.KINDS)
     left, right = st.columns([3, 2])
     limits = _limits()
     megabytes = upload_megabytes(limits)
@@ -167,7 +167,7 @@ def tab(user: CurrentUser) -> None:
     header: list[str] = []
     with user_errors(lang):
         header = _file_header(content, filename, digest)
-    detected = importer.detect_kind(header) if header else None
+    detected = importing.detect_kind(header) if header else None
     choice = choose(
         t("import_admin.kind", lang),
         ["auto", *kinds],
@@ -251,7 +251,7 @@ def _rejected_report(rejected, lang: str) -> None:
 
 def refusal(error: Exception, lang: str) -> str:
     """Why a file was not imported (or checked), in `lang`, as text."""
-    if isinstance(error, importer.ImportFailed):
+    if isinstance(error, importing.ImportFailed):
         return plain(error.message_in(lang))
     return refusal_text(error, lang) or t("app.error", lang, message=plain(error))
 
@@ -264,7 +264,7 @@ def _run_import(user: CurrentUser, kind, content, filename, check_key, digest) -
         bar.progress(min(max(float(fraction), 0.0), 1.0), text=text)
 
     try:
-        report = importer.run_import(
+        report = importing.run_import(
             actor=user.actor,
             kind=kind,
             content=content,
@@ -273,10 +273,10 @@ def _run_import(user: CurrentUser, kind, content, filename, check_key, digest) -
             progress=progress,
             lang=lang,
         )
-    except importer.ImportRejected as rejected:
+    except importing.ImportRejected as rejected:
         st.session_state[check_key] = ((digest, kind), "rejected", rejected)
         st.rerun()
-    except (importer.ImportFailed, PermissionDenied) as error:
+    except (importing.ImportFailed, PermissionDenied) as error:
         bar.empty()
         st.error(refusal(error, lang))
         return

@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from core.db import read_session
-from core.errors import validated
 from core.i18n import t
+from core.inputs import validated
 from core.models import CampaignCreate, CampaignUpdate
 from core.services import campaigns as plans
 from core.ui.campaigns.common import STATUSES, TYPES, CampaignsView

@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from core.db import read_session
-from core.errors import validated
 from core.i18n import t
+from core.inputs import validated
 from core.models import StaffCreate, StaffUpdate
 from core.services import staff as staff_service
 from core.ui.actions import save

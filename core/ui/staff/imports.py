@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import importer
+from core import importing
 from core.i18n import t
 from core.permissions import PermissionDenied
 from core.ui import cache
@@ -18,7 +18,7 @@ from core.ui.text import plain
 IMPORT_KINDS = ("departments", "staff", "activity")
 
 
-def _errors_table(rejected: importer.ImportRejected, lang: str) -> pd.DataFrame:
+def _errors_table(rejected: importing.ImportRejected, lang: str) -> pd.DataFrame:
     """A refused file's errors, one row each: row, column, message."""
     return pd.DataFrame(
         [
@@ -42,7 +42,7 @@ def import_tab(view: StaffView) -> None:
     )
     st.download_button(
         t("staff.import.template", lang),
-        importer.template_csv(kind),
+        importing.template_csv(kind),
         file_name=f"{kind}-template.csv",
         mime="text/csv",
         key="import_template",
@@ -60,7 +60,7 @@ def import_tab(view: StaffView) -> None:
     # unexpected error (a busy database too) is logged and shown as one box, no traceback.
     with user_errors(lang):
         try:
-            report = importer.run_import(
+            report = importing.run_import(
                 actor=view.actor,
                 kind=kind,
                 content=upload.getvalue(),
@@ -69,7 +69,7 @@ def import_tab(view: StaffView) -> None:
                 progress=lambda fraction, text: progress.progress(min(fraction, 1.0), text=text),
                 lang=lang,
             )
-        except importer.ImportRejected as rejected:
+        except importing.ImportRejected as rejected:
             progress.empty()
             st.error(plain(rejected.message_in(lang)))
             st.subheader(t("staff.import.errors", lang))

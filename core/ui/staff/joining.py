@@ -6,8 +6,8 @@ import streamlit as st
 
 from core.db import read_session
 from core.domain import Role
-from core.errors import validated
 from core.i18n import t
+from core.inputs import validated
 from core.models import StaffCreate
 from core.services import offboarding
 from core.services import staff as staff_service

@@ -1,0 +1,337 @@
+"""Reading an import file (SPEC §5): a CSV file (UTF-8, a BOM allowed) or the first sheet of
+an XLSX workbook, as a `Table` of text cells with the file's row numbers (the header is row
+1).
+
+A file is read as a stream and refused, with a message naming the limit and its setting, as
+soon as it passes a limit an administrator can change (`Limits`: rows, columns holding a
+value, megabytes of text — of a CSV file, or of each part of an XLSX zip as it declares and
+as it is read). An XLSX sheet's declared dimension is ignored: only the rows and cells its
+XML holds are read, so empty far rows and columns cost nothing; formula cells are read as
+their formula, never evaluated. Knows nothing of the kinds: the caller checks the header
+(`read_table(…, check_header=…)`) and the rows (`core.importing.checks`).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from core import text as text_rules
+from core.domain import (
+    DEFAULT_IMPORT_MAX_COLUMNS,
+    DEFAULT_IMPORT_MAX_MEGABYTES,
+    DEFAULT_IMPORT_MAX_ROWS,
+)
+from core.importing.outcome import ImportFailed, ImportRejected, RowError, row_error
+from core.services import settings as settings_service
+
+_CONTROL = text_rules.CONTROL_CHARACTERS  # the one rule for typed and imported text
+_XLSX_MAGIC = b"PK\x03\x04"
+_XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+@dataclass
+class Table:
+    """A file as read: its header (lower-cased) and its rows, every row as wide as the
+    header; a row with more cells than the header is cut to it and recorded as bad."""
+
+    header: list[str]
+    rows: list[list[str]]
+    numbers: list[int]  # the file's row number of each row (header = 1)
+    check_control: bool
+    errors: list[RowError]  # rows with more cells than the header
+    bad: set[int]  # their indexes in `rows`
+
+
+def _cell_text(value: Any) -> str:
+    """An XLSX cell as the text a CSV file would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of a file the importer reads before refusing it (admin settings): rows after
+    the header, columns holding a value, and megabytes of text (a CSV file; each part of an
+    XLSX workbook, uncompressed, as declared in the zip and as actually read)."""
+
+    rows: int = DEFAULT_IMPORT_MAX_ROWS
+    columns: int = DEFAULT_IMPORT_MAX_COLUMNS
+    megabytes: int = DEFAULT_IMPORT_MAX_MEGABYTES
+
+    @classmethod
+    def of(cls, session: Session) -> Limits:
+        value = settings_service.get_value
+        return cls(
+            rows=int(value(session, "import_max_rows")),
+            columns=int(value(session, "import_max_columns")),
+            megabytes=int(value(session, "import_max_megabytes")),
+        )
+
+    @property
+    def bytes(self) -> int:
+        return self.megabytes * 1024 * 1024
+
+    def too_big(self, part: str, size: int) -> ImportFailed:
+        return ImportFailed(
+            "importer.limit_size",
+            part=part[:80],
+            size=f"{size / 1024 / 1024:,.0f}",
+            limit=f"{self.megabytes:,}",
+            setting="import_max_megabytes",
+        )
+
+
+_Records = Iterator[tuple[int, list[str]]]  # (the file's row number, its cells)
+
+
+def _csv_records(content: bytes, limits: Limits) -> tuple[_Records, bool]:
+    """The records of a UTF-8 CSV file (record i is the file's row i), cells stripped."""
+    if len(content) > limits.bytes:
+        raise limits.too_big("CSV", len(content))
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        row = content[: error.start].count(b"\n") + 1
+        raise ImportFailed(
+            "importer.not_utf8", byte=f"0x{content[error.start]:02X}", row=row
+        ) from None
+    check_control = _CONTROL.search(text) is not None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+
+    def records() -> _Records:
+        strip = str.strip
+        try:
+            for number, record in enumerate(reader, start=1):
+                yield number, list(map(strip, record))
+        except csv.Error as error:
+            raise ImportFailed("importer.bad_csv", row=reader.line_num, reason=str(error)) from None
+
+    return records(), check_control
+
+
+class _Counted(io.RawIOBase):
+    """A zip member read through a byte count: past `limits.bytes` it refuses the file (a
+    member whose data expands beyond its declared size is cut there by zipfile itself)."""
+
+    def __init__(self, raw: Any, limits: Limits, part: str):
+        super().__init__()
+        self.raw, self.limits, self.part, self.count = raw, limits, part, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = 1 << 16 if size is None or size < 0 or size > 1 << 20 else size
+        data = self.raw.read(size)
+        self.count += len(data)
+        if self.count > self.limits.bytes:
+            raise self.limits.too_big(self.part, self.count)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _xlsx_records(content: bytes, limits: Limits) -> _Records:
+    """The rows of the workbook's first sheet that hold a value, streamed from its XML.
+
+    The sheet's declared dimension is ignored and no row or cell is made up: a row missing
+    from the XML (a gap) is simply not there, and a row's cells end at its last value. Every
+    part of the zip is checked against the size limit before anything is decompressed.
+    """
+    import zipfile
+
+    import openpyxl
+    from openpyxl.worksheet._reader import WorkSheetParser
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    try:
+        members = zipfile.ZipFile(io.BytesIO(content)).infolist()
+    except Exception:  # not a zip archive at all
+        raise ImportFailed("importer.bad_xlsx") from None
+    for member in members:
+        if member.file_size > limits.bytes:
+            raise limits.too_big(member.filename, member.file_size)
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+        sheet = workbook.worksheets[0]
+    except ImportFailed:
+        raise
+    except Exception:  # zip, XML or openpyxl errors: all mean "not a workbook we can read"
+        raise ImportFailed("importer.bad_xlsx") from None
+    row_tag, data_tag = f"{{{SHEET_MAIN_NS}}}row", f"{{{SHEET_MAIN_NS}}}sheetData"
+
+    def records() -> _Records:
+        try:
+            path = sheet._worksheet_path
+            with workbook._archive.open(path) as raw:
+                source = _Counted(raw, limits, path)
+                parser = WorkSheetParser(
+                    source,
+                    sheet._shared_strings,
+                    data_only=False,
+                    epoch=workbook.epoch,
+                    date_formats=workbook._date_formats,
+                    timedelta_formats=workbook._timedelta_formats,
+                )
+                rows_parent = None
+                for event, element in iterparse(source, events=("start", "end")):
+                    if event == "start":
+                        if element.tag == data_tag:
+                            rows_parent = element
+                    elif element.tag == row_tag:
+                        number, cells = parser.parse_row(element)
+                        if rows_parent is not None:
+                            rows_parent.clear()  # keep no parsed row in memory
+                        yield number, _xlsx_row(number, cells, limits)
+                    elif element.tag == data_tag:
+                        break  # nothing after the cells matters
+        except ImportFailed:
+            raise
+        except Exception:
+            raise ImportFailed("importer.bad_xlsx") from None
+        finally:
+            workbook.close()
+
+    return records()
+
+
+def _xlsx_row(number: int, cells: list[dict[str, Any]], limits: Limits) -> list[str]:
+    """A sheet row's cells as text, up to its last value (empty cells cost nothing)."""
+    values: dict[int, str] = {}
+    for cell in cells:
+        text = _cell_text(cell["value"])
+        if text:
+            column = cell["column"]
+            if column > limits.columns:
+                raise _too_wide(number, column, limits)
+            values[column] = text
+    row = [""] * max(values, default=0)
+    for column, text in values.items():
+        row[column - 1] = text
+    return row
+
+
+def _too_wide(number: int, column: int, limits: Limits) -> ImportFailed:
+    return ImportFailed(
+        "importer.limit_columns",
+        row=f"{number:,}",
+        column=column,
+        limit=f"{limits.columns:,}",
+        setting="import_max_columns",
+    )
+
+
+def _records(content: bytes, filename: str, limits: Limits) -> tuple[_Records, bool]:
+    if not content or content.isspace():
+        raise ImportFailed("importer.empty")
+    if content.startswith(_XLS_MAGIC):
+        raise ImportFailed("importer.xls")
+    if content.startswith(_XLSX_MAGIC):
+        return _xlsx_records(content, limits), True
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        raise ImportFailed("importer.bad_xlsx")
+    return _csv_records(content, limits)
+
+
+def _limited(records: _Records, limits: Limits) -> _Records:
+    """The non-blank rows, trailing empty cells dropped; refuses a row past the row limit
+    or a value past the column limit."""
+    for number, cells in records:
+        if number - 1 > limits.rows:
+            raise ImportFailed(
+                "importer.limit_rows",
+                row=f"{number:,}",
+                limit=f"{limits.rows:,}",
+                setting="import_max_rows",
+            )
+        while cells and not cells[-1]:
+            cells.pop()
+        if not cells:
+            continue
+        if len(cells) > limits.columns:
+            raise _too_wide(number, len(cells), limits)
+        yield number, cells
+
+
+def read_header(content: bytes, filename: str, limits: Limits | None = None) -> list[str]:
+    """The file's header (its first row with a value), lower-cased; [] when the file cannot
+    be read. Reads no further than that row."""
+    try:
+        records, _ = _records(content, filename, limits or Limits())
+        for _number, cells in _limited(records, limits or Limits()):
+            return [cell.strip().lstrip("\ufeff").lower() for cell in cells]
+    except ImportFailed:
+        return []
+    return []
+
+
+# (the header, its row number) -> what is wrong with it (core.importing.checks.check_header)
+HeaderCheck = Callable[[list[str], int], list[RowError]]
+
+
+def read_table(
+    content: bytes,
+    filename: str,
+    limits: Limits | None = None,
+    *,
+    check_header: HeaderCheck | None = None,
+) -> Table:
+    """The file's header and rows, within `limits`. A header `check_header` finds wrong is
+    refused (ImportRejected) as soon as it is read, before any other row."""
+    limits = limits or Limits()
+    records, check_control = _records(content, filename, limits)
+    header: list[str] | None = None
+    width = 0
+    data: list[list[str]] = []
+    numbers: list[int] = []
+    errors: list[RowError] = []
+    bad: set[int] = set()
+    for number, cells in _limited(records, limits):
+        if header is None:
+            header = [cell.strip().lstrip("\ufeff").lower() for cell in cells]
+            header_errors = [] if check_header is None else check_header(header, number)
+            if header_errors:
+                raise ImportRejected(header_errors)
+            width = len(header)
+            continue
+        if len(cells) > width:
+            bad.add(len(data))
+            errors.append(row_error(number, None, "importer.extra_cells"))
+            cells = cells[:width]
+        elif len(cells) < width:
+            cells += [""] * (width - len(cells))
+        data.append(cells)
+        numbers.append(number)
+    if header is None:
+        raise ImportFailed("importer.empty")
+    if not data:
+        raise ImportFailed("importer.no_rows")
+    return Table(header, data, numbers, check_control, errors, bad)
