@@ -229,6 +229,7 @@ SINGLE_ROWS = 1_000  # a file this small is written in one transaction
 CHUNK_SECONDS = 0.2  # how long one chunk's transaction holds the write lock, about
 CHUNK_PAUSE = 0.11  # between two transactions: > SQLite's longest busy-handler sleep
 FIRST_CHUNK_ROWS = 2_000
+MIN_CHUNK_ROWS = 100  # a slow machine shrinks chunks, never below this
 MAX_CHUNK_ROWS = 100_000
 FIRST_RESCORE_LEADS = 500
 ATTEMPTS = 3  # writes restarted because what the check read changed meanwhile
@@ -456,7 +457,7 @@ class _ChunkedWrite:
             self.step(0.3 + 0.5 * end / max(rows, 1), "importer.progress_writing",
                       done=f"{end:,}", rows=f"{rows:,}")  # fmt: skip
             _hook("between", number)
-            size = _next_size(end - start, elapsed, 100, MAX_CHUNK_ROWS)
+            size = _next_size(end - start, elapsed, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS)
             start = end
             time.sleep(CHUNK_PAUSE)
 
