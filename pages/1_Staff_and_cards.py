@@ -9,7 +9,7 @@ member their own card and figures.
 import pandas as pd
 import streamlit as st
 
-from core import importer, metrics
+from core import metrics
 from core.db import read_session
 from core.domain import STAGE_ORDER, Role
 from core.i18n import label_of, t
@@ -19,14 +19,12 @@ from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.services.staff import StaffError
-from core.ui import cache
+from core.ui import admin as admin_ui
 from core.ui.actions import refusal_text, save, show_flash
-from core.ui.admin.imports import KIND_SUBJECTS
-from core.ui.errors import user_errors
 from core.ui.layout import page_setup
 from core.ui.refusals import as_app_error
 from core.ui.text import plain
-from core.ui.widgets import download_buttons, figure_tiles, month_picker
+from core.ui.widgets import download_buttons, figure_tiles, shared_month, shared_month_picker
 
 user = page_setup("page.staff_cards")
 lang = user.lang
@@ -35,7 +33,6 @@ role = user.role
 STAFF_CHANGE = ("staff", "leads", "commission")  # a person's name and department show there
 RECORDS_MOVED = ("staff", "leads", "members")  # leads, members and hand-offs change owner
 CARD_ACTIONS = ("issue", "activate", "profile", "revoke")
-IMPORT_KINDS = ("departments", "staff", "activity")
 
 
 # --- Helpers ------------------------------------------------------------------------------
@@ -145,10 +142,20 @@ if not months:
     st.info(t("app.no_data", lang))
     st.stop()
 
-month = month_picker(months, key="staff_month", lang=lang, default=latest)
+# The month of the Roster, My team and Follow-up tabs (and of a staff member's card): each of
+# them has its picker, all showing this one month; the other tabs have none (issue 19, item 9).
+month = shared_month(months, shared="staff_month", default=latest)
 with read_session() as session:
     as_of = staff_service.as_of_for(session, month)
-st.caption(t("staff.as_of", lang, month=month, day=as_of.isoformat()))
+
+
+def _month_picker(where: str, *, caption: bool = True) -> None:
+    with st.columns([1, 3])[0]:
+        shared_month_picker(
+            months, key=f"staff_month_{where}", shared="staff_month", lang=lang, default=latest
+        )
+    if caption:
+        st.caption(t("staff.as_of", lang, month=month, day=as_of.isoformat()))
 
 
 def _choices(employed_only: bool = True) -> pd.DataFrame:
@@ -160,6 +167,7 @@ def _choices(employed_only: bool = True) -> pd.DataFrame:
 
 
 def _my_card() -> None:
+    _month_picker("mine")
     with read_session() as session:
         mine = staff_service.staff_roster(session, actor=actor, month=month, include_left=True)
     if mine.empty:
@@ -195,6 +203,7 @@ if role == Role.staff:
 
 
 def _roster_tab() -> None:
+    _month_picker("roster")
     with read_session() as session:
         departments = staff_service.departments(session, actor=actor)
         titles = staff_service.staff_titles(session, actor=actor)
@@ -262,6 +271,7 @@ def _roster_tab() -> None:
 
 
 def _team_tab() -> None:
+    _month_picker("team")
     with read_session() as session:
         now, before = metrics.with_previous_month(
             metrics.card_funnel,
@@ -288,20 +298,22 @@ def _team_tab() -> None:
         lang,
         per_row=5,
     )
+    # What a head reads first (a phone shows four or five columns): who, this month's
+    # figures, the card; the name stays in view when the table scrolls sideways.
     columns = [
-        "rank_leads",
-        "staff_no",
         "name",
-        "title",
-        "card_status",
+        "rank_leads",
         "leads_month",
-        "orders_month",
         "valid_orders_month",
+        "card_status",
+        "using",
+        "active",
+        "orders_month",
         "rank_valid_orders",
         "leads",
         "last_activity",
-        "using",
-        "active",
+        "staff_no",
+        "title",
     ]
     shown = _headers(_roster_display(team, columns), threshold)
     st.caption(t("staff.count", lang, n=f"{len(team):,}"))
@@ -311,7 +323,9 @@ def _team_tab() -> None:
         width="stretch",
         height=420,
         column_config=_checkboxes("using")
-        | {t("staff.filter.active", lang, n=threshold): st.column_config.CheckboxColumn()},
+        | {t("staff.filter.active", lang, n=threshold): st.column_config.CheckboxColumn()}
+        | {t("staff.col.name", lang): st.column_config.TextColumn(pinned=True)}
+        | {t("staff.col.rank_leads", lang): st.column_config.NumberColumn(width="small")},
     )
     download_buttons(_export(shown), name=f"team-{month}", key="staff_team_download", user=user)
 
@@ -320,6 +334,7 @@ def _team_tab() -> None:
 
 
 def _follow_up_tab() -> None:
+    _month_picker("follow_up", caption=False)
     st.caption(
         t(
             "staff.followup.caption",
@@ -465,6 +480,8 @@ def _edit_tab() -> None:
                 done=lambda person: t("staff.edit.added", lang, name=plain(person.name)),
                 forget=("staff_add_no", "staff_add_name", "staff_add_title", "staff_add_phone"),
             )
+        if role == Role.admin:  # importing staff files is the administrator's (Admin → Import)
+            admin_ui.import_pointer(lang, key="staff_open_import")
     with edit:
         st.subheader(t("staff.edit.edit", lang))
         with read_session() as session:
@@ -513,73 +530,6 @@ def _edit_tab() -> None:
                 affects=STAFF_CHANGE,
                 done=lambda person: t("staff.edit.saved", lang, name=plain(person.name)),
             )
-
-
-# --- Import -------------------------------------------------------------------------------
-
-
-def _import_tab() -> None:
-    kind = st.selectbox(
-        t("staff.import.kind", lang),
-        IMPORT_KINDS,
-        format_func=lambda k: t(f"staff.import.kind.{k}", lang),
-        key=lk("import_kind"),
-    )
-    st.download_button(
-        t("staff.import.template", lang),
-        importer.template_csv(kind),
-        file_name=f"{kind}-template.csv",
-        mime="text/csv",
-        key="import_template",
-    )
-    upload = st.file_uploader(t("staff.import.file", lang), type=["csv", "xlsx"], key="import_file")
-    dry_run = st.checkbox(t("staff.import.dry_run", lang), key="import_dry_run")
-    if not st.button(t("staff.import.run", lang), key="import_run", type="primary"):
-        return
-    if upload is None:
-        st.error(t("staff.import.file", lang))
-        return
-    progress = st.progress(0.0)
-    report = None
-    # Reads and checks without the write lock, then writes in one short transaction; an
-    # unexpected error (a busy database too) is logged and shown as one box, no traceback.
-    with user_errors(lang):
-        try:
-            report = importer.run_import(
-                actor=actor,
-                kind=kind,
-                content=upload.getvalue(),
-                filename=upload.name,
-                dry_run=dry_run,
-                progress=lambda fraction, text: progress.progress(min(fraction, 1.0), text=text),
-                lang=lang,
-            )
-        except importer.ImportRejected as rejected:
-            progress.empty()
-            st.error(plain(rejected.message_in(lang)))
-            st.subheader(t("staff.import.errors", lang))
-            errors = pd.DataFrame(
-                [
-                    {
-                        t("staff.import.col.row", lang): error.row,
-                        t("staff.import.col.column", lang): error.column or "",
-                        t("staff.import.col.message", lang): error.message_in(lang),
-                    }
-                    for error in rejected.errors
-                ]
-            )
-            st.dataframe(errors, hide_index=True, width="stretch", key="import_errors")
-            return
-        except (PermissionDenied, ValueError) as error:
-            progress.empty()
-            st.error(_refusal(error))
-            return
-    progress.empty()
-    if report is None:  # an unexpected error, shown by user_errors
-        return
-    if not dry_run:
-        cache.clear(KIND_SUBJECTS[kind])
-    st.success(plain(report.summary(lang)))
 
 
 # --- Joining ------------------------------------------------------------------------------
@@ -950,7 +900,6 @@ else:
         sections += [("cards", _cards_tab), ("edit", _edit_tab)]
     if role == Role.admin:
         sections += [
-            ("import", _import_tab),
             ("onboarding", _onboarding_tab),
             ("offboarding", _offboarding_tab),
         ]

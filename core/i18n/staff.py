@@ -169,8 +169,8 @@ LABELS = {
     "staff.cards.apply": ("Apply", "执行"),
     "staff.cards.done": ("{n} card(s) updated.", "已更新 {n} 张名片。"),
     "staff.cards.help": (
-        "Choose the people from the roster filters above or search here.",
-        "可在此搜索并选择员工。",
+        "Type a name or staff no. to find people, then choose them.",
+        "输入姓名或工号查找并选择员工。",
     ),
     # Add / edit
     "staff.edit.add": ("Add a staff member", "新增员工"),

@@ -96,8 +96,29 @@ def plain_figure(figure):
     return figure
 
 
+# Every chart's legend: one row (wrapping as needed) at the foot of the chart, under the
+# axis titles. Above the plot it sat on the chart's title, and on a phone it grew over the
+# plot and under the chart's toolbar (issue 19, item 9). Plotly makes room for it below.
+LEGEND_BELOW = {
+    "orientation": "h",
+    "x": 0,
+    "xanchor": "left",
+    "y": 0,
+    "yref": "container",
+    "yanchor": "bottom",
+}
+
+
+def legend_below(figure):
+    """`figure` with its legend (if it shows one) at its foot, never on its title."""
+    if figure.layout.showlegend is not False:
+        figure.update_layout(legend=LEGEND_BELOW)
+    return figure
+
+
 def show_chart(figure, **options) -> None:
-    """`st.plotly_chart` of `figure` with its texts escaped (the one way pages draw charts)."""
+    """`st.plotly_chart` of `figure` with its texts escaped and its legend at its foot (the
+    one way pages draw charts)."""
     import streamlit as st
 
-    st.plotly_chart(plain_figure(figure), **options)
+    st.plotly_chart(legend_below(plain_figure(figure)), **options)
