@@ -29,8 +29,12 @@ STYLE = """
 [data-testid="stMainBlockContainer"] {padding-top: 3.5rem;}
 /* The sign-in form is a column in the middle of the page, never the window's full width. */
 .st-key-login_box {max-width: 420px; width: 100%; margin-left: auto; margin-right: auto;}
-/* The phone menu's script draws nothing. */
+/* Nothing to see, no room taken (not even the gap after it): the phone menu's script, and
+   the frame that writes the re-login cookie (streamlit-authenticator's CookieManager, whose
+   key is "init"; it is moved out of the flow, not hidden, so it still runs). */
+[data-testid="stLayoutWrapper"]:has(> .st-key-app_menu_script),
 .st-key-app_menu_script {display: none;}
+.st-key-init:has(iframe) {position: absolute; width: 1px; height: 1px; overflow: hidden;}
 /* On a phone a chart's toolbar would cover its legend and title: no toolbar there. */
 @media (max-width: 640px) {
   [data-testid="stPlotlyChart"] .modebar-container {display: none !important;}
