@@ -570,7 +570,7 @@ def _time_writes(args, results: Results, engine, cast: Cast) -> None:
     """Each write in its own committed transaction (write_session), on a different lead each
     run; the first run is a warm-up."""
     from core.db import read_session, write_session
-    from core.models import Lead
+    from core.models import InteractionCreate, Lead
     from core.services import leads as lead_service
     from core.services import members as member_service
 
@@ -614,8 +614,8 @@ def _time_writes(args, results: Results, engine, cast: Cast) -> None:
         def record(lead_id=lead_id):
             with write_session(engine) as session:
                 return lead_service.record_interaction(
-                    session, actor=marketer, lead_id=lead_id, kind="livestream",
-                    occurred_on=cast.last_day,
+                    session, actor=marketer, lead_id=lead_id,
+                    data=InteractionCreate(kind="livestream", occurred_on=cast.last_day),
                 )  # fmt: skip
 
         sample, outcome = timed(record)
@@ -631,7 +631,10 @@ def _time_writes(args, results: Results, engine, cast: Cast) -> None:
         def backdate(lead_id=lead_id, day=day):
             with write_session(engine) as session:
                 lead_service.record_interaction(
-                    session, actor=marketer, lead_id=lead_id, kind="download", occurred_on=day
+                    session,
+                    actor=marketer,
+                    lead_id=lead_id,
+                    data=InteractionCreate(kind="download", occurred_on=day),
                 )
 
         samples.append(timed(backdate)[0])

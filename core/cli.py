@@ -100,7 +100,7 @@ def _clean_up_imports(engine) -> None:
 
 
 def cmd_init(args) -> None:
-    from core import importer, schema
+    from core import data_version, importer, schema
     from core.db import get_engine, write_session
     from core.services import settings as settings_service
 
@@ -109,11 +109,12 @@ def cmd_init(args) -> None:
     importer.clean_up_imports(engine)  # what an import killed mid-write left behind
     with write_session(engine) as session:
         settings_service.ensure_defaults(session)
+        data_version.bump(session, ("settings",))  # defaults a new version may have added
     print(f"schema is up to date ({engine.url.render_as_string(hide_password=True)})")
 
 
 def cmd_demo(args) -> None:
-    from core import demo
+    from core import data_version, demo
     from core.config import get_settings
 
     if get_settings().env == "production":
@@ -124,6 +125,7 @@ def cmd_demo(args) -> None:
     cmd_init(args)
     engine = _engine()
     summary = demo.load_demo(engine, progress=lambda message: print(message, file=sys.stderr))
+    data_version.bump_now(engine, data_version.SUBJECTS)
     print(summary)
 
 
@@ -264,6 +266,7 @@ def cmd_commission(args) -> None:
 def cmd_user_add(args) -> None:
     from sqlmodel import select
 
+    from core import data_version
     from core.db import write_session
     from core.models import AppUserCreate, Department, Staff
     from core.permissions import Actor
@@ -296,6 +299,7 @@ def cmd_user_add(args) -> None:
                 password=password,
             ),
         )
+        data_version.bump(session, ("users",))
         print(f"created user '{user.username}' with role {user.role}")
 
 
@@ -322,6 +326,7 @@ def _login(session, username: str):
 
 def cmd_user_passwd(args) -> None:
     """A new password for a login (ends its sessions); e.g. a demo login before production."""
+    from core import data_version
     from core.db import write_session
     from core.permissions import Actor
     from core.services import users
@@ -331,11 +336,13 @@ def cmd_user_passwd(args) -> None:
     with write_session(_engine()) as session:
         user = _login(session, args.username)
         users.reset_password(session, actor=Actor.system(), user_id=user.id, new_password=password)
+        data_version.bump(session, ("users",))
     print(f"new password set for '{args.username}'; their sessions are ended")
 
 
 def cmd_user_disable(args) -> None:
     """Switch a login off (or on again with --enable); switching off ends its sessions."""
+    from core import data_version
     from core.db import write_session
     from core.permissions import Actor
     from core.services import users
@@ -343,10 +350,12 @@ def cmd_user_disable(args) -> None:
     with write_session(_engine()) as session:
         user = _login(session, args.username)
         users.set_disabled(session, actor=Actor.system(), user_id=user.id, disabled=not args.enable)
+        data_version.bump(session, ("users",))
     print(f"login '{args.username}' {'enabled' if args.enable else 'disabled'}")
 
 
 def cmd_expire_points(args) -> None:
+    from core import data_version
     from core.db import write_session
     from core.permissions import Actor
     from core.services import members
@@ -358,6 +367,7 @@ def cmd_expire_points(args) -> None:
                 raise CliError("points expiry is off (setting points_expiry_months)")
         else:
             result = members.run_expiry(session, actor=Actor.system(), as_of=args.as_of)
+            data_version.bump(session, ("members",))
     verb = "would expire" if args.dry_run else "expired"
     print(
         f"{verb} {result.points} points of {result.members} members as of "
@@ -374,13 +384,18 @@ def cmd_backup(args) -> None:
 
 
 def cmd_restore(args) -> None:
-    from core import backup
+    from core import backup, data_version, schema
     from core.config import get_settings
+    from core.db import get_engine
 
     # No engine here: on SQLite it would hold the very lock the restore needs.
     restored = backup.restore_database(
         get_settings().database_url, Path(args.backup), force=args.force
     )
+    # Newer than any version before (see core.data_version): running processes read again.
+    # A backup older than the table gets it from `init`, which the app runs on start.
+    if schema.has_table(get_engine(), "data_version"):
+        data_version.bump_now(None, data_version.SUBJECTS)
     if restored.size is None:
         print(f"restored {args.backup} into the database {restored.database}")
         return

@@ -62,7 +62,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from core import audit
+from core import audit, data_version
 from core import text as text_rules
 from core.db import (
     as_date,
@@ -479,6 +479,8 @@ class ImportReport:
                 touches=outcomes.count("touch"),
                 claims=outcomes.count("claim"),
             )
+            kept = [e.describe(lang) for e in self.credit if e.outcome == "referrer_kept"]
+            text += "".join(f"; {line}" for line in kept[:5])  # SPEC §10 warnings
         if self.kind == "interactions" and not self.dry_run:
             text += "; " + t(
                 "importer.report_rescored",
@@ -1277,6 +1279,7 @@ def _plan_leads(ck: _Checker, actor: Actor, now: dt.datetime) -> _Plan:
         created=created,
         numbers=ck.numbers,
         error=ck.error,
+        referrers=_ids_of(referrers),  # SPEC §10: a collided row's referrer is kept
     )
     if credit is None:
         return _Plan()
@@ -1787,6 +1790,8 @@ def run_import(
                     checker, plan = _check(session, actor, kind, table)
                     checked = _Checked(kind, filename, sha256, table, checker, plan)
                 report = _write_checked(session, actor, checked, False, step, lang)
+        if not dry_run:  # every app process's caches of what the file changed
+            data_version.bump_now(engine, data_version.import_subjects(kind))
     except ImportFailed as error:
         raise _in_lang(error, lang) from None
     report.seconds = time.perf_counter() - started

@@ -1,4 +1,8 @@
-"""SQLModel tables, in the full-stack template's style: `XBase` → `X(table=True)`, `XCreate`.
+"""SQLModel tables, in the full-stack template's style: `XBase` → `X(table=True)`, and the
+service inputs `XCreate` (what creating one takes) and `XUpdate` (every field optional; a
+service applies only the fields set: `model_dump(exclude_unset=True)`). Callers build inputs
+with `core.errors.validated(XCreate, data)`, so a bad value is refused by the model, naming the
+field. Input models refuse fields they do not have (`extra="forbid"`).
 
 Calendar facts (card issued on, lead created on, order created on) are dates in the
 hospital's timezone; moments (audit, logins) are timezone-aware UTC timestamps.
@@ -10,8 +14,23 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Column, DateTime, Index, Numeric, Text, TypeDecorator, UniqueConstraint
+from pydantic import ConfigDict
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Numeric,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
+
+from core.domain import InteractionKind
+
+# Service inputs refuse a field they do not have (a typo is an error, not a silent no-op).
+INPUT = ConfigDict(extra="forbid")
 
 
 def utcnow() -> dt.datetime:
@@ -69,16 +88,17 @@ class Department(DepartmentBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
 
 
-class DepartmentCreate(DepartmentBase):
-    pass
-
-
 class StaffBase(SQLModel):
+    """What adding a staff member gives; the card pipeline and leaving are the table's own."""
+
     staff_no: str = Field(max_length=32, unique=True, index=True)
     name: str = Field(max_length=100)
     department_id: int = Field(foreign_key="department.id", index=True)
     title: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
+
+
+class Staff(StaffBase, table=True):
     card_issued_on: dt.date | None = Field(default=None, index=True)
     card_activated_on: dt.date | None = None
     profile_completed_on: dt.date | None = None
@@ -86,15 +106,25 @@ class StaffBase(SQLModel):
     card_revoke_reason: str | None = Field(default=None, max_length=200)
     left_on: dt.date | None = None
     active: bool = True
-
-
-class Staff(StaffBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_at: dt.datetime = moment()
 
 
 class StaffCreate(StaffBase):
-    pass
+    """`core.services.staff.add_staff`'s input."""
+
+    model_config = INPUT
+
+
+class StaffUpdate(SQLModel):
+    """`core.services.staff.update_staff`'s input: only the fields set are changed (the staff
+    number is the person's key and is not edited)."""
+
+    model_config = INPUT
+    name: str | None = Field(default=None, max_length=100)
+    department_id: int | None = None
+    title: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=32)
 
 
 class StaffActivityBase(SQLModel):
@@ -131,7 +161,6 @@ class AppUser(AppUserBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     password_hash: str = Field(max_length=100)
     failed_logins: int = 0
-    locked_until: dt.datetime | None = moment(nullable=True, default=False)
     # Sessions (and re-login cookies) issued before this moment are no longer valid.
     sessions_valid_after: dt.datetime | None = moment(nullable=True, default=False)
     created_at: dt.datetime = moment()
@@ -178,7 +207,30 @@ class Campaign(CampaignBase, table=True):
 
 
 class CampaignCreate(CampaignBase):
-    pass
+    """`core.services.campaigns.create_campaign`'s input."""
+
+    model_config = INPUT
+
+
+class CampaignUpdate(SQLModel):
+    """`core.services.campaigns.update_campaign`'s input: only the fields set are changed."""
+
+    model_config = INPUT
+    code: str | None = Field(default=None, max_length=32)
+    name: str | None = Field(default=None, max_length=200)
+    type: str | None = Field(default=None, max_length=32)
+    channel: str | None = Field(default=None, max_length=100)
+    owner_staff_id: int | None = None
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    budget: Decimal | None = None
+    target_leads: int | None = None
+    status: str | None = Field(default=None, max_length=16)
+    linked_campaign_id: int | None = None
+    pdca_plan: str | None = None
+    pdca_do: str | None = None
+    pdca_check: str | None = None
+    pdca_act: str | None = None
 
 
 class CampaignTaskBase(SQLModel):
@@ -287,10 +339,6 @@ class OwnershipPeriod(OwnershipPeriodBase, table=True):
     created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
 
 
-class OwnershipPeriodCreate(OwnershipPeriodBase):
-    pass
-
-
 class LeadTouchBase(SQLModel):
     lead_id: int = Field(foreign_key="lead.id", index=True)
     staff_id: int = Field(foreign_key="staff.id", index=True)
@@ -307,10 +355,6 @@ class LeadTouch(LeadTouchBase, table=True):
     created_at: dt.datetime = moment()
 
 
-class LeadTouchCreate(LeadTouchBase):
-    pass
-
-
 class LeadAliasBase(SQLModel):
     alias_ref: str = Field(max_length=64, unique=True, index=True)
     lead_id: int = Field(foreign_key="lead.id", index=True)
@@ -323,10 +367,6 @@ class LeadAlias(LeadAliasBase, table=True):
     __tablename__ = "lead_alias"
     id: int | None = Field(default=None, primary_key=True)
     created_at: dt.datetime = moment()
-
-
-class LeadAliasCreate(LeadAliasBase):
-    pass
 
 
 class LeadDisputeBase(SQLModel):
@@ -351,10 +391,6 @@ class LeadDispute(LeadDisputeBase, table=True):
     ruling_note: str | None = Field(default=None, max_length=500)
 
 
-class LeadDisputeCreate(LeadDisputeBase):
-    pass
-
-
 class InteractionBase(SQLModel):
     lead_id: int = Field(foreign_key="lead.id")
     kind: str = Field(max_length=32)
@@ -374,7 +410,11 @@ class Interaction(InteractionBase, table=True):
 
 
 class InteractionCreate(SQLModel):
-    kind: str
+    """`core.services.leads.record_interaction`'s input (the lead is named apart): points
+    None take the kind's scoring rule."""
+
+    model_config = INPUT
+    kind: InteractionKind
     occurred_on: dt.date
     points: int | None = None
     note: str | None = None
@@ -397,10 +437,6 @@ class Followup(FollowupBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: dt.datetime = moment()
-
-
-class FollowupCreate(FollowupBase):
-    pass
 
 
 class StageChange(SQLModel, table=True):
@@ -481,10 +517,6 @@ class Order(OrderBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
 
 
-class OrderCreate(OrderBase):
-    pass
-
-
 # --- Members ------------------------------------------------------------------------------
 
 
@@ -504,10 +536,6 @@ class Member(MemberBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     version: int = 1
     active: bool = True
-
-
-class MemberCreate(MemberBase):
-    pass
 
 
 class PointsEntry(SQLModel, table=True):
@@ -652,3 +680,12 @@ class ImportBatch(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="app_user.id")
     status: str = Field(default="done", max_length=16, sa_column_kwargs={"server_default": "done"})
     chunks: str | None = long_text()
+
+
+class DataVersion(SQLModel, table=True):
+    """The version of each cached subject's data (core.data_version): every write bumps the
+    subjects it affects, every app process keys its cached readers on them."""
+
+    __tablename__ = "data_version"
+    subject: str = Field(primary_key=True, max_length=32)
+    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

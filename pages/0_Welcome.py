@@ -30,4 +30,4 @@ links = [page for page in pages_for(user.role) if page is not HOME]
 for start in range(0, len(links), 3):  # row by row: on a phone the columns stack in order
     for column, page in zip(st.columns(3), links[start : start + 3], strict=False):
         with column:
-            st.page_link(page.path, label=t(page.title_key, lang), icon=page.icon)
+            st.page_link(page.path, label=t(page.title_key_for(user.role), lang), icon=page.icon)

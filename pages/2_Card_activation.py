@@ -62,12 +62,13 @@ show_chart(
 # --- Departments --------------------------------------------------------------------------
 st.subheader(t("activation.departments", lang, month=month))
 table, rates = activation.department_frame(departments, lang, threshold)
+shown, rate_columns = activation.department_view(table, rates, lang)
 st.dataframe(
-    table,
+    shown,
     hide_index=True,
     width="stretch",
     key="activation_department_table",
-    column_config={name: st.column_config.NumberColumn(format="percent") for name in rates},
+    column_config=rate_columns,
 )
 download_buttons(table, name=f"card-activation-{month}", key="activation_download", user=user)
 

@@ -11,7 +11,7 @@ LABELS = {
         "Scores as of {day} (the latest day with data) · qualified from {threshold} points",
         "评分截至 {day}(数据最新日期)· {threshold} 分及以上为合格",
     ),
-    "board.column_header": ("{stage} · {count} · Σ{score}", "{stage} · {count} · Σ{score}"),
+    "board.column_header": ("{stage} · {count} · {score}", "{stage} · {count} · 共 {score}"),
     "board.column_help": (
         "Stage · number of leads · total score (all leads that pass the filters)",
         "阶段 · 线索数 · 总评分(符合筛选条件的全部线索)",

@@ -35,10 +35,6 @@ LABELS = {
     "login.password": ("Password", "密码"),
     "login.submit": ("Sign in", "登录"),
     "login.failed": ("Username or password is incorrect.", "用户名或密码错误。"),
-    "login.locked": (
-        "This account is locked after too many failed sign-ins. Try again after {until}.",
-        "登录失败次数过多,账号已锁定,请于 {until} 后重试。",
-    ),
     "login.disabled": ("This account is disabled.", "该账号已停用。"),
     "login.prompt": ("Please sign in.", "请先登录。"),
     "login.demo_hint": (
@@ -52,6 +48,7 @@ LABELS = {
     "page.lead_board": ("Lead board", "线索看板"),
     "page.members": ("Members", "会员管理"),
     "page.campaigns": ("Campaigns", "活动策划"),
+    "page.script_library": ("Script library", "话术库"),
     "page.kpis": ("KPIs", "经营指标"),
     "page.commission": ("Commission", "佣金结算"),
     "page.admin": ("Admin", "系统管理"),
@@ -172,6 +169,8 @@ LABELS.update(
         "fmt.noun.lead.other": ("{n} leads", "{n} 条线索"),
         "fmt.noun.member.one": ("{n} member", "{n} 位会员"),
         "fmt.noun.member.other": ("{n} members", "{n} 位会员"),
+        "fmt.noun.point.one": ("{n} point", "{n} 分"),
+        "fmt.noun.point.other": ("{n} points", "{n} 分"),
         "export.subtitle": (
             "Period: {period} · exported by {who} on {when}",
             "统计期间:{period} · 由 {who} 于 {when} 导出",

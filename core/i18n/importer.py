@@ -204,7 +204,7 @@ LABELS = {
     ),
     # The admin's import screen
     "importer.file_info": (
-        "{filename}: {size} KB, kind {kind}; the rows are counted on Check",
-        "{filename}:{size} KB,类型 {kind};点击“检查”时统计行数",
+        "{filename}: {size} KB, kind: {kind}; the rows are counted on Check",
+        "{filename}:{size} KB,类型:{kind};点击“检查”时统计行数",
     ),
 }

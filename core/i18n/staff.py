@@ -101,7 +101,6 @@ LABELS = {
     "staff.tab.follow_up": ("Follow-up list", "跟进名单"),
     "staff.tab.cards": ("Card actions", "名片操作"),
     "staff.tab.edit": ("Add / edit staff", "新增/编辑员工"),
-    "staff.tab.import": ("Import", "导入"),
     "staff.tab.onboarding": ("Onboarding", "入职"),
     "staff.tab.offboarding": ("Offboarding", "离职交接"),
     "staff.tab.reassign": ("Reassign", "变更归属"),
@@ -133,6 +132,13 @@ LABELS = {
     "staff.col.leads_month": ("New leads", "本月新增线索"),
     "staff.col.orders_month": ("Orders", "本月订单"),
     "staff.col.valid_orders_month": ("Valid orders", "本月有效订单"),
+    "staff.help.valid_orders_month": (
+        "Orders credited to you, created this month with status valid, of every kind "
+        "(appointments, mall, check-ups). Commission's “Valid appointments” counts only the "
+        "appointment orders among them, so it can be smaller.",
+        "本月创建、计入您名下且状态为有效的订单,包括所有类型(预约、商城、体检)。"
+        "佣金页的“有效预约”只计其中的预约订单,因此可能更小。",
+    ),
     "staff.col.last_activity": ("Last activity", "最近使用"),
     "staff.col.activity_month": ("Activity records this month", "本月使用次数"),
     "staff.col.using": ("Using", "本月使用"),
@@ -179,19 +185,6 @@ LABELS = {
     "staff.edit.save": ("Save", "保存"),
     "staff.edit.added": ("{name} added.", "已新增 {name}。"),
     "staff.edit.saved": ("{name} saved.", "已保存 {name}。"),
-    # Import
-    "staff.import.kind": ("File kind", "文件类型"),
-    "staff.import.kind.departments": ("Departments", "科室"),
-    "staff.import.kind.staff": ("Staff (cards)", "员工(名片)"),
-    "staff.import.kind.activity": ("Staff activity", "员工使用记录"),
-    "staff.import.file": ("CSV or Excel file", "CSV 或 Excel 文件"),
-    "staff.import.dry_run": ("Check only (write nothing)", "仅检查(不写入)"),
-    "staff.import.run": ("Import", "导入"),
-    "staff.import.template": ("Download an empty template", "下载空白模板"),
-    "staff.import.errors": ("Rows to fix", "需要修改的行"),
-    "staff.import.col.row": ("Row", "行号"),
-    "staff.import.col.column": ("Column", "列"),
-    "staff.import.col.message": ("Problem", "问题"),
     # Onboarding / offboarding / reassign
     "staff.onboard.intro": (
         "A newcomer with a department, title, card and login in one step. They stand in the "

@@ -147,10 +147,37 @@ def _own_handoff(session: Session, actor: Actor, handoff_id: int) -> tuple[Hando
     return handoff, session.get(Lead, handoff.lead_id)
 
 
+# --- What may be done with a hand-off in each status ---------------------------------------
+
+
+def may_accept(status: str) -> bool:
+    """A pending hand-off may be accepted."""
+    return status == str(HandoffStatus.pending)
+
+
+def may_return(status: str, outcome) -> bool:
+    """An open hand-off (pending or accepted) may be given back until an outcome is
+    recorded (`outcome` None, or missing in a table)."""
+    return status in OPEN_STATUSES and not isinstance(outcome, str)
+
+
+def may_record_outcome(status: str) -> bool:
+    """An accepted hand-off takes an outcome."""
+    return status == str(HandoffStatus.accepted)
+
+
+def pending_wait(queue: pd.DataFrame) -> tuple[int, float | None]:
+    """A queue's (`handoff_queue`) hand-offs waiting to be accepted, and their median wait
+    in days (None when none has a wait)."""
+    pending = queue[queue["status"] == str(HandoffStatus.pending)]
+    waits = pending["waiting_days"].dropna()
+    return len(pending), (float(waits.median()) if len(waits) else None)
+
+
 def accept_handoff(session: Session, *, actor: Actor, handoff_id: int) -> Handoff:
     """The consultant takes the lead on."""
     handoff, lead = _own_handoff(session, actor, handoff_id)
-    if handoff.status != str(HandoffStatus.pending):
+    if not may_accept(handoff.status):
         raise BoardError("board.error.handoff_not_pending")
     handoff.status = str(HandoffStatus.accepted)
     handoff.decided_at = utcnow()
@@ -167,10 +194,11 @@ def return_handoff(
     if reason_code not in RETURN_REASONS:
         raise BoardError("board.error.bad_reason_code")
     handoff, lead = _own_handoff(session, actor, handoff_id)
-    if handoff.status not in OPEN_STATUSES:
-        raise BoardError("board.error.handoff_closed")
-    if handoff.outcome is not None:
-        raise BoardError("board.error.handoff_has_outcome")
+    if not may_return(handoff.status, handoff.outcome):
+        closed = handoff.status not in OPEN_STATUSES
+        raise BoardError(
+            "board.error.handoff_closed" if closed else "board.error.handoff_has_outcome"
+        )
     note = _clean_note(note)
     handoff.status = str(HandoffStatus.returned)
     handoff.reason_code = reason_code
@@ -189,7 +217,7 @@ def record_outcome(
     order as the module docstring says."""
     outcome = str(VisitOutcome(outcome))
     handoff, lead = _own_handoff(session, actor, handoff_id)
-    if handoff.status != str(HandoffStatus.accepted):
+    if not may_record_outcome(handoff.status):
         raise BoardError("board.error.accept_first")
     if handoff.outcome == outcome:
         raise BoardError("board.error.same_outcome")

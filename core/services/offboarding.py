@@ -35,7 +35,7 @@ from sqlmodel import Session
 from core import audit, metrics
 from core.db import chunks
 from core.domain import STAGE_ORDER, HandoffStatus, Role
-from core.models import AppUser, AppUserCreate, Handoff, Lead, Member, Staff, utcnow
+from core.models import AppUser, AppUserCreate, Handoff, Lead, Member, Staff, StaffCreate, utcnow
 from core.permissions import Actor, PermissionDenied, require_role
 from core.services import ownership, users
 from core.services.settings import hospital_today, metric_rules
@@ -701,31 +701,19 @@ def onboard_staff(
     session: Session,
     *,
     actor: Actor,
-    staff_no: str,
-    name: str,
-    department_id: int,
-    title: str | None = None,
-    phone: str | None = None,
+    data: StaffCreate,
     card_issued_on: dt.date | None = None,
     username: str | None = None,
     password: str | None = None,
 ) -> Onboarding:
-    """A newcomer in one step: the staff record, a card issued on `card_issued_on` (they then
-    stand in their head's follow-up list until the card is activated) and, with `username`,
-    a staff login (`core.services.users.create_user`: administrators only). Admin and
+    """A newcomer in one step: the staff record (`data`, as `staff.add_staff` takes it), a
+    card issued on `card_issued_on` (they then stand in their head's follow-up list until
+    the card is activated) and, with `username`, a staff login (`core.services.users.create_user`: administrators only). Admin and
     marketer anywhere; a department head in their own department. All or nothing."""
     require_role(actor, *ONBOARD_ROLES)
     if username and actor.role != Role.admin:
         raise StaffError("offboard.err.login_admin_only")
-    person = add_staff(
-        session,
-        actor=actor,
-        staff_no=staff_no,
-        name=name,
-        department_id=department_id,
-        title=title,
-        phone=phone,
-    )
+    person = add_staff(session, actor=actor, data=data)
     if card_issued_on is not None:
         if card_issued_on > hospital_today(session):
             raise StaffError("staff.err.future_date", day=card_issued_on.isoformat())

@@ -6,10 +6,12 @@
   it (the `orders` import, a consultant's visit outcome, the table editor); the entry names
   the lead (`points_entry.referral_lead_id`, a unique index), so a lead pays once, whichever
   path comes first and however often an order turns valid.
-- `referral_problems`: the bad-input checks of a referrer (a member naming themself, a
-  cycle A → B → A), over people: a member and the lead it came from are one person.
-- Lists: a member's referral tree, the referral leaderboard, how many people a staff
-  member's patients brought, and the recall list (patients due back for a kind of order).
+- `referral_problems`: the one rule for a referrer (not the person themself, no cycle
+  A → B → A), over people: a member and the lead it came from are one person. The imports,
+  the table editor, the forms (`check_referrer`) and a registration or import row that
+  reaches an existing person (`attach_referrer`: the first referrer is kept) all apply it.
+- Lists: a member's referral tree, the referral leaderboard, whom a staff member's
+  patients brought, and the recall list (patients due back for a kind of order).
 
 Decisions SPEC leaves open: a referrer must be an active member to be paid (an inactive
 one is paid when a later order write finds them active again); the recall interval is per
@@ -21,21 +23,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from core import audit, metrics
 from core.db import as_date, chunks
 from core.domain import OrderStatus, PointsKind, Role
-from core.models import Department, Lead, Member, Order, PointsEntry, Staff
+from core.errors import AppError
+from core.i18n import t
+from core.models import Department, Lead, Member, Order, PointsEntry, Staff, utcnow
 from core.months import add_months, month_bounds
 from core.permissions import Actor, PermissionDenied, department_scope, require_role, staff_scope
 from core.services import settings as settings_service
+from core.services.members.access import require_write as require_member_write
 from core.services.members.ledger import earning_points
+from core.text import clean_text
 
 READ_ROLES = (Role.admin, Role.executive, Role.marketer, Role.dept_head, Role.staff)
 MAX_DEPTH = 6  # levels of a referral tree shown
@@ -50,7 +59,9 @@ def pay_referrals(session: Session, *, actor: Actor, lead_ids: Iterable[int] | N
     """Write the `referral` entries now due (of `lead_ids`, or of every lead): one per
     referred lead with a valid order and no entry yet, to its active referrer, dated its
     first valid order's `created_on`, noted with the lead. Returns how many were written.
-    The caller holds the write lock (SQLite) or meets the unique index (PostgreSQL)."""
+    The caller holds the write lock (SQLite); on PostgreSQL an entry a concurrent write
+    made first is left alone (ON CONFLICT DO NOTHING on the unique index), so both writes
+    succeed and the lead is paid once."""
     first_valid = func.min(Order.created_on)
     query = (
         select(
@@ -79,19 +90,32 @@ def pay_referrals(session: Session, *, actor: Actor, lead_ids: Iterable[int] | N
         return 0
     points = earning_points(session)[str(PointsKind.referral)]
     entries = [
-        PointsEntry(
-            member_id=member_id,
-            kind=str(PointsKind.referral),
-            points=points,
-            occurred_on=as_date(first_on),
-            note=f"referral: {lead_ref}",
-            created_by_user_id=actor.user_id,
-            referral_lead_id=lead_id,
-        )
+        {
+            "member_id": member_id,
+            "kind": str(PointsKind.referral),
+            "points": points,
+            "occurred_on": as_date(first_on),
+            "note": f"referral: {lead_ref}",
+            "created_by_user_id": actor.user_id,
+            "created_at": utcnow(),
+            "referral_lead_id": lead_id,
+        }
         for lead_id, lead_ref, member_id, _member_no, first_on in rows
     ]
-    session.add_all(entries)
+    # A concurrent write may have paid a lead since the query above (PostgreSQL, READ
+    # COMMITTED): its entry wins and this one is skipped, not the whole write rolled back.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(PointsEntry)
+        .values(entries)
+        .on_conflict_do_nothing(index_elements=["referral_lead_id"])
+        .returning(PointsEntry.referral_lead_id)
+    )
+    paid = set(session.execute(statement).scalars())
     session.flush()
+    rows = [row for row in rows if row[0] in paid]
+    if not rows:
+        return 0
     audit.record(
         session,
         actor=actor,
@@ -192,6 +216,211 @@ def referral_problems(
     return problems
 
 
+class ReferralError(AppError):
+    """A referrer refused (SPEC §10): no such member, the person themself, or a cycle. The
+    message names the field ("Referred by (member no.)")."""
+
+
+def _problem_error(problem: str, number: str) -> ReferralError:
+    return ReferralError(f"referrals.err.{problem}", value=number)
+
+
+def check_referrer(
+    session: Session, *, member_no: str | None, node: Node | None = None,
+    member_id: int | None = None,
+) -> Member | None:  # fmt: skip
+    """The member a form's "Referred by (member no.)" names, by the rule the imports and
+    the table editor apply (`referral_problems`): a member that exists, not the person
+    themself (`node`: ("L", lead id) or ("M", member id), None for a new person;
+    `member_id`: the member the person is), closing no cycle. None when blank;
+    ReferralError otherwise."""
+    number = clean_text((member_no or "").strip(), field="referred_by_member_no")
+    if not number:
+        return None
+    statement = select(Member).where(Member.member_no == number)
+    referrer = session.execute(statement).scalars().first()
+    if referrer is None:
+        raise ReferralError("referrals.err.unknown", value=number)
+    problem = referral_problems(session, [(node, member_id, referrer.id)]).get(0)
+    if problem is not None:
+        raise _problem_error(problem, number)
+    return referrer
+
+
+def person_of_member(member: Member) -> Node:
+    """The person a member is: its lead when it came from one, else itself."""
+    return ("L", member.lead_id) if member.lead_id is not None else ("M", member.id)
+
+
+def set_member_referrer(
+    session: Session, *, actor: Actor, member_id: int, referrer_no: str | None
+) -> Member:
+    """Name (or clear, when blank) the member who referred a member — the Members page's
+    forms (admins and marketers) — checked by `check_referrer`, audited."""
+    require_member_write(actor)
+    member = session.get(Member, member_id)
+    if member is None:
+        raise LookupError(f"no member with id {member_id}")
+    referrer = check_referrer(
+        session, member_no=referrer_no, node=person_of_member(member), member_id=member.id
+    )
+    new_id = referrer.id if referrer is not None else None
+    if new_id == member.referred_by_member_id:
+        return member
+    old = (
+        session.get(Member, member.referred_by_member_id) if member.referred_by_member_id else None
+    )
+    member.referred_by_member_id = new_id
+    member.version += 1
+    session.add(member)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="member.referrer",
+        entity="member",
+        entity_id=member.member_no,
+        detail={
+            "old": old.member_no if old is not None else None,
+            "new": referrer.member_no if referrer is not None else None,
+        },
+    )
+    return member
+
+
+def member_referrer(session: Session, *, actor: Actor, member_id: int) -> Member | None:
+    """The member who referred this member (the member's own, else its lead's), or None."""
+    require_role(actor, *READ_ROLES)
+    member = session.get(Member, member_id)
+    referrer = _parents(session, {person_of_member(member)}).get(person_of_member(member))
+    return session.get(Member, member.referred_by_member_id or referrer or -1)
+
+
+def attach_referrer(
+    session: Session, *, actor: Actor, lead: Lead, referrer_id: int | None, alias: str
+) -> tuple[str, str] | None:
+    """A registration that collided with `lead` (SPEC §8) names a referrer: the lead takes
+    it when the person has none (checked: not themself, no cycle — ReferralError), and a
+    valid order already made is paid (`pay_referrals`). A person who already has another
+    referrer keeps the first (SPEC §10 is silent): (kept member_no, named member_no) is
+    returned for a warning. `alias` is the registration's own ref (audit)."""
+    if referrer_id is None:
+        return None
+    node: Node = ("L", lead.id)
+    current = _parents(session, {node}).get(node)
+    if current == referrer_id:
+        return None
+    numbers = _member_numbers(session, {referrer_id, current} - {None})
+    if current is not None:
+        return numbers[current], numbers[referrer_id]
+    problem = referral_problems(session, [(node, None, referrer_id)]).get(0)
+    if problem is not None:
+        raise _problem_error(problem, numbers[referrer_id])
+    lead.referred_by_member_id = referrer_id
+    lead.version += 1
+    session.add(lead)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="lead.referrer",
+        entity="lead",
+        entity_id=lead.id,
+        detail={"lead_ref": lead.lead_ref, "alias": alias, "new": numbers[referrer_id]},
+    )
+    pay_referrals(session, actor=actor, lead_ids=[lead.id])
+    return None
+
+
+def _member_numbers(session: Session, ids: set[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(ids), 5_000):
+        statement = select(Member.id, Member.member_no).where(Member.id.in_(chunk))
+        found.update(dict(session.execute(statement).all()))
+    return found
+
+
+@dataclass
+class ReferrerKept:
+    """A `leads` import row that collided with a person who already has another referrer:
+    the first referrer is kept (a warning in the import's report, not an error)."""
+
+    row: int
+    lead_ref: str
+    existing: str
+    kept: str
+    named: str
+    outcome: str = "referrer_kept"
+
+    def describe(self, lang: str = "en") -> str:
+        return t("referrals.import_kept", lang, row=self.row, lead_ref=self.lead_ref,
+                 existing=self.existing, kept=self.kept, named=self.named)  # fmt: skip
+
+
+def plan_collided_referrers(
+    session: Session,
+    *,
+    actions: Sequence[tuple],
+    referrers: Sequence[int | None],
+    refs: Sequence[str],
+    numbers: Sequence[int],
+    error: Any,
+) -> tuple[dict[Any, tuple[int, str]], list[ReferrerKept]]:
+    """The referrers of a `leads` file's rows that collided (SPEC §8 `actions`: (row index,
+    existing lead id or None, existing ref, …, created_on)), in order of created_on, then
+    row: ({existing lead id, or the ref of the file's row creating the lead: (the member to
+    name, the row's ref)}, the rows whose referrer was not kept). The person's first
+    referrer is kept; naming the person themself or closing a cycle is a row error
+    (`error(i, column, key, **values)`)."""
+    named = sorted(
+        (action[5], numbers[action[0]], action[0], action[1], action[2]) for action in actions
+         if referrers[action[0]] is not None
+    )  # fmt: skip
+    if not named:
+        return {}, []
+    parents = _parents(session, {("L", row[3]) for row in named if row[3] is not None})
+    row_of_ref = {ref: i for i, ref in enumerate(refs)}
+    current: dict[Any, int | None] = {}
+    sets: dict[Any, tuple[int, str]] = {}
+    kept_rows: list[tuple[int, str, Any]] = []
+    for _on, _number, i, lead_id, ref in named:
+        target = lead_id if lead_id is not None else ref
+        if target not in current:  # the person's referrer before this file's collisions
+            current[target] = (
+                parents.get(("L", lead_id)) if lead_id is not None else referrers[row_of_ref[ref]]
+            )
+        if current[target] is None:
+            current[target] = referrers[i]
+            sets[target] = (referrers[i], refs[i])
+        elif current[target] != referrers[i]:
+            kept_rows.append((i, ref, target))
+    member_nos = _member_numbers(session, set(referrers[i] for *_, i, _, _ in named) |
+                                 {v for v in current.values() if v is not None})  # fmt: skip
+    checks = [(target, referrer) for target, (referrer, _) in sets.items()
+              if isinstance(target, int)]  # fmt: skip
+    problems = referral_problems(session, [(("L", lead), None, member) for lead, member in checks])
+    for j, problem in problems.items():
+        referrer, ref = sets[checks[j][0]]
+        error(row_of_ref[ref], "referred_by_member_no", f"referrals.import_{problem}",
+              value=member_nos[referrer])  # fmt: skip
+    kept = [
+        ReferrerKept(numbers[i], refs[i], ref, member_nos[current[target]],
+                     member_nos[referrers[i]])
+        for i, ref, target in kept_rows
+    ]  # fmt: skip
+    return sets, kept
+
+
+def apply_collided_referrers(
+    session: Session, *, actor: Actor, sets: dict[Any, tuple[int, str]], ids: dict[str, int]
+) -> None:
+    """Name the referrers `plan_collided_referrers` kept, after the import inserted its new
+    leads (`ids`: {ref: lead id} of those), audited; valid orders already made are paid."""
+    for target, (referrer_id, ref) in sets.items():
+        lead = session.get(Lead, target if isinstance(target, int) else ids[target])
+        attach_referrer(session, actor=actor, lead=lead, referrer_id=referrer_id, alias=ref)
+
+
 # --- lists ----------------------------------------------------------------------------------
 
 
@@ -229,26 +458,18 @@ def _first_valid_orders(session: Session, lead_ids: set[int], member_ids: set[in
     return found
 
 
-TREE_COLUMNS = [
-    "level",
-    "referrer_no",
-    "kind",
-    "ref",
-    "name",
-    "stage",
-    "first_valid_on",
-    "first_valid_kind",
-    "referred",
-]
+TREE_COLUMNS = ["level", "referrer_no", "kind", "ref", "name", "stage", "first_valid_on",
+                "first_valid_kind", "referred", "member_no"]  # fmt: skip
 
 
 def referral_tree(
     session: Session, *, actor: Actor, member_no: str, depth: int = MAX_DEPTH
 ) -> pd.DataFrame:
     """Whom a member brought, level by level (1: named this member; 2: named one of those
-    members; …): each lead or member with its stage (a member: its lead's), its first valid
-    order (date and kind; a member's own orders, else its lead's) and how many it brought.
-    One query per level, not per person."""
+    members, or the member a lead of level 1 became; …): each lead or member with its stage
+    (a member: its lead's), its first valid order (date and kind; a member's own orders,
+    else its lead's), how many it brought and the member number it brings others under (a
+    lead: the member it became, if any). One query per level, not per person."""
     member = session.execute(select(Member).where(Member.member_no == member_no)).scalars().first()
     if member is None:
         raise LookupError(f"no member with member_no '{member_no}'")
@@ -267,73 +488,52 @@ def referral_tree(
             .order_by(Lead.created_on, Lead.id)
         ).all()
         members = session.execute(
-            select(
-                Member.id,
-                Member.member_no,
-                Member.name,
-                referrer_lead.stage,
-                Member.referred_by_member_id,
-                Member.lead_id,
-            )
+            select(Member.id, Member.member_no, Member.name, referrer_lead.stage,
+                   Member.referred_by_member_id, Member.lead_id)
             .outerjoin(referrer_lead, referrer_lead.id == Member.lead_id)
             .where(Member.referred_by_member_id.in_(ids))
             .order_by(Member.joined_on, Member.id)
-        ).all()
+        ).all()  # fmt: skip
         # A lead that became a member shows once, as the member.
         member_leads = {row.lead_id for row in members if row.lead_id is not None}
+        leads = [row for row in leads if row.id not in member_leads]
+        # The members that leads of this level became bring the next level too.
+        became = {
+            lead_id: (member_id, number)
+            for member_id, number, lead_id in session.execute(
+                select(Member.id, Member.member_no, Member.lead_id).where(
+                    Member.lead_id.in_([row.id for row in leads])
+                )
+            ).all()
+        } if leads else {}  # fmt: skip
         firsts = _first_valid_orders(
-            session,
-            {row.id for row in leads} | member_leads,
-            {row.id for row in members},
+            session, {row.id for row in leads} | member_leads, {row.id for row in members}
         )
-        brought = metrics.referred_counts(session, [row.id for row in members])
+        brought = metrics.referred_counts(
+            session, [row.id for row in members] + [m for m, _ in became.values()]
+        )
         following: dict[int, str] = {}
         for row in members:
             first = firsts.get(("M", row.id)) or firsts.get(("L", row.lead_id or -1))
-            rows.append(
-                {
-                    "level": level,
-                    "referrer_no": frontier[row.referred_by_member_id],
-                    "kind": "member",
-                    "ref": row.member_no,
-                    "name": row.name,
-                    "stage": row.stage,
-                    "first_valid_on": first[0] if first else None,
-                    "first_valid_kind": first[1] if first else None,
-                    "referred": brought.get(row.id, 0),
-                }
-            )
+            rows.append(dict(zip(TREE_COLUMNS, [
+                level, frontier[row.referred_by_member_id], "member", row.member_no, row.name,
+                row.stage, first[0] if first else None, first[1] if first else None,
+                brought.get(row.id, 0), row.member_no,
+            ], strict=True)))  # fmt: skip
             if row.id not in visited:
                 visited.add(row.id)
                 following[row.id] = row.member_no
         for row in leads:
-            if row.id in member_leads:
-                continue
             first = firsts.get(("L", row.id))
-            rows.append(
-                {
-                    "level": level,
-                    "referrer_no": frontier[row.referred_by_member_id],
-                    "kind": "lead",
-                    "ref": row.lead_ref,
-                    "name": row.name,
-                    "stage": row.stage,
-                    "first_valid_on": first[0] if first else None,
-                    "first_valid_kind": first[1] if first else None,
-                    "referred": 0,
-                }
-            )
-        # The members that leads of this level became bring the next level too.
-        if leads:
-            became = session.execute(
-                select(Member.id, Member.member_no).where(
-                    Member.lead_id.in_([row.id for row in leads])
-                )
-            ).all()
-            for member_id, number in became:
-                if member_id not in visited:
-                    visited.add(member_id)
-                    following[member_id] = number
+            member_id, number = became.get(row.id, (None, None))
+            rows.append(dict(zip(TREE_COLUMNS, [
+                level, frontier[row.referred_by_member_id], "lead", row.lead_ref, row.name,
+                row.stage, first[0] if first else None, first[1] if first else None,
+                brought.get(member_id, 0), number,
+            ], strict=True)))  # fmt: skip
+            if member_id is not None and member_id not in visited:
+                visited.add(member_id)
+                following[member_id] = number
         frontier = following
     return pd.DataFrame(rows, columns=TREE_COLUMNS)
 
@@ -399,10 +599,9 @@ def referral_leaderboard(
     return frame
 
 
-def patients_brought(session: Session, *, actor: Actor, staff_id: int | None = None) -> int:
-    """How many people (leads and members) name as referrer a member that came from the
-    staff member's leads or that they look after ("your patients brought 12 others").
-    Defaults to the acting staff login."""
+def _their_members(session: Session, actor: Actor, staff_id: int | None):
+    """The members that came from the staff member's leads or that they look after (a
+    subquery of ids); the staff member defaults to the acting staff login."""
     require_role(actor, *READ_ROLES)
     own = staff_scope(actor)
     staff_id = own if staff_id is None else staff_id
@@ -414,11 +613,18 @@ def patients_brought(session: Session, *, actor: Actor, staff_id: int | None = N
         staff = session.get(Staff, staff_id)
         if staff is None or staff.department_id != department_scope(actor):
             raise PermissionDenied("outside your department")
-    theirs = (
+    return (
         select(Member.id)
         .outerjoin(Lead, Lead.id == Member.lead_id)
         .where(or_(Member.owner_staff_id == staff_id, Lead.owner_staff_id == staff_id))
     )
+
+
+def patients_brought(session: Session, *, actor: Actor, staff_id: int | None = None) -> int:
+    """How many people (leads and members) name as referrer a member that came from the
+    staff member's leads or that they look after ("your patients brought 12 others").
+    Defaults to the acting staff login."""
+    theirs = _their_members(session, actor, staff_id)
     total = 0
     for model in (Lead, Member):
         column = model.referred_by_member_id
@@ -428,6 +634,38 @@ def patients_brought(session: Session, *, actor: Actor, staff_id: int | None = N
             ).scalar_one()
         )
     return total
+
+
+BROUGHT_COLUMNS = ["kind", "ref", "name", "on", "referrer_no", "referrer_name"]
+
+
+def brought_people(
+    session: Session, *, actor: Actor, staff_id: int | None = None, limit: int = 200
+) -> pd.DataFrame:
+    """Whom `patients_brought` counts, newest first: each lead or member (kind, ref, name,
+    created or joined on) with the member who brought them. At most `limit` rows."""
+    theirs = _their_members(session, actor, staff_id).subquery("theirs")
+    referrer = aliased(Member)
+    parts = []
+    for kind, model, ref, on in (("lead", Lead, Lead.lead_ref, Lead.created_on),
+                                 ("member", Member, Member.member_no, Member.joined_on)):  # fmt: skip
+        parts.append(
+            select(
+                literal(kind).label("kind"),
+                ref.label("ref"),
+                model.name.label("name"),
+                on.label("on"),
+                referrer.member_no.label("referrer_no"),
+                referrer.name.label("referrer_name"),
+            )
+            .join(referrer, referrer.id == model.referred_by_member_id)
+            .where(model.referred_by_member_id.in_(select(theirs.c.id)))
+        )
+    union = parts[0].union_all(parts[1]).subquery("brought")
+    statement = select(union).order_by(union.c.on.desc(), union.c.ref).limit(limit)
+    frame = pd.DataFrame(session.execute(statement).mappings().all(), columns=BROUGHT_COLUMNS)
+    frame["on"] = frame["on"].map(as_date)
+    return frame
 
 
 # --- recall ---------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from core import audit, credit, metrics
 from core.db import as_date
 from core.domain import ActivityKind, OrderStatus, Role
 from core.errors import AppError
-from core.models import Department, Order, Staff, StaffActivity
+from core.models import Department, Order, Staff, StaffActivity, StaffCreate, StaffUpdate
 from core.months import months_table
 from core.permissions import Actor, PermissionDenied, department_scope, require_role
 from core.services.settings import get_value, hospital_today, metric_rules
@@ -495,6 +495,26 @@ def follow_up_list(
 
 # --- Card actions -------------------------------------------------------------------------
 
+CARD_ACTIONS = ("issue", "activate", "profile", "revoke")
+
+
+def card_action_candidates(
+    session: Session, *, actor: Actor, action: str, month: str
+) -> pd.DataFrame:
+    """The people a card action is offered for (roster rows as of the end of `month`), all
+    still employed: a card is issued to whoever never held one (a revoked card is never
+    issued again), activated once issued, completed once activated, and revoked from whoever
+    holds one (`holds_card`)."""
+    roster = staff_roster(session, actor=actor, month=month)
+    status = roster["card_status"]
+    wanted = {
+        "issue": status.eq("not_issued") & roster["card_revoked_on"].isna(),
+        "activate": status.eq("issued"),
+        "profile": status.eq("activated"),
+        "revoke": status.map(holds_card).astype(bool),
+    }[action]
+    return roster[wanted & roster["left_on"].isna()]
+
 
 def _check_day(session: Session, day: dt.date) -> None:
     if day is None:
@@ -648,23 +668,14 @@ def _check_department(session: Session, actor: Actor, department_id: int | None)
     return department
 
 
-def add_staff(
-    session: Session,
-    *,
-    actor: Actor,
-    staff_no: str,
-    name: str,
-    department_id: int,
-    title: str | None = None,
-    phone: str | None = None,
-) -> Staff:
+def add_staff(session: Session, *, actor: Actor, data: StaffCreate) -> Staff:
     """Add a staff member (admin, marketer; a department head into their own department)."""
     require_role(actor, *STAFF_WRITE_ROLES)
-    staff_no = _clean(staff_no, 32, "staff_no")
-    name = _clean(name, 100, "name")
+    staff_no = _clean(data.staff_no, 32, "staff_no")
+    name = _clean(data.name, 100, "name")
     if not staff_no or not name:
         raise StaffError("staff.err.no_and_name_required")
-    department = _check_department(session, actor, department_id)
+    department = _check_department(session, actor, data.department_id)
     exists = session.exec(select(Staff.id).where(Staff.staff_no == staff_no)).first()
     if exists is not None:
         raise StaffError("staff.err.duplicate_no", staff_no=staff_no)
@@ -672,8 +683,8 @@ def add_staff(
         staff_no=staff_no,
         name=name,
         department_id=department.id,
-        title=_clean(title, 100, "title"),
-        phone=_clean(phone, 32, "phone"),
+        title=_clean(data.title, 100, "title"),
+        phone=_clean(data.phone, 32, "phone"),
     )
     session.add(person)
     session.flush()
@@ -693,30 +704,22 @@ def add_staff(
     return person
 
 
-def update_staff(
-    session: Session,
-    *,
-    actor: Actor,
-    staff_id: int,
-    name: str,
-    department_id: int,
-    title: str | None,
-    phone: str | None,
-) -> Staff:
-    """Change a staff member's name, department, title and phone; the old and new values are
-    audited. A department head edits their own department's staff and keeps them there."""
+def update_staff(session: Session, *, actor: Actor, staff_id: int, data: StaffUpdate) -> Staff:
+    """Change the fields set in `data` (name, department, title, phone) and nothing else; the
+    old and new values are audited. A department head edits their own department's staff
+    and keeps them there."""
     require_role(actor, *STAFF_WRITE_ROLES)
     (person,) = _writable_staff(session, actor, [staff_id])
-    name = _clean(name, 100, "name")
-    if not name:
-        raise StaffError("staff.err.no_and_name_required")
-    _check_department(session, actor, department_id)
-    new = {
-        "name": name,
-        "department_id": department_id,
-        "title": _clean(title, 100, "title"),
-        "phone": _clean(phone, 32, "phone"),
-    }
+    new = data.model_dump(exclude_unset=True)
+    if "name" in new:
+        new["name"] = _clean(new["name"], 100, "name")
+        if not new["name"]:
+            raise StaffError("staff.err.no_and_name_required")
+    if "department_id" in new:
+        _check_department(session, actor, new["department_id"])
+    for key, limit in (("title", 100), ("phone", 32)):
+        if key in new:
+            new[key] = _clean(new[key], limit, key)
     changes = {
         key: {"old": getattr(person, key), "new": value}
         for key, value in new.items()
@@ -724,8 +727,7 @@ def update_staff(
     }
     if not changes:
         return person
-    for key, value in new.items():
-        setattr(person, key, value)
+    person.sqlmodel_update({key: new[key] for key in changes})
     session.add(person)
     audit.record(
         session,

@@ -178,21 +178,6 @@ def create_user(
     return user
 
 
-def credentials(session: Session) -> dict:
-    """The credentials dict streamlit-authenticator expects, built from the database."""
-    users = session.exec(select(AppUser).where(AppUser.disabled == False)).all()  # noqa: E712
-    return {
-        "usernames": {
-            user.username: {
-                "name": user.display_name or user.username,
-                "password": user.password_hash,
-                "roles": [user.role],
-            }
-            for user in users
-        }
-    }
-
-
 def _keyed_hash(*parts: str) -> str:
     """HMAC-SHA256 of `parts` under the server's signing key (so the audit log alone does not
     let anyone test guesses against it)."""
@@ -376,7 +361,6 @@ def reset_password(session: Session, *, actor: Actor, user_id: int, new_password
         raise UserError("users_admin.err.no_user")
     user.password_hash = hash_password(new_password)
     user.failed_logins = 0
-    user.locked_until = None
     session.add(user)
     end_sessions(session, user_id=user_id)
     audit.record(

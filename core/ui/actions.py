@@ -10,11 +10,13 @@ the caches it affects.
         ...
 
 The write runs in one `write_session()` (committed, or rolled back on any error: nothing is
-half-saved). A refusal (`AppError`, `PermissionDenied`, `TextRefused`) is shown as an error
-box with what the user typed quoted as text; anything else is logged with its traceback and
-shown as the generic box (`core.ui.errors`). With `flash=True` the message is kept for the
-next run (for writes made in widget callbacks or followed by `st.rerun()`); `show_flash()`
-draws it where the page wants it.
+half-saved); it also bumps the data versions of `affects` (`core.data_version`), so the
+other app processes behind the load balancer see the write on their next run. A refusal
+(`AppError`, `PermissionDenied`, `TextRefused`) is shown as an error box with what the user
+typed quoted as text; anything else is logged with its traceback and shown as the generic
+box (`core.ui.errors`). With `flash=True` the message is kept for the next run (for writes
+made in widget callbacks or followed by `st.rerun()`); `show_flash()` draws it where the
+page wants it.
 
 `save(...)` is the same write as a form uses it: a service's other refusals said as
 `AppError`s (`core.ui.refusals.refusing`); saved, the form's widgets are forgotten and the
@@ -37,6 +39,7 @@ import streamlit as st
 from sqlmodel import Session
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
+from core import data_version
 from core.db import write_session
 from core.errors import AppError
 from core.i18n import t
@@ -89,15 +92,17 @@ def run_write(
     where: str = "top",
     engine: Any = None,
 ) -> Result | None:
-    """Run `action(session)` in one write transaction; on success clear the caches of
-    `affects`, say `done` (a text, or a function of the result; None says nothing) and return
-    the result (or True when the action returned None). On a refusal or an error, say why and
-    return None; nothing was saved."""
-    affects = tuple(affects)
+    """Run `action(session)` in one write transaction, with the data versions of `affects`
+    bumped in it; on success clear this process's caches of `affects`, say `done` (a text,
+    or a function of the result; None says nothing) and return the result (or True when the
+    action returned None). On a refusal or an error, say why and return None; nothing was
+    saved."""
+    affects = data_version.checked(affects)
     try:
         with write_session(engine) as session:
             result = action(session)
             message = done(result) if callable(done) else done
+            data_version.bump(session, affects)  # last: its rows are held only to the commit
     except ScriptControlException:
         raise
     except Exception as error:  # noqa: BLE001 - every outcome is shown, none is a traceback

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+import streamlit as st
 
 from core import metrics
 from core.db import read_session
@@ -16,6 +17,7 @@ from core.i18n import t
 from core.permissions import Actor
 from core.services import settings as settings_service
 from core.services import staff as staff_service
+from core.ui import format as fmt
 from core.ui.cache import cached
 
 FUNNEL_KEYS = (
@@ -129,6 +131,24 @@ def department_frame(departments: pd.DataFrame, lang: str, threshold: int):
     }
     table = departments[list(DEPARTMENT_COLUMNS)].rename(columns=headers)
     return table, [headers[key] for key in RATES]
+
+
+RATE_HELP = {key: f"help.metrics.{key}" for key in RATES}
+
+
+def department_view(table: pd.DataFrame, rates: list[str], lang: str):
+    """The departments' table as drawn (the download keeps the ratios): each rate a
+    percentage with one decimal, its header's tooltip saying what it divides by what."""
+    shown = table.copy()
+    for name in rates:
+        shown[name] = fmt.percent_points(shown[name].astype(float))
+    config = {
+        name: st.column_config.NumberColumn(
+            format=fmt.PERCENT_COLUMN_FORMAT, help=t(RATE_HELP[key], lang)
+        )
+        for key, name in zip(RATES, rates, strict=True)
+    }
+    return shown, config
 
 
 def _percent_heatmap(

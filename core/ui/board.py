@@ -16,10 +16,13 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
+from core import data_version
 from core.config import get_settings
 from core.db import read_session, write_session
 from core.domain import STAGE_ORDER, InteractionKind, Role, VisitOutcome
+from core.errors import AppError, validated
 from core.i18n import label_of, t
+from core.models import InteractionCreate
 from core.permissions import Actor, PermissionDenied
 from core.services import handoffs as handoff_service
 from core.services import leads as lead_service
@@ -29,7 +32,8 @@ from core.services.leads import BoardError, StaleLead
 from core.text import TextRefused
 from core.ui import actions
 from core.ui import credit as credit_ui
-from core.ui.cache import cached
+from core.ui import format as fmt
+from core.ui.cache import cached, forget_run_versions
 from core.ui.followups import followup_form
 from core.ui.text import plain, plain_values
 
@@ -74,6 +78,8 @@ def error_text(error: Exception, lang: str, *, name: str = "") -> str:
         return t(error.key, lang, **values)
     if isinstance(error, PermissionDenied):
         return t("board.not_allowed", lang)
+    if isinstance(error, AppError):
+        return error.message_in(lang, quote=plain)
     if isinstance(error, LookupError):
         return t("board.not_found", lang)
     return t("app.error", lang, message=plain(error))
@@ -101,6 +107,7 @@ def run_write(
     try:
         with write_session() as session:
             result = action(session)
+            data_version.bump(session, ("leads",))  # every app process sees the move
     except StaleLead as error:
         st.session_state.pop(OPEN_LEAD, None)
         flash(error_text(error, lang, name=name), "warning")
@@ -118,6 +125,7 @@ def run_write(
 def clear_caches() -> None:
     cached_options.clear()
     cached_analytics.clear()
+    forget_run_versions()  # the rest of this run reads the versions the move bumped
 
 
 # --- Cached readers -----------------------------------------------------------------------
@@ -160,8 +168,8 @@ def column_header(stage: str, column, lang: str) -> str:
         "board.column_header",
         lang,
         stage=label_of("stage", stage, lang),
-        count=f"{column.count:,}",
-        score=f"{column.total_score:,}",
+        count=fmt.counted(column.count, "fmt.noun.lead", lang),
+        score=fmt.counted(column.total_score, "fmt.noun.point", lang),
     )
 
 
@@ -414,7 +422,8 @@ def _lead_body(user, lead_id: int) -> None:
         t("board.field.source", lang): label_of("lead_source", detail["source_channel"], lang)
         or "—",
         t("board.field.campaign", lang): _value(detail["campaign"]),
-        t("board.field.tags", lang): "、".join(plain(tag) for tag in detail["tags"]) or "—",
+        t("board.field.tags", lang): fmt.listed((plain(tag) for tag in detail["tags"]), lang)
+        or "—",
     }
     persona = detail["persona"]
     facts_persona = {
@@ -660,10 +669,16 @@ def _interaction_form(user, detail: dict) -> None:
                 session,
                 actor=actor,
                 lead_id=lead_id,
-                kind=kind,
-                occurred_on=day,
-                points=int(points) if kind == "browse_news" else None,
-                note=note or None,
+                data=validated(
+                    InteractionCreate,
+                    {
+                        "kind": kind,
+                        "occurred_on": day,
+                        "points": int(points) if kind == "browse_news" else None,
+                        "note": note or None,
+                    },
+                    entity="interaction",
+                ),
             ),
             lang,
             name=name,

@@ -17,7 +17,7 @@ from core.db import read_session
 from core.domain import Role
 from core.i18n import label_of, t
 from core.models import LeadCreate
-from core.services import ownership
+from core.services import ownership, referrals
 from core.ui.actions import run_write, show_flash
 from core.ui.text import plain
 
@@ -62,6 +62,10 @@ def show_collision(lang: str) -> None:
     result = st.session_state.get(COLLISION)
     if result:
         getattr(st, BOX[result["outcome"]])(collision_message(result, lang))
+        if result.get("referrer_kept"):
+            kept, named = result["referrer_kept"]
+            st.warning(t("referrals.kept_warning", lang, existing=plain(result["existing"]),
+                         kept=plain(kept), named=plain(named)))  # fmt: skip
 
 
 def new_lead_form(user, *, owners: list[tuple[int, str]], as_of: dt.date) -> None:
@@ -91,6 +95,12 @@ def new_lead_form(user, *, owners: list[tuple[int, str]], as_of: dt.date) -> Non
         on = st.date_input(
             t("credit.ui.new.on", lang), value=as_of, max_value=as_of, key="credit_new_on"
         )
+        referrer_no = st.text_input(
+            t("referrals.field", lang),
+            key="credit_new_referrer",
+            max_chars=64,
+            help=t("referrals.field_help", lang),
+        )
         submitted = st.form_submit_button(
             t("credit.ui.new.save", lang), type="primary", icon=":material/person_add:"
         )
@@ -102,12 +112,15 @@ def new_lead_form(user, *, owners: list[tuple[int, str]], as_of: dt.date) -> Non
     source = "own_entry" if actor.role == Role.staff else "board"
 
     def register(session):
+        # SPEC §10: the referrer is checked before anything is written (ReferralError).
+        referrer = referrals.check_referrer(session, member_no=referrer_no)
         data = LeadCreate(
             lead_ref=ownership.new_ref(session, on),
             name=name.strip(),
             phone=(phone or "").strip() or None,
             owner_staff_id=owner,
             created_on=on,
+            referred_by_member_id=referrer.id if referrer is not None else None,
         )
         done = ownership.register_lead(session, actor=actor, data=data, source=source)
         return {
@@ -116,6 +129,7 @@ def new_lead_form(user, *, owners: list[tuple[int, str]], as_of: dt.date) -> Non
             "existing": done.lead.lead_ref,
             "holder": done.holder_name,
             "until": done.protected_until.isoformat() if done.protected_until else None,
+            "referrer_kept": done.referrer_kept,
         }
 
     result = run_write(register, lang=lang, affects=("leads",))

@@ -17,6 +17,9 @@ from core.i18n import t
 
 DASH = "—"
 PERCENT_DECIMALS = 1
+# A table column of ratios shown as percentages (st.column_config.NumberColumn's format): its
+# values are `percent_points` (0.506 → 50.6), so the cell reads 50.6% and still sorts.
+PERCENT_COLUMN_FORMAT = f"%.{PERCENT_DECIMALS}f%%"
 
 
 def _missing(value) -> bool:
@@ -55,6 +58,11 @@ def percent(value, lang: str = "en", *, signed: bool = False) -> str:
     return f"+{text}" if signed and float(value) > 0 else text
 
 
+def percent_points(values):
+    """Ratios (a number or a pandas Series) as percentage points for PERCENT_COLUMN_FORMAT."""
+    return values * 100
+
+
 def number(value, lang: str = "en") -> str:
     """A count when whole, otherwise two decimals with separators."""
     if _missing(value):
@@ -81,6 +89,11 @@ def month(value: str, lang: str = "en") -> str:
     if lang == "zh":
         return f"{year}年{number_}月"
     return f"{dt.date(year, number_, 1):%b} {year}"
+
+
+def listed(items, lang: str = "en") -> str:
+    """Words in a list, joined the language's way: "WeChat, SMS" / "微信、短信"."""
+    return ("、" if lang == "zh" else ", ").join(str(item) for item in items)
 
 
 def counted(n: int, noun: str, lang: str = "en") -> str:

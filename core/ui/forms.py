@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.i18n import label_of, t
 from core.services.content import split_list
+from core.ui import format as fmt
 
 
 def options_with_none(choices: Sequence[tuple[int, str]]) -> tuple[list, dict]:
@@ -28,7 +29,7 @@ def text_of(value) -> str:
 
 def channel_text(value: str | None, lang: str) -> str:
     """A stored channel list ('wechat;sms') as names in `lang`."""
-    return "、".join(label_of("channel", c, lang) for c in split_list(value))
+    return fmt.listed((label_of("channel", c, lang) for c in split_list(value)), lang)
 
 
 def channel_picker(

@@ -100,8 +100,9 @@ def page_setup(title_key: str) -> CurrentUser:
     if user.role not in entry.roles:
         st.error(t("app.not_allowed", user.lang))
         st.stop()
-    st.set_page_config(page_title=f"{t(title_key, user.lang)} · TrustPool")
-    st.title(t(title_key, user.lang))
+    title = t(entry.title_key_for(user.role), user.lang)
+    st.set_page_config(page_title=f"{title} · TrustPool")
+    st.title(title)
     if not user.can_write:
         st.caption(t("app.read_only", user.lang))
     return user

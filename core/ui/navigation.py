@@ -33,6 +33,12 @@ class PageEntry:
     icon: str
     roles: frozenset[Role]
     landing: bool = False  # where a role lands after signing in (its first landing page)
+    # A role that sees only part of the page reads that part's name in its menu and title.
+    role_titles: tuple[tuple[Role, str], ...] = ()
+
+    def title_key_for(self, role: Role | None) -> str:
+        """The title `role` reads for this page (its menu link and the page's heading)."""
+        return dict(self.role_titles).get(role, self.title_key)
 
     @property
     def url_path(self) -> str:
@@ -82,6 +88,8 @@ PAGES: tuple[PageEntry, ...] = (
         "page.campaigns",
         ":material/campaign:",
         frozenset({Role.admin, Role.executive, Role.marketer, Role.consultant, Role.staff}),
+        # A consultant's Campaigns page is the script library and nothing else.
+        role_titles=((Role.consultant, "page.script_library"),),
     ),
     PageEntry(
         "pages/6_KPIs.py",
@@ -125,7 +133,7 @@ def role_navigation(role: Role, lang: str) -> st.navigation:
     landing = landing_page(role)
     pages = []
     for entry in PAGES:
-        title = t(entry.title_key, lang)
+        title = t(entry.title_key_for(role), lang)
         if role in entry.roles:
             pages.append(
                 st.Page(

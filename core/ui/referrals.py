@@ -23,12 +23,14 @@ from core.permissions import Actor
 from core.services import referrals as service
 from core.services import settings as settings_service
 from core.ui import charts
+from core.ui import format as fmt
 from core.ui.cache import cached
 from core.ui.followups import followup_form
 from core.ui.text import plain, show_chart
 
 TREND_MONTHS = 12
 RECALL_OPEN = "recall_open"
+BROUGHT_LIMIT = 100  # people listed under "your patients brought"
 
 
 # --- reads ----------------------------------------------------------------------------------
@@ -74,9 +76,12 @@ def tree(actor: Actor, member_no: str) -> tuple[pd.DataFrame, int]:
 
 
 @cached("leads", "members")
-def brought(actor: Actor) -> int:
+def brought(actor: Actor) -> tuple[int, pd.DataFrame]:
+    """How many people the staff login's patients brought, and (the newest) who."""
     with read_session() as session:
-        return service.patients_brought(session, actor=actor)
+        count = service.patients_brought(session, actor=actor)
+        people = service.brought_people(session, actor=actor, limit=BROUGHT_LIMIT)
+    return count, people
 
 
 def recall_day() -> dt.date:
@@ -200,7 +205,12 @@ def recall_section(user, *, key: str, on: dt.date | None = None, limit: int = 50
     frame, intervals = recall(user.actor, on)
     st.markdown(f"**{t('referrals.recall_title', lang)}**")
     listed = ", ".join(
-        t("referrals.recall_interval", lang, kind=label_of("order_kind", kind, lang), months=months)
+        t(
+            "referrals.recall_interval",
+            lang,
+            kind=label_of("order_kind", kind, lang),
+            months=fmt.counted(months, "referrals.noun.month", lang),
+        )  # fmt: skip
         for kind, months in intervals.items()
     )
     st.caption(t("referrals.recall_help", lang, day=on.isoformat(), count=len(frame),
@@ -254,10 +264,36 @@ def _toggle(state_key: str, lead_id: int) -> None:
 
 
 def my_day_section(user) -> None:
-    """My day: the recall list of the signed-in person, and what their patients brought."""
+    """My day: what the signed-in staff member's patients brought, then the recall list."""
     if user.staff_id is not None:
-        st.caption(t("referrals.brought", user.lang, count=brought(user.actor)))
+        brought_section(user)
     recall_section(user, key="myday", limit=20)
+
+
+def brought_section(user) -> None:
+    """ "Your patients brought 12 others": the figure, and who they are behind an expander
+    (newest first, each with the member who brought them)."""
+    lang = user.lang
+    count, people = brought(user.actor)
+    others = fmt.counted(count, "referrals.noun.other", lang)
+    with st.container(border=True, key="referrals_brought"):
+        st.markdown(f"#### :material/diversity_3: {t('referrals.brought', lang, others=others)}")
+        st.caption(t("referrals.brought_help", lang))
+        if people.empty:
+            return
+        with st.expander(t("referrals.brought_list", lang, count=fmt.count(count, lang))):
+            lines = []
+            for row in people.itertuples():
+                referrer = f"{row.referrer_no} · {row.referrer_name}"
+                line = t("referrals.brought_line", lang, name=plain(row.name), ref=plain(row.ref),
+                         kind=t(f"referrals.tree_{row.kind}", lang), on=fmt.date(row.on, lang),
+                         referrer=plain(referrer))  # fmt: skip
+                lines.append(f"- {line}")
+            st.markdown("\n".join(lines))
+            if count > len(people):
+                st.caption(
+                    t("referrals.brought_more", lang, count=fmt.count(count - len(people), lang))
+                )
 
 
 # --- a member's referral tree ---------------------------------------------------------------
@@ -272,7 +308,7 @@ def tree_section(user, member_no: str) -> None:
         st.caption(t("referrals.tree_empty", lang))
         return
     lines = []
-    for row in frame.itertuples():
+    for row in _depth_first(frame, member_no):
         indent = "    " * (int(row.level) - 1)
         stage = label_of("stage", row.stage, lang) if isinstance(row.stage, str) else "—"
         if row.first_valid_on is None or pd.isna(row.first_valid_on):
@@ -290,3 +326,27 @@ def tree_section(user, member_no: str) -> None:
             f"{first}{brought_more}"
         )
     st.markdown("\n".join(lines))
+
+
+def _depth_first(frame: pd.DataFrame, member_no: str) -> list:
+    """The tree's rows (level by level) in reading order: each person followed by whom
+    they brought (as a member, or through the member their lead became), so an indented
+    line sits under the person who brought it."""
+    children: dict[tuple[int, str], list] = {}
+    for row in frame.itertuples():
+        children.setdefault((int(row.level), row.referrer_no), []).append(row)
+    ordered: list = []
+    seen: set = set()
+
+    def walk(level: int, referrer: str) -> None:
+        for row in children.get((level, referrer), []):
+            if row.Index in seen:
+                continue
+            ordered.append(row)
+            seen.add(row.Index)
+            if isinstance(row.member_no, str):  # a member, or the member a lead became
+                walk(level + 1, row.member_no)
+
+    walk(1, member_no)
+    ordered.extend(row for row in frame.itertuples() if row.Index not in seen)
+    return ordered

@@ -15,10 +15,12 @@ the options of `st.selectbox` / `st.multiselect` (escaping those would show the 
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["plain", "plain_values"]
@@ -116,9 +118,77 @@ def legend_below(figure):
     return figure
 
 
-def show_chart(figure, **options) -> None:
-    """`st.plotly_chart` of `figure` with its texts escaped and its legend at its foot (the
-    one way pages draw charts)."""
+# Axis ticks in the user's language. Plotly writes "Mar 2019" and "25k" whatever the
+# language: a date axis in Chinese is written 2019年3月 (days 3月5日, years 2019年), and every
+# number axis in full with separators (25,000, never 25k), as core.ui.format writes counts.
+_DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?)?$")
+_DAY_MS = 86_400_000
+ZH_DATE_TICKS = (  # Plotly's month ticks are "M1", "M3", "M6", "M12", …
+    {"dtickrange": [None, 28 * _DAY_MS], "value": "%-m月%-d日"},
+    {"dtickrange": ["M1", "M6"], "value": "%Y年%-m月"},
+    {"dtickrange": ["M12", None], "value": "%Y年"},
+)
+
+
+def _value_kind(values) -> str | None:
+    """ "date", "number" or "category" for an axis's values as Plotly would read them."""
+    kind = getattr(getattr(values, "dtype", None), "kind", "O")
+    if kind == "M":
+        return "date"
+    if kind in "iuf":
+        return "number"
+    for value in list(values)[:50]:
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        if isinstance(value, dt.date | np.datetime64):
+            return "date"
+        if isinstance(value, str):
+            return "date" if _DATE_TEXT.match(value) else "category"
+        if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+            return "number"
+        return None
+    return None
+
+
+def _axes_values(figure) -> dict[str, list]:
+    """{layout axis name ("xaxis", "yaxis2"): the values of the traces drawn on it}."""
+    found: dict[str, list] = {}
+    for trace in figure.data:
+        for letter in ("x", "y"):
+            try:
+                values, ref = trace[letter], trace[f"{letter}axis"] or letter
+            except (KeyError, ValueError):
+                continue
+            if values is not None:
+                found.setdefault(f"{letter}axis{ref[1:]}", []).append(values)
+    return found
+
+
+def localise_axes(figure, lang: str):
+    """`figure` with its axes' ticks written the `lang` way (see ZH_DATE_TICKS); an axis
+    whose format a chart set itself keeps it."""
+    for name, arrays in _axes_values(figure).items():
+        axis = figure.layout[name]
+        if axis.tickformat or axis.type in ("category", "multicategory", "log"):
+            continue
+        kinds = {_value_kind(values) for values in arrays} - {None}
+        kind = "date" if axis.type == "date" else ("number" if kinds == {"number"} else None)
+        if kind is None and kinds == {"date"}:
+            kind = "date"
+        if kind == "number":
+            axis.update(separatethousands=True, exponentformat="none")
+        elif kind == "date" and lang == "zh":
+            axis.update(tickformatstops=list(ZH_DATE_TICKS))
+            if not axis.hoverformat:
+                axis.update(hoverformat="%Y年%-m月%-d日")
+    return figure
+
+
+def show_chart(figure, *, lang: str | None = None, **options) -> None:
+    """`st.plotly_chart` of `figure` with its texts escaped, its axes' ticks written in
+    `lang` (default: the signed-in user's language) and its legend at its foot, the one way
+    pages draw charts."""
     import streamlit as st
 
-    st.plotly_chart(legend_below(plain_figure(figure)), **options)
+    lang = lang or st.session_state.get("lang", "en")
+    st.plotly_chart(legend_below(localise_axes(plain_figure(figure), lang)), **options)

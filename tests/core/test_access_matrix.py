@@ -34,13 +34,17 @@ from core.models import (
     AppUserCreate,
     AuditLog,
     Campaign,
+    CampaignCreate,
     ContentPiece,
     Department,
     Handoff,
+    InteractionCreate,
     Lead,
     Member,
     Order,
     Staff,
+    StaffCreate,
+    StaffUpdate,
 )
 from core.permissions import Actor, PermissionDenied
 from core.services import (
@@ -344,7 +348,10 @@ CASES: list[Case] = [
         True,
         "record_interaction",
         lambda s, a, d: leads.record_interaction(
-            s, actor=a, lead_id=d.handed_lead, kind="download", occurred_on=DAY
+            s,
+            actor=a,
+            lead_id=d.handed_lead,
+            data=InteractionCreate(kind="download", occurred_on=DAY),
         ),
         frozenset({A, M, D, S, C}),
         "staff: own leads; consultant: leads handed to them",
@@ -415,11 +422,9 @@ CASES: list[Case] = [
         lambda s, a, d: campaigns.create_campaign(
             s,
             actor=a,
-            code="SEC-MATRIX",
-            name="Matrix",
-            type="lecture",
-            starts_on=DAY,
-            ends_on=DAY,
+            data=CampaignCreate(
+                code="SEC-MATRIX", name="Matrix", type="lecture", starts_on=DAY, ends_on=DAY
+            ),
         ),
         frozenset({A, M}),
     ),
@@ -480,7 +485,7 @@ CASES: list[Case] = [
         True,
         "add_staff",
         lambda s, a, d: staff.add_staff(
-            s, actor=a, staff_no="SEC-NEW", name="新同事", department_id=d.nsk
+            s, actor=a, data=StaffCreate(staff_no="SEC-NEW", name="新同事", department_id=d.nsk)
         ),
         frozenset({A, M, D}),
     ),
@@ -848,7 +853,7 @@ def test_a_head_cannot_reach_another_departments_leads_by_any_parameter(engine, 
     assert refused(
         engine,
         lambda s: leads.record_interaction(
-            s, actor=head, lead_id=other, kind="download", occurred_on=DAY
+            s, actor=head, lead_id=other, data=InteractionCreate(kind="download", occurred_on=DAY)
         ),
     )
     assert refused(
@@ -892,16 +897,16 @@ def test_a_head_cannot_reach_another_departments_people(engine, demo):
         lambda s: staff.follow_up_list(s, actor=head, as_of=DAY, department_id=other_dept),
         lambda s: staff.staff_choices(s, actor=head, department_id=other_dept),
         lambda s: staff.add_staff(
-            s, actor=head, staff_no="SEC-X", name="x", department_id=other_dept
+            s, actor=head, data=StaffCreate(staff_no="SEC-X", name="x", department_id=other_dept)
         ),
         lambda s: staff.update_staff(
-            s, actor=head, staff_id=other_staff, name="x", department_id=other_dept,
-            title=None, phone=None,
+            s, actor=head, staff_id=other_staff,
+            data=StaffUpdate(name="x", department_id=other_dept, title=None, phone=None),
         ),
         # moving one's own person out into another department
         lambda s: staff.update_staff(
-            s, actor=head, staff_id=demo.colleague, name="x", department_id=other_dept,
-            title=None, phone=None,
+            s, actor=head, staff_id=demo.colleague,
+            data=StaffUpdate(name="x", department_id=other_dept, title=None, phone=None),
         ),
         lambda s: offboarding.owned_records(s, actor=head, staff_id=other_staff),
         lambda s: offboarding.preview_offboarding(
@@ -918,7 +923,7 @@ def test_a_head_cannot_reach_another_departments_people(engine, demo):
             s, actor=head, lead_ids=[demo.colleague_lead], to_staff_id=other_staff, reason="x"
         ),
         lambda s: offboarding.onboard_staff(
-            s, actor=head, staff_no="SEC-Y", name="y", department_id=other_dept
+            s, actor=head, data=StaffCreate(staff_no="SEC-Y", name="y", department_id=other_dept)
         ),
         lambda s: metrics.leaderboard(
             s, actor=head, first_month=month, last_month=month, by="leads",
@@ -1038,7 +1043,10 @@ def test_staff_and_consultants_are_kept_to_their_own_records(engine, demo):
         assert refused(
             engine,
             lambda s, a=actor: leads.record_interaction(
-                s, actor=a, lead_id=demo.colleague_lead, kind="download", occurred_on=DAY
+                s,
+                actor=a,
+                lead_id=demo.colleague_lead,
+                data=InteractionCreate(kind="download", occurred_on=DAY),
             ),
         )
     roster = result(

@@ -26,12 +26,21 @@ from core.domain import Role
 from core.models import (
     AppUserCreate,
     AuditLog,
+    CampaignCreate,
     CampaignTask,
+    CampaignUpdate,
     ContentPiece,
+    InteractionCreate,
     Lead,
+    LeadCreate,
+    LeadDispute,
+    LeadTouch,
     Member,
+    Order,
     Reward,
     Staff,
+    StaffCreate,
+    StaffUpdate,
     StageChange,
 )
 from core.permissions import Actor
@@ -41,11 +50,14 @@ from core.services import (
     commission,
     consent,
     content,
+    followups,
     handoffs,
     landing,
     leads,
     members,
     offboarding,
+    ownership,
+    referrals,
     settings,
     settings_checks,
     staff,
@@ -152,6 +164,63 @@ def _expiry_on(session, demo):
     settings.set_value(session, actor=SYSTEM, key="points_expiry_months", value=3)
 
 
+def _touch_by_successor(session, demo) -> None:
+    """The `staff` physician (demo.successor) registered a colleague's protected lead."""
+    session.add(
+        LeadTouch(lead_id=demo.colleague_lead, staff_id=demo.successor, touched_on=DAY,
+                  source="board")
+    )  # fmt: skip
+    session.flush()
+
+
+def _latest_touch(session, demo) -> int:
+    statement = select(LeadTouch.id).where(LeadTouch.staff_id == demo.successor)
+    return session.execute(statement.order_by(LeadTouch.id.desc())).scalars().first()
+
+
+def _open_dispute(session, demo) -> None:
+    _touch_by_successor(session, demo)
+    session.add(
+        LeadDispute(touch_id=_latest_touch(session, demo), raised_by_staff_id=demo.successor,
+                    holder_staff_id=session.get(Lead, demo.colleague_lead).owner_staff_id)
+    )  # fmt: skip
+    session.flush()
+
+
+def _latest_open_dispute(session) -> int:
+    statement = select(LeadDispute.id).where(LeadDispute.status == "open")
+    return session.execute(statement.order_by(LeadDispute.id.desc())).scalars().first()
+
+
+def _own_phone(session, actor) -> str:
+    """The phone of a lead `actor`'s staff member already holds."""
+    return session.execute(
+        select(Lead.phone)
+        .where(Lead.owner_staff_id == actor.staff_id, Lead.active.is_(True),
+               Lead.person_key.is_not(None))
+        .order_by(Lead.id)
+    ).scalars().first()  # fmt: skip
+
+
+def _referral_due(session, demo) -> None:
+    """A lead with a valid order that nobody referred is now named as referred by a member:
+    its referral is due."""
+    lead_id = session.execute(
+        select(Order.lead_id)
+        .join(Lead, Lead.id == Order.lead_id)
+        .where(Order.status == "valid", Lead.referred_by_member_id.is_(None))
+        .order_by(Order.lead_id)
+    ).scalars().first()  # fmt: skip
+    lead = session.get(Lead, lead_id)
+    lead.referred_by_member_id = demo.other_member
+    session.add(lead)
+    session.flush()
+
+
+def _longer_cadence(session) -> dict[str, int]:
+    return {stage: days + 1 for stage, days in followups.cadence(session).items()}
+
+
 CAMPAIGN_CSV = b"code,name,type,starts_on,ends_on\nSEC-AUDIT,Audit,lecture,2019-08-01,2019-08-02\n"
 
 WRITES: list[Write] = [
@@ -204,7 +273,10 @@ WRITES: list[Write] = [
         "leads.record_interaction",
         S,
         lambda s, a, d: leads.record_interaction(
-            s, actor=a, lead_id=d.handed_lead, kind="livestream", occurred_on=DAY
+            s,
+            actor=a,
+            lead_id=d.handed_lead,
+            data=InteractionCreate(kind="livestream", occurred_on=DAY),
         ),
         ("lead.interaction",),
     ),
@@ -314,7 +386,9 @@ WRITES: list[Write] = [
         "campaigns.create_campaign",
         M,
         lambda s, a, d: campaigns.create_campaign(
-            s, actor=a, code="SEC-A", name="A", type="lecture", starts_on=DAY, ends_on=DAY
+            s,
+            actor=a,
+            data=CampaignCreate(code="SEC-A", name="A", type="lecture", starts_on=DAY, ends_on=DAY),
         ),
         ("campaign.create",),
     ),
@@ -322,7 +396,7 @@ WRITES: list[Write] = [
         "campaigns.update_campaign",
         M,
         lambda s, a, d: campaigns.update_campaign(
-            s, actor=a, campaign_id=d.campaign, pdca_check="审计"
+            s, actor=a, campaign_id=d.campaign, data=CampaignUpdate(pdca_check="审计")
         ),
         ("campaign.update",),
     ),
@@ -431,7 +505,7 @@ WRITES: list[Write] = [
         "staff.add_staff",
         D,
         lambda s, a, d: staff.add_staff(
-            s, actor=a, staff_no="SEC-B", name="乙", department_id=d.nsk
+            s, actor=a, data=StaffCreate(staff_no="SEC-B", name="乙", department_id=d.nsk)
         ),
         ("staff.create",),
     ),
@@ -442,10 +516,7 @@ WRITES: list[Write] = [
             s,
             actor=a,
             staff_id=d.colleague,
-            name="改名",
-            department_id=d.nsk,
-            title=None,
-            phone=None,
+            data=StaffUpdate(name="改名", department_id=d.nsk, title=None, phone=None),
         ),
         ("staff.update",),
     ),
@@ -475,7 +546,10 @@ WRITES: list[Write] = [
         "offboarding.onboard_staff",
         M,
         lambda s, a, d: offboarding.onboard_staff(
-            s, actor=a, staff_no="SEC-C", name="丙", department_id=d.nsk, card_issued_on=DAY
+            s,
+            actor=a,
+            card_issued_on=DAY,
+            data=StaffCreate(staff_no="SEC-C", name="丙", department_id=d.nsk),
         ),
         ("staff.create", "card.issue"),
     ),
@@ -591,6 +665,120 @@ WRITES: list[Write] = [
         lambda s, a, d: audit_log.record_export(s, actor=a, what="lead board", rows=50),
         ("export",),
     ),
+    # credit: registration, claims, transfers, merges, disputes (SPEC §8)
+    Write(
+        "ownership.register_lead",
+        S,
+        lambda s, a, d: ownership.register_lead(
+            s,
+            actor=a,
+            data=LeadCreate(
+                lead_ref="AUDIT-NEW-1", name="审计", owner_staff_id=a.staff_id, created_on=DAY
+            ),
+        ),
+        ("lead.create",),
+    ),
+    Write(
+        # A person the registrant already holds: the new ref becomes an alias of their lead
+        # (it used to be written without an audit row).
+        "ownership.register_lead",
+        S,
+        lambda s, a, d: ownership.register_lead(
+            s,
+            actor=a,
+            data=LeadCreate(
+                lead_ref="AUDIT-MINE-1",
+                name="审计",
+                phone=_own_phone(s, a),
+                owner_staff_id=a.staff_id,
+                created_on=DAY,
+            ),
+        ),
+        ("lead.alias",),
+    ),
+    Write(
+        "ownership.claim",
+        M,
+        lambda s, a, d: ownership.claim(
+            s, actor=a, lead_id=d.colleague_lead, to_staff_id=d.successor
+        ),
+        ("lead.claim",),
+    ),
+    Write(
+        "ownership.transfer",
+        M,
+        lambda s, a, d: ownership.transfer(
+            s,
+            actor=a,
+            lead_id=d.colleague_lead,
+            to_staff_id=d.successor,
+            on=settings.hospital_today(s),
+            reason="audit",
+        ),
+        ("lead.transfer",),
+    ),
+    Write(
+        "ownership.apply_transfers",
+        M,
+        lambda s, a, d: ownership.apply_transfers(
+            s,
+            actor=a,
+            rows=[
+                ownership.TransferRow(
+                    0, d.colleague_lead, d.successor, settings.hospital_today(s), "audit"
+                )
+            ],
+        ),
+        ("lead.transfer",),
+    ),
+    Write(
+        "ownership.merge_leads",
+        M,
+        lambda s, a, d: ownership.merge_leads(
+            s, actor=a, keep_id=d.colleague_lead, merge_id=d.lead_not_member, reason="audit"
+        ),
+        ("lead.merge",),
+    ),
+    Write(
+        "ownership.raise_dispute",
+        S,
+        lambda s, a, d: ownership.raise_dispute(
+            s, actor=a, touch_id=_latest_touch(s, d), note="mine"
+        ),
+        ("dispute.raise",),
+        setup=_touch_by_successor,
+    ),
+    Write(
+        "ownership.rule_dispute",
+        D,
+        lambda s, a, d: ownership.rule_dispute(
+            s, actor=a, dispute_id=_latest_open_dispute(s), ruling="keep"
+        ),
+        ("dispute.rule",),
+        setup=_open_dispute,
+    ),
+    # follow-ups and referrals (SPEC §9, §10)
+    Write(
+        "followups.record_followup",
+        S,
+        lambda s, a, d: followups.record_followup(
+            s, actor=a, lead_id=d.handed_lead, kind="call", occurred_on=DAY
+        ),
+        ("lead.followup",),
+    ),
+    Write(
+        "followups.set_cadence",
+        A,
+        lambda s, a, d: followups.set_cadence(s, actor=a, days=_longer_cadence(s)),
+        ("setting.change",),
+    ),
+    Write(
+        "referrals.pay_referrals",
+        A,
+        lambda s, a, d: referrals.pay_referrals(s, actor=a),
+        ("points.referral",),
+        setup=_referral_due,
+    ),
 ]
 
 # Writes that take no acting user (internal helpers other services call, or the sign-in's
@@ -609,6 +797,16 @@ HELPERS = {
     # Building blocks of the board's audited writes (move_lead, bulk_*): a version bump is
     # audited by the write that calls it.
     "leads.bump_version": "by the calling write (board.move, board.bulk_*)",
+    # Building blocks of the credit writes (claim, transfer, register_lead, merge_leads,
+    # apply_transfers), each audited by the write that calls it.
+    "ownership.set_owner": "by the calling write (lead.claim, lead.transfer)",
+    "ownership.record_owner_change": "ownership history; by the calling write (lead.*)",
+    "ownership.audit_owner_change": "writes the calling write's audit row (lead.claim/transfer)",
+    "ownership.apply_import": "by importer.import_file (import), and lead.touch / lead.claim / "
+    "lead.alias per colliding row",
+    # No acting user: bulk loaders' bookkeeping (the importer's `leads` kind, the demo).
+    "ownership.open_initial_periods": "the `created` periods of new leads (import, demo)",
+    "ownership.backfill": "person keys and `created` periods after a bulk load (the demo)",
 }
 
 
@@ -712,6 +910,9 @@ SERVICE_MODULES = {
     "metrics": metrics,
     "importer": importer,
     "landing": landing,
+    "ownership": ownership,
+    "followups": followups,
+    "referrals": referrals,
 }
 # Public functions taking an acting user that only read (or preview without writing).
 READS = {
@@ -747,6 +948,11 @@ READS = {
     "computed_commission_lines check_lead_visible return_trend returns_by_department",
     "landing": "landing_figures",
     "importer": "",
+    "ownership": "pool lapsing_soon lead_credit touches disputes duplicate_candidates "
+    "malformed_phones merge_preview sees_holder",
+    "followups": "my_day team_by_person on_time_by_week lead_followups cadence_change_preview "
+    "check_can_follow_up",  # and the access check, which writes nothing
+    "referrals": "referral_tree referred_count referral_leaderboard patients_brought recall_list",
 }
 
 

@@ -28,7 +28,7 @@ from sqlmodel import Session, SQLModel
 
 from core import backup
 from core.db import make_engine, write_session
-from core.models import AuditLog, Interaction, Lead
+from core.models import AuditLog, Interaction, InteractionCreate, Lead
 from core.services import leads
 from core.services.users import actor_of, get_by_username
 from tests.conftest import POSTGRES_URL, _postgres_url_for
@@ -59,7 +59,10 @@ class Writer(threading.Thread):
                 lead_id = self.lead_ids[self.written % len(self.lead_ids)]
                 with write_session(self.engine) as session:
                     leads.record_interaction(
-                        session, actor=self.actor, lead_id=lead_id, kind="download", occurred_on=DAY
+                        session,
+                        actor=self.actor,
+                        lead_id=lead_id,
+                        data=InteractionCreate(kind="download", occurred_on=DAY),
                     )
                 self.written += 1
                 time.sleep(self.pause)

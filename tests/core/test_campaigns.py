@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from core.domain import Role
-from core.models import AuditLog, Campaign, CampaignTask
+from core.models import AuditLog, Campaign, CampaignCreate, CampaignTask, CampaignUpdate
 from core.permissions import PermissionDenied
 from core.services import campaigns as svc
 from core.services.campaigns import CampaignError
@@ -27,7 +27,7 @@ def _campaign(session, actor, code, **fields):
         "ends_on": D(2019, 6, 30),
     }
     values.update(fields)
-    return svc.create_campaign(session, actor=actor, code=code, **values)
+    return svc.create_campaign(session, actor=actor, data=CampaignCreate(code=code, **values))
 
 
 @pytest.fixture
@@ -150,8 +150,7 @@ def test_create_and_update_are_audited_with_old_and_new_values(session, marketer
         session,
         actor=marketer,
         campaign_id=campaign.id,
-        status="done",
-        pdca_check="40 leads, 12 visits",
+        data=CampaignUpdate(status="done", pdca_check="40 leads, 12 visits"),
     )
     rows = session.exec(select(AuditLog).where(AuditLog.entity == "campaign")).all()
     assert [r.action for r in rows] == ["campaign.create", "campaign.update"]
@@ -183,10 +182,15 @@ def test_a_code_used_by_another_campaign_is_refused(session, marketer):
     _campaign(session, marketer, "C1")
     other = _campaign(session, marketer, "C2")
     with pytest.raises(CampaignError, match="already used"):
-        svc.update_campaign(session, actor=marketer, campaign_id=other.id, code="C1")
+        svc.update_campaign(
+            session, actor=marketer, campaign_id=other.id, data=CampaignUpdate(code="C1")
+        )
     with pytest.raises(CampaignError, match="cannot follow itself"):
         svc.update_campaign(
-            session, actor=marketer, campaign_id=other.id, linked_campaign_id=other.id
+            session,
+            actor=marketer,
+            campaign_id=other.id,
+            data=CampaignUpdate(linked_campaign_id=other.id),
         )
 
 
@@ -470,7 +474,9 @@ def test_executive_reads_but_cannot_write(session, marketer):
     assert len(svc.list_tasks(session, actor=executive)) == 1
     writes = [
         lambda: _campaign(session, executive, "C2"),
-        lambda: svc.update_campaign(session, actor=executive, campaign_id=campaign.id, name="x"),
+        lambda: svc.update_campaign(
+            session, actor=executive, campaign_id=campaign.id, data=CampaignUpdate(name="x")
+        ),
         lambda: svc.create_from_template(
             session, actor=executive, template="lecture_series", starts_on=D(2019, 9, 1)
         ),

@@ -17,6 +17,7 @@ from core.models import (
     AuditLog,
     Handoff,
     Interaction,
+    InteractionCreate,
     Lead,
     Order,
     StaffActivity,
@@ -123,9 +124,7 @@ def test_board_scores_equal_spec_scores_for_random_histories(session, world):
                 session,
                 actor=world.marketer,
                 lead_id=lead.id,
-                kind=kind,
-                occurred_on=day,
-                points=points,
+                data=InteractionCreate(kind=kind, occurred_on=day, points=points),
             )
         histories[lead.id] = lead.created_on
     session.commit()
@@ -469,7 +468,10 @@ def test_recording_an_interaction_promotes_automatically(session, world):
     the interaction; the owner's card usage is counted for today."""
     lead = world.lead(created_on=DAY)
     result = leads.record_interaction(
-        session, actor=world.staff, lead_id=lead.id, kind="livestream", occurred_on=DAY
+        session,
+        actor=world.staff,
+        lead_id=lead.id,
+        data=InteractionCreate(kind="livestream", occurred_on=DAY),
     )
     session.commit()
     assert (result.points, result.score, result.promoted_to) == (60, 60, "strong_trust")
@@ -494,9 +496,9 @@ def test_recording_never_demotes(session, world):
         session,
         actor=world.marketer,
         lead_id=lead.id,
-        kind="browse_news",
-        occurred_on=DAY + dt.timedelta(days=60),
-        points=3,
+        data=InteractionCreate(
+            kind="browse_news", occurred_on=DAY + dt.timedelta(days=60), points=3
+        ),
     )
     assert result.promoted_to is None and result.score == 0
     session.refresh(lead)
@@ -512,11 +514,17 @@ def test_backdated_interaction_rescores_and_promotes_from_its_date(session, worl
     lead = world.lead(created_on=DAY)
     late = DAY + dt.timedelta(days=30)
     leads.record_interaction(
-        session, actor=world.marketer, lead_id=lead.id, kind="download", occurred_on=late
+        session,
+        actor=world.marketer,
+        lead_id=lead.id,
+        data=InteractionCreate(kind="download", occurred_on=late),
     )
     early = DAY + dt.timedelta(days=2)
     result = leads.record_interaction(
-        session, actor=world.marketer, lead_id=lead.id, kind="livestream", occurred_on=early
+        session,
+        actor=world.marketer,
+        lead_id=lead.id,
+        data=InteractionCreate(kind="livestream", occurred_on=early),
     )
     assert result.promoted_to == "strong_trust"
     session.refresh(lead)
@@ -539,35 +547,40 @@ def test_interaction_points_follow_the_rules(session, world):
             session,
             actor=world.marketer,
             lead_id=lead.id,
-            kind="browse_news",
-            occurred_on=DAY,
-            points=6,
+            data=InteractionCreate(kind="browse_news", occurred_on=DAY, points=6),
         )
     with pytest.raises(ValueError):
         leads.record_interaction(
             session,
             actor=world.marketer,
             lead_id=lead.id,
-            kind="download",
-            occurred_on=DAY - dt.timedelta(days=1),
+            data=InteractionCreate(kind="download", occurred_on=DAY - dt.timedelta(days=1)),
         )
     with pytest.raises(ValueError):
         leads.record_interaction(
             session,
             actor=world.marketer,
             lead_id=lead.id,
-            kind="download",
-            occurred_on=settings_service.hospital_today(session) + dt.timedelta(days=1),
+            data=InteractionCreate(
+                kind="download",
+                occurred_on=settings_service.hospital_today(session) + dt.timedelta(days=1),
+            ),
         )
     assert (
         leads.record_interaction(
-            session, actor=world.marketer, lead_id=lead.id, kind="event_attend", occurred_on=DAY
+            session,
+            actor=world.marketer,
+            lead_id=lead.id,
+            data=InteractionCreate(kind="event_attend", occurred_on=DAY),
         ).points
         == 50
     )
     with pytest.raises(PermissionDenied):
         leads.record_interaction(
-            session, actor=world.executive, lead_id=lead.id, kind="download", occurred_on=DAY
+            session,
+            actor=world.executive,
+            lead_id=lead.id,
+            data=InteractionCreate(kind="download", occurred_on=DAY),
         )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core import metrics
 from core.db import write_session
 from core.domain import Role
-from core.models import AppUser, AuditLog, Handoff, Lead, Member, Order, Staff
+from core.models import AppUser, AuditLog, Handoff, Lead, Member, Order, Staff, StaffCreate
 from core.permissions import PermissionDenied
 from core.services import handoffs as handoff_service
 from core.services import offboarding
@@ -425,13 +425,10 @@ def test_onboarding_adds_the_person_card_and_login_in_one_step(session, team):
     joined = offboarding.onboard_staff(
         session,
         actor=admin,
-        staff_no="N2019",
-        name="新护士",
-        department_id=team.ward.id,
-        title="护士",
         card_issued_on=today,
         username="Nurse.New",
         password="a-long-enough-secret",
+        data=StaffCreate(staff_no="N2019", name="新护士", department_id=team.ward.id, title="护士"),
     )
     assert joined.staff.card_issued_on == today and joined.staff.title == "护士"
     assert joined.login.username == "nurse.new" and joined.login.role == "staff"
@@ -459,12 +456,10 @@ def test_onboarding_is_all_or_nothing(engine, session, team):
         offboarding.onboard_staff(
             other,
             actor=admin,
-            staff_no="N2020",
-            name="弱密码",
-            department_id=team.ward.id,
             card_issued_on=dt.date(2019, 8, 1),
             username="weak",
             password="123",
+            data=StaffCreate(staff_no="N2020", name="弱密码", department_id=team.ward.id),
         )
     assert refused.value.key == "offboard.err.login"
     session.expire_all()
@@ -482,25 +477,23 @@ def test_department_head_onboards_into_their_own_department_without_a_login(sess
     joined = offboarding.onboard_staff(
         session,
         actor=head,
-        staff_no="N2021",
-        name="新医生",
-        department_id=team.ward.id,
         card_issued_on=dt.date(2019, 8, 1),
+        data=StaffCreate(staff_no="N2021", name="新医生", department_id=team.ward.id),
     )
     assert joined.login is None and joined.staff.card_issued_on == dt.date(2019, 8, 1)
     with pytest.raises(StaffError):
         offboarding.onboard_staff(
             session,
             actor=head,
-            staff_no="N2022",
-            name="要账号",
-            department_id=team.ward.id,
             username="newdoc",
             password="a-long-enough-secret",
+            data=StaffCreate(staff_no="N2022", name="要账号", department_id=team.ward.id),
         )
     with pytest.raises(PermissionDenied):
         offboarding.onboard_staff(
-            session, actor=head, staff_no="N2023", name="外科室", department_id=team.other.id
+            session,
+            actor=head,
+            data=StaffCreate(staff_no="N2023", name="外科室", department_id=team.other.id),
         )
 
 

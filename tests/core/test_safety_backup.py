@@ -26,7 +26,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from core.db import make_engine, write_session
-from core.models import Lead
+from core.models import InteractionCreate, Lead
 from core.services import leads
 from core.services.users import actor_of, get_by_username
 from tests.conftest import POSTGRES_URL
@@ -43,7 +43,7 @@ import sys
 from sqlalchemy import select
 
 from core.db import make_engine, write_session
-from core.models import Lead
+from core.models import InteractionCreate, Lead
 from core.services import leads
 from core.services.users import actor_of, get_by_username
 
@@ -55,8 +55,8 @@ written = 0
 while True:
     with write_session(engine) as session:
         leads.record_interaction(
-            session, actor=actor, lead_id=lead_ids[written % len(lead_ids)], kind="download",
-            occurred_on=dt.date(2019, 8, 31),
+            session, actor=actor, lead_id=lead_ids[written % len(lead_ids)],
+            data=InteractionCreate(kind="download", occurred_on=dt.date(2019, 8, 31)),
         )
     written += 1
     if written == 30:
@@ -131,7 +131,10 @@ def write_interactions(url: str, count: int) -> None:
             lead_id = session.execute(select(Lead.id).order_by(Lead.id)).scalars().first()
             for _ in range(count):
                 leads.record_interaction(
-                    session, actor=actor, lead_id=lead_id, kind="download", occurred_on=DAY
+                    session,
+                    actor=actor,
+                    lead_id=lead_id,
+                    data=InteractionCreate(kind="download", occurred_on=DAY),
                 )
     finally:
         engine.dispose()

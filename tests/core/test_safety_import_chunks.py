@@ -28,7 +28,15 @@ from core import importer
 from core.cli import main
 from core.db import make_engine, write_session
 from core.domain import Role
-from core.models import AppUser, AuditLog, ImportBatch, Interaction, Lead, LoginSession
+from core.models import (
+    AppUser,
+    AuditLog,
+    ImportBatch,
+    Interaction,
+    InteractionCreate,
+    Lead,
+    LoginSession,
+)
 from core.permissions import Actor
 from core.services import leads as leads_service
 from core.services import ownership, users
@@ -291,8 +299,8 @@ def test_finding_5_an_interaction_recorded_between_chunks_is_scored_with_the_imp
             with write_session() as session:
                 lead = session.exec(select(Lead).where(Lead.lead_ref == "L0")).one()
                 leads_service.record_interaction(
-                    session, actor=Actor.system(), lead_id=lead.id, kind="event_attend",
-                    occurred_on=dt.date(2019, 12, 1),
+                    session, actor=Actor.system(), lead_id=lead.id,
+                    data=InteractionCreate(kind="event_attend", occurred_on=dt.date(2019, 12, 1)),
                 )  # fmt: skip
                 recorded.append(lead.id)
 
@@ -329,8 +337,8 @@ def test_finding_5_a_lead_used_meanwhile_survives_a_failed_import(
             with write_session() as session:
                 lead = session.exec(select(Lead).where(Lead.lead_ref == "LK7")).one()
                 leads_service.record_interaction(
-                    session, actor=Actor.system(), lead_id=lead.id, kind="event_attend",
-                    occurred_on=dt.date(2019, 12, 1),
+                    session, actor=Actor.system(), lead_id=lead.id,
+                    data=InteractionCreate(kind="event_attend", occurred_on=dt.date(2019, 12, 1)),
                 )  # fmt: skip
         if event == "in_chunk" and number == 3:
             raise RuntimeError("disk full")

@@ -15,7 +15,16 @@ from core import importer
 from core.domain import Role
 from core.i18n import t
 from core.importer import ImportRejected
-from core.models import AppUserCreate, AuditLog, Lead, Staff
+from core.models import (
+    AppUserCreate,
+    AuditLog,
+    CampaignCreate,
+    InteractionCreate,
+    Lead,
+    Staff,
+    StaffCreate,
+    StaffUpdate,
+)
 from core.permissions import Actor
 from core.services import campaigns, content, handoffs, leads, members, staff, table_admin, users
 from core.services.leads import BoardFilters
@@ -126,16 +135,17 @@ def _write_paths(session, ward):
     campaign = campaigns.create_campaign(
         session,
         actor=marketer,
-        code="C-SAFE",
-        name="Spring",
-        type="free_clinic",
-        starts_on=DAY,
-        ends_on=DAY,
+        data=CampaignCreate(
+            code="C-SAFE", name="Spring", type="free_clinic", starts_on=DAY, ends_on=DAY
+        ),
     )
     session.commit()
     return {
         "interaction note": lambda v: leads.record_interaction(
-            session, actor=owner, lead_id=lead.id, kind="download", occurred_on=DAY, note=v
+            session,
+            actor=owner,
+            lead_id=lead.id,
+            data=InteractionCreate(kind="download", occurred_on=DAY, note=v),
         ),
         "move reason": lambda v: leads.move_lead(
             session,
@@ -154,18 +164,15 @@ def _write_paths(session, ward):
         "staff name": lambda v: staff.add_staff(
             session,
             actor=admin,
-            staff_no="S-NEW",
-            name=v,
-            department_id=ward["department"].id,
+            data=StaffCreate(staff_no="S-NEW", name=v, department_id=ward["department"].id),
         ),
         "staff phone": lambda v: staff.update_staff(
             session,
             actor=admin,
             staff_id=physician.id,
-            name="李医生",
-            department_id=ward["department"].id,
-            title=None,
-            phone=v,
+            data=StaffUpdate(
+                name="李医生", department_id=ward["department"].id, title=None, phone=v
+            ),
         ),
         "card revoke reason": lambda v: staff.revoke_cards(
             session, actor=admin, staff_ids=[physician.id], revoked_on=DAY, reason=v
@@ -182,11 +189,9 @@ def _write_paths(session, ward):
         "campaign name": lambda v: campaigns.create_campaign(
             session,
             actor=marketer,
-            code="C-NEW",
-            name=v,
-            type="free_clinic",
-            starts_on=DAY,
-            ends_on=DAY,
+            data=CampaignCreate(
+                code="C-NEW", name=v, type="free_clinic", starts_on=DAY, ends_on=DAY
+            ),
         ),
         "campaign task": lambda v: campaigns.add_task(
             session, actor=marketer, campaign_id=campaign.id, milestone=v
@@ -250,18 +255,18 @@ def test_plain_text_and_signed_numbers_still_save(session, ward):
         session,
         actor=ward["admin"],
         staff_id=ward["physician"].id,
-        name="李医生 @ 内三科",
-        department_id=ward["department"].id,
-        title=None,
-        phone="+86 130 1234 6853",
+        data=StaffUpdate(
+            name="李医生 @ 内三科",
+            department_id=ward["department"].id,
+            title=None,
+            phone="+86 130 1234 6853",
+        ),
     )
     leads.record_interaction(
         session,
         actor=ward["owner"],
         lead_id=ward["lead"].id,
-        kind="download",
-        occurred_on=DAY,
-        note="- called back (no answer)",
+        data=InteractionCreate(kind="download", occurred_on=DAY, note="- called back (no answer)"),
     )
     session.commit()
     assert session.get(Staff, ward["physician"].id).phone == "+86 130 1234 6853"

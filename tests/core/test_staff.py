@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core import metrics
 from core.domain import Role
-from core.models import AuditLog, StaffActivity
+from core.models import AuditLog, StaffActivity, StaffCreate, StaffUpdate
 from core.permissions import PermissionDenied
 from core.services import settings as settings_service
 from core.services import staff as staff_service
@@ -440,20 +440,23 @@ def test_adding_and_editing_staff_is_audited_with_old_and_new_values(session):
     ward = make_department(session, name="内三科")
     surgery = make_department(session, name="外科")
     person = staff_service.add_staff(
-        session, actor=admin, staff_no="N001", name="新同事", department_id=ward.id, title="护士"
+        session,
+        actor=admin,
+        data=StaffCreate(staff_no="N001", name="新同事", department_id=ward.id, title="护士"),
     )
     with pytest.raises(StaffError):
         staff_service.add_staff(
-            session, actor=admin, staff_no="N001", name="重号", department_id=ward.id
+            session,
+            actor=admin,
+            data=StaffCreate(staff_no="N001", name="重号", department_id=ward.id),
         )
     staff_service.update_staff(
         session,
         actor=admin,
         staff_id=person.id,
-        name="新同事",
-        department_id=surgery.id,
-        title="主管护师",
-        phone="13800000000",
+        data=StaffUpdate(
+            name="新同事", department_id=surgery.id, title="主管护师", phone="13800000000"
+        ),
     )
     assert (person.department_id, person.title) == (surgery.id, "主管护师")
     (row,) = _audit(session, "staff.update")
@@ -469,21 +472,20 @@ def test_department_head_adds_and_edits_only_inside_their_department(session):
     other = make_department(session)
     head = make_actor(session, Role.dept_head, department=ward)
     mine = staff_service.add_staff(
-        session, actor=head, staff_no="W1", name="本科室", department_id=ward.id
+        session, actor=head, data=StaffCreate(staff_no="W1", name="本科室", department_id=ward.id)
     )
     with pytest.raises(PermissionDenied):
         staff_service.add_staff(
-            session, actor=head, staff_no="W2", name="外科室", department_id=other.id
+            session,
+            actor=head,
+            data=StaffCreate(staff_no="W2", name="外科室", department_id=other.id),
         )
     with pytest.raises(PermissionDenied):  # moving someone out of the department
         staff_service.update_staff(
             session,
             actor=head,
             staff_id=mine.id,
-            name=mine.name,
-            department_id=other.id,
-            title=None,
-            phone=None,
+            data=StaffUpdate(name=mine.name, department_id=other.id, title=None, phone=None),
         )
     stranger = make_staff(session, department=other)
     with pytest.raises(PermissionDenied):
@@ -491,10 +493,7 @@ def test_department_head_adds_and_edits_only_inside_their_department(session):
             session,
             actor=head,
             staff_id=stranger.id,
-            name="改名",
-            department_id=other.id,
-            title=None,
-            phone=None,
+            data=StaffUpdate(name="改名", department_id=other.id, title=None, phone=None),
         )
 
 

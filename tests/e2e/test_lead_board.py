@@ -15,6 +15,7 @@ from core.i18n import label_of
 from core.models import Handoff, Lead
 from core.services import leads as lead_service
 from core.services import users
+from core.ui.format import counted
 from tests.e2e.conftest import sign_in, wait_for_app
 
 
@@ -65,7 +66,7 @@ def test_move_a_card_with_the_stage_selector_and_reload(page, app_server, _demo_
     (lead_id, lead_ref), *_ = _distrust_leads(_demo_template, 1)
     sign_in(page, app_server.url, "marketer", path="Lead_board")
     _search(page, lead_ref)
-    assert _column_of(page, lead_id).startswith("Distrust · 1 ·")
+    assert _column_of(page, lead_id).startswith("Distrust · 1 lead ·")
     page.locator(f".st-key-open_{lead_id} button").first.click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_text(lead_ref).wait_for()
@@ -79,8 +80,8 @@ def test_move_a_card_with_the_stage_selector_and_reload(page, app_server, _demo_
     page.reload()  # the search is kept in the URL (?board_search=…)
     wait_for_app(page)
     page.locator(f".st-key-card_{lead_id}").wait_for()
-    assert _column_of(page, lead_id).startswith("Weak trust · 1 ·")
-    assert page.get_by_text("Distrust · 0 · Σ0").count() == 1
+    assert _column_of(page, lead_id).startswith("Weak trust · 1 lead ·")
+    assert page.get_by_text("Distrust · 0 leads · 0 points").count() == 1
 
 
 def test_drag_a_card_to_the_next_column(page, app_server, _demo_template):
@@ -111,7 +112,7 @@ def test_drag_a_card_to_the_next_column(page, app_server, _demo_template):
     page.reload()
     wait_for_app(page)
     page.locator(f".st-key-card_{lead_id}").wait_for()
-    assert _column_of(page, lead_id).startswith("Weak trust · 1 ·")
+    assert _column_of(page, lead_id).startswith("Weak trust · 1 lead ·")
 
 
 def _board_counts(app_server) -> dict[str, int]:
@@ -123,10 +124,10 @@ def _board_counts(app_server) -> dict[str, int]:
 
 
 def _expect_column_headers(page, counts: dict[str, int], lang: str) -> None:
-    """Each of the four columns is headed '<stage> · <leads> · Σ<score>' in `lang`."""
+    """Each of the four columns is headed '<stage> · <N leads> · <N points>' in `lang`."""
     assert [str(s) for s in STAGE_ORDER] == list(counts)
     for stage, count in counts.items():
-        header = f"{label_of('stage', stage, lang)} · {count:,} · Σ"
+        header = f"{label_of('stage', stage, lang)} · {counted(count, 'fmt.noun.lead', lang)} · "
         expect(page.get_by_text(header).first).to_be_visible()
 
 

@@ -113,7 +113,7 @@ def test_every_page_fits_the_phone_and_the_menu_gets_out_of_the_way(
     for entry in pages_for(role):
         _open_sidebar(phone)
         phone.locator("[data-testid='stSidebar'] a").filter(
-            has_text=t(entry.title_key, "en")
+            has_text=t(entry.title_key_for(role), "en")
         ).first.tap()
         wait_for_app(phone)
         phone.wait_for_timeout(500)

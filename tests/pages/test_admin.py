@@ -217,7 +217,7 @@ def test_a_department_head_needs_a_department(demo_app):
     assert not at.exception
     refusal = " ".join(e.value for e in at.error)
     assert "未保存任何内容" in refusal
-    assert "列 department_id:科室主任必须关联科室" in refusal
+    assert "列 科室:科室主任必须关联科室" in refusal  # the column in words
     with read_session() as session:
         login = session.exec(select(AppUser).where(AppUser.username == "executive")).one()
     assert login.role == "executive"

@@ -41,7 +41,7 @@ def _first_card_in(at, stage: str) -> int:
 
 
 def test_marketer_sees_four_columns_with_exact_counts_and_total_scores(demo_app):
-    """A marketer opens the board: each column header reads 'Stage · count · Σscore' over
+    """A marketer opens the board: each column header reads 'Stage · N leads · N points' over
     every lead, the counts match the KPI page's leads by stage, and 20 cards each show."""
     at = open_page(PAGE, username="marketer")
     assert not at.exception
@@ -53,7 +53,11 @@ def test_marketer_sees_four_columns_with_exact_counts_and_total_scores(demo_app)
     for stage in STAGE_ORDER:
         column = columns[str(stage)]
         assert column.count == by_stage[str(stage)]
-        header = f"{label_of('stage', str(stage))} · {column.count:,} · Σ{column.total_score:,}"
+        header = (
+            f"{label_of('stage', str(stage))} · {column.count:,} lead"
+            f"{'' if column.count == 1 else 's'} · {column.total_score:,} point"
+            f"{'' if column.total_score == 1 else 's'}"
+        )
         assert header in shown
     assert "Scores as of 2019-08-31" in shown
     assert len(_card_ids(at)) == 80

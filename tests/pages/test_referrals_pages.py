@@ -97,4 +97,5 @@ def test_my_day_has_the_recall_section(demo_app):
     with read_session() as session:
         user = session.exec(select(AppUser).where(AppUser.username == "staff")).one()
         count = referrals.patients_brought(session, actor=actor_for(user))
-    assert f"Your patients brought {count} others." in shown
+    others = "other" if count == 1 else "others"  # one plural rule (core.ui.format.counted)
+    assert f"Your patients brought {count} {others}." in shown

@@ -138,7 +138,8 @@ def test_the_quick_start_still_loads_the_demo_in_development(app_database, monke
     monkeypatch.delenv("TRUSTPOOL_ENV", raising=False)
     monkeypatch.delenv("TRUSTPOOL_COOKIE_KEY", raising=False)
     get_settings.cache_clear()
-    at = open_page(None, timeout=300)
+    # The first run loads the whole demo hospital: minutes on a loaded 2-core machine.
+    at = open_page(None, timeout=900)
     assert not at.exception and shows_login_form(at)
     assert _staff_count() > 0
     assert signed_in(sign_in(at, "admin", DEMO_PASSWORD))

@@ -15,7 +15,16 @@ from sqlalchemy import func, select
 from core.db import write_session
 from core.domain import Role
 from core.i18n import t
-from core.models import AppUser, Department, Interaction, Lead, Member, Staff
+from core.models import (
+    AppUser,
+    CampaignCreate,
+    Department,
+    Interaction,
+    InteractionCreate,
+    Lead,
+    Member,
+    Staff,
+)
 from core.permissions import Actor
 from core.services import campaigns, content, handoffs, leads, members
 from core.ui import admin as admin_ui
@@ -121,13 +130,15 @@ def hostile(demo_app) -> dict:
         campaign = campaigns.create_campaign(
             session,
             actor=system,
-            code="MD-1",
-            name=HOSTILE,
-            type="free_clinic",
-            starts_on=dt.date(2019, 8, 1),
-            ends_on=dt.date(2019, 8, 31),
-            pdca_plan=HOSTILE,
-            owner_staff_id=physician.id,
+            data=CampaignCreate(
+                code="MD-1",
+                name=HOSTILE,
+                type="free_clinic",
+                starts_on=dt.date(2019, 8, 1),
+                ends_on=dt.date(2019, 8, 31),
+                pdca_plan=HOSTILE,
+                owner_staff_id=physician.id,
+            ),
         )
         lead = Lead(
             lead_ref="L-MARKDOWN",
@@ -145,9 +156,9 @@ def hostile(demo_app) -> dict:
                 session,
                 actor=system,
                 lead_id=lead.id,
-                kind="livestream",
-                occurred_on=dt.date(2019, 8, day),
-                note=HOSTILE,
+                data=InteractionCreate(
+                    kind="livestream", occurred_on=dt.date(2019, 8, day), note=HOSTILE
+                ),
             )
         consultant = session.execute(
             select(AppUser).where(AppUser.username == "consultant")

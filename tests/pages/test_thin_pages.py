@@ -5,9 +5,11 @@ another")."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import datetime as dt
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,3 +172,54 @@ def test_the_kpi_page_after_a_settings_change_shows_fresh_figures(august):
     at.switch_page(KPIS).run()
     assert not at.exception
     assert _metric(at, t("metric.staff_active", "en", n=2)) == "1"
+
+
+# --- Thin pages (issue 16, "Structure": pages read widgets, call services, draw results) ---
+
+PAGES = sorted((Path(__file__).resolve().parents[2] / "pages").glob("*.py"))
+MOST_PAGE_LINES = 250
+# What building a table looks like: a DataFrame made, joined, grouped or its columns renamed.
+FRAME_BUILDERS = {"DataFrame", "concat", "merge", "pivot_table", "groupby", "rename"}
+
+
+def _frame_builders(source: str) -> list[str]:
+    """The top-level functions of a page that build or reshape a DataFrame: said to return
+    one, or calling one of `FRAME_BUILDERS`."""
+    found = []
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        returns = ast.unparse(node.returns) if node.returns else ""
+        calls = {
+            call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+            for call in ast.walk(node)
+            if isinstance(call, ast.Call)
+        }
+        if "DataFrame" in returns or calls & FRAME_BUILDERS:
+            found.append(node.name)
+    return found
+
+
+def test_every_page_is_short():
+    """Every page file lays its page out and no more: at most 250 lines each (the Staff &
+    cards page was 964 lines and the Lead board 694, with their tables and rules inline);
+    tables and charts are built in core/ui, rules live in core."""
+    assert PAGES
+    long = {
+        path.name: lines
+        for path in PAGES
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MOST_PAGE_LINES
+    }
+    assert long == {}
+
+
+def test_no_page_builds_tables_itself():
+    """No page defines a function that builds a table (a DataFrame made, renamed, grouped or
+    joined): the Staff & cards page's roster, team and export tables and the Lead board's
+    chart data are built in core/ui, where other pages and tests reach them too."""
+    builders = {
+        path.name: names
+        for path in PAGES
+        if (names := _frame_builders(path.read_text(encoding="utf-8")))
+    }
+    assert builders == {}

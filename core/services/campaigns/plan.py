@@ -21,7 +21,7 @@ from sqlmodel import Session
 from core import audit
 from core.db import as_date
 from core.domain import CampaignStatus, CampaignType
-from core.models import Campaign, CampaignTask, Staff
+from core.models import Campaign, CampaignCreate, CampaignTask, CampaignUpdate, Staff
 from core.permissions import Actor
 from core.services.campaigns.access import require_read, require_write
 from core.services.campaigns.errors import CampaignError
@@ -169,30 +169,10 @@ def get_campaign(session: Session, *, actor: Actor, campaign_id: int) -> Campaig
     return find_campaign(session, campaign_id)
 
 
-def create_campaign(
-    session: Session,
-    *,
-    actor: Actor,
-    code: str,
-    name: str,
-    type: str,
-    starts_on: dt.date,
-    ends_on: dt.date,
-    channel: str | None = None,
-    owner_staff_id: int | None = None,
-    budget: Decimal | float | str | None = None,
-    target_leads: int | None = None,
-    status: str = CampaignStatus.planned,
-    linked_campaign_id: int | None = None,
-    pdca_plan: str | None = None,
-    pdca_do: str | None = None,
-    pdca_check: str | None = None,
-    pdca_act: str | None = None,
-) -> Campaign:
+def create_campaign(session: Session, *, actor: Actor, data: CampaignCreate) -> Campaign:
     """Plan a campaign (admin, marketer); audited."""
-    arguments = dict(locals())
     require_write(actor)
-    values = {key: value for key, value in arguments.items() if key in CAMPAIGN_FIELDS}
+    values = data.model_dump()
     _clean_campaign(session, values, None)
     campaign = Campaign(**values)
     session.add(campaign)
@@ -209,14 +189,12 @@ def create_campaign(
 
 
 def update_campaign(
-    session: Session, *, actor: Actor, campaign_id: int, **changes: Any
+    session: Session, *, actor: Actor, campaign_id: int, data: CampaignUpdate
 ) -> Campaign:
-    """Change a campaign's fields, PDCA record included (admin, marketer); audited with the
-    old and new value of each field that changed."""
+    """Change the fields set in `data`, PDCA record included (admin, marketer); the whole
+    record is checked again, and the old and new value of each field that changed audited."""
     require_write(actor)
-    unknown = set(changes) - set(CAMPAIGN_FIELDS)
-    if unknown:
-        raise CampaignError("campaigns.error.bad_field", value=", ".join(sorted(unknown)))
+    changes = data.model_dump(exclude_unset=True)
     campaign = find_campaign(session, campaign_id)
     values = {key: getattr(campaign, key) for key in CAMPAIGN_FIELDS}
     values.update(changes)

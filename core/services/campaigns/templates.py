@@ -16,7 +16,7 @@ from sqlmodel import Session
 from core import audit
 from core.domain import CampaignType
 from core.i18n import t
-from core.models import Campaign
+from core.models import Campaign, CampaignCreate
 from core.permissions import Actor
 from core.services.campaigns.access import require_write
 from core.services.campaigns.errors import CampaignError
@@ -208,9 +208,7 @@ def create_from_template(
     codes = _free_codes(session, f"{TEMPLATE_PREFIX[template]}-{starts_on:%y%m%d}", len(steps))
     created: list[Campaign] = []
     for code, step in zip(codes, steps, strict=True):
-        campaign = create_campaign(
-            session,
-            actor=actor,
+        data = CampaignCreate(
             code=code,
             name=step.name[:200],
             type=step.type,
@@ -220,6 +218,7 @@ def create_from_template(
             owner_staff_id=owner_staff_id,
             linked_campaign_id=created[-1].id if created else None,
         )
+        campaign = create_campaign(session, actor=actor, data=data)
         for milestone, due in step.tasks:
             add_task(
                 session,

@@ -15,13 +15,14 @@ The package, in layers (each module imports only those above it):
 - `standing` — `standings`: "cooling" (the score fell) or "above_score" (never reached the
   stage since entering it) for leads below their score.
 - `moves` — moves on the ladder, bulk move, reassign and tag, with optimistic locking
-  (`load_for_change`, `bump_version`, `StaleLead`).
+  (`load_for_change`, `bump_version`, `StaleLead`); `needs_reason`: a move down the ladder.
 - `interactions` — `record_interaction`: points, exact score summary, promotion, card usage.
 - `handoff_lists` — hand-off rows as the board lists them (`lead_handoffs`); the hand-off
   workflow itself is core.services.handoffs, which builds on this package.
 - `detail` — the lead dialog (`lead_detail`, `score_breakdown`, the timeline).
 - `pipeline` — pipeline analytics from the stage history (`stage_history`,
-  `stage_conversion`, `stage_durations`, `super_trust_sources`, `data_months`).
+  `stage_conversion`, `stage_durations`, `super_trust_sources`, `data_months`) and the
+  months they open on (`analytics_window`).
 
 Callers (pages, the importer, other services, tests) use `from core.services import leads`
 and `leads.<name>` for the service functions, their constants and errors, re-exported below.
@@ -57,8 +58,11 @@ from core.services.leads.moves import (
     bulk_reassign_owner,
     bulk_tag,
     move_lead,
+    needs_reason,
 )
 from core.services.leads.pipeline import (
+    ANALYTICS_MONTHS,
+    analytics_window,
     data_months,
     stage_conversion,
     stage_durations,
@@ -68,6 +72,7 @@ from core.services.leads.pipeline import (
 from core.services.leads.rescoring import CHUNK, PROMOTION_REASON, rescore_leads
 
 __all__ = [
+    "ANALYTICS_MONTHS",
     "BOARD_LIMIT",
     "BOARD_ORDERS",
     "CARD_COLUMNS",
@@ -85,6 +90,7 @@ __all__ = [
     "InteractionResult",
     "ReasonRequired",
     "StaleLead",
+    "analytics_window",
     "board_as_of",
     "board_columns",
     "board_options",
@@ -96,6 +102,7 @@ __all__ = [
     "lead_detail",
     "mask_phone",
     "move_lead",
+    "needs_reason",
     "record_interaction",
     "rescore_leads",
     "score_breakdown",

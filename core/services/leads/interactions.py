@@ -16,7 +16,7 @@ from sqlmodel import Session
 from core import audit
 from core.db import as_date
 from core.domain import STAGE_ORDER, ActivityKind, InteractionKind, Stage
-from core.models import Interaction, Lead, StaffActivity, StageChange, utcnow
+from core.models import Interaction, InteractionCreate, Lead, StaffActivity, StageChange, utcnow
 from core.permissions import Actor, require_role
 from core.scoring import (
     ScoreSummary,
@@ -92,13 +92,11 @@ def record_interaction(
     *,
     actor: Actor,
     lead_id: int,
-    kind: str,
-    occurred_on: dt.date,
-    points: int | None = None,
-    note: str | None = None,
+    data: InteractionCreate,
 ) -> InteractionResult:
-    """Record one interaction of a lead, keep its score summary exact, promote it
-    automatically (setting `auto_promotion`; never down) and bump its version.
+    """Record one interaction (`data`: kind, date, points, note) of a lead, keep its score
+    summary exact, promote it automatically (setting `auto_promotion`; never down) and bump
+    its version.
 
     An interaction on or after the lead's last one extends the summary
     (core.scoring.add_to_summary); a backdated one rebuilds it (`rescore_leads`). A promotion
@@ -109,11 +107,9 @@ def record_interaction(
     if lead is None:
         raise LookupError(f"no lead with id {lead_id}")
     check_can_record(session, actor, lead)
-    kind = str(InteractionKind(kind))
-    points = interaction_points(session, kind, points)
+    kind, occurred_on = str(data.kind), data.occurred_on
+    points = interaction_points(session, kind, data.points)
     today = settings_service.hospital_today(session)
-    if not isinstance(occurred_on, dt.date) or isinstance(occurred_on, dt.datetime):
-        raise ValueError("occurred_on must be a date")
     if occurred_on < lead.created_on:
         raise BoardError(
             "board.error.before_created",
@@ -121,7 +117,7 @@ def record_interaction(
         )
     if occurred_on > today:
         raise BoardError("board.error.future_date")
-    note = clean_text((note or "").strip(), field="note") or None
+    note = clean_text((data.note or "").strip(), field="note") or None
     if note and len(note) > 500:
         raise BoardError("board.error.too_long")
     rules = board_rules(session)

@@ -112,6 +112,11 @@ def _check_versions(leads: Mapping[int, Lead], versions: Mapping[int, int], sess
             raise stale_error(session, lead_id)
 
 
+def needs_reason(from_stage: str, to_stage: str) -> bool:
+    """A move down the ladder (to a lower stage) needs a reason."""
+    return Stage(to_stage).rank < Stage(from_stage).rank
+
+
 def _check_move(lead: Lead, target: Stage, reason: str | None) -> bool:
     """Whether the move changes anything; a move down the ladder needs a reason."""
     try:
@@ -120,7 +125,7 @@ def _check_move(lead: Lead, target: Stage, reason: str | None) -> bool:
         current = None
     if current == target:
         return False
-    if current is not None and target.rank < current.rank and not (reason or "").strip():
+    if current is not None and needs_reason(current, target) and not (reason or "").strip():
         raise ReasonRequired(lead=lead.lead_ref)
     return True
 

@@ -1,8 +1,8 @@
 """Pipeline analytics of the trust ladder, rebuilt from the stage_change history in SQL:
 leads per stage at each month's end (`stage_history`), stage-to-stage conversion by month
 (`stage_conversion`), the median time spent in each stage (`stage_durations`), where the
-leads that reached super trust came from (`super_trust_sources`), and the months the data
-covers (`data_months`). Everything is scoped to the leads the actor sees.
+leads that reached super trust came from (`super_trust_sources`), the months the data
+covers (`data_months`) and the ones the analytics open on (`analytics_window`). Everything is scoped to the leads the actor sees.
 """
 
 from __future__ import annotations
@@ -153,6 +153,15 @@ def data_months(session: Session) -> list[str]:
     if first is None:
         return []
     return months_between(month_of(first), month_of(board_as_of(session)))
+
+
+ANALYTICS_MONTHS = 8  # the analytics open on the last eight months with data
+
+
+def analytics_window(months: list[str]) -> tuple[str, str]:
+    """The first and last month the analytics open on: the last `ANALYTICS_MONTHS` of
+    `months` (all of them when there are fewer)."""
+    return months[max(0, len(months) - ANALYTICS_MONTHS)], months[-1]
 
 
 def _running_counts(flows: dict[str, dict], months: list[str]) -> dict[str, dict[str, int]]:

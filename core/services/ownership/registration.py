@@ -28,6 +28,7 @@ from core.models import (
 )
 from core.permissions import Actor, PermissionDenied, require_department, require_role
 from core.person_key import MalformedPhone, person_key
+from core.services import referrals
 from core.services.ownership.base import (
     REGISTER_ROLES,
     SOURCES,
@@ -62,6 +63,8 @@ class Registration:
     holder_name: str | None = None  # masked as the actor's role requires
     protected_until: dt.date | None = None
     touch_id: int | None = None
+    # SPEC §10: (kept, named) member numbers when the person already had another referrer.
+    referrer_kept: tuple[str, str] | None = None
 
     def message_in(self, lang: str = "en") -> str:
         if self.outcome == "created":
@@ -149,7 +152,25 @@ def register_lead(
         )  # fmt: skip
         session.flush()
         return Registration("created", lead, lead.lead_ref)
-    return _collide(session, actor, existing, registrant, data.created_on, data.lead_ref, source)
+    done = _collide(session, actor, existing, registrant, data.created_on, data.lead_ref, source)
+    # SPEC §10: the person the registration reached takes its referrer, unless they have one.
+    done.referrer_kept = referrals.attach_referrer(
+        session, actor=actor, lead=done.lead, referrer_id=data.referred_by_member_id,
+        alias=data.lead_ref,
+    )  # fmt: skip
+    return done
+
+
+def _audit_alias(
+    session: Session, actor: Actor, lead: Lead, ref: str, owner: Staff, on: dt.date, source: str
+) -> None:
+    """Audit a registration of a person the registrant already holds: no touch, no claim,
+    only the new ref becoming an alias of their lead."""
+    audit.record(
+        session, actor=actor, action="lead.alias", entity="lead", entity_id=lead.id,
+        detail={"lead_ref": lead.lead_ref, "alias": ref, "staff_no": owner.staff_no, "on": on,
+                "source": source},
+    )  # fmt: skip
 
 
 def _collide(
@@ -166,6 +187,7 @@ def _collide(
     shown = holder.name if sees_holder(actor, holder.id) else mask_name(holder.name)
     if holder.id == registrant.id:
         outcome, touch_id = "yours", None
+        _audit_alias(session, actor, existing, ref, registrant, on, source)
     elif state.protected:
         touch = LeadTouch(
             lead_id=existing.id, staff_id=registrant.id, touched_on=on, source=source, lead_ref=ref
@@ -251,6 +273,8 @@ class ImportPlan:
     events: list[ImportEvent] = field(default_factory=list)
     # (row index, existing lead id or None, existing ref, outcome, staff_id, on)
     actions: list[tuple] = field(default_factory=list)
+    # SPEC §10: the referrers the collided rows give their person (core.services.referrals).
+    referrers: dict = field(default_factory=dict)
 
 
 def _fast_key(phone: str | None) -> str | None:
@@ -275,10 +299,13 @@ def plan_import(
     created: list[dt.date],
     numbers: list[int],
     error: Any,
+    referrers: list[int | None] | None = None,
 ) -> ImportPlan | None:
     """Person keys of a checked `leads` file and its collisions, in the order of created_on
-    then file row. `error(i, column, key, **values)` records a bad row (a malformed phone);
-    None is returned when any row was bad."""
+    then file row. `error(i, column, key, **values)` records a bad row (a malformed phone,
+    a referrer naming the person themself); None is returned when any row was bad. A
+    collided row's referrer (`referrers`: member ids) goes to the person it reached
+    (core.services.referrals.plan_collided_referrers)."""
     try:  # the fast path: every phone well formed (one list comprehension)
         keys: list[str | None] = [_fast_key(phone) if phone else None for phone in phones]
     except MalformedPhone:
@@ -357,6 +384,20 @@ def plan_import(
                 state["owner"] = owners[i]
                 state["history"].append((on, owners[i]))
     plan.creates = [i for i in range(len(phones)) if i not in taken]
+    if referrers is not None:
+        bad: list[int] = []
+
+        def refuse(i: int, column: str, key: str, **values: Any) -> None:
+            bad.append(i)
+            error(i, column, key, **values)
+
+        plan.referrers, kept = referrals.plan_collided_referrers(
+            session, actions=plan.actions, referrers=referrers, refs=refs, numbers=numbers,
+            error=refuse,
+        )  # fmt: skip
+        if bad:
+            return None
+        plan.events.extend(kept)
     plan.events.sort(key=lambda e: e.row)
     return plan
 
@@ -468,8 +509,11 @@ def apply_import(
                 session, actor, lead, action="lead.claim", from_staff=holder, to_staff=registrant,
                 on=on, reason=None, alias=refs[i], source="import",
             )  # fmt: skip
+        else:  # yours: the row's owner already holds the person
+            _audit_alias(session, actor, lead, refs[i], registrant, on, "import")
         session.add(LeadAlias(alias_ref=refs[i], lead_id=lead.id, how=outcome))
         session.flush()
+    referrals.apply_collided_referrers(session, actor=actor, sets=plan.referrers, ids=ids)
 
 
 def backfill(session: Session) -> dict[str, int]:

@@ -25,7 +25,10 @@ from core import metrics
 from core import text as text_rules
 from core.db import as_date
 from core.domain import Role
+from core.errors import problem_text
 from core.i18n import t
+from core.models import Member
+from core.services import referrals
 from core.services import settings as settings_service
 from core.services.table_admin.specs import (
     ColumnSpec,
@@ -38,33 +41,10 @@ from core.services.table_admin.specs import (
 
 # --- validating ------------------------------------------------------------------------------
 
-_ERROR_KEYS = {
-    "string_too_long": "too_long",
-    "string_too_short": "too_short",
-    "missing": "required",
-    "int_parsing": "not_integer",
-    "int_type": "not_integer",
-    "int_from_float": "not_integer",
-    "decimal_parsing": "not_number",
-    "decimal_type": "not_number",
-    "float_parsing": "not_number",
-    "float_type": "not_number",
-    "bool_parsing": "not_bool",
-    "bool_type": "not_bool",
-    "date_parsing": "not_date",
-    "date_from_datetime_parsing": "not_date",
-    "date_from_datetime_inexact": "not_date",
-    "date_type": "not_date",
-    "string_type": "not_text",
-}
-
 
 def error_message(error: Mapping[str, Any], lang: str) -> str:
-    """One pydantic validation error as a message in `lang`."""
-    key = _ERROR_KEYS.get(error.get("type", ""))
-    if key is None:
-        return str(error.get("msg", ""))
-    return t(f"table_admin.err.{key}", lang, **(error.get("ctx") or {}))
+    """One pydantic validation error as a message in `lang` (core.errors.problem_text)."""
+    return problem_text(error, lang)
 
 
 def _is_blank(value: Any) -> bool:
@@ -361,6 +341,39 @@ def _rule_month(column: str) -> RowRule:
     return rule
 
 
+def _rule_referrer(session, spec, rows, lang):
+    """SPEC §10: a changed referrer is checked as the imports and forms check it
+    (core.services.referrals.referral_problems): not the person themself, no cycle."""
+    table = find_table(spec.name)
+    column = "referred_by_member_id"
+    saved = {}
+    existing = [pk for pk in rows if pk != "__new__"]
+    if existing:
+        statement = select(table.c.id, table.c[column]).where(table.c.id.in_(existing))
+        saved = dict(session.execute(statement).all())
+    checked = []
+    for pk, row in rows.items():
+        referrer = row.get(column)
+        if referrer is None or (pk in saved and saved[pk] == referrer):
+            continue
+        is_new = pk == "__new__"
+        if spec.name == "lead":
+            node = None if is_new else ("L", pk)
+            member_id = None
+        else:
+            lead_id = row.get("lead_id")
+            node = ("L", lead_id) if lead_id is not None else (None if is_new else ("M", pk))
+            member_id = None if is_new else pk
+        checked.append((pk, (node, member_id, referrer)))
+    problems = referrals.referral_problems(session, [row for _, row in checked])
+    errors = []
+    for j, problem in problems.items():
+        pk, (_node, _member, referrer) = checked[j]
+        number = session.execute(select(Member.member_no).where(Member.id == referrer)).scalar_one()
+        errors.append((pk, column, t(f"referrals.err.{problem}", lang, value=number)))
+    return errors
+
+
 ROW_RULES: dict[str, list[RowRule]] = {
     "campaign": [
         _rule_dates_in_order("starts_on", "ends_on"),
@@ -378,4 +391,6 @@ ROW_RULES: dict[str, list[RowRule]] = {
     "card_licence": [_rule_month("month"), _rule_not_negative("licences")],
     "orders": [_rule_not_negative("amount")],
     "reward": [_rule_not_negative("points_cost", "stock")],
+    "lead": [_rule_referrer],
+    "member": [_rule_referrer],
 }

@@ -9,29 +9,21 @@ import pandas as pd
 import streamlit as st
 
 from core import importer
+from core.data_version import IMPORT_SUBJECTS
 from core.db import read_session
 from core.i18n import t
 from core.permissions import PermissionDenied
 from core.ui import cache
+from core.ui import format as fmt
 from core.ui.actions import refusal_text
 from core.ui.admin.shared import choose
 from core.ui.auth import CurrentUser
 from core.ui.errors import user_errors
 from core.ui.text import plain
 
-# The cached readers an import of each kind touches (core.ui.cache subjects).
-KIND_SUBJECTS: dict[str, tuple[str, ...]] = {
-    "departments": ("settings",),
-    "staff": ("staff", "leads", "commission"),
-    "activity": ("staff",),
-    "campaigns": ("campaigns", "leads"),
-    "leads": ("leads", "staff", "campaigns"),
-    "interactions": ("leads",),
-    "transfers": ("leads", "staff"),
-    "orders": ("leads", "members", "commission", "staff"),
-    "members": ("members",),
-    "points": ("members",),
-}
+# The cached readers an import of each kind touches (core.ui.cache subjects); the importer
+# bumps the same subjects' data versions for the other app processes.
+KIND_SUBJECTS: dict[str, tuple[str, ...]] = IMPORT_SUBJECTS
 
 
 def bad_rows_frame(
@@ -79,7 +71,7 @@ def _templates(lang: str) -> None:
         template_kind = choose(
             t("import_admin.kind", lang),
             kinds,
-            format_func=lambda k: f"{t(f'import_kind.{k}', lang)} ({k})",
+            format_func=lambda k: t(f"import_kind.{k}", lang),
             key="imp_template_kind",
             lang=lang,
         )
@@ -112,6 +104,13 @@ def _dry_run(user: CurrentUser, kind: str, content: bytes, filename: str):
     return "ok", report
 
 
+def upload_megabytes(limits: importer.Limits) -> int:
+    """The largest file the uploader takes, in MB: the importer's own limit (a CSV file's
+    text, an XLSX file's parts uncompressed: a bigger file is refused anyway), within the
+    server's `server.maxUploadSize` (.streamlit/config.toml)."""
+    return max(1, min(int(limits.megabytes), int(st.get_option("server.maxUploadSize"))))
+
+
 def _limits() -> importer.Limits:
     with read_session() as session:
         return importer.Limits.of(session)
@@ -134,7 +133,31 @@ def tab(user: CurrentUser) -> None:
     st.caption(t("import_admin.intro", lang))
     kinds = list(importer.KINDS)
     left, right = st.columns([3, 2])
-    upload = left.file_uploader(t("import_admin.file", lang), type=["csv", "xlsx"], key="imp_file")
+    limits = _limits()
+    megabytes = upload_megabytes(limits)
+    upload = left.file_uploader(
+        t("import_admin.file", lang),
+        type=["csv", "xlsx"],
+        key="imp_file",
+        max_upload_size=megabytes,
+    )
+    left.caption(
+        t(
+            "import_admin.limits",
+            lang,
+            megabytes=fmt.count(megabytes, lang),
+            rows=fmt.count(limits.rows, lang),
+            columns=fmt.count(limits.columns, lang),
+            where=" → ".join(
+                t(key, lang)
+                for key in (
+                    "admin.tab_settings",
+                    "settings_admin.section_organisation",
+                    "settings_admin.other",
+                )
+            ),
+        )
+    )
     if upload is None:
         _templates(lang)
         return
@@ -155,7 +178,7 @@ def tab(user: CurrentUser) -> None:
                 kind=t(f"import_kind.{detected}", lang) if detected else "—",
             )
             if k == "auto"
-            else f"{t(f'import_kind.{k}', lang)} ({k})"
+            else t(f"import_kind.{k}", lang)
         ),
         key=f"imp_kind_{detected}",  # the first option names the kind found in this file
         lang=lang,
@@ -172,7 +195,7 @@ def tab(user: CurrentUser) -> None:
             lang,
             filename=plain(filename),
             size=f"{max(1, round(len(content) / 1024)):,}",
-            kind=kind,
+            kind=t(f"import_kind.{kind}", lang),
         )
     )
     check_key = "imp_checked"
@@ -203,7 +226,14 @@ def tab(user: CurrentUser) -> None:
 def _rejected_report(rejected, lang: str) -> None:
     errors = rejected.errors
     bad = len({e.row for e in errors})
-    st.error(t("import_admin.rejected", lang, bad=f"{bad:,}", errors=f"{len(errors):,}"))
+    st.error(
+        t(
+            "import_admin.rejected",
+            lang,
+            bad=fmt.counted(bad, "fmt.noun.bad_row", lang),
+            errors=fmt.counted(len(errors), "fmt.noun.problem", lang),
+        )
+    )
     frame, marks = bad_rows_frame(rejected.header, rejected.cells, errors, lang)
     row_col = t("table_admin.col_row", lang)
     st.dataframe(

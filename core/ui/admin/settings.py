@@ -24,6 +24,46 @@ from core.ui.followups import cadence_settings
 from core.ui.refusals import Refused
 from core.ui.text import plain
 
+# The whole-number settings each section edits, in the order drawn:
+# (setting, widget key, least, most, step).
+WHOLE_NUMBERS: dict[str, tuple[tuple[str, str, int, int | None, int], ...]] = {
+    "scoring": (
+        ("idle_decay_points", "set_decay", 0, None, 1),
+        ("handoff_threshold", "set_handoff", 0, None, 1),
+    ),
+    "cards": (
+        ("active_staff_lead_threshold", "set_active_threshold", 1, None, 1),
+        ("followup_activation_days", "set_followup_activation", 1, None, 1),
+        ("followup_profile_days", "set_followup_profile", 1, None, 1),
+        ("default_licences", "set_default_licences", 0, None, 1),
+    ),
+    "organisation": (
+        ("idle_session_minutes", "set_idle_minutes", 5, 24 * 60, 5),
+        ("absolute_session_hours", "set_absolute_hours", 1, 24 * 14, 1),
+    ),
+}
+
+
+def _whole_number(
+    place, label: str, value, key: str, least: int = 0, most: int | None = None, step: int = 1
+) -> int:
+    """A whole-number input in `place` (a column, or `st`)."""
+    return int(
+        place.number_input(
+            label, min_value=least, max_value=most, value=int(value), step=step, key=key
+        )
+    )
+
+
+def _whole_numbers(section: str, places, values: dict[str, Any], lang: str) -> dict[str, int]:
+    """The section's whole-number settings (`WHOLE_NUMBERS`), one per place."""
+    return {
+        name: _whole_number(place, t(f"setting.{name}", lang), values[name], key, least, most, step)
+        for (name, key, least, most, step), place in zip(
+            WHOLE_NUMBERS[section], places, strict=True
+        )
+    }
+
 
 def _save_settings(user: CurrentUser, values: dict[str, Any]) -> None:
     """Save changed settings (rules feed nearly every figure: every cached reader is
@@ -74,37 +114,23 @@ def _scoring_settings(user: CurrentUser, values: dict[str, Any]) -> None:
     thresholds = values["stage_thresholds"]
     cols = st.columns(3)
     proposed = {
-        str(stage): cols[i].number_input(
+        str(stage): _whole_number(
+            cols[i],
             t("settings_admin.threshold_of", lang, stage=label_of("stage", str(stage), lang)),
-            min_value=1,
-            value=int(thresholds[str(stage)]),
-            step=1,
-            key=f"set_threshold_{stage}",
+            thresholds[str(stage)],
+            f"set_threshold_{stage}",
+            least=1,
         )
         for i, stage in enumerate(STAGE_ORDER[1:])
     }
     cols = st.columns(3)
-    decay = cols[0].number_input(
-        t("setting.idle_decay_points", lang),
-        min_value=0,
-        value=int(values["idle_decay_points"]),
-        step=1,
-        key="set_decay",
-    )
-    handoff = cols[1].number_input(
-        t("setting.handoff_threshold", lang),
-        min_value=0,
-        value=int(values["handoff_threshold"]),
-        step=1,
-        key="set_handoff",
-    )
+    numbers = _whole_numbers("scoring", cols[:2], values, lang)
     auto = cols[2].toggle(
         t("setting.auto_promotion", lang), value=bool(values["auto_promotion"]), key="set_auto"
     )
     new_values = {
-        "stage_thresholds": {k: int(v) for k, v in proposed.items()},
-        "idle_decay_points": int(decay),
-        "handoff_threshold": int(handoff),
+        "stage_thresholds": dict(proposed),
+        **numbers,
         "auto_promotion": bool(auto),
     }
     differs = any(values[k] != v for k, v in new_values.items())
@@ -165,41 +191,8 @@ def _show_scoring_preview(preview: dict[str, Any], lang: str) -> None:
 def _cards_settings(user: CurrentUser, values: dict[str, Any]) -> None:
     lang = user.lang
     st.subheader(t("settings_admin.staff_cards", lang))
-    cols = st.columns(4)
-    threshold = cols[0].number_input(
-        t("setting.active_staff_lead_threshold", lang),
-        min_value=1,
-        value=int(values["active_staff_lead_threshold"]),
-        step=1,
-        key="set_active_threshold",
-    )
-    activation = cols[1].number_input(
-        t("setting.followup_activation_days", lang),
-        min_value=1,
-        value=int(values["followup_activation_days"]),
-        step=1,
-        key="set_followup_activation",
-    )
-    profile = cols[2].number_input(
-        t("setting.followup_profile_days", lang),
-        min_value=1,
-        value=int(values["followup_profile_days"]),
-        step=1,
-        key="set_followup_profile",
-    )
-    licences = cols[3].number_input(
-        t("setting.default_licences", lang),
-        min_value=0,
-        value=int(values["default_licences"]),
-        step=1,
-        key="set_default_licences",
-    )
-    new_values = {
-        "active_staff_lead_threshold": int(threshold),
-        "followup_activation_days": int(activation),
-        "followup_profile_days": int(profile),
-        "default_licences": int(licences),
-    }
+    new_values = _whole_numbers("cards", st.columns(4), values, lang)
+    threshold = new_values["active_staff_lead_threshold"]
     if int(threshold) != int(values["active_staff_lead_threshold"]):
         with read_session() as session:
             preview = settings_checks.active_staff_preview(
@@ -240,14 +233,8 @@ def _members_settings(user: CurrentUser, values: dict[str, Any]) -> None:
     ]
     cols = st.columns(4)
     proposed = {
-        kind: int(
-            cols[i % 4].number_input(
-                label_of("points_kind", kind, lang),
-                min_value=0,
-                value=int(earning[kind]),
-                step=1,
-                key=f"set_earning_{kind}",
-            )
+        kind: _whole_number(
+            cols[i % 4], label_of("points_kind", kind, lang), earning[kind], f"set_earning_{kind}"
         )
         for i, kind in enumerate(kinds)
     }
@@ -283,16 +270,7 @@ def _members_settings(user: CurrentUser, values: dict[str, Any]) -> None:
 def _optional_months_input(label: str, on: bool, values, key: str, default: int) -> int | None:
     if not on:
         return None
-    return int(
-        st.number_input(
-            label,
-            min_value=1,
-            max_value=120,
-            value=int(values[key] or default),
-            step=1,
-            key=f"set_{key}",
-        )
-    )
+    return _whole_number(st, label, values[key] or default, f"set_{key}", least=1, most=120)
 
 
 def _commission_settings(user: CurrentUser, values: dict[str, Any]) -> None:
@@ -371,27 +349,10 @@ def _organisation_settings(user: CurrentUser, values: dict[str, Any]) -> None:
         format_func=lambda code: "English" if code == "en" else "中文",
         key="set_language",
     )
-    idle = cols[2].number_input(
-        t("setting.idle_session_minutes", lang),
-        min_value=5,
-        max_value=24 * 60,
-        value=int(values["idle_session_minutes"]),
-        step=5,
-        key="set_idle_minutes",
-    )
-    absolute = cols[3].number_input(
-        t("setting.absolute_session_hours", lang),
-        min_value=1,
-        max_value=24 * 14,
-        value=int(values["absolute_session_hours"]),
-        step=1,
-        key="set_absolute_hours",
-    )
     new_values = {
         "timezone": zone,
         "default_language": language,
-        "idle_session_minutes": int(idle),
-        "absolute_session_hours": int(absolute),
+        **_whole_numbers("organisation", cols[2:], values, lang),
     }
     if zone != values["timezone"]:
         st.warning(t("settings_admin.timezone_note", lang))

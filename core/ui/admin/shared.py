@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.errors import AppError
 from core.i18n import t
+from core.i18n.fields import field_label
 from core.services import table_admin as ta
 from core.ui.actions import refusal_text
 from core.ui.text import plain
@@ -75,7 +76,7 @@ class CellsRefused(AppError):
                 "table_admin.cell_error",
                 lang,
                 row=plain(error.row),
-                column=error.column,  # a column name: letters and inner underscores only
+                column=plain(field_label(None, error.column, lang)),
                 message=plain(error.message),
             )
             for error in self.errors[:LISTED_CELL_ERRORS]
@@ -103,7 +104,10 @@ def cell_table(errors: list[ta.CellError], lang: str) -> None:
         return
     st.dataframe(
         pd.DataFrame(
-            [{"row": e.row, "column": e.column, "reason": e.message} for e in errors]
+            [
+                {"row": e.row, "column": field_label(None, e.column, lang), "reason": e.message}
+                for e in errors
+            ]
         ).rename(
             columns={
                 "row": t("table_admin.col_row", lang),

@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from core.db import read_session
-from core.i18n import t
+from core.i18n import CATALOGUE, t
+from core.i18n.fields import VALUE_LABELS, cell_text, field_label, value_label
 from core.services import table_admin as ta
 from core.ui.actions import save
 from core.ui.admin.shared import (
@@ -47,42 +48,89 @@ def _column_help(col: ta.ColumnSpec, lang: str) -> str:
     return " · ".join(parts)
 
 
+def vocabulary(table: str, column: str, present=()) -> tuple[str, ...] | None:
+    """The words a vocabulary column takes (its catalogue entries, then any other value the
+    rows hold), or None when the column is not a vocabulary column."""
+    prefix = VALUE_LABELS.get((table, column))
+    if prefix is None:
+        return None
+    head = f"{prefix}."
+    words = [
+        key[len(head) :]
+        for key in CATALOGUE
+        if key.startswith(head) and "." not in key[len(head) :]
+    ]
+    extra = sorted({str(v) for v in present if v is not None and not pd.isna(v)} - set(words))
+    return (*words, *extra)
+
+
 def _column_config(
-    spec: ta.TableSpec, fk_options: dict[str, dict[str, Any] | None], lang: str, *, editing: bool
+    spec: ta.TableSpec,
+    fk_options: dict[str, dict[str, Any] | None],
+    lang: str,
+    *,
+    editing: bool,
+    frame: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
+    """Each column's header in words (`field_label`), its help, its editor, and vocabulary
+    cells shown as words in `lang` (the stored value stays the code)."""
     config: dict[str, Any] = {}
     cc = st.column_config
     for col in spec.columns:
+        label = field_label(spec.name, col.name, lang)
         common = {"help": _column_help(col, lang), "disabled": not (editing and col.editable)}
+        words = vocabulary(
+            spec.name, col.name, frame[col.name] if frame is not None and len(frame) else ()
+        )
+
+        def word(value, column=col.name):
+            return value_label(spec.name, column, value, lang)
+
         if col.fk_table is not None and fk_options.get(col.name) is not None:
             config[col.name] = cc.SelectboxColumn(
-                col.name, options=list(fk_options[col.name]), required=not col.nullable, **common
+                label, options=list(fk_options[col.name]), required=not col.nullable, **common
             )
-        elif col.choices is not None:
+        elif col.choices is not None or words is not None:
             config[col.name] = cc.SelectboxColumn(
-                col.name, options=list(col.choices), required=not col.nullable, **common
+                label,
+                options=list(col.choices if col.choices is not None else words),
+                required=not col.nullable,
+                format_func=word,
+                **common,
             )
         elif col.kind == "bool":
-            config[col.name] = cc.CheckboxColumn(col.name, **common)
+            config[col.name] = cc.CheckboxColumn(label, **common)
         elif col.kind == "date":
-            config[col.name] = cc.DateColumn(col.name, format="YYYY-MM-DD", **common)
+            config[col.name] = cc.DateColumn(label, format="YYYY-MM-DD", **common)
         elif col.kind == "datetime":
-            config[col.name] = cc.DatetimeColumn(col.name, format="YYYY-MM-DD HH:mm", **common)
+            config[col.name] = cc.DatetimeColumn(label, format="YYYY-MM-DD HH:mm", **common)
         elif col.kind == "int":
-            config[col.name] = cc.NumberColumn(col.name, step=1, format="%d", **common)
+            config[col.name] = cc.NumberColumn(label, step=1, format="%d", **common)
         elif col.kind in ("decimal", "float"):
             step = 10 ** -(col.scale or 2) if col.kind == "decimal" else None
             config[col.name] = cc.NumberColumn(
-                col.name, step=step, format=f"%.{col.scale or 2}f", **common
+                label, step=step, format=f"%.{col.scale or 2}f", **common
             )
         else:
-            config[col.name] = cc.TextColumn(col.name, max_chars=col.max_length, **common)
+            config[col.name] = cc.TextColumn(label, max_chars=col.max_length, **common)
     return config
+
+
+def shown_cells(spec: ta.TableSpec, frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A read-only table's text cells as a user reads them: an empty one is "—", not
+    "None" (numbers, dates and ticks keep their type, and their columns' formats)."""
+    shown = frame.copy()
+    for col in spec.columns:
+        if col.kind in ("text", "long_text") or col.fk_table is not None:
+            shown[col.name] = shown[col.name].map(
+                lambda v: v if v is not None and v == v else cell_text(None, lang)
+            )
+    return shown
 
 
 def _filter_widget(spec: ta.TableSpec, col: ta.ColumnSpec, options, key: str, lang: str):
     """One filter's widget; returns the filter value for `fetch_rows` (None: no filter)."""
-    label = col.name
+    label = field_label(spec.name, col.name, lang)
     if col.kind == "bool":
         return choose(
             label,
@@ -92,7 +140,13 @@ def _filter_widget(spec: ta.TableSpec, col: ta.ColumnSpec, options, key: str, la
             lang=lang,
         )
     if col.choices is not None:
-        picked = choose_many(label, col.choices, key=key, lang=lang)
+        picked = choose_many(
+            label,
+            col.choices,
+            key=key,
+            lang=lang,
+            format_func=lambda v: value_label(spec.name, col.name, v, lang),
+        )
         return picked or None
     if col.fk_table is not None:
         if options is not None:
@@ -121,8 +175,8 @@ def _filter_widget(spec: ta.TableSpec, col: ta.ColumnSpec, options, key: str, la
     return text.strip() or None
 
 
-def _add_widget(col: ta.ColumnSpec, default: Any, options, key: str, lang: str):
-    label = col.name + ("" if col.nullable else " *")
+def _add_widget(spec: ta.TableSpec, col: ta.ColumnSpec, default: Any, options, key: str, lang: str):
+    label = field_label(spec.name, col.name, lang) + ("" if col.nullable else " *")
     help_text = _column_help(col, lang)
     if col.fk_table is not None:
         if options is not None:
@@ -130,9 +184,18 @@ def _add_widget(col: ta.ColumnSpec, default: Any, options, key: str, lang: str):
         return st.text_input(
             label, key=key, help=help_text, placeholder=t("table_admin.type_key", lang)
         )
-    if col.choices is not None:
-        index = list(col.choices).index(default) if default in col.choices else None
-        return choose(label, col.choices, index=index, key=key, lang=lang, help=help_text)
+    words = col.choices if col.choices is not None else vocabulary(spec.name, col.name)
+    if words is not None:
+        index = list(words).index(default) if default in words else None
+        return choose(
+            label,
+            words,
+            index=index,
+            key=key,
+            lang=lang,
+            help=help_text,
+            format_func=lambda v: value_label(spec.name, col.name, v, lang),
+        )
     if col.kind == "bool":
         return st.checkbox(label, value=bool(default), key=key, help=help_text)
     if col.kind == "date":
@@ -201,12 +264,16 @@ def table_editor(
             key=f"{key}_filter_cols",
             lang=lang,
             container=top[1],
+            format_func=lambda name: field_label(table, name, lang),
         )
-        sort_column = top[2].selectbox(
+        sort_column = choose(
             t("table_admin.sort_by", lang),
             spec.column_names,
             index=spec.column_names.index(spec.pk) if spec.pk in spec.column_names else 0,
             key=f"{key}_sort",
+            lang=lang,
+            container=top[2],
+            format_func=lambda name: field_label(table, name, lang),
         )
         descending = choose(
             t("table_admin.order", lang),
@@ -257,7 +324,7 @@ def table_editor(
 
     nonce = st.session_state.get(f"{key}_nonce", 0)
     editor_key = f"{key}_editor_{signature}_{page}_{nonce}"
-    config = _column_config(spec, fk_options, lang, editing=editing)
+    config = _column_config(spec, fk_options, lang, editing=editing, frame=frame)
     if editing:
         st.data_editor(
             frame,
@@ -275,7 +342,9 @@ def table_editor(
             st.session_state[f"{key}_nonce"] = nonce + 1
             st.rerun()
     else:
-        st.dataframe(frame, column_config=config, hide_index=True, width="stretch")
+        st.dataframe(
+            shown_cells(spec, frame, lang), column_config=config, hide_index=True, width="stretch"
+        )
 
     if editing and spec.can_add:
         _add_section(user, spec, fk_options, key)
@@ -338,6 +407,7 @@ def _add_section(user: CurrentUser, spec: ta.TableSpec, fk_options, key: str) ->
             for index, col in enumerate(columns):
                 with grid[index % 3]:
                     values[col.name] = _add_widget(
+                        spec,
                         col,
                         _model_default(spec, col.name),
                         fk_options.get(col.name),
@@ -353,7 +423,13 @@ def _add_section(user: CurrentUser, spec: ta.TableSpec, fk_options, key: str) ->
         pending = st.session_state.get(pending_key)
         if pending is None:
             return
-        shown = {k: v for k, v in pending.items() if v not in (None, "")}
+        shown = {
+            field_label(spec.name, k, lang): value_label(spec.name, k, v, lang)
+            if (spec.name, k) in VALUE_LABELS
+            else v
+            for k, v in pending.items()
+            if v not in (None, "")
+        }
         st.warning(t("table_admin.confirm_add", lang, table=ta.table_title(spec.name, lang)))
         st.dataframe(pd.DataFrame([shown]), hide_index=True)
         yes, no = st.columns(2)
@@ -380,12 +456,12 @@ def _add_section(user: CurrentUser, spec: ta.TableSpec, fk_options, key: str) ->
             st.rerun()
 
 
-def _row_labels(spec: ta.TableSpec, frame: pd.DataFrame) -> dict[str, Any]:
+def _row_labels(spec: ta.TableSpec, frame: pd.DataFrame, lang: str) -> dict[str, Any]:
     labels = {}
     for _, row in frame.iterrows():
         pk = row[spec.pk]
         pk = pk.item() if hasattr(pk, "item") else pk
-        parts = [str(pk)]
+        parts = [value_label(spec.name, spec.pk, pk, lang)]
         for name in (spec.label_key, spec.label_name):
             if name and name != spec.pk and pd.notna(row.get(name)):
                 parts.append(str(row[name]))
@@ -399,7 +475,7 @@ def _remove_section(user: CurrentUser, spec: ta.TableSpec, frame: pd.DataFrame, 
     title = t(f"table_admin.{mode}_title", lang)
     pending_key = f"{key}_pending_remove"
     with st.expander(title, expanded=pending_key in st.session_state):
-        labels = _row_labels(spec, frame)
+        labels = _row_labels(spec, frame, lang)
         choice = choose(
             t("table_admin.pick_row", lang), labels, index=None, key=f"{key}_remove_pick", lang=lang
         )
@@ -415,7 +491,7 @@ def _remove_section(user: CurrentUser, spec: ta.TableSpec, frame: pd.DataFrame, 
                     "table_admin.confirm_deactivate",
                     lang,
                     row=plain(label),
-                    column=plain(spec.soft_delete),
+                    column=plain(field_label(spec.name, spec.soft_delete, lang)),
                 )
             )
         else:
@@ -489,7 +565,7 @@ def tab(user: CurrentUser) -> None:
     def title(name: str) -> str:
         spec = specs[name]
         suffix = f" ({t('table_admin.read_only_mark', lang)})" if spec.read_only else ""
-        return f"{ta.table_title(name, lang)} — {name}{suffix}"
+        return f"{ta.table_title(name, lang)}{suffix}"
 
     default = names.index("staff") if "staff" in names else 0
     table = choose(
@@ -502,5 +578,11 @@ def tab(user: CurrentUser) -> None:
     )
     spec = specs[table]
     if spec.soft_delete:
-        st.caption(t("table_admin.soft_delete_note", lang, column=spec.soft_delete))
+        st.caption(
+            t(
+                "table_admin.soft_delete_note",
+                lang,
+                column=field_label(spec.name, spec.soft_delete, lang),
+            )
+        )
     table_editor(user, table, key=f"ta_{table}")

@@ -9,7 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from core.db import read_session
+from core.errors import validated
 from core.i18n import t
+from core.models import CampaignCreate, CampaignUpdate
 from core.services import campaigns as plans
 from core.ui.campaigns.common import STATUSES, TYPES, CampaignsView
 from core.ui.forms import channel_picker, index_of
@@ -92,7 +94,11 @@ def campaigns_tab(view: CampaignsView) -> None:
             values = campaign_form(view, "new")
             if values is not None:
                 view.save(
-                    lambda s: plans.create_campaign(s, actor=view.actor, **values),
+                    lambda s: plans.create_campaign(
+                        s,
+                        actor=view.actor,
+                        data=validated(CampaignCreate, values, entity="campaign"),
+                    ),
                     "campaigns.created",
                     code=values["code"],
                 )
@@ -124,7 +130,12 @@ def campaign_details(view: CampaignsView) -> None:
     values = campaign_form(view, f"edit_{chosen}", campaign)
     if values is not None:
         view.save(
-            lambda s: plans.update_campaign(s, actor=view.actor, campaign_id=chosen, **values),
+            lambda s: plans.update_campaign(
+                s,
+                actor=view.actor,
+                campaign_id=chosen,
+                data=validated(CampaignUpdate, values, entity="campaign"),
+            ),
             "campaigns.saved",
             code=values["code"],
         )

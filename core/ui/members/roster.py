@@ -10,6 +10,7 @@ from core.db import read_session
 from core.errors import AppError
 from core.i18n import t
 from core.services import members as svc
+from core.services import referrals as referral_service
 from core.ui import referrals
 from core.ui.actions import show_flash
 from core.ui.members.common import (
@@ -39,7 +40,7 @@ LEDGER_COLUMNS = {
     "note": "members.note",
     "by": "members.by",
 }
-FORMS = ("award", "redeem", "adjust")
+FORMS = ("award", "redeem", "adjust", "referrer")
 
 
 def _first_page() -> None:
@@ -154,6 +155,7 @@ def member_detail(view: MembersView, member_no: str) -> None:
         detail = svc.member_detail(session, actor=view.actor, member_id=member.id)
         rewards = svc.list_rewards(session, actor=view.actor, include_inactive=False)
         rates = svc.earning_points(session)
+        referrer = referral_service.member_referrer(session, actor=view.actor, member_id=member.id)
     st.divider()
     st.subheader(f"{plain(detail.member.name)} · {plain(detail.member.member_no)}")
     facts = [
@@ -162,6 +164,9 @@ def member_detail(view: MembersView, member_no: str) -> None:
     ]
     if detail.lead_ref:
         facts.append(t("members.from_lead", lang, lead_ref=plain(detail.lead_ref)))
+    if referrer is not None:  # SPEC §10: who brought them
+        named = f"{referrer.member_no} · {referrer.name}"
+        facts.append(t("referrals.member_referrer", lang, value=plain(named)))
     st.caption(" · ".join(facts))
     tiles = st.columns(4)
     tiles[0].metric(t("metric.tier", lang), plain(view.tier_name(detail.tier.level)))
@@ -197,16 +202,19 @@ def member_detail(view: MembersView, member_no: str) -> None:
     with right:
         show_flash("member")
         if view.can_write:
-            member_forms(view, detail, rewards, rates)
+            member_forms(view, detail, rewards, rates, referrer)
 
 
-def member_forms(view: MembersView, detail, rewards: pd.DataFrame, rates: dict[str, int]) -> None:
+def member_forms(
+    view: MembersView, detail, rewards: pd.DataFrame, rates: dict[str, int], referrer=None
+) -> None:
     lang = view.lang
     member_id = detail.member.id
-    labels = [t(f"members.{name}", lang) for name in FORMS]
+    labels = [t(f"members.{name}", lang) for name in FORMS[:-1]]
+    labels.append(t("referrals.member_form", lang))
     # Stay on the form the user last sent (its message shows above the tabs).
     last = FORMS.index(state("members_last_form")) if state("members_last_form") in FORMS else 0
-    award, redeem, adjust = st.tabs(labels, default=labels[last])
+    award, redeem, adjust, referred = st.tabs(labels, default=labels[last])
     with award, st.form("members_award_form"):
         st.selectbox(
             t("members.kind", lang),
@@ -266,6 +274,22 @@ def member_forms(view: MembersView, detail, rewards: pd.DataFrame, rates: dict[s
             key="members_adjust_submit",
             type="primary",
         )
+    with referred, st.form("members_referrer_form"):
+        # SPEC §10: who brought this member, checked as the imports check it.
+        st.text_input(
+            t("referrals.field", lang),
+            value=referrer.member_no if referrer is not None else "",
+            key=f"members_referrer_no_{member_id}",
+            max_chars=64,
+            help=t("referrals.field_help", lang),
+        )
+        st.form_submit_button(
+            t("referrals.member_form_save", lang),
+            on_click=_set_referrer,
+            args=(view, member_id, detail.member.member_no),
+            key="members_referrer_submit",
+            type="primary",
+        )
 
 
 def _redeem_form(view: MembersView, detail, rewards: pd.DataFrame) -> None:
@@ -303,6 +327,22 @@ def _redeem_form(view: MembersView, detail, rewards: pd.DataFrame) -> None:
             args=(view, detail.member.id),
             type="primary",
         )
+
+
+def _set_referrer(view: MembersView, member_id: int, member_no: str) -> None:
+    st.session_state["members_last_form"] = "referrer"
+    number = (state(f"members_referrer_no_{member_id}") or "").strip()
+
+    def action(session):
+        return referral_service.set_member_referrer(
+            session, actor=view.actor, member_id=member_id, referrer_no=number
+        )
+
+    def done(_member):
+        value = plain(number) or t("referrals.none", view.lang)
+        return t("referrals.member_form_saved", view.lang, member_no=plain(member_no), value=value)
+
+    view.write(action, done, "member", affects=("members", "leads"))
 
 
 def _forget(*keys: str) -> None:
@@ -383,6 +423,12 @@ def convert_form(view: MembersView) -> None:
             key="members_convert_joined",
             max_value=view.today,
         )
+        st.text_input(
+            t("referrals.field", lang),
+            key="members_convert_referrer",
+            max_chars=64,
+            help=t("referrals.field_help", lang),
+        )
         st.caption(t("members.convert_help", lang))
         st.form_submit_button(
             t("members.convert_submit", lang),
@@ -399,13 +445,22 @@ def _convert(view: MembersView) -> None:
         if not lead_ref:
             raise AppError("members.error.lead_ref")
         lead = svc.lead_by_ref(session, actor=view.actor, lead_ref=lead_ref)
-        return svc.convert_lead_to_member(
+        member = svc.convert_lead_to_member(
             session,
             actor=view.actor,
             lead_id=lead.id,
             member_no=state("members_convert_no") or None,
             joined_on=state("members_convert_joined"),
         )
+        # SPEC §10: a referrer refused (unknown, themself, a cycle) leaves nothing written.
+        if (state("members_convert_referrer") or "").strip():
+            referral_service.set_member_referrer(
+                session,
+                actor=view.actor,
+                member_id=member.id,
+                referrer_no=state("members_convert_referrer"),
+            )
+        return member
 
     def done(member):
         return t(

@@ -1,0 +1,81 @@
+"""Cached readers and writes made by another app process (issue 21): behind a load balancer,
+a follow-up saved in one process shows in every other process on its next run, and checking
+for that costs one query per run, whatever the number of cached readers the page calls."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from core import data_version
+from core.db import get_engine, make_engine, read_session, write_session
+from core.services import followups, users
+from tests.pages.apptest import open_page
+
+PAGE = "pages/0_My_day.py"
+
+
+def _overdue_metric(at) -> str:
+    return next(m.value for m in at.metric if m.label == "Overdue")
+
+
+def _save_in_another_process(database_url: str, username: str, lead_id: int) -> None:
+    """What run_write does in the other process: the follow-up and the bump, one transaction,
+    on that process's own engine."""
+    engine = make_engine(database_url)
+    try:
+        with write_session(engine) as session:
+            actor = users.actor_of(users.get_by_username(session, username))
+            on = followups.my_day_as_of(session)
+            followups.record_followup(
+                session, actor=actor, lead_id=lead_id, kind="call", occurred_on=on,
+                note="", next_on=on + __import__("datetime").timedelta(days=7),
+            )  # fmt: skip
+            data_version.bump(session, ("leads",))
+    finally:
+        engine.dispose()
+
+
+def test_a_follow_up_saved_by_another_process_shows_on_the_next_run(demo_app):
+    """The physician has My day open (its figures cached in this process); the same lead's
+    follow-up is saved through another app process. His next run (any click) shows one
+    overdue lead fewer — not the cached count — and the lead is gone from the list."""
+    at = open_page(PAGE, username="staff")
+    assert not at.exception
+    with read_session() as session:
+        actor = users.actor_of(users.get_by_username(session, "staff"))
+        day = followups.my_day(session, actor=actor, on=followups.my_day_as_of(session))
+    overdue = day.counts["overdue"]
+    lead_id = int(day.overdue.iloc[0]["lead_id"])
+    assert _overdue_metric(at) == str(overdue)
+    at.run()  # a rerun in this process alone: the cached count, unchanged
+    assert _overdue_metric(at) == str(overdue)
+
+    _save_in_another_process(demo_app, "staff", lead_id)
+    at.run()
+    assert not at.exception
+    assert _overdue_metric(at) == str(overdue - 1)
+    assert f"myday_rec_overdue_{lead_id}" not in [b.key for b in at.button]
+
+
+def test_the_versions_cost_one_query_per_run(demo_app):
+    """A head's My day calls several cached readers (their day, the team, the cadence); each
+    run reads the data versions once, cached or not."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        at = open_page(PAGE, username="head")
+        assert not at.exception
+        first = [s for s in statements if "data_version" in s]
+        statements.clear()
+        at.run()  # every reader answers from the cache now
+        again = [s for s in statements if "data_version" in s]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(first) == 1, first
+    assert len(again) == 1, again
+    assert "FROM data_version" in again[0]
