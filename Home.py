@@ -12,14 +12,16 @@ from core.config import get_settings
 from core.ui.auth import guarded_run, require_user
 from core.ui.bootstrap import ensure_database
 from core.ui.errors import user_errors
-from core.ui.layout import FAVICON
+from core.ui.layout import FAVICON, app_style, phone_menu
 from core.ui.navigation import address_navigation, end_pages_folder_mode, role_navigation
 
 end_pages_folder_mode()
 st.set_page_config(page_title="TrustPool", layout="wide", page_icon=str(FAVICON))
 ensure_database(get_settings().database_url)
 address_navigation()
+app_style()
 user = require_user()
 page = role_navigation(user.role, user.lang)
+phone_menu()
 with guarded_run(user), user_errors(user.lang):
     page.run()

@@ -101,7 +101,6 @@ LABELS = {
     "staff.tab.follow_up": ("Follow-up list", "跟进名单"),
     "staff.tab.cards": ("Card actions", "名片操作"),
     "staff.tab.edit": ("Add / edit staff", "新增/编辑员工"),
-    "staff.tab.import": ("Import", "导入"),
     "staff.tab.onboarding": ("Onboarding", "入职"),
     "staff.tab.offboarding": ("Offboarding", "离职交接"),
     "staff.tab.reassign": ("Reassign", "变更归属"),
@@ -176,8 +175,8 @@ LABELS = {
     "staff.cards.apply": ("Apply", "执行"),
     "staff.cards.done": ("{n} card(s) updated.", "已更新 {n} 张名片。"),
     "staff.cards.help": (
-        "Choose the people from the roster filters above or search here.",
-        "可在此搜索并选择员工。",
+        "Type a name or staff no. to find people, then choose them.",
+        "输入姓名或工号查找并选择员工。",
     ),
     # Add / edit
     "staff.edit.add": ("Add a staff member", "新增员工"),
@@ -186,19 +185,6 @@ LABELS = {
     "staff.edit.save": ("Save", "保存"),
     "staff.edit.added": ("{name} added.", "已新增 {name}。"),
     "staff.edit.saved": ("{name} saved.", "已保存 {name}。"),
-    # Import
-    "staff.import.kind": ("File kind", "文件类型"),
-    "staff.import.kind.departments": ("Departments", "科室"),
-    "staff.import.kind.staff": ("Staff (cards)", "员工(名片)"),
-    "staff.import.kind.activity": ("Staff activity", "员工使用记录"),
-    "staff.import.file": ("CSV or Excel file", "CSV 或 Excel 文件"),
-    "staff.import.dry_run": ("Check only (write nothing)", "仅检查(不写入)"),
-    "staff.import.run": ("Import", "导入"),
-    "staff.import.template": ("Download an empty template", "下载空白模板"),
-    "staff.import.errors": ("Rows to fix", "需要修改的行"),
-    "staff.import.col.row": ("Row", "行号"),
-    "staff.import.col.column": ("Column", "列"),
-    "staff.import.col.message": ("Problem", "问题"),
     # Onboarding / offboarding / reassign
     "staff.onboard.intro": (
         "A newcomer with a department, title, card and login in one step. They stand in the "

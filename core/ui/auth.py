@@ -243,18 +243,20 @@ def _deny(authenticator: stauth.Authenticate, lang: str) -> None:
 
 
 def _login_form(authenticator: stauth.Authenticate, lang: str) -> None:
-    st.title(t("app.title", lang))
-    st.caption(t("app.tagline", lang))
-    _language_picker(st, key="language_picker_login")
-    with st.form("login_form"):
-        st.subheader(t("login.form", lang))
-        username = st.text_input(t("login.username", lang), key="login_username", max_chars=64)
-        password = st.text_input(
-            t("login.password", lang), type="password", key="login_password", max_chars=72
-        )
-        submitted = st.form_submit_button(t("login.submit", lang))
-    if get_settings().env == "development":
-        st.caption(t("login.demo_hint", lang))
+    # A column of at most 420 px in the middle of the page (core.ui.layout's style sheet).
+    with st.container(key="login_box"):
+        st.title(t("app.title", lang))
+        st.caption(t("app.tagline", lang))
+        _language_picker(st, key="language_picker_login")
+        with st.form("login_form"):
+            st.subheader(t("login.form", lang))
+            username = st.text_input(t("login.username", lang), key="login_username", max_chars=64)
+            password = st.text_input(
+                t("login.password", lang), type="password", key="login_password", max_chars=72
+            )
+            submitted = st.form_submit_button(t("login.submit", lang), width="stretch")
+        if get_settings().env == "development":
+            st.caption(t("login.demo_hint", lang))
     if not submitted:
         return
     username = (username or "").strip().lower()

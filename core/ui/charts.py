@@ -15,6 +15,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.ui.auth import CurrentUser
+from core.ui.text import LEGEND_BELOW
 from core.ui.widgets import download_buttons
 
 MONEY_FORMAT = "¥%,.2f"
@@ -33,13 +34,14 @@ PALETTE = {
 
 
 def layout(figure: go.Figure, *, height: int, legend: bool = True) -> go.Figure:
-    """Readable defaults: larger type, tight margins, the legend above the plot."""
+    """Readable defaults: larger type, tight margins, the legend at the chart's foot (Plotly
+    makes room for it there), so it never sits on a title or under the chart's toolbar."""
     figure.update_layout(
         height=height,
-        margin={"l": 10, "r": 10, "t": 40 if legend else 10, "b": 10},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
         font=FONT,
         showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        legend=LEGEND_BELOW,
         hovermode="x unified",
     )
     return figure

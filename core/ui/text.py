@@ -98,6 +98,26 @@ def plain_figure(figure):
     return figure
 
 
+# Every chart's legend: one row (wrapping as needed) at the foot of the chart, under the
+# axis titles. Above the plot it sat on the chart's title, and on a phone it grew over the
+# plot and under the chart's toolbar (issue 19, item 9). Plotly makes room for it below.
+LEGEND_BELOW = {
+    "orientation": "h",
+    "x": 0,
+    "xanchor": "left",
+    "y": 0,
+    "yref": "container",
+    "yanchor": "bottom",
+}
+
+
+def legend_below(figure):
+    """`figure` with its legend (if it shows one) at its foot, never on its title."""
+    if figure.layout.showlegend is not False:
+        figure.update_layout(legend=LEGEND_BELOW)
+    return figure
+
+
 # Axis ticks in the user's language. Plotly writes "Mar 2019" and "25k" whatever the
 # language: a date axis in Chinese is written 2019年3月 (days 3月5日, years 2019年), and every
 # number axis in full with separators (25,000, never 25k), as core.ui.format writes counts.
@@ -165,9 +185,10 @@ def localise_axes(figure, lang: str):
 
 
 def show_chart(figure, *, lang: str | None = None, **options) -> None:
-    """`st.plotly_chart` of `figure` with its texts escaped and its axes' ticks written in
-    `lang` (default: the signed-in user's language), the one way pages draw charts."""
+    """`st.plotly_chart` of `figure` with its texts escaped, its axes' ticks written in
+    `lang` (default: the signed-in user's language) and its legend at its foot, the one way
+    pages draw charts."""
     import streamlit as st
 
     lang = lang or st.session_state.get("lang", "en")
-    st.plotly_chart(localise_axes(plain_figure(figure), lang), **options)
+    st.plotly_chart(legend_below(localise_axes(plain_figure(figure), lang)), **options)

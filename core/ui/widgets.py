@@ -83,6 +83,36 @@ def month_picker(months: Sequence[str], *, key: str, lang: str, default: str | N
     return st.selectbox(t("app.month", lang), months, index=index, key=key)
 
 
+def shared_month(months: Sequence[str], *, shared: str, default: str | None = None):
+    """The month several tabs of a page show together (kept in the session state under
+    `shared`): the latest month with data until one is picked (SPEC §7)."""
+    months = list(months)
+    if not months:
+        return None
+    current = st.session_state.get(shared)
+    if current not in months:
+        current = default if default in months else months[-1]
+        st.session_state[shared] = current
+    return current
+
+
+def shared_month_picker(
+    months: Sequence[str], *, key: str, shared: str, lang: str, default: str | None = None
+):
+    """A month picker drawn inside each tab that uses the month (one `key` per tab), all
+    showing the one month of `shared_month`: a month picked in one tab is picked in all, and
+    a tab that ignores the month has no picker (issue 19, item 9)."""
+    current = shared_month(months, shared=shared, default=default)
+    if current is None:
+        return None
+    st.session_state[key] = current  # the month another tab picked
+
+    def picked() -> None:
+        st.session_state[shared] = st.session_state[key]
+
+    return st.selectbox(t("app.month", lang), list(months), key=key, on_change=picked)
+
+
 def export_subtitle(user, lang: str, period: str | None) -> str:
     """Who exported the table, when (the hospital's clock) and for which period."""
     from core.config import get_settings

@@ -125,7 +125,5 @@ def test_every_page_fits_the_phone_and_the_menu_gets_out_of_the_way(
         if _sidebar_covers_page(phone):
             covered.append(name)
     assert not problems, "\n".join(problems)
-    if covered:
-        # Known and open (issue 19, item 10): Streamlit's menu stays open over the page after
-        # a choice on a phone. Reported as an expected failure, visibly, until it is fixed.
-        pytest.xfail(f"the menu still covers the page after navigating to: {', '.join(covered)}")
+    # Issue 19, item 10: Streamlit's menu stayed open over the page after every choice.
+    assert not covered, f"the menu still covers the page after navigating to: {covered}"

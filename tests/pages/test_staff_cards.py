@@ -16,6 +16,7 @@ from core.services import users
 from tests.pages.apptest import open_page, texts
 
 PAGE = "pages/1_Staff_and_cards.py"
+ADMIN_PAGE = "pages/8_Admin.py"
 HEAD_DEPARTMENT = "内三科"
 
 
@@ -230,43 +231,52 @@ def _department_code(name: str) -> str:
         return session.exec(select(Department.code).where(Department.name == name)).scalar_one()
 
 
+def _admin_import(content: bytes, filename: str):
+    """Admin → Import (the one import screen; Staff & cards points there): upload, Check."""
+    at = open_page(ADMIN_PAGE, username="admin")
+    at.session_state["admin_tab"] = "Import"
+    at.run()
+    at.file_uploader(key="imp_file").set_value((filename, content, "text/csv")).run()
+    at.button(key="imp_check").click().run()
+    return at
+
+
 def test_a_bad_staff_file_is_refused_row_by_row_and_changes_nothing(demo_app):
     """The administrator imports a staff file with an unknown department on row 2 and an
-    impossible date on row 3: the page lists both rows with their column, nobody is added."""
+    impossible date on row 3 (Admin → Import): the page lists both rows with their column,
+    nobody is added."""
     code = _department_code(HEAD_DEPARTMENT)
     content = (
         "staff_no,name,department_code,card_issued_on\n"
         "N9001,新人甲,NOPE,2019-08-01\n"
         f"N9002,新人乙,{code},2019-13-01\n"
     ).encode()
-    at = open_page(PAGE, username="admin")
-    at.selectbox(key="import_kind_en").set_value("staff").run()
-    at.file_uploader(key="import_file").set_value(("staff.csv", content, "text/csv")).run()
-    at.button(key="import_run").click().run()
+    at = _admin_import(content, "staff.csv")
     assert not at.exception
-    errors = next(f.value for f in at.dataframe if "Row" in f.value.columns)
-    assert errors[["Row", "Column"]].values.tolist() == [
-        [2, "department_code"],
-        [3, "card_issued_on"],
+    [errors] = [f.value for f in at.dataframe]
+    assert errors["Row"].tolist() == [2, 3]
+    assert errors["Problems"].str.split(":").str[0].tolist() == [
+        "department_code",
+        "card_issued_on",
     ]
     assert at.error, "the refusal is shown as an error"
+    assert not [b for b in at.button if b.key == "imp_run"], "nothing to import"
     with read_session() as session:
         added = session.exec(select(Staff).where(Staff.staff_no.in_(["N9001", "N9002"])))
         assert added.first() is None
 
 
 def test_an_activity_file_is_imported(demo_app):
-    """The administrator imports a day of card activity; the page confirms the rows."""
+    """The administrator imports a day of card activity (Admin → Import: Check, then
+    Import); the page confirms the rows."""
     content = b"staff_no,date,kind\nS0075,2019-08-30,share\nS0072,2019-08-30,post\n"
     with read_session() as session:
         roster = staff_service.staff_roster(session, actor=Actor.system(), month="2019-08")
         before = int(roster["activity_month"].sum())
-    at = open_page(PAGE, username="admin")
-    at.selectbox(key="import_kind_en").set_value("activity").run()
-    at.file_uploader(key="import_file").set_value(("activity.csv", content, "text/csv")).run()
-    at.button(key="import_run").click().run()
+    at = _admin_import(content, "activity.csv")
+    at.button(key="imp_run").click().run()
     assert not at.exception
-    assert at.success and "2" in at.success[0].value
+    assert at.success and "2" in at.success[-1].value
     with read_session() as session:
         roster = staff_service.staff_roster(session, actor=Actor.system(), month="2019-08")
         assert int(roster["activity_month"].sum()) == before + 2
@@ -289,7 +299,8 @@ def test_an_admin_onboards_a_newcomer_who_then_waits_in_the_heads_follow_up_list
         login = users.get_by_username(session, "nurse2030")
         assert login is not None and login.role == "staff"
     head = open_page(PAGE, username="head")
-    head.selectbox(key="staff_month").set_value(head.selectbox(key="staff_month").options[-1])
+    picker = head.selectbox(key="staff_month_follow_up")  # the follow-up list's own month
+    picker.set_value(picker.options[-1])
     head.run()
     listed = pd.concat([f.value for f in head.dataframe[1:]], ignore_index=True)
     row = listed[listed["Staff no."] == "N2030"]

@@ -18,6 +18,7 @@ from core.ui.admin import audit, backup, imports, settings, tables, users
 from core.ui.admin.settings import SETTINGS_SECTIONS
 from core.ui.admin.tables import changes_from_editor
 from core.ui.auth import CurrentUser
+from core.ui.navigation import PAGE_BY_KEY
 
 TAB_KEY = "admin_tab"
 TABS = ("tables", "settings", "users", "import", "audit", "backup")
@@ -30,7 +31,15 @@ DRAW: dict[str, Callable[[CurrentUser], None]] = {
     "backup": backup.tab,
 }
 
-__all__ = ["DRAW", "SETTINGS_SECTIONS", "TABS", "TAB_KEY", "changes_from_editor", "t"]
+__all__ = [
+    "DRAW",
+    "SETTINGS_SECTIONS",
+    "TABS",
+    "TAB_KEY",
+    "changes_from_editor",
+    "import_pointer",
+    "t",
+]
 
 
 def tab_labels(lang: str) -> list[str]:
@@ -47,3 +56,14 @@ def tab_labels(lang: str) -> list[str]:
         else:
             del st.session_state[TAB_KEY]
     return labels
+
+
+def import_pointer(lang: str, *, key: str) -> None:
+    """Where files are imported: Admin → Import, the app's one import screen (it checks a
+    file before writing it and shows every bad row). Another page that adds records points
+    there: a line saying so and a button that opens the Admin page on its Import tab."""
+    names = {"page": t("page.admin", lang), "tab": t("admin.tab_import", lang)}
+    st.caption(t("layout.import_elsewhere", lang, **names))
+    if st.button(t("layout.open_import", lang, **names), key=key):
+        st.session_state[TAB_KEY] = t("admin.tab_import", lang)
+        st.switch_page(PAGE_BY_KEY["page.admin"].path)

@@ -14,6 +14,7 @@ from core.i18n import label_of, t
 from core.services import campaigns as plans
 from core.ui.campaigns.calendar import short
 from core.ui.campaigns.common import STATUSES, TYPES, CampaignsView
+from core.ui.text import show_chart
 from core.ui.widgets import download_buttons
 
 STAGE_COLOURS = ("#b0bec5", "#64b5f6", "#1e88e5", "#0d47a1")
@@ -181,8 +182,10 @@ def results_tab(view: CampaignsView) -> None:
     chart = results.assign(row=(results["code"] + " · " + results["name"]).map(short))
     height = max(340, 26 * len(chart) + 140)
     left, right = st.columns(2)
-    left.plotly_chart(stage_ladder(chart, lang, height), key="res_ladder", width="stretch")
-    right.plotly_chart(return_bars(chart, lang, height), key="res_return", width="stretch")
+    with left:  # show_chart: the campaign names escaped, the legend under the plot
+        show_chart(stage_ladder(chart, lang, height), key="res_ladder", width="stretch")
+    with right:
+        show_chart(return_bars(chart, lang, height), key="res_return", width="stretch")
 
     table, config = results_table(view, results)
     st.dataframe(table, hide_index=True, column_config=config, key="res_table", placeholder="—")

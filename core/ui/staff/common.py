@@ -21,10 +21,11 @@ from core.ui.auth import CurrentUser
 from core.ui.refusals import as_app_error
 from core.ui.text import plain
 from core.ui.view import UserView
-from core.ui.widgets import month_picker
+from core.ui.widgets import shared_month, shared_month_picker
 
 STAFF_CHANGE = ("staff", "leads", "commission")  # a person's name and department show there
 RECORDS_MOVED = ("staff", "leads", "members")  # leads, members and hand-offs change owner
+MONTH_KEY = "staff_month"  # the month the Roster, My team and Follow-up tabs share
 
 # The month's figures first; the card dates after them (the table scrolls sideways there).
 ROSTER_SHOWN = [
@@ -44,20 +45,22 @@ ROSTER_SHOWN = [
     "profile_completed_on",
     "card_revoked_on",
 ]
+# What a head reads first (a phone shows four or five columns): who, this month's figures,
+# the card; the name stays in view when the table scrolls sideways (issue 19, item 10).
 TEAM_SHOWN = [
-    "rank_leads",
-    "staff_no",
     "name",
-    "title",
-    "card_status",
+    "rank_leads",
     "leads_month",
-    "orders_month",
     "valid_orders_month",
+    "card_status",
+    "using",
+    "active",
+    "orders_month",
     "rank_valid_orders",
     "leads",
     "last_activity",
-    "using",
-    "active",
+    "staff_no",
+    "title",
 ]
 DATE_COLUMNS = [
     "card_issued_on",
@@ -84,6 +87,7 @@ class StaffView(UserView):
     activation_days: int
     profile_days: int
     tier_names: dict[int, str]
+    latest: str | None = None  # the latest month with data: where the month picker opens
 
     @property
     def role(self) -> Role:
@@ -91,8 +95,9 @@ class StaffView(UserView):
 
 
 def staff_view(user: CurrentUser) -> StaffView | None:
-    """Read what the tabs share, show the last save's outcome and the month picker; None
-    (after saying so) when the hospital has no data yet."""
+    """Read what the tabs share and show the last save's outcome; None (after saying so) when
+    the hospital has no data yet. The month is the one the tabs that use it share (each draws
+    its picker with `month_row`; the others have none, issue 19 item 9)."""
     lang = user.lang
     with read_session() as session:
         months = staff_service.data_months(session)
@@ -109,10 +114,9 @@ def staff_view(user: CurrentUser) -> StaffView | None:
     if not months:
         st.info(t("app.no_data", lang))
         return None
-    month = month_picker(months, key="staff_month", lang=lang, default=latest)
+    month = shared_month(months, shared=MONTH_KEY, default=latest)
     with read_session() as session:
         as_of = staff_service.as_of_for(session, month)
-    st.caption(t("staff.as_of", lang, month=month, day=as_of.isoformat()))
     return StaffView(
         user=user,
         months=months,
@@ -123,7 +127,24 @@ def staff_view(user: CurrentUser) -> StaffView | None:
         activation_days=activation_days,
         profile_days=profile_days,
         tier_names=tier_names,
+        latest=latest,
     )
+
+
+def month_row(view: StaffView, where: str, *, caption: bool = True) -> None:
+    """The month picker of a tab that uses the month (the Roster, My team, the Follow-up
+    list, a staff member's card), in a narrow column: all of them show the view's month, and
+    a month picked in one is picked in all. `caption`: the day the figures are counted to."""
+    with st.columns([1, 3])[0]:
+        shared_month_picker(
+            view.months,
+            key=f"{MONTH_KEY}_{where}",
+            shared=MONTH_KEY,
+            lang=view.lang,
+            default=view.latest,
+        )
+    if caption:
+        st.caption(t("staff.as_of", view.lang, month=view.month, day=view.as_of.isoformat()))
 
 
 # --- Words --------------------------------------------------------------------------------

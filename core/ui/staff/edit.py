@@ -9,10 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from core.db import read_session
+from core.domain import Role
 from core.i18n import t
 from core.inputs import validated
 from core.models import StaffCreate, StaffUpdate
 from core.services import staff as staff_service
+from core.ui import admin as admin_ui
 from core.ui.actions import save
 from core.ui.staff.common import (
     STAFF_CHANGE,
@@ -73,6 +75,8 @@ def edit_tab(view: StaffView) -> None:
                 done=lambda person: t("staff.edit.added", lang, name=plain(person.name)),
                 forget=("staff_add_no", "staff_add_name", "staff_add_title", "staff_add_phone"),
             )
+        if view.role == Role.admin:  # importing staff files is the administrator's
+            admin_ui.import_pointer(lang, key="staff_open_import")
     with edit:
         st.subheader(t("staff.edit.edit", lang))
         with read_session() as session:

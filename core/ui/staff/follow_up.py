@@ -8,7 +8,7 @@ import streamlit as st
 from core.db import read_session
 from core.i18n import t
 from core.services import staff as staff_service
-from core.ui.staff.common import StaffView, checkboxes, dates, export, headers
+from core.ui.staff.common import StaffView, checkboxes, dates, export, headers, month_row
 from core.ui.text import plain
 from core.ui.widgets import download_buttons
 
@@ -17,6 +17,7 @@ FOLLOW_UP_SHOWN = ["staff_no", "name", "title", "reason", "since", "days", "due_
 
 def follow_up_tab(view: StaffView) -> None:
     lang = view.lang
+    month_row(view, "follow_up", caption=False)  # its caption says the day
     st.caption(
         t(
             "staff.followup.caption",

@@ -18,6 +18,7 @@ from core.ui.staff.common import (
     StaffView,
     export,
     headers,
+    month_row,
     roster_display,
     roster_ticks,
     yes_no,
@@ -29,8 +30,9 @@ CARD_STEPS = ("card.issued", "card.activated", "card.profile_complete", "card.re
 
 
 def my_card(view: StaffView) -> None:
-    """A staff member's own card pipeline and figures."""
+    """A staff member's own card pipeline and figures (for the month picked above them)."""
     lang = view.lang
+    month_row(view, "mine")
     with read_session() as session:
         mine = staff_service.staff_roster(
             session, actor=view.actor, month=view.month, include_left=True
@@ -64,8 +66,9 @@ def my_card(view: StaffView) -> None:
 
 
 def roster_tab(view: StaffView) -> None:
-    """The office's roster: filters, the table and its downloads."""
+    """The office's roster: the month, filters, the table and its downloads."""
     lang, actor = view.lang, view.actor
+    month_row(view, "roster")
     with read_session() as session:
         departments = staff_service.departments(session, actor=actor)
         titles = staff_service.staff_titles(session, actor=actor)
@@ -124,8 +127,10 @@ def roster_tab(view: StaffView) -> None:
 
 
 def team_tab(view: StaffView) -> None:
-    """A department head's team: the card funnel against last month, then the table."""
+    """A department head's team: the month, the card funnel against last month, then the
+    table."""
     lang = view.lang
+    month_row(view, "team")
     with read_session() as session:
         now, before = metrics.with_previous_month(
             metrics.card_funnel,
@@ -165,7 +170,8 @@ def _table(view: StaffView, frame, columns: list[str], *, name: str, key: str) -
         hide_index=True,
         width="stretch",
         height=420,
-        column_config=roster_ticks(view),
+        column_config=roster_ticks(view)
+        | {t("staff.col.name", view.lang): st.column_config.TextColumn(pinned=True)},
         placeholder="—",
     )
     download_buttons(export(shown, view.lang), name=f"{name}-{view.month}", key=key, user=view.user)
