@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlmodel import select
 
 from core.db import read_session
@@ -129,6 +130,12 @@ def test_marketer_sees_results_and_the_calendar(demo_app):
     assert results.loc["C1917", "Leads"] == 0  # planned, nothing sourced yet
     assert results["Valid revenue (¥)"].sum() > 0
     assert {"cal_chart", "cal_channels", "res_ladder", "res_return"} <= _chart_keys(at)
+    # "Of target" is drawn in percentage points with the app's one-decimal format (it mixed
+    # "82%" with "206.33%"): leads ÷ target × 100.
+    row = results.loc["C1903"]
+    assert row["Of target"] == pytest.approx(100 * row["Leads"] / row["Target leads"])
+    table = next(t for t in at.dataframe if "Of target" in t.value.columns)
+    assert '"%.1f%%"' in table.proto.columns  # the column config Streamlit draws with
 
 
 def test_executive_reads_everything_but_gets_no_edit_controls(demo_app):

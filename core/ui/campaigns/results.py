@@ -12,6 +12,7 @@ from core.db import read_session
 from core.domain import STAGE_ORDER, CampaignStatus
 from core.i18n import label_of, t
 from core.services import campaigns as plans
+from core.ui import format as fmt
 from core.ui.campaigns.calendar import short
 from core.ui.campaigns.common import STATUSES, TYPES, CampaignsView
 from core.ui.text import show_chart
@@ -131,9 +132,10 @@ def results_table(view: CampaignsView, results: pd.DataFrame) -> tuple[pd.DataFr
         }
     )
     config = {t(key, lang): st.column_config.NumberColumn(format="yen") for key in MONEY_COLUMNS}
-    config[t("campaigns.result.target_reached", lang)] = st.column_config.NumberColumn(
-        format="percent"
-    )
+    # One decimal like every other percentage (Streamlit's "percent" drew 82% beside 206.33%).
+    reached = t("campaigns.result.target_reached", lang)
+    config[reached] = st.column_config.NumberColumn(format=fmt.PERCENT_COLUMN_FORMAT)
+    table[reached] = fmt.percent_points(table[reached].astype(float))
     config[t("campaigns.result.return_on_budget", lang)] = st.column_config.NumberColumn(
         format="%.2f×"
     )
@@ -190,4 +192,11 @@ def results_tab(view: CampaignsView) -> None:
     table, config = results_table(view, results)
     st.dataframe(table, hide_index=True, column_config=config, key="res_table", placeholder="—")
     st.caption(t("campaigns.results_note", lang))
-    download_buttons(table, name="campaign-results", key="res_download", user=view.user)
+    reached = t("campaigns.result.target_reached", lang)  # the file keeps the ratio, typed
+    download_buttons(
+        table.assign(**{reached: results["target_reached"].to_numpy()}),
+        name="campaign-results",
+        key="res_download",
+        user=view.user,
+        percent=[reached],
+    )
