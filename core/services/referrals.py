@@ -604,7 +604,8 @@ def _their_members(session: Session, actor: Actor, staff_id: int | None):
     subquery of ids); the staff member defaults to the acting staff login."""
     require_role(actor, *READ_ROLES)
     own = staff_scope(actor)
-    staff_id = own if staff_id is None else staff_id
+    if staff_id is None:  # a head or marketer linked to a staff record: their own patients
+        staff_id = own if own is not None else actor.staff_id
     if own is not None and staff_id != own:
         raise PermissionDenied("another staff member's figures")
     if staff_id is None:

@@ -772,10 +772,14 @@ def _handoff_form(user, detail: dict) -> None:
             st.rerun()
 
 
-def lead_picker(label: str, names: dict[int, str], *, key: str) -> list[int]:
+def lead_picker(label: str, names: dict[int, str], *, key: str, lang: str) -> list[int]:
     """Several leads out of those on the board (ids → labels)."""
     return st.multiselect(
-        label, list(names), format_func=lambda lead_id: names.get(lead_id, str(lead_id)), key=key
+        label,
+        list(names),
+        format_func=lambda lead_id: names.get(lead_id, str(lead_id)),
+        key=key,
+        placeholder=t("admin.choose_many", lang),
     )
 
 

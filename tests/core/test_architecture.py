@@ -272,3 +272,23 @@ def test_every_table_shows_a_dash_for_a_missing_value():
             ):
                 missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert missing == []
+
+
+def test_every_empty_picker_prompts_in_the_users_language():
+    """A select box that starts empty, and every multiselect, shows Streamlit's English
+    "Choose an option" / "Choose options" unless given a placeholder, on Chinese screens too
+    (seen on the staff form). Each passes one from the catalogue."""
+    paths = [*(ROOT / "core" / "ui").rglob("*.py"), *(ROOT / "pages").glob("*.py")]
+    missing = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            keywords = {k.arg: k.value for k in node.keywords}
+            if "placeholder" in keywords or None in keywords:
+                continue
+            index = keywords.get("index")
+            starts_empty = isinstance(index, ast.Constant) and index.value is None
+            if node.func.attr == "multiselect" or (node.func.attr == "selectbox" and starts_empty):
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert missing == []

@@ -85,6 +85,18 @@ class Write:
     setup: Callable[[Session, matrix.Demo], Any] | None = None
 
 
+def _fresh_referrer(session, member_id: int) -> str:
+    """A member who may refer `member_id`: not itself, not already its referrer, and not one
+    it brought (no cycle)."""
+    member = session.get(Member, member_id)
+    for other in session.execute(select(Member).order_by(Member.id)).scalars():
+        if other.id not in (member_id, member.referred_by_member_id) and (
+            other.referred_by_member_id != member_id
+        ):
+            return other.member_no
+    raise AssertionError("the demo needs a second member")
+
+
 def _version(session, lead_id):
     return session.get(Lead, lead_id).version
 
@@ -774,6 +786,14 @@ WRITES: list[Write] = [
         ("setting.change",),
     ),
     Write(
+        "referrals.set_member_referrer",
+        A,
+        lambda s, a, d: referrals.set_member_referrer(
+            s, actor=a, member_id=d.member, referrer_no=_fresh_referrer(s, d.member)
+        ),
+        ("member.referrer",),
+    ),
+    Write(
         "referrals.pay_referrals",
         A,
         lambda s, a, d: referrals.pay_referrals(s, actor=a),
@@ -785,6 +805,10 @@ WRITES: list[Write] = [
 # Writes that take no acting user (internal helpers other services call, or the sign-in's
 # own bookkeeping) and what records them.
 HELPERS = {
+    # A registration or import that collided with an existing lead names its referrer
+    # (SPEC §8/§10), audited by them as lead.referrer, in the caller's transaction.
+    "referrals.attach_referrer": "lead.referrer (by ownership.register_lead)",
+    "referrals.apply_collided_referrers": "lead.referrer (by the leads import)",
     "leads.rescore_leads": "system stage_change rows of automatic promotion (import/board audit)",
     "users.record_login_failure": "login.failure / login.locked",
     "users.start_session": "login.success",
@@ -959,7 +983,8 @@ READS = {
     "malformed_phones merge_preview sees_holder",
     "followups": "my_day team_by_person on_time_by_week lead_followups cadence_change_preview "
     "check_can_follow_up",  # and the access check, which writes nothing
-    "referrals": "referral_tree referred_count referral_leaderboard patients_brought recall_list",
+    "referrals": "referral_tree referred_count referral_leaderboard patients_brought recall_list "
+    "member_referrer brought_people",
     "benchmark": "department_benchmark",
 }
 

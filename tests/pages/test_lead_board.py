@@ -177,7 +177,7 @@ def test_department_head_sees_only_their_departments_leads_masked(demo_app):
     shown = texts(at)
     for stage in STAGE_ORDER:
         column = columns[str(stage)]
-        assert f"{label_of('stage', str(stage))} · {column.count:,} ·" in shown
+        assert f"{label_of('stage', str(stage))} · {column.count:,} lead" in shown  # lead(s)
     captions = [c.value for c in at.caption if " d idle" in c.value]
     assert len(captions) == len(_card_ids(at)) > 0
     for caption in captions:

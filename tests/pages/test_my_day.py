@@ -134,3 +134,14 @@ def test_a_long_section_draws_twenty_rows_and_shows_more_on_a_tap(demo_app):
     assert not at.exception
     assert drawn() == [int(i) for i in frame["lead_id"].head(40)]
     assert f"({day.counts[name]:,})" in texts(at)
+
+
+def test_a_department_head_linked_to_a_staff_record_opens_my_day_without_an_error(demo_app):
+    """The demo's head is also a physician (a staff record): My day shows their own patients'
+    referrals like a staff member's, in both languages, and never the "Something went wrong"
+    box (the referral figure asked for a staff login and refused the head)."""
+    for lang in ("en", "zh"):
+        at = open_page(PAGE, username="head", lang=lang)
+        assert not at.exception
+        assert not at.error, [e.value for e in at.error]
+        assert at.container(key="referrals_brought") is not None

@@ -18,7 +18,7 @@ def bulk_actions(view: BoardView, names: dict[int, str]) -> None:
     lang, actor = view.lang, view.actor
     with st.expander(t("board.bulk.title", lang), icon=":material/checklist:"):
         st.caption(t("board.bulk.all_or_nothing", lang))
-        chosen = ui.lead_picker(t("board.bulk.leads", lang), names, key="bulk_leads")
+        chosen = ui.lead_picker(t("board.bulk.leads", lang), names, key="bulk_leads", lang=lang)
         action = st.radio(
             t("board.bulk.action", lang),
             list(BULK_ACTIONS),

@@ -180,6 +180,7 @@ def person_picker(view: StaffView, place, label_key: str, labels: dict, key: str
         index=None,
         format_func=labels.get,
         key=key,
+        placeholder=t("admin.choose", view.lang),
     )
 
 
@@ -247,4 +248,5 @@ def department_picker(
         format_func=names.get,
         key=key,
         disabled=view.role == Role.dept_head,
+        placeholder=t("admin.choose", view.lang),
     )

@@ -166,6 +166,7 @@ def offboarding_tab(view: StaffView) -> None:
             others,
             format_func=labels.get,
             key="offboard_successors",
+            placeholder=t("admin.choose_many", lang),
         )
     strategy = right.radio(
         t("staff.offboard.strategy", lang),
@@ -259,6 +260,7 @@ def reassign_tab(view: StaffView) -> None:
                 list(names),
                 format_func=names.get,
                 key=f"reassign_{kind}s_{owner}",
+                placeholder=t("admin.choose_many", lang),
             )
     lead_ids, member_ids = picked["lead"], picked["member"]
     reason = st.text_input(t("staff.offboard.reason", lang), key="reassign_reason", max_chars=200)
