@@ -89,6 +89,7 @@ def test_table_admin_refuses_a_bad_cell_and_reads_in_both_languages(
     _shoot(page, artifacts_dir, "admin-tables-en.png")
 
     page.get_by_label("Table", exact=True).click()
+    page.keyboard.type("Departments")  # the list is long and drawn a few options at a time
     page.get_by_role("option", name=re.compile("^Departments")).click()
     wait_for_app(page)
     page.get_by_role("textbox", name="Search").fill("NYK")
@@ -109,7 +110,7 @@ def test_table_admin_refuses_a_bad_cell_and_reads_in_both_languages(
         _shoot(page, artifacts_dir, "admin-tables-debug.png")
         raise AssertionError("the edited cell never reached the save")
     refusal = page.get_by_text(
-        "row NYK · 内一科, column code: 'NEK' is already used by another row"
+        "row NYK · 内一科, column Code: 'NEK' is already used by another row"
     )
     refusal.scroll_into_view_if_needed()
     expect(refusal).to_be_visible()
@@ -135,7 +136,7 @@ def test_import_tab_reports_a_bad_file_in_both_languages(page, app_server, artif
         {"name": "leads-june.csv", "mimeType": "text/csv", "buffer": BAD_LEADS}
     )
     # Before Check only the header is read: the kind is recognised, the rows are not counted.
-    page.get_by_text(re.compile(r"leads-june\.csv: [\d,]+ KB, kind leads")).wait_for()
+    page.get_by_text(re.compile(r"leads-june\.csv: [\d,]+ KB, kind: Leads")).wait_for()
     page.get_by_role("button", name="Check the file (dry run)").click()
     expect(page.get_by_text("The file cannot be imported: 3 bad rows")).to_be_visible()
     assert page.get_by_role("button", name="Import now").count() == 0
@@ -159,18 +160,21 @@ def test_audit_log_in_both_languages(page, app_server, artifacts_dir):
     everything = _rows_shown(page, re.compile(r"([\d,]+) rows · page 1 of"))
     box = page.locator("[data-testid='stMultiSelect']").filter(has_text="What").first
     box.locator("input").click()
-    page.keyboard.type("login")
-    page.get_by_role("option", name="all login.*").click()
+    page.keyboard.type("sign-ins")
+    page.get_by_role("option", name="All: sign-ins").click()
     page.keyboard.press("Escape")
     wait_for_app(page)
     logins = _rows_shown(page, re.compile(r"([\d,]+) rows · page 1 of"))
     assert logins == _count(app_server, AuditLog, AuditLog.action.like("login.%"))
     assert 0 < logins < everything
     # The log is a canvas grid: its cells are hidden elements, present once it has drawn.
-    page.get_by_text("login.success").first.wait_for(state="attached")
+    page.get_by_text("Signed in").first.wait_for(state="attached")
     actions = page.locator("[data-testid='stDataFrame'] [data-testid^='glide-cell-2-']")
-    # (the grid's hidden cells follow its redraw: wait until none is another action)
-    expect(actions.filter(has_not_text=re.compile(r"^login\."))).to_have_count(0)
+    # (the grid's hidden cells follow its redraw: wait until none is another action; the
+    # actions are in words: "Signed in", "Sign-in failed", "Sign-in locked")
+    expect(
+        actions.filter(has_not_text=re.compile(r"^(Signed in|Sign-in failed|Sign-in locked)$"))
+    ).to_have_count(0)
     assert actions.count() > 0
     _shoot(page, artifacts_dir, "admin-audit-en.png")
 
