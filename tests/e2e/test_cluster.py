@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from tests.conftest import POSTGRES_URL
-from tests.e2e.conftest import CHROMIUM_ARGS, _free_port, sign_in, wait_for_app
+from tests.e2e.conftest import _free_port, sign_in, wait_for_app
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_CLUSTER = ROOT / "deploy" / "run-cluster"
@@ -201,58 +201,51 @@ def _metric(page, label: str) -> int:
 
 
 @needs_postgres
-def test_a_follow_up_saved_in_one_process_shows_in_the_other(cluster, chromium_path, artifacts_dir):
+def test_a_follow_up_saved_in_one_process_shows_in_the_other(cluster, browser, artifacts_dir):
     """The marketer watches the team's overdue follow-ups (served, and cached, by process 2);
     the physician, served by process 1, records a call with his first overdue lead. The
     marketer's next run shows the team one overdue lead fewer."""
-    from playwright.sync_api import sync_playwright
-
     url = cluster["url"]
     first, second = (f"127.0.0.1:{app['port']}" for app in cluster["apps"])
     routes = _routes_to_each_process(cluster)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
-        watcher_context, watcher, watcher_served = _pinned_page(browser, url, routes[second])
-        writer_context, writer, writer_served = _pinned_page(browser, url, routes[first])
+    # The session's one browser (tests/e2e/conftest.py): a second sync Playwright cannot start
+    # while the first one's event loop runs (run 2 of the suite failed so on PostgreSQL).
+    watcher_context, watcher, watcher_served = _pinned_page(browser, url, routes[second])
+    writer_context, writer, writer_served = _pinned_page(browser, url, routes[first])
 
-        sign_in(watcher, url, "marketer", password=PASSWORD, path="My_day")
-        watcher.get_by_text("Team overdue", exact=True).wait_for()
-        team_overdue = _metric(watcher, "Team overdue")
-        watcher.keyboard.press("r")  # a rerun in process 2 alone: from its cache
-        wait_for_app(watcher)
-        assert _metric(watcher, "Team overdue") == team_overdue
+    sign_in(watcher, url, "marketer", password=PASSWORD, path="My_day")
+    watcher.get_by_text("Team overdue", exact=True).wait_for()
+    team_overdue = _metric(watcher, "Team overdue")
+    watcher.keyboard.press("r")  # a rerun in process 2 alone: from its cache
+    wait_for_app(watcher)
+    assert _metric(watcher, "Team overdue") == team_overdue
 
-        sign_in(writer, url, "staff", password=PASSWORD, path="My_day")
-        writer.get_by_text(re.compile(r"^Overdue \(\d+\)$")).first.wait_for()
-        overdue = _metric(writer, "Overdue")
-        record = writer.locator("[class*='st-key-myday_rec_overdue_']").first
-        lead_id = int(
-            re.search(r"st-key-myday_rec_overdue_(\d+)", record.get_attribute("class"))[1]
-        )
-        record.locator("button").click()
-        wait_for_app(writer)
-        writer.locator("[data-testid='stForm']").first.get_by_role(
-            "button", name="Save follow-up"
-        ).click()  # fmt: skip
-        writer.wait_for_function(
-            f"() => !document.querySelector('.st-key-myday_row_overdue_{lead_id}')",
-            timeout=30_000,
-        )
-        wait_for_app(writer)
-        assert _metric(writer, "Overdue") == overdue - 1
+    sign_in(writer, url, "staff", password=PASSWORD, path="My_day")
+    writer.get_by_text(re.compile(r"^Overdue \(\d+\)$")).first.wait_for()
+    overdue = _metric(writer, "Overdue")
+    record = writer.locator("[class*='st-key-myday_rec_overdue_']").first
+    lead_id = int(re.search(r"st-key-myday_rec_overdue_(\d+)", record.get_attribute("class"))[1])
+    record.locator("button").click()
+    wait_for_app(writer)
+    writer.locator("[data-testid='stForm']").first.get_by_role(
+        "button", name="Save follow-up"
+    ).click()  # fmt: skip
+    writer.wait_for_function(
+        f"() => !document.querySelector('.st-key-myday_row_overdue_{lead_id}')",
+        timeout=30_000,
+    )
+    wait_for_app(writer)
+    assert _metric(writer, "Overdue") == overdue - 1
 
-        watcher.keyboard.press("r")  # one rerun in process 2
-        wait_for_app(watcher)
-        watcher.screenshot(path=str(artifacts_dir / "cluster-watcher-after.png"))
-        assert _metric(watcher, "Team overdue") == team_overdue - 1
+    watcher.keyboard.press("r")  # one rerun in process 2
+    wait_for_app(watcher)
+    watcher.screenshot(path=str(artifacts_dir / "cluster-watcher-after.png"))
+    assert _metric(watcher, "Team overdue") == team_overdue - 1
 
-        assert set(watcher_served) - {""} == {second}, watcher_served
-        assert set(writer_served) - {""} == {first}, writer_served
-        watcher_context.close()
-        writer_context.close()
-        browser.close()
+    assert set(watcher_served) - {""} == {second}, watcher_served
+    assert set(writer_served) - {""} == {first}, writer_served
+    watcher_context.close()
+    writer_context.close()
 
     # Each session's websocket went through nginx to its own process (logged when it closed).
     deadline = time.monotonic() + 10
