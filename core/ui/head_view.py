@@ -24,7 +24,7 @@ from core.ui import charts
 from core.ui import format as fmt
 from core.ui.auth import CurrentUser
 from core.ui.cache import cached
-from core.ui.kpis import period_picker
+from core.ui.kpis import pareto_section, period_picker
 from core.ui.text import plain, show_chart
 
 RATE_MEASURES = frozenset(benchmark.CARD_MEASURES)
@@ -282,36 +282,18 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
             revenue=fmt.money(top["revenue"], lang),
         )
     )
-    show_chart(
-        charts.pareto(
-            [
-                f"{ref} {name}"
-                for ref, name in zip(frame["patient_ref"], frame["name"], strict=True)
-            ],
-            frame["revenue"],
-            frame["cumulative_share"],
-            revenue_title=t("metric.revenue", lang),
-            share_title=t("metrics.cumulative_share", lang),
-        ),
-        key="kpi_pareto_chart",
-        width="stretch",
-    )
-    headers = {key: t(label, lang) for key, label in PATIENT_COLUMNS.items()}
-    charts.table_section(
+    pareto_section(
         user,
-        frame[list(headers)].rename(columns=headers),
-        key="kpi_pareto",
+        frame,
+        labels=[
+            f"{ref} {name}" for ref, name in zip(frame["patient_ref"], frame["name"], strict=True)
+        ],
+        columns=PATIENT_COLUMNS,
+        shares=("share", "cumulative_share", "patient_share"),
         name=f"revenue-by-patient-{first}-{last}",
         what="revenue_by_patient",
         title=t("head.pareto.heading", lang),
-        period=f"{fmt.month(first, lang)} – {fmt.month(last, lang)}",
-        column_config={
-            headers["revenue"]: charts.money_column(),
-            **{
-                headers[key]: st.column_config.NumberColumn(format="percent")
-                for key in ("share", "cumulative_share", "patient_share")
-            },
-        },
+        months=(first, last),
     )
 
 

@@ -465,9 +465,37 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
             share=fmt.percent(top["share"], lang),
         )
     )
+    pareto_section(
+        user,
+        frame,
+        labels=[f"{no} {name}" for no, name in zip(frame["member_no"], frame["name"], strict=True)],
+        columns=PARETO_COLUMNS,
+        shares=SHARES,
+        name=f"revenue-by-member-{first}-{last}",
+        what="revenue_by_member",
+        title=t("metrics.pareto", lang),
+        months=(first, last),
+    )
+
+
+def pareto_section(
+    user: CurrentUser,
+    frame: pd.DataFrame,
+    *,
+    labels: list[str],
+    columns: dict[str, str],
+    shares,
+    name: str,
+    what: str,
+    title: str,
+    months: tuple[str, str],
+) -> None:
+    """The 20/80 chart (revenue bars, cumulative share line) and its table with export, for
+    members (the hospital) or patients (a department head)."""
+    lang = user.lang
     show_chart(
         charts.pareto(
-            [f"{no} {name}" for no, name in zip(frame["member_no"], frame["name"], strict=True)],
+            labels,
             frame["revenue"],
             frame["cumulative_share"],
             revenue_title=t("metric.revenue", lang),
@@ -476,17 +504,18 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
         key="kpi_pareto_chart",
         width="stretch",
     )
-    headers = {key: t(label, lang) for key, label in PARETO_COLUMNS.items()}
+    headers = {key: t(label, lang) for key, label in columns.items()}
+    first, last = months
     charts.table_section(
         user,
         frame[list(headers)].rename(columns=headers),
         key="kpi_pareto",
-        name=f"revenue-by-member-{first}-{last}",
-        what="revenue_by_member",
-        title=t("metrics.pareto", lang),
+        name=name,
+        what=what,
+        title=title,
         period=f"{fmt.month(first, lang)} – {fmt.month(last, lang)}",
         column_config={
             headers["revenue"]: charts.money_column(),
-            **{headers[key]: st.column_config.NumberColumn(format="percent") for key in SHARES},
+            **{headers[key]: st.column_config.NumberColumn(format="percent") for key in shares},
         },
     )
