@@ -1059,6 +1059,9 @@ def _fmt(values: list[float]) -> str:
 # --- main ---------------------------------------------------------------------------------
 
 
+SECTIONS = ("metrics", "writes", "services", "floor", "pages")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split(
         "\n\n")[0])  # fmt: skip
@@ -1082,6 +1085,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", help="where the CSV files go (default: a temporary dir)")
     parser.add_argument("--skip-pages", action="store_true", help="leave out the page runs")
+    parser.add_argument(
+        "--only", choices=SECTIONS, action="append",
+        help="measure only this section (repeatable; the import runs in any case)",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--pages", help=argparse.SUPPRESS)
@@ -1127,15 +1134,20 @@ def main(argv: list[str] | None = None) -> int:
             _load(args, results, dataset, engine)
             _analyze(engine)
             cast = _create_users(engine, dataset)
-        _log(args, "== core.metrics")
-        _time_metrics(args, results, engine, cast)
-        _log(args, "== writes")
-        _time_writes(args, results, engine, cast)
-        _log(args, "== services")
-        _time_services(args, results, engine, cast)
-        _log(args, "== floor (the plainest way to the same result, side by side)")
-        _time_floor(args, results, engine, database.url, dataset, cast)
-        if not args.skip_pages:
+        wanted = set(args.only or SECTIONS) - ({"pages"} if args.skip_pages else set())
+        if "metrics" in wanted:
+            _log(args, "== core.metrics")
+            _time_metrics(args, results, engine, cast)
+        if "writes" in wanted:
+            _log(args, "== writes")
+            _time_writes(args, results, engine, cast)
+        if "services" in wanted:
+            _log(args, "== services")
+            _time_services(args, results, engine, cast)
+        if "floor" in wanted:
+            _log(args, "== floor (the plainest way to the same result, side by side)")
+            _time_floor(args, results, engine, database.url, dataset, cast)
+        if "pages" in wanted:
             _log(args, "== pages (AppTest)")
             engine.dispose()
             _time_pages(args, results, database.url, cold_board_target=3.0)
