@@ -24,6 +24,7 @@ if not months:
 with st.columns([1, 3])[0]:
     month = month_picker(months, key="kpi_month", lang=lang, default=latest)
 figures = kpis.month_figures(kpis.database_url(), user.actor, month, months[0])
+drawn = kpis.month_charts(kpis.database_url(), user.actor, month, months[0], lang)
 if user.department_id is not None:
     names = ", ".join(plain(name) for name in figures.departments["department"])
     st.caption(t("kpi.scope_department", lang, department=names))
@@ -33,15 +34,15 @@ overview, trends, compare, boards, pareto, returns = st.tabs(
     [t(f"kpi.tab.{name}", lang) for name in TABS] + [t("referrals.tab", lang)], key="kpi_tabs"
 )
 with overview:
-    kpis.overview_tab(figures, month, lang)
+    kpis.overview_tab(figures, month, lang, drawn)
     kpis.glance_export(user, figures, month)
 with trends:
-    kpis.trends_tab(user, figures, months[0], month)
+    kpis.trends_tab(user, figures, months[0], month, drawn)
 with compare:
     if head_view.is_head(user):  # their department against the hospital, others unnamed
         head_view.departments_tab(user, month)
     else:
-        kpis.departments_tab(user, figures, month)
+        kpis.departments_tab(user, figures, month, drawn)
 with boards:
     kpis.leaderboards_tab(user, months, month)
 with pareto:

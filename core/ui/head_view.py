@@ -24,8 +24,8 @@ from core.ui import charts
 from core.ui import format as fmt
 from core.ui.auth import CurrentUser
 from core.ui.cache import cached
-from core.ui.kpis import pareto_section, period_picker
-from core.ui.text import plain, show_chart
+from core.ui.kpis import pareto_figure, pareto_section, period_picker
+from core.ui.text import chart_spec, plain, show_chart
 
 RATE_MEASURES = frozenset(benchmark.CARD_MEASURES)
 MONEY_MEASURES = frozenset({"revenue_per_person"})
@@ -67,6 +67,33 @@ def _revenue_by_patient(database_url: str, actor: Actor, first: str, last: str) 
     del database_url
     with read_session() as session:
         return metrics.revenue_by_patient(session, actor=actor, first_month=first, last_month=last)
+
+
+@cached("leads", "members")
+def _pareto_chart(database_url: str, actor: Actor, first: str, last: str, lang: str) -> dict:
+    """The 20/80 chart of the department's revenue by patient, as a `chart_spec`."""
+    frame = _revenue_by_patient(database_url, actor, first, last)
+    labels = [
+        f"{ref} {name}" for ref, name in zip(frame["patient_ref"], frame["name"], strict=True)
+    ]
+    return chart_spec(pareto_figure(frame, labels, lang), lang)
+
+
+@cached("staff", "leads", "settings")
+def _comparison_chart(
+    database_url: str, actor: Actor, month: str, measures: tuple[str, ...], lang: str
+) -> dict:
+    """The spread strips of `comparison`, as a `chart_spec`."""
+    result = _benchmark(database_url, actor, month, measures)
+    return chart_spec(spread_strips(result, lang), lang)
+
+
+@cached("staff")
+def _usage_chart(database_url: str, actor: Actor, months: tuple[str, ...], lang: str) -> dict:
+    """The people × months heatmap of `usage_grid`, as a `chart_spec`."""
+    return chart_spec(
+        usage_figure(_usage_by_person(database_url, actor, months), months, lang), lang
+    )
 
 
 def _database_url() -> str:
@@ -203,7 +230,8 @@ def comparison(user: CurrentUser, month: str, measures: tuple[str, ...], *, key:
         key=f"{key}_table",
         placeholder="—",
     )
-    show_chart(spread_strips(result, lang), key=f"{key}_chart", width="stretch")
+    chart = _comparison_chart(_database_url(), user.actor, month, tuple(measures), lang)
+    show_chart(chart, key=f"{key}_chart", width="stretch")
 
 
 def activation_sections(user: CurrentUser, months: list[str], month: str) -> None:
@@ -234,7 +262,13 @@ def usage_grid(user: CurrentUser, months: list[str], month: str) -> None:
     if grid.empty:
         st.info(t("app.no_data", lang))
         return
-    columns = list(shown)
+    chart = _usage_chart(_database_url(), user.actor, shown, lang)
+    show_chart(chart, key="activation_person_heatmap_chart", width="stretch")
+
+
+def usage_figure(grid: pd.DataFrame, months: tuple[str, ...], lang: str) -> go.Figure:
+    """Days with card activity: one row per person, one column per month."""
+    columns = list(months)
     people = [f"{no} {name}" for no, name in zip(grid["staff_no"], grid["name"], strict=True)]
     figure = go.Figure(
         go.Heatmap(
@@ -255,7 +289,7 @@ def usage_grid(user: CurrentUser, months: list[str], month: str) -> None:
         xaxis={"type": "category"},
         yaxis={"autorange": "reversed", "type": "category"},
     )
-    show_chart(figure, key="activation_person_heatmap_chart", width="stretch")
+    return figure
 
 
 # --- 20/80 of the department's revenue, by patient ----------------------------------------
@@ -285,9 +319,7 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
     pareto_section(
         user,
         frame,
-        labels=[
-            f"{ref} {name}" for ref, name in zip(frame["patient_ref"], frame["name"], strict=True)
-        ],
+        chart=_pareto_chart(_database_url(), user.actor, first, last, lang),
         columns=PATIENT_COLUMNS,
         shares=("share", "cumulative_share", "patient_share"),
         name=f"revenue-by-patient-{first}-{last}",

@@ -23,7 +23,7 @@ from core.ui import charts
 from core.ui import format as fmt
 from core.ui.auth import CurrentUser
 from core.ui.cache import cached
-from core.ui.text import show_chart
+from core.ui.text import chart_spec, show_chart
 from core.ui.widgets import download_buttons, figure_tiles
 
 PERIODS = ("month", "ytd", "range")
@@ -127,6 +127,26 @@ def departments(database_url: str, actor: Actor) -> pd.DataFrame:
         return staff_service.departments(session, actor=actor)
 
 
+@cached("leads", "members", "staff", "settings")
+def month_charts(
+    database_url: str, actor: Actor, month: str, first_month: str, lang: str
+) -> dict[str, dict]:
+    """The charts of `month_figures` in `lang` (the ladder, the four trends, the departments)
+    as `chart_spec`s: built once per data version and language, so a rerun only draws them."""
+    figures = month_figures(database_url, actor, month, first_month)
+    built = {"ladder": ladder_chart(figures, lang), **trend_charts(figures, lang)}
+    built["departments"] = department_chart(figures.departments, lang)
+    return {name: chart_spec(figure, lang) for name, figure in built.items()}
+
+
+@cached("leads", "members")
+def pareto_chart(database_url: str, actor: Actor, first: str, last: str, lang: str) -> dict:
+    """The 20/80 chart of revenue by member from `first` to `last`, as a `chart_spec`."""
+    frame = revenue_by_member(database_url, actor, first, last)
+    labels = [f"{no} {name}" for no, name in zip(frame["member_no"], frame["name"], strict=True)]
+    return chart_spec(pareto_figure(frame, labels, lang), lang)
+
+
 def data_months() -> tuple[list[str], str | None]:
     """From the first month with cards or activity to the latest month with data (SPEC §7),
     and that latest month."""
@@ -181,7 +201,16 @@ def tile(figures: MonthFigures, key: str) -> Figure:
 # --- The tabs -----------------------------------------------------------------------------
 
 
-def overview_tab(figures: MonthFigures, month: str, lang: str) -> None:
+def ladder_chart(figures: MonthFigures, lang: str):
+    stage_counts = figures.now["leads_by_stage"]
+    return charts.stage_bars(
+        [t(f"stage.{stage}", lang) for stage in STAGE_ORDER],
+        [stage_counts[str(stage)] for stage in STAGE_ORDER],
+    )
+
+
+def overview_tab(figures: MonthFigures, month: str, lang: str, drawn: dict[str, dict]) -> None:
+    """The month's tiles and the trust ladder (`drawn`: `month_charts`)."""
     st.subheader(t("kpi.month_heading", lang, month=month))
     for row in TILE_ROWS:
         figure_tiles([tile(figures, key) for key in row], lang, per_row=4)
@@ -193,14 +222,7 @@ def overview_tab(figures: MonthFigures, month: str, lang: str) -> None:
         lang,
         per_row=4,
     )
-    show_chart(
-        charts.stage_bars(
-            [t(f"stage.{stage}", lang) for stage in STAGE_ORDER],
-            [stage_counts[str(stage)] for stage in STAGE_ORDER],
-        ),
-        key="kpi_ladder_chart",
-        width="stretch",
-    )
+    show_chart(drawn["ladder"], key="kpi_ladder_chart", width="stretch")
 
 
 def glance_table(figures: MonthFigures, lang: str) -> pd.DataFrame:
@@ -256,86 +278,75 @@ def glance_export(user: CurrentUser, figures: MonthFigures, month: str) -> None:
     )
 
 
-def trends_tab(user: CurrentUser, figures: MonthFigures, first: str, month: str) -> None:
+def trend_charts(figures: MonthFigures, lang: str) -> dict:
+    """The four trend figures: leads, orders and revenue, staff, revenue growth."""
+    trend, threshold = figures.trend, figures.threshold
+    x = trend["month"].tolist()
+    growth = charts.bars_and_line(
+        x,
+        [(trend["revenue_growth"], t("metric.revenue_growth", lang), charts.PALETTE["revenue"])],
+        None,
+        y_title=t("metric.revenue_growth", lang),
+    )
+    growth.update_yaxes(tickformat=".0%", rangemode="normal")
+    growth.update_layout(showlegend=False)
+    return {
+        "trend_leads": charts.bars_and_line(
+            x,
+            [(trend["new_leads"], t("metric.new_leads", lang), charts.PALETTE["leads"])],
+            (
+                trend["cumulative_leads"],
+                t("metric.cumulative_leads", lang),
+                charts.PALETTE["cumulative"],
+            ),
+            y_title=t("metric.new_leads", lang),
+            y2_title=t("metric.cumulative_leads", lang),
+        ),
+        "trend_orders": charts.bars_and_line(
+            x,
+            [
+                (trend["orders"], t("metric.orders", lang), charts.PALETTE["orders"]),
+                (trend["valid_orders"], t("metric.valid_orders", lang), charts.PALETTE["valid"]),
+            ],
+            (trend["revenue"], t("metric.revenue", lang), charts.PALETTE["revenue"]),
+            y_title=t("kpi.count", lang),
+            y2_title=t("metric.revenue", lang),
+            money_line=True,
+        ),
+        "trend_staff": charts.lines(
+            x,
+            [
+                (trend["staff_using"], t("metric.staff_using", lang), charts.PALETTE["using"]),
+                (
+                    trend["staff_active"],
+                    t("metric.staff_active", lang, n=threshold),
+                    charts.PALETTE["active"],
+                ),
+            ],
+            y_title=t("kpi.staff_count", lang),
+        ),
+        "trend_growth": growth,
+    }
+
+
+def trends_tab(
+    user: CurrentUser, figures: MonthFigures, first: str, month: str, drawn: dict[str, dict]
+) -> None:
+    """The trends since `first`: four charts (`drawn`: `month_charts`) and their table."""
     lang = user.lang
     trend, threshold = figures.trend, figures.threshold
     st.subheader(t("kpi.trend_heading", lang, first=first, last=month))
-    x = trend["month"].tolist()
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"**{t('kpi.trend.leads', lang)}**")
-        show_chart(
-            charts.bars_and_line(
-                x,
-                [(trend["new_leads"], t("metric.new_leads", lang), charts.PALETTE["leads"])],
-                (
-                    trend["cumulative_leads"],
-                    t("metric.cumulative_leads", lang),
-                    charts.PALETTE["cumulative"],
-                ),
-                y_title=t("metric.new_leads", lang),
-                y2_title=t("metric.cumulative_leads", lang),
-            ),
-            key="kpi_trend_leads_chart",
-            width="stretch",
-        )
-    with right:
-        st.markdown(f"**{t('kpi.trend.orders', lang)}**")
-        show_chart(
-            charts.bars_and_line(
-                x,
-                [
-                    (trend["orders"], t("metric.orders", lang), charts.PALETTE["orders"]),
-                    (
-                        trend["valid_orders"],
-                        t("metric.valid_orders", lang),
-                        charts.PALETTE["valid"],
-                    ),
-                ],
-                (trend["revenue"], t("metric.revenue", lang), charts.PALETTE["revenue"]),
-                y_title=t("kpi.count", lang),
-                y2_title=t("metric.revenue", lang),
-                money_line=True,
-            ),
-            key="kpi_trend_orders_chart",
-            width="stretch",
-        )
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"**{t('kpi.trend.staff', lang)}**")
-        show_chart(
-            charts.lines(
-                x,
-                [
-                    (trend["staff_using"], t("metric.staff_using", lang), charts.PALETTE["using"]),
-                    (
-                        trend["staff_active"],
-                        t("metric.staff_active", lang, n=threshold),
-                        charts.PALETTE["active"],
-                    ),
-                ],
-                y_title=t("kpi.staff_count", lang),
-            ),
-            key="kpi_trend_staff_chart",
-            width="stretch",
-        )
-    with right:
-        st.markdown(f"**{t('metric.revenue_growth', lang)}**")
-        growth = charts.bars_and_line(
-            x,
-            [
-                (
-                    trend["revenue_growth"],
-                    t("metric.revenue_growth", lang),
-                    charts.PALETTE["revenue"],
-                )
-            ],
-            None,
-            y_title=t("metric.revenue_growth", lang),
-        )
-        growth.update_yaxes(tickformat=".0%", rangemode="normal")
-        growth.update_layout(showlegend=False)
-        show_chart(growth, key="kpi_trend_growth_chart", width="stretch")
+    titles = (
+        ("trend_leads", t("kpi.trend.leads", lang)),
+        ("trend_orders", t("kpi.trend.orders", lang)),
+        ("trend_staff", t("kpi.trend.staff", lang)),
+        ("trend_growth", t("metric.revenue_growth", lang)),
+    )
+    for pair in (titles[:2], titles[2:]):
+        for column, (name, title) in zip(st.columns(2), pair, strict=True):
+            with column:
+                st.markdown(f"**{title}**")
+                show_chart(drawn[name], key=f"kpi_{name}_chart", width="stretch")
     headers = {
         key: t("app.month", lang) if key == "month" else t(f"metric.{key}", lang, n=threshold)
         for key in TREND_COLUMNS
@@ -355,10 +366,8 @@ def trends_tab(user: CurrentUser, figures: MonthFigures, first: str, month: str)
     )
 
 
-def departments_tab(user: CurrentUser, figures: MonthFigures, month: str) -> None:
-    lang = user.lang
-    frame = figures.departments
-    st.subheader(t("kpi.departments_heading", lang, month=month))
+def department_chart(frame: pd.DataFrame, lang: str):
+    """The departments side by side: one bar panel per measure."""
     panels = [
         (frame[key], t(f"metric.{key}", lang), charts.PALETTE[colour], key == "revenue")
         for key, colour in (
@@ -368,11 +377,17 @@ def departments_tab(user: CurrentUser, figures: MonthFigures, month: str) -> Non
             ("revenue", "revenue"),
         )
     ]
-    show_chart(
-        charts.department_bars(frame["department"].tolist(), panels),
-        key="kpi_departments_chart",
-        width="stretch",
-    )
+    return charts.department_bars(frame["department"].tolist(), panels)
+
+
+def departments_tab(
+    user: CurrentUser, figures: MonthFigures, month: str, drawn: dict[str, dict]
+) -> None:
+    """The departments side by side (`drawn`: `month_charts`) and their table."""
+    lang = user.lang
+    frame = figures.departments
+    st.subheader(t("kpi.departments_heading", lang, month=month))
+    show_chart(drawn["departments"], key="kpi_departments_chart", width="stretch")
     headers = {
         "department": t("metrics.department", lang),
         **{key: t(f"metric.{key}", lang) for key in DEPARTMENT_MEASURES},
@@ -468,7 +483,7 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
     pareto_section(
         user,
         frame,
-        labels=[f"{no} {name}" for no, name in zip(frame["member_no"], frame["name"], strict=True)],
+        chart=pareto_chart(database_url(), user.actor, first, last, lang),
         columns=PARETO_COLUMNS,
         shares=SHARES,
         name=f"revenue-by-member-{first}-{last}",
@@ -482,7 +497,7 @@ def pareto_section(
     user: CurrentUser,
     frame: pd.DataFrame,
     *,
-    labels: list[str],
+    chart: dict,
     columns: dict[str, str],
     shares,
     name: str,
@@ -490,20 +505,10 @@ def pareto_section(
     title: str,
     months: tuple[str, str],
 ) -> None:
-    """The 20/80 chart (revenue bars, cumulative share line) and its table with export, for
-    members (the hospital) or patients (a department head)."""
+    """The 20/80 chart (`chart`: a `pareto_figure`'s `chart_spec`) and its table with export,
+    for members (the hospital) or patients (a department head)."""
     lang = user.lang
-    show_chart(
-        charts.pareto(
-            labels,
-            frame["revenue"],
-            frame["cumulative_share"],
-            revenue_title=t("metric.revenue", lang),
-            share_title=t("metrics.cumulative_share", lang),
-        ),
-        key="kpi_pareto_chart",
-        width="stretch",
-    )
+    show_chart(chart, key="kpi_pareto_chart", width="stretch")
     headers = {key: t(label, lang) for key, label in columns.items()}
     first, last = months
     charts.table_section(
@@ -518,4 +523,15 @@ def pareto_section(
             headers["revenue"]: charts.money_column(),
             **{headers[key]: st.column_config.NumberColumn(format="percent") for key in shares},
         },
+    )
+
+
+def pareto_figure(frame: pd.DataFrame, labels: list[str], lang: str):
+    """Revenue bars (largest first) and the cumulative share line, one bar per label."""
+    return charts.pareto(
+        labels,
+        frame["revenue"],
+        frame["cumulative_share"],
+        revenue_title=t("metric.revenue", lang),
+        share_title=t("metrics.cumulative_share", lang),
     )

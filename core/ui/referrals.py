@@ -26,7 +26,7 @@ from core.ui import charts
 from core.ui import format as fmt
 from core.ui.cache import cached
 from core.ui.followups import followup_form
-from core.ui.text import plain, show_chart
+from core.ui.text import chart_spec, plain, show_chart
 
 TREND_MONTHS = 12
 RECALL_OPEN = "recall_open"
@@ -43,6 +43,16 @@ def return_figures(actor: Actor, first: str, last: str) -> tuple[pd.DataFrame, p
         trend = metrics.return_trend(session, actor=actor, first_month=first, last_month=last)
         departments = metrics.returns_by_department(session, actor=actor, month=last)
     return trend, departments
+
+
+@cached("leads", "members", "staff")
+def return_charts(actor: Actor, first: str, last: str, lang: str) -> dict[str, dict]:
+    """The return-rate trend and the referral share charts, as `chart_spec`s."""
+    trend, _ = return_figures(actor, first, last)
+    return {
+        "trend": chart_spec(trend_figure(trend, lang), lang),
+        "share": chart_spec(share_figure(trend, lang), lang),
+    }
 
 
 @cached("leads", "members")
@@ -130,6 +140,18 @@ def trend_figure(trend: pd.DataFrame, lang: str) -> go.Figure:
     return charts.layout(figure, height=340)
 
 
+def share_figure(trend: pd.DataFrame, lang: str) -> go.Figure:
+    """The referral share of new leads, month by month."""
+    share = charts.lines(
+        trend["month"],
+        [(trend["referral_share"], t("referrals.share", lang), "#7c3aed")],
+        y_title=t("referrals.share", lang),
+        height=260,
+    )
+    share.update_yaxes(tickformat=".0%", rangemode="tozero")
+    return share
+
+
 def kpi_tab(user, month: str, first_month: str) -> None:
     """Return visits and referrals for the KPI page: figures of `month`, the trend of the
     year before it (from `first_month`, the first with data, at the earliest), departments,
@@ -138,6 +160,7 @@ def kpi_tab(user, month: str, first_month: str) -> None:
     first = month_of(add_months(metrics.month_bounds(month)[0], -(TREND_MONTHS - 1)))
     first = max(first, min(first_month, month))
     trend, departments = return_figures(user.actor, first, month)
+    drawn = return_charts(user.actor, first, month, lang)
     now = trend.iloc[-1]
     tiles = st.columns(4)
     # Every tile says what it counts (SPEC §10), as the overview's tiles do.
@@ -150,7 +173,7 @@ def kpi_tab(user, month: str, first_month: str) -> None:
     tiles[3].metric(t("referrals.referrals", lang), f"{int(now['referrals']):,}",
                     help=t("referrals.referrals_help", lang))  # fmt: skip
     st.markdown(f"**{t('referrals.trend_title', lang)}**")
-    show_chart(trend_figure(trend, lang), key="referrals_trend", width="stretch")
+    show_chart(drawn["trend"], key="referrals_trend", width="stretch")
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('referrals.by_department', lang, month=month)}**")
@@ -161,14 +184,7 @@ def kpi_tab(user, month: str, first_month: str) -> None:
                      key="referrals_departments", placeholder="—")  # fmt: skip
     with right:
         st.markdown(f"**{t('referrals.share_title', lang)}**")
-        share = charts.lines(
-            trend["month"],
-            [(trend["referral_share"], t("referrals.share", lang), "#7c3aed")],
-            y_title=t("referrals.share", lang),
-            height=260,
-        )
-        share.update_yaxes(tickformat=".0%", rangemode="tozero")
-        show_chart(share, key="referrals_share", width="stretch")
+        show_chart(drawn["share"], key="referrals_share", width="stretch")
     leaderboard_section(user, month)
 
 

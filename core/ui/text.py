@@ -184,11 +184,45 @@ def localise_axes(figure, lang: str):
     return figure
 
 
+def chart_spec(figure, lang: str) -> dict:
+    """`figure` as `show_chart` draws it in `lang` (texts escaped, axes' ticks in `lang`,
+    legend at its foot), as a plain dict: what a cached reader returns, so a rerun draws the
+    chart without building it again (building a Plotly figure costs tens of milliseconds,
+    drawing a ready one well under one)."""
+    return legend_below(localise_axes(plain_figure(figure), lang)).to_dict()
+
+
+_READY: list[type] = []  # the class of `_ready_figure`, made on first use (Plotly loads late)
+
+
+def _ready_figure(spec: dict):
+    """A `chart_spec` as the Plotly figure `st.plotly_chart` takes. Streamlit reads a figure
+    only through `to_dict()` (then writes that dict as JSON), and Plotly checked the spec when
+    it was built: rebuilding and checking every trace again would cost about as much as
+    drawing the chart had saved, so the figure hands the spec over as it is."""
+    if not _READY:
+        import plotly.graph_objects as go
+
+        class ReadyFigure(go.Figure):
+            def __init__(self, spec: dict):
+                super().__init__()
+                self._spec = spec
+
+            def to_dict(self) -> dict:
+                return self._spec
+
+        _READY.append(ReadyFigure)
+    return _READY[0](spec)
+
+
 def show_chart(figure, *, lang: str | None = None, **options) -> None:
     """`st.plotly_chart` of `figure` with its texts escaped, its axes' ticks written in
     `lang` (default: the signed-in user's language) and its legend at its foot, the one way
-    pages draw charts."""
+    pages draw charts. `figure` may be a `chart_spec` (a dict), drawn as it is."""
     import streamlit as st
 
+    if isinstance(figure, dict):
+        st.plotly_chart(_ready_figure(figure), **options)
+        return
     lang = lang or st.session_state.get("lang", "en")
     st.plotly_chart(legend_below(localise_axes(plain_figure(figure), lang)), **options)
