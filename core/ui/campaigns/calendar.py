@@ -14,9 +14,12 @@ from core.db import read_session
 from core.domain import CampaignStatus
 from core.i18n import label_of, t
 from core.months import add_months, month_bounds, month_of
+from core.permissions import Actor
 from core.services import campaigns as plans
+from core.ui.cache import cached
 from core.ui.campaigns.common import STATUSES, TYPES, CampaignsView
-from core.ui.text import show_chart
+from core.ui.forms import channel_text
+from core.ui.text import chart_spec, show_chart
 
 MONTHS_BACK = 2  # the window opens two months before the page's day
 TASK_MARKS = (("done", "#2e7d32"), ("overdue", "#c62828"), ("open", "#455a64"))
@@ -51,9 +54,11 @@ def short(text: str, limit: int = 18) -> str:
 # --- Figures ------------------------------------------------------------------------------
 
 
-def timeline(view: CampaignsView, bars: pd.DataFrame, tasks: pd.DataFrame, window) -> go.Figure:
-    """Campaign bars coloured by type, tasks as diamonds (done, overdue, open), today's line."""
-    lang = view.lang
+def timeline(
+    bars: pd.DataFrame, tasks: pd.DataFrame, window, *, lang: str, as_of: dt.date
+) -> go.Figure:
+    """Campaign bars coloured by type, tasks as diamonds (done, overdue, open), the line of
+    the page's day `as_of`."""
     first_day, last_day = window
     figure = px.timeline(
         bars,
@@ -75,7 +80,7 @@ def timeline(view: CampaignsView, bars: pd.DataFrame, tasks: pd.DataFrame, windo
             "owner": t("campaigns.field.owner", lang),
             "status_label": t("campaigns.field.status", lang),
         },
-        category_orders={"type_label": [view.type_label(k) for k in TYPES]},
+        category_orders={"type_label": [label_of("campaign_type", k, lang) for k in TYPES]},
     )
     for state, colour in TASK_MARKS:
         subset = tasks[tasks["state"] == state]
@@ -92,7 +97,7 @@ def timeline(view: CampaignsView, bars: pd.DataFrame, tasks: pd.DataFrame, windo
                 hovertemplate="%{text}<br>%{x|%Y-%m-%d}<extra></extra>",
             )
         )
-    figure.add_vline(x=pd.Timestamp(view.as_of), line_dash="dot", line_color="#c62828")
+    figure.add_vline(x=pd.Timestamp(as_of), line_dash="dot", line_color="#c62828")
     figure.update_yaxes(autorange="reversed", title=None)
     figure.update_xaxes(
         range=[pd.Timestamp(first_day), pd.Timestamp(last_day) + pd.Timedelta(days=1)],
@@ -142,6 +147,59 @@ def load_heatmap(grid: pd.DataFrame) -> go.Figure:
     return heat
 
 
+# --- The reads ----------------------------------------------------------------------------
+
+
+@cached("campaigns", "staff")
+def calendar(
+    actor: Actor,
+    as_of: dt.date,
+    first_day: dt.date,
+    last_day: dt.date,
+    owner_staff_id: int | None,
+    statuses: tuple[str, ...],
+    lang: str,
+) -> tuple[dict[str, dict], pd.DataFrame]:
+    """The window's charts in `lang` as `chart_spec`s ("timeline": none when no campaign
+    falls in the window; "load": none when no channel is booked) and the channels booked
+    twice, read and built once per data version."""
+    window = {
+        "first_day": first_day,
+        "last_day": last_day,
+        "owner_staff_id": owner_staff_id,
+        "statuses": list(statuses) or None,
+    }
+    with read_session() as session:
+        items = plans.calendar_items(session, actor=actor, as_of=as_of, **window)
+        load = plans.channel_weeks(session, actor=actor, **window)
+        overlaps = plans.channel_overlaps(session, actor=actor, **window)
+    drawn: dict[str, dict] = {}
+    bars = items[items["item"] == "campaign"].copy()
+    if bars.empty:
+        return drawn, overlaps
+    bars["row"] = bars["label"].map(short)
+    bars["type_label"] = bars["type"].map(lambda value: label_of("campaign_type", value, lang))
+    bars["channels"] = bars["channel"].map(lambda value: channel_text(value, lang))
+    bars["status_label"] = bars["status"].map(
+        lambda value: label_of("campaign_status", value, lang)
+    )
+    tasks = items[items["item"] == "task"].merge(
+        bars[["campaign_id", "row"]], on="campaign_id", how="inner"
+    )
+    tasks["state"] = "open"
+    tasks.loc[tasks["overdue"].astype(bool), "state"] = "overdue"
+    tasks.loc[tasks["done"].astype(bool), "state"] = "done"
+    figure = timeline(bars, tasks, (first_day, last_day), lang=lang, as_of=as_of)
+    drawn["timeline"] = chart_spec(figure, lang)
+    if not load.empty:
+        grid = load.assign(channel=load["channel"].map(lambda c: label_of("channel", c, lang)))
+        grid = grid.pivot_table(
+            index="channel", columns="week", values="campaigns", aggfunc="sum", fill_value=0
+        )
+        drawn["load"] = chart_spec(load_heatmap(grid), lang)
+    return drawn, overlaps
+
+
 # --- The tab ------------------------------------------------------------------------------
 
 
@@ -169,52 +227,27 @@ def calendar_tab(view: CampaignsView) -> None:
     months = cols[3].number_input(
         t("campaigns.months", lang), min_value=1, max_value=24, value=6, key="cal_months"
     )
-    window = {
-        "first_day": first_day,
-        "last_day": window_end(first_day, int(months)),
-        "owner_staff_id": owner,
-        "statuses": statuses or None,
-    }
-    with read_session() as session:
-        items = plans.calendar_items(session, actor=view.actor, as_of=view.as_of, **window)
-        load = plans.channel_weeks(session, actor=view.actor, **window)
-        overlaps = plans.channel_overlaps(session, actor=view.actor, **window)
-    bars = items[items["item"] == "campaign"].copy()
-    if bars.empty:
+    last_day = window_end(first_day, int(months))
+    drawn, overlaps = calendar(
+        view.actor, view.as_of, first_day, last_day, owner, tuple(statuses), lang
+    )
+    if "timeline" not in drawn:
         st.info(t("campaigns.no_campaigns_in_window", lang))
         return
-    bars["row"] = bars["label"].map(short)
-    bars["type_label"] = bars["type"].map(view.type_label)
-    bars["channels"] = bars["channel"].map(view.channels)
-    bars["status_label"] = bars["status"].map(view.status_label)
-    tasks = items[items["item"] == "task"].merge(
-        bars[["campaign_id", "row"]], on="campaign_id", how="inner"
-    )
-    tasks["state"] = "open"
-    tasks.loc[tasks["overdue"].astype(bool), "state"] = "overdue"
-    tasks.loc[tasks["done"].astype(bool), "state"] = "done"
     st.caption(t("campaigns.calendar_caption", lang, day=view.as_of.isoformat()))
-    show_chart(
-        timeline(view, bars, tasks, (window["first_day"], window["last_day"])),
-        key="cal_chart",
-        width="stretch",
-    )
-    _channel_load(view, load, overlaps)
+    show_chart(drawn["timeline"], key="cal_chart", width="stretch")
+    _channel_load(view, drawn.get("load"), overlaps)
 
 
-def _channel_load(view: CampaignsView, load: pd.DataFrame, overlaps: pd.DataFrame) -> None:
+def _channel_load(view: CampaignsView, load: dict | None, overlaps: pd.DataFrame) -> None:
     lang = view.lang
     st.subheader(t("campaigns.channel_load", lang))
-    if load.empty:
+    if load is None:
         st.info(t("campaigns.no_channels", lang))
     else:
-        grid = load.assign(channel=load["channel"].map(lambda c: label_of("channel", c, lang)))
-        grid = grid.pivot_table(
-            index="channel", columns="week", values="campaigns", aggfunc="sum", fill_value=0
-        )
         st.caption(t("campaigns.channel_load_help", lang))
         show_chart(
-            load_heatmap(grid),
+            load,
             key="cal_channels",
             width="stretch",
             config={"displayModeBar": False},

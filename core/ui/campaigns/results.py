@@ -11,11 +11,13 @@ import streamlit as st
 from core.db import read_session
 from core.domain import STAGE_ORDER, CampaignStatus
 from core.i18n import label_of, t
+from core.permissions import Actor
 from core.services import campaigns as plans
 from core.ui import format as fmt
+from core.ui.cache import cached
 from core.ui.campaigns.calendar import short
 from core.ui.campaigns.common import STATUSES, TYPES, CampaignsView
-from core.ui.text import show_chart
+from core.ui.text import chart_spec, show_chart
 from core.ui.widgets import download_buttons
 
 STAGE_COLOURS = ("#b0bec5", "#64b5f6", "#1e88e5", "#0d47a1")
@@ -102,6 +104,24 @@ def return_bars(chart: pd.DataFrame, lang: str, height: int) -> go.Figure:
     return _bar_layout(money, height)
 
 
+@cached("campaigns", "leads", "members")
+def campaign_results(
+    actor: Actor, types: tuple[str, ...], statuses: tuple[str, ...], lang: str
+) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """The campaigns' results (of `types` and `statuses`; none: all) and their two charts in
+    `lang` as `chart_spec`s, read and built once per data version."""
+    with read_session() as session:
+        results = plans.campaign_results(
+            session, actor=actor, types=list(types) or None, statuses=list(statuses) or None
+        )
+    if results.empty:
+        return results, {}
+    chart = results.assign(row=(results["code"] + " · " + results["name"]).map(short))
+    height = max(340, 26 * len(chart) + 140)
+    drawn = {"ladder": stage_ladder(chart, lang, height), "return": return_bars(chart, lang, height)}
+    return results, {name: chart_spec(figure, lang) for name, figure in drawn.items()}
+
+
 def results_table(view: CampaignsView, results: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """The results under headings in the user's language, and their column formats."""
     lang = view.lang
@@ -163,10 +183,7 @@ def results_tab(view: CampaignsView) -> None:
         placeholder=t("app.all", lang),
         key=view.lk("res_status"),
     )
-    with read_session() as session:
-        results = plans.campaign_results(
-            session, actor=view.actor, types=types or None, statuses=statuses or None
-        )
+    results, drawn = campaign_results(view.actor, tuple(types), tuple(statuses), lang)
     if results.empty:
         st.info(t("app.no_data", lang))
         return
@@ -181,13 +198,11 @@ def results_tab(view: CampaignsView) -> None:
         t("campaigns.result.return_on_budget", lang), times(summary["return_on_budget"])
     )
 
-    chart = results.assign(row=(results["code"] + " · " + results["name"]).map(short))
-    height = max(340, 26 * len(chart) + 140)
     left, right = st.columns(2)
-    with left:  # show_chart: the campaign names escaped, the legend under the plot
-        show_chart(stage_ladder(chart, lang, height), key="res_ladder", width="stretch")
+    with left:  # chart_spec: the campaign names escaped, the legend under the plot
+        show_chart(drawn["ladder"], key="res_ladder", width="stretch")
     with right:
-        show_chart(return_bars(chart, lang, height), key="res_return", width="stretch")
+        show_chart(drawn["return"], key="res_return", width="stretch")
 
     table, config = results_table(view, results)
     st.dataframe(table, hide_index=True, column_config=config, key="res_table", placeholder="—")
