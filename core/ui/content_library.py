@@ -16,10 +16,12 @@ from core.db import read_session
 from core.domain import ContentKind, Role
 from core.i18n import label_of, t
 from core.months import month_bounds, month_of
+from core.permissions import Actor
 from core.services import content as library
 from core.services.settings import hospital_today
 from core.ui.actions import save
 from core.ui.auth import CurrentUser
+from core.ui.cache import cached
 from core.ui.forms import (
     channel_picker,
     channel_text,
@@ -68,6 +70,45 @@ class LibraryView:
         )
 
 
+# --- Reads (cached per data version) ------------------------------------------------------
+
+
+@cached("content")
+def script_filters(actor: Actor) -> tuple[list[str], list[tuple[int, str]]]:
+    """The scripts' conditions and the departments to file them under."""
+    with read_session() as session:
+        return (
+            library.script_conditions(session, actor=actor),
+            library.library_departments(session, actor=actor),
+        )
+
+
+@cached("content")
+def departments_of_library(actor: Actor) -> list[tuple[int, str]]:
+    with read_session() as session:
+        return library.library_departments(session, actor=actor)
+
+
+@cached("content")
+def scripts_found(
+    actor: Actor, query: str | None, condition: str | None, department_id: int | None
+) -> pd.DataFrame:
+    with read_session() as session:
+        return library.search_scripts(
+            session, actor=actor, query=query, condition=condition, department_id=department_id
+        )
+
+
+@cached("content")
+def pieces_of(
+    actor: Actor, kind: str, content_type: str | None = None, channel: str | None = None
+) -> pd.DataFrame:
+    with read_session() as session:
+        return library.list_pieces(
+            session, actor=actor, kind=kind, content_type=content_type, channel=channel
+        )
+
+
 def kinds_for(user: CurrentUser) -> list[str]:
     """The library's kinds this user reads (a consultant reads the scripts only)."""
     return [
@@ -102,9 +143,7 @@ def library_tab(user: CurrentUser, channel_choices: Sequence[str] = ()) -> None:
 
 def scripts_section(view: LibraryView) -> None:
     lang = view.lang
-    with read_session() as session:
-        conditions = library.script_conditions(session, actor=view.actor)
-        departments = library.library_departments(session, actor=view.actor)
+    conditions, departments = script_filters(view.actor)
     dept_ids, dept_labels = options_with_none(departments)
     dept_labels[None] = t("app.all", lang)
     left, middle, right = st.columns([3, 2, 2])
@@ -123,10 +162,7 @@ def scripts_section(view: LibraryView) -> None:
         format_func=lambda i: dept_labels[i],
         key=view.lk("lib_department"),
     )
-    with read_session() as session:
-        scripts = library.search_scripts(
-            session, actor=view.actor, query=query, condition=condition, department_id=department
-        )
+    scripts = scripts_found(view.actor, query, condition, department)
     st.caption(t("content.found", lang, count=len(scripts)))
     for row in scripts.itertuples():
         meta = " · ".join(
@@ -156,15 +192,8 @@ def content_section(view: LibraryView) -> None:
         format_func=lambda c: t("app.all", lang) if c is None else label_of("channel", c, lang),
         key=view.lk("lib_channel"),
     )
-    with read_session() as session:
-        pieces = library.list_pieces(
-            session,
-            actor=view.actor,
-            kind=ContentKind.content,
-            content_type=content_type,
-            channel=channel,
-        )
-        departments = library.library_departments(session, actor=view.actor)
+    pieces = pieces_of(view.actor, ContentKind.content, content_type, channel)
+    departments = departments_of_library(view.actor) if view.can_write else []
     st.dataframe(
         pd.DataFrame(
             {
@@ -186,8 +215,8 @@ def content_section(view: LibraryView) -> None:
 
 def briefcase_section(view: LibraryView) -> None:
     lang = view.lang
+    items = pieces_of(view.actor, ContentKind.briefcase)
     with read_session() as session:
-        items = library.list_pieces(session, actor=view.actor, kind=ContentKind.briefcase)
         today = hospital_today(session)
         shared = library.shares_by(  # this month so far
             session, actor=view.actor, first_day=month_bounds(month_of(today))[0], last_day=today
@@ -221,8 +250,7 @@ def briefcase_section(view: LibraryView) -> None:
                     title=row.title,
                 )
     if view.can_write:
-        with read_session() as session:
-            departments = library.library_departments(session, actor=view.actor)
+        departments = departments_of_library(view.actor)
         st.divider()
         piece_editor(view, ContentKind.briefcase, items, departments)
 

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from core.db import read_session
 from core.domain import CampaignStatus, CampaignType, Role
 from core.i18n import label_of, t
+from core.permissions import Actor
 from core.services import campaigns as plans
 from core.services import content as library
 from core.ui.actions import save
 from core.ui.auth import CurrentUser
+from core.ui.cache import cached
 from core.ui.forms import channel_text, options_with_none
 from core.ui.text import plain_values
 
@@ -87,16 +89,61 @@ class CampaignsView:
         )
 
 
+# --- Reads (cached per data version; the day is part of the key where it counts) ----------
+
+
+@cached("campaigns", "staff", "content")
+def choices(actor: Actor) -> tuple[tuple, tuple, tuple, tuple]:
+    """The forms' choices: staff, owners, campaigns, channels."""
+    with read_session() as session:
+        return (
+            tuple(plans.staff_choices(session, actor=actor)),
+            tuple(plans.owner_choices(session, actor=actor)),
+            tuple(plans.campaign_choices(session, actor=actor)),
+            tuple(library.channel_choices(session, actor=actor)),
+        )
+
+
+@cached("campaigns", "staff")
+def campaign_list(
+    actor: Actor,
+    owner_staff_id: int | None,
+    statuses: tuple[str, ...],
+    types: tuple[str, ...],
+    as_of: dt.date,
+):
+    """The campaigns list (tasks overdue on `as_of` counted)."""
+    with read_session() as session:
+        return plans.list_campaigns(
+            session,
+            actor=actor,
+            owner_staff_id=owner_staff_id,
+            statuses=list(statuses),
+            types=list(types),
+            as_of=as_of,
+        )
+
+
+@cached("campaigns", "staff")
+def task_list(actor: Actor, campaign_id: int | None, as_of: dt.date, overdue_only: bool):
+    """Responsibility-sheet lines (one campaign's, or all), overdue as of `as_of`."""
+    with read_session() as session:
+        return plans.list_tasks(
+            session, actor=actor, campaign_id=campaign_id, as_of=as_of, overdue_only=overdue_only
+        )
+
+
 def campaigns_view(user: CurrentUser) -> CampaignsView:
     with read_session() as session:
         as_of = plans.default_as_of(session)
-        if user.role not in plans.READERS:
-            return CampaignsView(user=user, as_of=as_of)
-        return CampaignsView(
-            user=user,
-            as_of=as_of,
-            staff_choices=tuple(plans.staff_choices(session, actor=user.actor)),
-            owner_choices=tuple(plans.owner_choices(session, actor=user.actor)),
-            campaign_choices=tuple(plans.campaign_choices(session, actor=user.actor)),
-            channel_choices=tuple(library.channel_choices(session, actor=user.actor)),
-        )
+    if user.role not in plans.READERS:
+        return CampaignsView(user=user, as_of=as_of)
+    staff, owners, campaigns, channels = choices(user.actor)
+    return CampaignsView(
+        user=user,
+        as_of=as_of,
+        staff_choices=staff,
+        owner_choices=owners,
+        campaign_choices=campaigns,
+        channel_choices=channels,
+    )

@@ -13,7 +13,7 @@ from core.i18n import t
 from core.inputs import validated
 from core.models import CampaignCreate, CampaignUpdate
 from core.services import campaigns as plans
-from core.ui.campaigns.common import STATUSES, TYPES, CampaignsView
+from core.ui.campaigns.common import STATUSES, TYPES, CampaignsView, campaign_list
 from core.ui.forms import channel_picker, index_of
 from core.ui.text import plain
 from core.ui.widgets import download_buttons
@@ -74,10 +74,7 @@ def campaigns_tab(view: CampaignsView) -> None:
         placeholder=t("app.all", lang),
         key=view.lk("camp_type"),
     )
-    with read_session() as session:
-        frame = plans.list_campaigns(
-            session, actor=view.actor, owner_staff_id=owner, statuses=statuses, types=types
-        )
+    frame = campaign_list(view.actor, owner, tuple(statuses), tuple(types), view.as_of)
     table = campaign_table(view, frame)
     st.dataframe(
         table,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.db import read_session
 from core.i18n import t
 from core.services import campaigns as plans
-from core.ui.campaigns.common import CampaignsView
+from core.ui.campaigns.common import CampaignsView, task_list
 from core.ui.forms import index_of
 from core.ui.widgets import download_buttons
 
@@ -48,8 +47,7 @@ def sheet_tab(view: CampaignsView) -> None:
     lang = view.lang
     left, right = st.columns([1, 3])
     as_of = left.date_input(t("campaigns.as_of", lang), value=view.as_of, key="sheet_as_of")
-    with read_session() as session:
-        late = plans.overdue_tasks(session, actor=view.actor, as_of=as_of)
+    late = task_list(view.actor, None, as_of, overdue_only=True)
     with right:
         st.metric(t("campaigns.overdue_count", lang, day=as_of.isoformat()), len(late))
     if not late.empty:
@@ -72,8 +70,7 @@ def sheet_tab(view: CampaignsView) -> None:
     if chosen is None:
         st.info(t("app.no_data", lang))
         return
-    with read_session() as session:
-        tasks = plans.list_tasks(session, actor=view.actor, campaign_id=chosen, as_of=as_of)
+    tasks = task_list(view.actor, chosen, as_of, overdue_only=False)
     if tasks.empty:
         st.info(t("campaigns.no_tasks", lang))
     else:
