@@ -26,12 +26,15 @@ if not months:
     st.stop()
 
 month = month_picker(months, key="activation_month", lang=lang, default=latest)
-threshold, now, before, trend, departments, heatmap, cohorts = activation.activation_figures(
+threshold, now, before, _, departments, _, _ = activation.activation_figures(
     get_settings().database_url, user.actor, month, tuple(months)
 )
 
 # --- The month's funnel (a head's on the department's own scale) ---------------------------
 keys = activation.funnel_keys(user.role)
+drawn = activation.activation_charts(
+    get_settings().database_url, user.actor, month, tuple(months), keys, lang
+)
 st.subheader(t("activation.funnel", lang, month=month))
 figure_tiles(
     [
@@ -46,19 +49,11 @@ figure_tiles(
     lang,
     per_row=len(keys),
 )
-show_chart(
-    activation.funnel_bars(now, lang, threshold, keys),
-    key="activation_funnel_chart",
-    width="stretch",
-)
+show_chart(drawn["funnel"], key="activation_funnel_chart", width="stretch")
 
 # --- Month by month -----------------------------------------------------------------------
 st.subheader(t("activation.trend", lang))
-show_chart(
-    activation.trend_lines(trend, lang, threshold, keys),
-    key="activation_trend_chart",
-    width="stretch",
-)
+show_chart(drawn["trend"], key="activation_trend_chart", width="stretch")
 
 # --- Departments and usage (a head: theirs against the hospital, others unnamed) ----------
 if head_view.is_head(user):
@@ -77,14 +72,12 @@ else:
     )
     download_buttons(table, name=f"card-activation-{month}", key="activation_download", user=user)
     st.subheader(t("activation.heatmap", lang))
-    usage = activation.usage_heatmap(heatmap, lang)
-    if usage is not None:
-        show_chart(usage, key="activation_heatmap_chart", width="stretch")
+    if "usage" in drawn:
+        show_chart(drawn["usage"], key="activation_heatmap_chart", width="stretch")
 
 # --- Cohorts ------------------------------------------------------------------------------
 st.subheader(t("activation.cohorts", lang))
-cohort_chart = activation.cohort_heatmap(cohorts, lang)
-if cohort_chart is not None:
-    show_chart(cohort_chart, key="activation_cohort_chart", width="stretch")
+if "cohorts" in drawn:
+    show_chart(drawn["cohorts"], key="activation_cohort_chart", width="stretch")
 else:
     st.info(t("app.no_data", lang))

@@ -20,6 +20,7 @@ from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.ui import format as fmt
 from core.ui.cache import cached
+from core.ui.text import chart_spec
 
 FUNNEL_KEYS = (
     "licences",
@@ -84,6 +85,30 @@ def activation_figures(database_url: str, actor: Actor, month: str, months: tupl
         )
     threshold = rules.active_staff_lead_threshold
     return threshold, now, before, trend, departments, heatmap, cohorts
+
+
+@cached("staff", "leads")
+def activation_charts(
+    database_url: str,
+    actor: Actor,
+    month: str,
+    months: tuple[str, ...],
+    keys: tuple[str, ...],
+    lang: str,
+) -> dict[str, dict]:
+    """The page's charts in `lang` as `chart_spec`s ("funnel", "trend", and "usage" and
+    "cohorts" when there is something to draw): built once per data version, so a rerun only
+    draws them."""
+    threshold, now, _, trend, _, heatmap, cohorts = activation_figures(
+        database_url, actor, month, months
+    )
+    built = {
+        "funnel": funnel_bars(now, lang, threshold, keys),
+        "trend": trend_lines(trend, lang, threshold, keys),
+        "usage": usage_heatmap(heatmap, lang),
+        "cohorts": cohort_heatmap(cohorts, lang),
+    }
+    return {name: chart_spec(figure, lang) for name, figure in built.items() if figure is not None}
 
 
 def funnel_keys(role) -> tuple[str, ...]:

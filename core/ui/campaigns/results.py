@@ -118,7 +118,10 @@ def campaign_results(
         return results, {}
     chart = results.assign(row=(results["code"] + " · " + results["name"]).map(short))
     height = max(340, 26 * len(chart) + 140)
-    drawn = {"ladder": stage_ladder(chart, lang, height), "return": return_bars(chart, lang, height)}
+    drawn = {
+        "ladder": stage_ladder(chart, lang, height),
+        "return": return_bars(chart, lang, height),
+    }
     return results, {name: chart_spec(figure, lang) for name, figure in drawn.items()}
 
 
