@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import read_session
 from core.i18n import t
 from core.services import staff as staff_service
 from core.ui.actions import save
-from core.ui.staff.common import StaffView, people_labels
+from core.ui.staff.common import StaffView, card_candidates, people_labels
 
 
 def cards_tab(view: StaffView) -> None:
@@ -21,10 +20,7 @@ def cards_tab(view: StaffView) -> None:
         horizontal=True,
         key=view.lk("cards_action"),
     )
-    with read_session() as session:
-        eligible = staff_service.card_action_candidates(
-            session, actor=actor, action=action, month=view.months[-1]
-        )
+    eligible = card_candidates(actor, action, view.months[-1])
     labels = people_labels(eligible, "staff_id")
     people = st.multiselect(
         t("staff.cards.people", lang),

@@ -14,10 +14,12 @@ from core import metrics
 from core.db import read_session
 from core.domain import Role
 from core.i18n import t
+from core.permissions import Actor
 from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.ui.actions import refusal_text, show_flash
 from core.ui.auth import CurrentUser
+from core.ui.cache import cached
 from core.ui.refusals import as_app_error
 from core.ui.text import plain
 from core.ui.view import UserView
@@ -92,6 +94,73 @@ class StaffView(UserView):
     @property
     def role(self) -> Role:
         return self.user.role
+
+
+# --- Reads (cached per data version: a rerun reads none of them again) ---------------------
+
+
+@cached("staff", "leads", "members")
+def roster(
+    actor: Actor,
+    month: str,
+    search: str | None = None,
+    department_id: int | None = None,
+    title: str | None = None,
+    card_status: str | None = None,
+    using: bool | None = None,
+    active: bool | None = None,
+    include_left: bool = False,
+) -> pd.DataFrame:
+    """`staff_service.staff_roster`: one row per person as of the end of `month`."""
+    with read_session() as session:
+        return staff_service.staff_roster(
+            session,
+            actor=actor,
+            month=month,
+            search=search,
+            department_id=department_id,
+            title=title,
+            card_status=card_status,
+            using=using,
+            active=active,
+            include_left=include_left,
+        )
+
+
+@cached("staff", "leads", "members")
+def card_candidates(actor: Actor, action: str, month: str) -> pd.DataFrame:
+    """The people a card action may be taken for."""
+    with read_session() as session:
+        return staff_service.card_action_candidates(
+            session, actor=actor, action=action, month=month
+        )
+
+
+@cached("staff")
+def follow_up(actor: Actor, as_of: dt.date, include_not_due: bool) -> pd.DataFrame:
+    """The follow-up list drawn up on `as_of`."""
+    with read_session() as session:
+        return staff_service.follow_up_list(
+            session, actor=actor, as_of=as_of, include_not_due=include_not_due
+        )
+
+
+@cached("staff")
+def departments(actor: Actor) -> pd.DataFrame:
+    with read_session() as session:
+        return staff_service.departments(session, actor=actor)
+
+
+@cached("staff")
+def titles(actor: Actor) -> list[str]:
+    with read_session() as session:
+        return staff_service.staff_titles(session, actor=actor)
+
+
+@cached("staff")
+def staff_choices(actor: Actor, employed_only: bool) -> pd.DataFrame:
+    with read_session() as session:
+        return staff_service.staff_choices(session, actor=actor, employed_only=employed_only)
 
 
 def staff_view(user: CurrentUser) -> StaffView | None:
@@ -186,8 +255,7 @@ def person_picker(view: StaffView, place, label_key: str, labels: dict, key: str
 
 def choices(view: StaffView, employed_only: bool = True) -> pd.DataFrame:
     """The people the user may pick (those still employed unless told otherwise)."""
-    with read_session() as session:
-        return staff_service.staff_choices(session, actor=view.actor, employed_only=employed_only)
+    return staff_choices(view.actor, employed_only)
 
 
 # --- Tables -------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from core.db import read_session
 from core.domain import Role
 from core.i18n import t
 from core.inputs import validated
@@ -20,8 +19,10 @@ from core.ui.staff.common import (
     STAFF_CHANGE,
     StaffView,
     department_picker,
+    departments,
     people_labels,
     person_picker,
+    roster,
 )
 from core.ui.text import plain
 
@@ -59,12 +60,11 @@ def _staff_form(
 
 def edit_tab(view: StaffView) -> None:
     lang, actor = view.lang, view.actor
-    with read_session() as session:
-        departments = staff_service.departments(session, actor=actor)
+    offices = departments(actor)
     add, edit = st.columns(2)
     with add:
         st.subheader(t("staff.edit.add", lang))
-        added = _staff_form(view, "staff_add_form", lambda f: f"staff_add_{f}", departments)
+        added = _staff_form(view, "staff_add_form", lambda f: f"staff_add_{f}", offices)
         if added is not None:
             save(
                 lambda s: staff_service.add_staff(
@@ -79,10 +79,7 @@ def edit_tab(view: StaffView) -> None:
             admin_ui.import_pointer(lang, key="staff_open_import")
     with edit:
         st.subheader(t("staff.edit.edit", lang))
-        with read_session() as session:
-            people = staff_service.staff_roster(
-                session, actor=actor, month=view.months[-1], include_left=True
-            )
+        people = roster(actor, view.months[-1], include_left=True)
         labels = people_labels(people, "staff_id")
         picked = person_picker(view, st, "staff.edit.pick", labels, "staff_edit_pick")
         if picked is None:
@@ -95,7 +92,7 @@ def edit_tab(view: StaffView) -> None:
             "phone": row["phone"],
         }
         edited = _staff_form(
-            view, f"staff_edit_form_{picked}", lambda f: f"edit_{f}_{picked}", departments, current
+            view, f"staff_edit_form_{picked}", lambda f: f"edit_{f}_{picked}", offices, current
         )
         if edited is not None:
             save(

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import read_session
 from core.i18n import t
-from core.services import staff as staff_service
-from core.ui.staff.common import StaffView, checkboxes, dates, export, headers, month_row
+from core.ui.staff.common import (
+    StaffView,
+    checkboxes,
+    dates,
+    export,
+    follow_up,
+    headers,
+    month_row,
+)
 from core.ui.text import plain
 from core.ui.widgets import download_buttons
 
@@ -30,10 +36,7 @@ def follow_up_tab(view: StaffView) -> None:
     include = st.checkbox(
         t("staff.followup.include_not_due", lang), value=True, key="staff_followup_include_new"
     )
-    with read_session() as session:
-        follow = staff_service.follow_up_list(
-            session, actor=view.actor, as_of=view.as_of, include_not_due=include
-        )
+    follow = follow_up(view.actor, view.as_of, include)
     if follow.empty:
         st.info(t("staff.followup.none", lang))
         return

@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import read_session
 from core.domain import Role
 from core.i18n import t
 from core.inputs import validated
 from core.models import StaffCreate
 from core.services import offboarding
-from core.services import staff as staff_service
 from core.ui.actions import save
-from core.ui.staff.common import STAFF_CHANGE, StaffView, department_picker
+from core.ui.staff.common import STAFF_CHANGE, StaffView, department_picker, departments
 from core.ui.text import plain
 
 
 def onboarding_tab(view: StaffView) -> None:
     lang, today = view.lang, view.today
     st.caption(t("staff.onboard.intro", lang))
-    with read_session() as session:
-        departments = staff_service.departments(session, actor=view.actor)
+    offices = departments(view.actor)
     with st.form("onboard_form"):
         left, right = st.columns(2)
         staff_no = left.text_input(t("staff.col.staff_no", lang), key="onboard_no")
         name = right.text_input(t("staff.col.name", lang), key="onboard_name")
         with left:
-            department = department_picker(view, "onboard_department", departments)
+            department = department_picker(view, "onboard_department", offices)
         title = right.text_input(t("staff.col.title", lang), key="onboard_title")
         phone = left.text_input(t("staff.col.phone", lang), key="onboard_phone")
         with_card = right.checkbox(
@@ -51,7 +48,7 @@ def onboarding_tab(view: StaffView) -> None:
         )
     if not submitted:
         return
-    names = dict(zip(departments["id"], departments["name"], strict=True))
+    names = dict(zip(offices["id"], offices["name"], strict=True))
 
     def done(joined) -> str:
         text = t(

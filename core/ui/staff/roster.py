@@ -16,11 +16,14 @@ from core.ui.staff.common import (
     ROSTER_SHOWN,
     TEAM_SHOWN,
     StaffView,
+    departments,
     export,
     headers,
     month_row,
+    roster,
     roster_display,
     roster_ticks,
+    titles,
     yes_no,
 )
 from core.ui.text import plain
@@ -33,10 +36,7 @@ def my_card(view: StaffView) -> None:
     """A staff member's own card pipeline and figures (for the month picked above them)."""
     lang = view.lang
     month_row(view, "mine")
-    with read_session() as session:
-        mine = staff_service.staff_roster(
-            session, actor=view.actor, month=view.month, include_left=True
-        )
+    mine = roster(view.actor, view.month, include_left=True)
     if mine.empty:
         st.info(t("staff.mine.none", lang))
         return
@@ -69,10 +69,8 @@ def roster_tab(view: StaffView) -> None:
     """The office's roster: the month, filters, the table and its downloads."""
     lang, actor = view.lang, view.actor
     month_row(view, "roster")
-    with read_session() as session:
-        departments = staff_service.departments(session, actor=actor)
-        titles = staff_service.staff_titles(session, actor=actor)
-    department_names = dict(zip(departments["id"], departments["name"], strict=True))
+    offices = departments(actor)
+    department_names = dict(zip(offices["id"], offices["name"], strict=True))
     left, middle, right, last = st.columns([2, 1.2, 1.2, 1.2])
     search = left.text_input(t("staff.search", lang), key="staff_search", max_chars=64)
     department = middle.selectbox(
@@ -83,7 +81,7 @@ def roster_tab(view: StaffView) -> None:
     )
     title = right.selectbox(
         t("staff.filter.title", lang),
-        [None, *titles],
+        [None, *titles(actor)],
         format_func=lambda v: t("app.all", lang) if v is None else v,
         key=view.lk("staff_title"),
     )
@@ -108,22 +106,20 @@ def roster_tab(view: StaffView) -> None:
     )
     third.write("")
     include_left = third.checkbox(t("staff.filter.include_left", lang), key="staff_include_left")
-    with read_session() as session:
-        roster = staff_service.staff_roster(
-            session,
-            actor=actor,
-            month=view.month,
-            search=search,
-            department_id=department,
-            title=title,
-            card_status=status,
-            using=using,
-            active=active,
-            include_left=include_left,
-        )
-    st.caption(t("staff.count", lang, n=f"{len(roster):,}"))
+    people = roster(
+        actor,
+        view.month,
+        search=search,
+        department_id=department,
+        title=title,
+        card_status=status,
+        using=using,
+        active=active,
+        include_left=include_left,
+    )
+    st.caption(t("staff.count", lang, n=f"{len(people):,}"))
     columns = ROSTER_SHOWN + (["left_on"] if include_left else [])
-    _table(view, roster, columns, name="staff", key="staff_roster_download")
+    _table(view, people, columns, name="staff", key="staff_roster_download")
 
 
 def team_tab(view: StaffView) -> None:
