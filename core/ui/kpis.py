@@ -21,6 +21,7 @@ from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.ui import charts
 from core.ui import format as fmt
+from core.ui.activation import activation_months
 from core.ui.auth import CurrentUser
 from core.ui.cache import cached
 from core.ui.text import chart_spec, show_chart
@@ -150,10 +151,8 @@ def pareto_chart(database_url: str, actor: Actor, first: str, last: str, lang: s
 def data_months() -> tuple[list[str], str | None]:
     """From the first month with cards or activity to the latest month with data (SPEC §7),
     and that latest month."""
-    with read_session() as session:
-        latest = metrics.latest_data_month(session)
-        months = [month for month in staff_service.data_months(session) if month <= (latest or "")]
-    return months, latest
+    months, latest = activation_months(database_url())
+    return [month for month in months if month <= (latest or "")], latest
 
 
 def database_url() -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core import metrics
+from core.config import get_settings
 from core.db import read_session
 from core.domain import Role
 from core.i18n import t
@@ -18,6 +18,7 @@ from core.permissions import Actor
 from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.ui.actions import refusal_text, show_flash
+from core.ui.activation import activation_months
 from core.ui.auth import CurrentUser
 from core.ui.cache import cached
 from core.ui.refusals import as_app_error
@@ -168,9 +169,8 @@ def staff_view(user: CurrentUser) -> StaffView | None:
     the hospital has no data yet. The month is the one the tabs that use it share (each draws
     its picker with `month_row`; the others have none, issue 19 item 9)."""
     lang = user.lang
+    months, latest = activation_months(get_settings().database_url)
     with read_session() as session:
-        months = staff_service.data_months(session)
-        latest = metrics.latest_data_month(session)
         today = settings_service.hospital_today(session)
         threshold = int(settings_service.get_value(session, "active_staff_lead_threshold"))
         activation_days = int(settings_service.get_value(session, "followup_activation_days"))
