@@ -54,14 +54,14 @@ CSS = """
 # --- Cached readers -------------------------------------------------------------------------
 
 
-@cached("leads", "members")
+@cached("leads", "followups", "members")
 def cached_day(actor: Actor) -> service.MyDay:
     with read_session() as session:
         on = service.my_day_as_of(session)
         return service.my_day(session, actor=actor, on=on)
 
 
-@cached("leads")
+@cached("leads", "followups")
 def cached_team(actor: Actor) -> tuple[dt.date, pd.DataFrame, pd.DataFrame]:
     with read_session() as session:
         on = service.my_day_as_of(session)
@@ -126,7 +126,7 @@ def followup_form(
             next_on=next_on,
         ),
         lang=lang,
-        affects=("leads",),
+        affects=("followups",),  # not scored: no lead, board or KPI figure changes
         done=lambda row: t("followups.saved", lang, name=plain(name), next_on=row.next_on),
         flash=True,
     )
