@@ -189,9 +189,10 @@ def _lead_row(user, section: str, row, on: dt.date) -> None:
         stage = label_of("stage", row["stage"], lang)
         score = t("myday.score", lang, score=int(row["score"]))
         handed = f" · {t('myday.why.handed', lang)}" if row.get("handed") is True else ""
-        st.markdown(f"**{plain(row['name'])}** · {stage} · {score}{handed}")
         why = plain(_why(section, row, lang))
-        st.markdown(f":red[{why}]" if section == "overdue" else why)
+        why = f":red[{why}]" if section == "overdue" else why
+        # One element for both lines: My day draws up to a hundred rows on every rerun.
+        st.markdown(f"**{plain(row['name'])}** · {stage} · {score}{handed}  \n{why}")
         writable = user.can_write and section != "handoffs"
         with st.container(horizontal=True, key=f"myday_acts_{section}_{lead_id}", gap="small"):
             tel = _tel(row.get("phone"))
