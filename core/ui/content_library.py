@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from core.config import get_settings
 from core.db import read_session
 from core.domain import ContentKind, Role
 from core.i18n import label_of, t
@@ -74,8 +75,9 @@ class LibraryView:
 
 
 @cached("content")
-def script_filters(actor: Actor) -> tuple[list[str], list[tuple[int, str]]]:
+def script_filters(database_url: str, actor: Actor) -> tuple[list[str], list[tuple[int, str]]]:
     """The scripts' conditions and the departments to file them under."""
+    del database_url  # part of the cache key only
     with read_session() as session:
         return (
             library.script_conditions(session, actor=actor),
@@ -84,15 +86,21 @@ def script_filters(actor: Actor) -> tuple[list[str], list[tuple[int, str]]]:
 
 
 @cached("content")
-def departments_of_library(actor: Actor) -> list[tuple[int, str]]:
+def departments_of_library(database_url: str, actor: Actor) -> list[tuple[int, str]]:
+    del database_url  # part of the cache key only
     with read_session() as session:
         return library.library_departments(session, actor=actor)
 
 
 @cached("content")
 def scripts_found(
-    actor: Actor, query: str | None, condition: str | None, department_id: int | None
+    database_url: str,
+    actor: Actor,
+    query: str | None,
+    condition: str | None,
+    department_id: int | None,
 ) -> pd.DataFrame:
+    del database_url  # part of the cache key only
     with read_session() as session:
         return library.search_scripts(
             session, actor=actor, query=query, condition=condition, department_id=department_id
@@ -101,8 +109,13 @@ def scripts_found(
 
 @cached("content")
 def pieces_of(
-    actor: Actor, kind: str, content_type: str | None = None, channel: str | None = None
+    database_url: str,
+    actor: Actor,
+    kind: str,
+    content_type: str | None = None,
+    channel: str | None = None,
 ) -> pd.DataFrame:
+    del database_url  # part of the cache key only
     with read_session() as session:
         return library.list_pieces(
             session, actor=actor, kind=kind, content_type=content_type, channel=channel
@@ -143,7 +156,7 @@ def library_tab(user: CurrentUser, channel_choices: Sequence[str] = ()) -> None:
 
 def scripts_section(view: LibraryView) -> None:
     lang = view.lang
-    conditions, departments = script_filters(view.actor)
+    conditions, departments = script_filters(get_settings().database_url, view.actor)
     dept_ids, dept_labels = options_with_none(departments)
     dept_labels[None] = t("app.all", lang)
     left, middle, right = st.columns([3, 2, 2])
@@ -162,7 +175,7 @@ def scripts_section(view: LibraryView) -> None:
         format_func=lambda i: dept_labels[i],
         key=view.lk("lib_department"),
     )
-    scripts = scripts_found(view.actor, query, condition, department)
+    scripts = scripts_found(get_settings().database_url, view.actor, query, condition, department)
     st.caption(t("content.found", lang, count=len(scripts)))
     for row in scripts.itertuples():
         meta = " · ".join(
@@ -192,8 +205,12 @@ def content_section(view: LibraryView) -> None:
         format_func=lambda c: t("app.all", lang) if c is None else label_of("channel", c, lang),
         key=view.lk("lib_channel"),
     )
-    pieces = pieces_of(view.actor, ContentKind.content, content_type, channel)
-    departments = departments_of_library(view.actor) if view.can_write else []
+    pieces = pieces_of(
+        get_settings().database_url, view.actor, ContentKind.content, content_type, channel
+    )
+    departments = (
+        departments_of_library(get_settings().database_url, view.actor) if view.can_write else []
+    )
     st.dataframe(
         pd.DataFrame(
             {
@@ -215,7 +232,7 @@ def content_section(view: LibraryView) -> None:
 
 def briefcase_section(view: LibraryView) -> None:
     lang = view.lang
-    items = pieces_of(view.actor, ContentKind.briefcase)
+    items = pieces_of(get_settings().database_url, view.actor, ContentKind.briefcase)
     with read_session() as session:
         today = hospital_today(session)
         shared = library.shares_by(  # this month so far
@@ -250,7 +267,7 @@ def briefcase_section(view: LibraryView) -> None:
                     title=row.title,
                 )
     if view.can_write:
-        departments = departments_of_library(view.actor)
+        departments = departments_of_library(get_settings().database_url, view.actor)
         st.divider()
         piece_editor(view, ContentKind.briefcase, items, departments)
 

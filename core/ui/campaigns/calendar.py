@@ -10,6 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.config import get_settings
 from core.db import read_session
 from core.domain import CampaignStatus
 from core.i18n import label_of, t
@@ -152,6 +153,7 @@ def load_heatmap(grid: pd.DataFrame) -> go.Figure:
 
 @cached("campaigns", "staff")
 def calendar(
+    database_url: str,
     actor: Actor,
     as_of: dt.date,
     first_day: dt.date,
@@ -163,6 +165,7 @@ def calendar(
     """The window's charts in `lang` as `chart_spec`s ("timeline": none when no campaign
     falls in the window; "load": none when no channel is booked) and the channels booked
     twice, read and built once per data version."""
+    del database_url  # part of the cache key only
     window = {
         "first_day": first_day,
         "last_day": last_day,
@@ -229,7 +232,14 @@ def calendar_tab(view: CampaignsView) -> None:
     )
     last_day = window_end(first_day, int(months))
     drawn, overlaps = calendar(
-        view.actor, view.as_of, first_day, last_day, owner, tuple(statuses), lang
+        get_settings().database_url,
+        view.actor,
+        view.as_of,
+        first_day,
+        last_day,
+        owner,
+        tuple(statuses),
+        lang,
     )
     if "timeline" not in drawn:
         st.info(t("campaigns.no_campaigns_in_window", lang))

@@ -102,6 +102,7 @@ class StaffView(UserView):
 
 @cached("staff", "leads", "members")
 def roster(
+    database_url: str,
     actor: Actor,
     month: str,
     search: str | None = None,
@@ -113,6 +114,7 @@ def roster(
     include_left: bool = False,
 ) -> pd.DataFrame:
     """`staff_service.staff_roster`: one row per person as of the end of `month`."""
+    del database_url  # part of the cache key only
     with read_session() as session:
         return staff_service.staff_roster(
             session,
@@ -129,8 +131,9 @@ def roster(
 
 
 @cached("staff", "leads", "members")
-def card_candidates(actor: Actor, action: str, month: str) -> pd.DataFrame:
+def card_candidates(database_url: str, actor: Actor, action: str, month: str) -> pd.DataFrame:
     """The people a card action may be taken for."""
+    del database_url  # part of the cache key only
     with read_session() as session:
         return staff_service.card_action_candidates(
             session, actor=actor, action=action, month=month
@@ -138,8 +141,11 @@ def card_candidates(actor: Actor, action: str, month: str) -> pd.DataFrame:
 
 
 @cached("staff")
-def follow_up(actor: Actor, as_of: dt.date, include_not_due: bool) -> pd.DataFrame:
+def follow_up(
+    database_url: str, actor: Actor, as_of: dt.date, include_not_due: bool
+) -> pd.DataFrame:
     """The follow-up list drawn up on `as_of`."""
+    del database_url  # part of the cache key only
     with read_session() as session:
         return staff_service.follow_up_list(
             session, actor=actor, as_of=as_of, include_not_due=include_not_due
@@ -147,19 +153,22 @@ def follow_up(actor: Actor, as_of: dt.date, include_not_due: bool) -> pd.DataFra
 
 
 @cached("staff")
-def departments(actor: Actor) -> pd.DataFrame:
+def departments(database_url: str, actor: Actor) -> pd.DataFrame:
+    del database_url  # part of the cache key only
     with read_session() as session:
         return staff_service.departments(session, actor=actor)
 
 
 @cached("staff")
-def titles(actor: Actor) -> list[str]:
+def titles(database_url: str, actor: Actor) -> list[str]:
+    del database_url  # part of the cache key only
     with read_session() as session:
         return staff_service.staff_titles(session, actor=actor)
 
 
 @cached("staff")
-def staff_choices(actor: Actor, employed_only: bool) -> pd.DataFrame:
+def staff_choices(database_url: str, actor: Actor, employed_only: bool) -> pd.DataFrame:
+    del database_url  # part of the cache key only
     with read_session() as session:
         return staff_service.staff_choices(session, actor=actor, employed_only=employed_only)
 
@@ -255,7 +264,7 @@ def person_picker(view: StaffView, place, label_key: str, labels: dict, key: str
 
 def choices(view: StaffView, employed_only: bool = True) -> pd.DataFrame:
     """The people the user may pick (those still employed unless told otherwise)."""
-    return staff_choices(view.actor, employed_only)
+    return staff_choices(get_settings().database_url, view.actor, employed_only)
 
 
 # --- Tables -------------------------------------------------------------------------------
