@@ -13,9 +13,11 @@ per script run (`read(session)`: one query for all subjects). A process whose ca
 filled before the write finds a new key after it, reads the database again, and never
 serves the old answer; the process that wrote also clears its own caches at once.
 
-Subjects are the domain's words: "leads", "members", "staff", "campaigns", "content",
-"commission", "settings", "users", "audit". "settings" changes the rules almost every figure
-is computed with: every cached reader's key includes its version.
+Subjects are the domain's words: "leads", "followups", "members", "staff", "campaigns",
+"content", "commission", "settings", "users", "audit". "settings" changes the rules almost
+every figure is computed with: every cached reader's key includes its version. "followups"
+is the one write a morning is full of (a contact recorded: never scored, so no lead, board or
+KPI figure changes); kept apart from "leads", it leaves every other reader's cache warm.
 
 A version only ever grows, and never below the current time in milliseconds: a restored
 backup, whose versions are older, cannot bring back a key some process still has cached.
@@ -37,6 +39,7 @@ from core.models import DataVersion
 SUBJECTS = frozenset(
     {
         "leads",
+        "followups",
         "members",
         "staff",
         "campaigns",
@@ -60,7 +63,7 @@ IMPORT_SUBJECTS: dict[str, tuple[str, ...]] = {
     "orders": ("leads", "members", "commission", "staff"),
     "members": ("members",),
     "points": ("members",),
-    "followups": ("leads",),
+    "followups": ("followups", "leads"),
 }
 
 _TABLE = DataVersion.__table__

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -146,6 +147,26 @@ def cached_options(actor: Actor) -> dict:
     return options
 
 
+@cached("leads", "staff", "campaigns")
+def cached_columns(
+    actor: Actor, filters: lead_service.BoardFilters, order_by: str, limits: dict[str, int]
+) -> dict:
+    """The board's columns (`board_columns`): read again only after a write to what a card
+    shows, not on every click or the fragment's own reruns."""
+    with read_session() as session:
+        return lead_service.board_columns(
+            session, actor=actor, filters=filters, order_by=order_by, limit_per_stage=limits
+        )
+
+
+@cached("leads", "followups")
+def cached_protection(lead_ids: tuple[int, ...], on: dt.date) -> dict[int, dt.date]:
+    """Until when each card's lead is protected for its owner (a follow-up is a touch that
+    extends it: keyed on "followups" too)."""
+    with read_session() as session:
+        return ownership.protected_until_of(session, lead_ids, on)
+
+
 @cached("leads")
 def cached_analytics(actor: Actor, first_month: str, last_month: str) -> dict:
     with read_session() as session:
@@ -242,20 +263,26 @@ def draw_card(
     protected: tuple[dt.date, dt.date] | None = None,
     on_follow_up: Callable[[int, int], None] | None = None,
 ) -> None:
-    """A bordered card: the name (a button opening the lead) and score; phone (tap to call
+    """A bordered card: the name and score (a button opening the lead); phone (tap to call
     when shown in full) · owner · age band · idle days · protected until (`protected`:
-    (until, as of)); badges; a Follow up button when `on_follow_up` is given."""
+    (until, as of)); badges; a Follow up button when `on_follow_up` is given.
+
+    As few elements as the card needs (three, four with Follow up): a board draws a hundred
+    cards, and each element is server time on every rerun of every session."""
     with st.container(border=True, key=f"card_{card.id}", gap="small"):
-        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        with (
+            st.container(horizontal=True, vertical_alignment="center", gap="small")
+            if (on_follow_up is not None)
+            else nullcontext()
+        ):
             st.button(
-                f"**{plain(card.name)}**",
+                f"**{plain(card.name)}** · {t('board.score_short', lang, score=card.score)}",
                 key=f"open_{card.id}",
                 on_click=on_open,
                 args=(int(card.id), int(card.version)),
                 type="tertiary",
                 help=t("board.open_lead", lang, name=plain(card.name)),
             )
-            st.markdown(t("board.score_short", lang, score=card.score))
             if on_follow_up is not None:
                 st.button(
                     t("board.followup", lang),

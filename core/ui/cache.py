@@ -6,8 +6,8 @@ in this process at once, and in every other app process by the subjects' data ve
 
     run_write(..., affects=("members",))   # clears tier_counts, and nothing about leads
 
-Subjects are the domain's words (`core.data_version.SUBJECTS`): "leads", "members", "staff",
-"campaigns", "content", "commission", "settings", "users", "audit". A reader of figures
+Subjects are the domain's words (`core.data_version.SUBJECTS`): "leads", "followups",
+"members", "staff", "campaigns", "content", "commission", "settings", "users", "audit". A reader of figures
 computed from several subjects lists them all. `clear("settings")` is what an admin's
 settings change calls: rules feed almost every figure, so "settings" clears every cached
 reader.

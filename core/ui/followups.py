@@ -54,14 +54,14 @@ CSS = """
 # --- Cached readers -------------------------------------------------------------------------
 
 
-@cached("leads", "members")
+@cached("leads", "followups", "members")
 def cached_day(actor: Actor) -> service.MyDay:
     with read_session() as session:
         on = service.my_day_as_of(session)
         return service.my_day(session, actor=actor, on=on)
 
 
-@cached("leads")
+@cached("leads", "followups")
 def cached_team(actor: Actor) -> tuple[dt.date, pd.DataFrame, pd.DataFrame]:
     with read_session() as session:
         on = service.my_day_as_of(session)
@@ -126,7 +126,7 @@ def followup_form(
             next_on=next_on,
         ),
         lang=lang,
-        affects=("leads",),
+        affects=("followups",),  # not scored: no lead, board or KPI figure changes
         done=lambda row: t("followups.saved", lang, name=plain(name), next_on=row.next_on),
         flash=True,
     )
@@ -189,9 +189,10 @@ def _lead_row(user, section: str, row, on: dt.date) -> None:
         stage = label_of("stage", row["stage"], lang)
         score = t("myday.score", lang, score=int(row["score"]))
         handed = f" · {t('myday.why.handed', lang)}" if row.get("handed") is True else ""
-        st.markdown(f"**{plain(row['name'])}** · {stage} · {score}{handed}")
         why = plain(_why(section, row, lang))
-        st.markdown(f":red[{why}]" if section == "overdue" else why)
+        why = f":red[{why}]" if section == "overdue" else why
+        # One element for both lines: My day draws up to a hundred rows on every rerun.
+        st.markdown(f"**{plain(row['name'])}** · {stage} · {score}{handed}  \n{why}")
         writable = user.can_write and section != "handoffs"
         with st.container(horizontal=True, key=f"myday_acts_{section}_{lead_id}", gap="small"):
             tel = _tel(row.get("phone"))

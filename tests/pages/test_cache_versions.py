@@ -30,7 +30,7 @@ def _save_in_another_process(database_url: str, username: str, lead_id: int) -> 
                 session, actor=actor, lead_id=lead_id, kind="call", occurred_on=on,
                 note="", next_on=on + __import__("datetime").timedelta(days=7),
             )  # fmt: skip
-            data_version.bump(session, ("leads",))
+            data_version.bump(session, ("followups",))  # what My day's save bumps
     finally:
         engine.dispose()
 
@@ -55,6 +55,51 @@ def test_a_follow_up_saved_by_another_process_shows_on_the_next_run(demo_app):
     assert not at.exception
     assert _overdue_metric(at) == str(overdue - 1)
     assert f"myday_rec_overdue_{lead_id}" not in [b.key for b in at.button]
+
+
+def _statements_of_a_rerun(at) -> list[str]:
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        at.run()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert not at.exception
+    return statements
+
+
+def test_a_follow_up_leaves_the_board_and_kpis_cached(demo_app):
+    """The morning is full of follow-ups, and a follow-up changes no lead, board or KPI
+    figure (it is not scored). So a follow-up saved by someone else leaves the executive's
+    KPIs answering from the cache (their next run reads no more than a rerun with nothing
+    saved), and the marketer's board re-reads only its cards' protection dates (a follow-up is
+    a touch), not the columns. Before, every follow-up sent every open board and KPI page
+    back to the database."""
+    with read_session() as session:
+        actor = users.actor_of(users.get_by_username(session, "staff"))
+        day = followups.my_day(session, actor=actor, on=followups.my_day_as_of(session))
+    leads = [int(lead_id) for lead_id in day.overdue["lead_id"]]
+
+    at = open_page("pages/6_KPIs.py", username="executive")
+    assert not at.exception
+    quiet = _statements_of_a_rerun(at)
+    _save_in_another_process(demo_app, "staff", leads.pop())
+    after_follow_up = _statements_of_a_rerun(at)
+    assert len(after_follow_up) == len(quiet), after_follow_up[len(quiet) :]
+
+    at = open_page("pages/3_Lead_board.py", username="marketer")
+    assert not at.exception
+    assert not [s for s in _statements_of_a_rerun(at) if "FROM lead" in s]  # warm: cached
+    _save_in_another_process(demo_app, "staff", leads.pop())
+    after_follow_up = [s for s in _statements_of_a_rerun(at) if "FROM lead" in s]
+    assert after_follow_up and all("lead.lead_ref" not in s for s in after_follow_up), (
+        after_follow_up
+    )
 
 
 def test_the_versions_cost_one_query_per_run(demo_app):

@@ -32,6 +32,7 @@ TABLE_SUBJECTS: dict[str, tuple[str, ...]] = {
     "lead_touch": ("leads",),
     "lead_dispute": ("leads",),
     "interaction": ("leads",),
+    "followup": ("followups",),
     "handoff": ("leads",),
     "stage_change": ("leads",),
     "ownership_period": ("leads",),

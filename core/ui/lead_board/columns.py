@@ -8,10 +8,8 @@ import hashlib
 import streamlit as st
 from streamlit_sortables import sort_items
 
-from core.db import read_session
 from core.i18n import label_of, t
 from core.services import leads as lead_service
-from core.services import ownership
 from core.services.leads import BoardFilters
 from core.ui import board as ui
 from core.ui.lead_board.bulk import DRAWN, bulk_actions
@@ -54,12 +52,9 @@ def board(view: BoardView, filters: BoardFilters, order: str, drag: bool, one_st
     lang, actor = view.lang, view.actor
     limits = {stage: PAGE_LIMIT for stage in ui.STAGES} | st.session_state.get(LIMITS, {})
     as_of = ui.cached_options(actor)["as_of"]
-    with read_session() as session:
-        columns = lead_service.board_columns(
-            session, actor=actor, filters=filters, order_by=order, limit_per_stage=limits
-        )
-        shown = [int(i) for stage in ui.STAGES for i in columns[stage].cards["id"]]
-        protected = ownership.protected_until_of(session, shown, as_of)
+    columns = ui.cached_columns(actor, filters, order, limits)
+    shown = tuple(int(i) for stage in ui.STAGES for i in columns[stage].cards["id"])
+    protected = ui.cached_protection(shown, as_of)
     drawn, names = {}, {}
     for stage in ui.STAGES:
         for card in columns[stage].cards.itertuples():
