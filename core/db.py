@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 from core.config import get_settings
@@ -281,9 +282,57 @@ def execute_many(
             raise ValueError(f"execute_many: no value for parameter '{name}'")
         bound.append(itertools.repeat(process(value) if process else value, count))
     parameters: list[Any] = list(zip(*bound, strict=False))  # repeat() columns are endless
+    target = copy_target(sql) if dialect.name == "postgresql" else None
+    if target is not None and count >= COPY_ROWS:
+        copy_rows(connection, sql, target, parameters)
+        return
     if not compiled.positional:
         parameters = [dict(zip(names, values, strict=True)) for values in parameters]
     connection.exec_driver_sql(sql, parameters)
+
+
+# PostgreSQL: a plain INSERT of at least this many rows goes through COPY (`copy_rows`).
+COPY_ROWS = 2
+
+# `INSERT INTO t (a, b) VALUES (%(a)s::INTEGER, %(b)s::VARCHAR) [RETURNING t.id]` as the
+# psycopg dialect compiles `insert(table)`: every value one bound parameter, in column order.
+_BOUND = r"%\((\w+)\)s(?:::[A-Z][A-Z ]*(?:\(\d+(?:, ?\d+)?\))?(?:\[\])?)?"
+_PLAIN_INSERT = re.compile(
+    rf"INSERT INTO (\S+) \(([^()]*)\) VALUES \(({_BOUND}(?:, {_BOUND})*)\)"
+    r"(?: RETURNING [\w.\"]+)?"
+)
+
+
+def copy_target(sql: str) -> tuple[str, list[str]] | None:
+    """(table, columns) of a compiled INSERT that `COPY table (columns) FROM STDIN` can do
+    exactly (each value one bound parameter, no ON CONFLICT, no SQL expression); else None."""
+    match = _PLAIN_INSERT.fullmatch(sql)
+    if match is None:
+        return None
+    columns = [name.strip() for name in match.group(2).split(",")]
+    if len(columns) != len(re.findall(_BOUND, match.group(3))):
+        return None
+    return match.group(1), columns
+
+
+def copy_rows(connection, sql: str, target: tuple[str, list[str]], rows: list[tuple]) -> None:
+    """Write `rows` (values already through SQLAlchemy's type processors, in the order of
+    `target`'s columns) with one `COPY ... FROM STDIN`, in the connection's transaction. A
+    database error comes as SQLAlchemy's own (a unique key taken: IntegrityError), as the
+    executemany it stands for would raise it."""
+    table, columns = target
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(statement) as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
+    except dbapi.Error as error:
+        raise DBAPIError.instance(sql, None, error, dbapi.Error) from error
+    finally:
+        cursor.close()
 
 
 _iso_date = functools.lru_cache(maxsize=65_536)(dt.date.fromisoformat)

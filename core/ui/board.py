@@ -147,26 +147,6 @@ def cached_options(actor: Actor) -> dict:
     return options
 
 
-@cached("leads", "staff", "campaigns")
-def cached_columns(
-    actor: Actor, filters: lead_service.BoardFilters, order_by: str, limits: dict[str, int]
-) -> dict:
-    """The board's columns (`board_columns`): read again only after a write to what a card
-    shows, not on every click or the fragment's own reruns."""
-    with read_session() as session:
-        return lead_service.board_columns(
-            session, actor=actor, filters=filters, order_by=order_by, limit_per_stage=limits
-        )
-
-
-@cached("leads", "followups")
-def cached_protection(lead_ids: tuple[int, ...], on: dt.date) -> dict[int, dt.date]:
-    """Until when each card's lead is protected for its owner (a follow-up is a touch that
-    extends it: keyed on "followups" too)."""
-    with read_session() as session:
-        return ownership.protected_until_of(session, lead_ids, on)
-
-
 @cached("leads")
 def cached_analytics(actor: Actor, first_month: str, last_month: str) -> dict:
     with read_session() as session:

@@ -39,7 +39,8 @@ def rescore_leads(
     scores as of each of its interaction dates (only dates on or after `since[lead_id]`, when
     given: the board passes the date of the interaction it just recorded). Each promoted lead
     gets one system stage_change row dated on the interaction that suggested its new stage,
-    and its version is bumped. Three queries and two executemany updates, whatever the count.
+    and its version is bumped. Two queries, two executemany updates (a lead is updated once)
+    and one insert, whatever the count.
     Runs in the caller's transaction; the caller checked the actor's rights.
     """
     ids = sorted(set(lead_ids))
@@ -85,7 +86,7 @@ def rescore_leads(
         "b_decay_weeks": [],
         "b_last": [],
     }
-    promoted: dict[str, list] = {"b_id": [], "b_stage": []}
+    promoted: dict[str, list] = {**{name: [] for name in summaries}, "b_stage": []}
     moves: dict[str, list] = {"lead_id": [], "from_stage": [], "to_stage": [], "changed_on": []}
     top = len(STAGE_ORDER) - 1
     for lead_id, (created_on, stage) in leads.items():
@@ -106,13 +107,14 @@ def rescore_leads(
                 rank = suggested_rank(total - decay * weeks, bounds)
                 if rank > best:
                     best, best_on = rank, day
-        summaries["b_id"].append(lead_id)
-        summaries["b_points_total"].append(total)
-        summaries["b_decay_weeks"].append(weeks)
-        summaries["b_last"].append(days[-1][0] if days else None)
+        # A promoted lead's summary and stage in one update; the others' summary only.
+        written = summaries if best_on is None else promoted
+        written["b_id"].append(lead_id)
+        written["b_points_total"].append(total)
+        written["b_decay_weeks"].append(weeks)
+        written["b_last"].append(days[-1][0] if days else None)
         if best_on is not None:
             new_stage = str(STAGE_ORDER[best])
-            promoted["b_id"].append(lead_id)
             promoted["b_stage"].append(new_stage)
             moves["lead_id"].append(lead_id)
             moves["from_stage"].append(stage)
@@ -122,23 +124,20 @@ def rescore_leads(
     now = utcnow()
     user_id = actor.user_id if actor is not None else None
     by_id = lead_table.c.id == bindparam("b_id")
-    execute_many(
-        session,
-        update(lead_table)
-        .where(by_id)
-        .values(
-            points_total=bindparam("b_points_total"),
-            decay_weeks=bindparam("b_decay_weeks"),
-            last_interaction_on=bindparam("b_last"),
-        ),
-        summaries,
-    )
+    summary = {
+        "points_total": bindparam("b_points_total"),
+        "decay_weeks": bindparam("b_decay_weeks"),
+        "last_interaction_on": bindparam("b_last"),
+    }
+    if summaries["b_id"]:
+        execute_many(session, update(lead_table).where(by_id).values(**summary), summaries)
     if promoted["b_id"]:
         execute_many(
             session,
             update(lead_table)
             .where(by_id)
             .values(
+                **summary,
                 stage=bindparam("b_stage"),
                 version=lead_table.c.version + 1,
                 updated_at=bindparam("b_now", type_=lead_table.c.updated_at.type),

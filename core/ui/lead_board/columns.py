@@ -3,15 +3,20 @@ drag and drop for those who may move leads (a move down the ladder asks for a re
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import streamlit as st
 from streamlit_sortables import sort_items
 
+from core.db import read_session
 from core.i18n import label_of, t
+from core.permissions import Actor
 from core.services import leads as lead_service
+from core.services import ownership
 from core.services.leads import BoardFilters
 from core.ui import board as ui
+from core.ui.cache import cached
 from core.ui.lead_board.bulk import DRAWN, bulk_actions
 from core.ui.lead_board.common import LIMITS, PAGE_LIMIT, BoardView
 from core.ui.lead_board.filters import read_filters
@@ -28,6 +33,26 @@ DRAG_STYLE = """
   text-align: left; }
 .sortable-item:hover { border-color: #1e88e5; }
 """
+
+
+@cached("leads", "staff", "campaigns")
+def cached_columns(
+    actor: Actor, filters: BoardFilters, order_by: str, limits: dict[str, int]
+) -> dict:
+    """The board's columns (`board_columns`): read again only after a write to what a card
+    shows, not on every click or the fragment's own reruns."""
+    with read_session() as session:
+        return lead_service.board_columns(
+            session, actor=actor, filters=filters, order_by=order_by, limit_per_stage=limits
+        )
+
+
+@cached("leads", "followups")
+def cached_protection(lead_ids: tuple[int, ...], on: dt.date) -> dict[int, dt.date]:
+    """Until when each card's lead is protected for its owner (a follow-up is a touch that
+    extends it: keyed on "followups" too)."""
+    with read_session() as session:
+        return ownership.protected_until_of(session, lead_ids, on)
 
 
 def board_tab(view: BoardView) -> None:
@@ -52,9 +77,9 @@ def board(view: BoardView, filters: BoardFilters, order: str, drag: bool, one_st
     lang, actor = view.lang, view.actor
     limits = {stage: PAGE_LIMIT for stage in ui.STAGES} | st.session_state.get(LIMITS, {})
     as_of = ui.cached_options(actor)["as_of"]
-    columns = ui.cached_columns(actor, filters, order, limits)
+    columns = cached_columns(actor, filters, order, limits)
     shown = tuple(int(i) for stage in ui.STAGES for i in columns[stage].cards["id"])
-    protected = ui.cached_protection(shown, as_of)
+    protected = cached_protection(shown, as_of)
     drawn, names = {}, {}
     for stage in ui.STAGES:
         for card in columns[stage].cards.itertuples():
