@@ -167,12 +167,14 @@ def scripts_section(view: LibraryView) -> None:
         t("content.field.condition", lang),
         [None, *conditions],
         format_func=lambda c: t("app.all", lang) if c is None else c,
+        placeholder=t("app.all", lang),
         key=view.lk("lib_condition"),
     )
     department = right.selectbox(
         t("content.field.department", lang),
         dept_ids,
         format_func=lambda i: dept_labels[i],
+        placeholder=dept_labels[None],
         key=view.lk("lib_department"),
     )
     scripts = scripts_found(get_settings().database_url, view.actor, query, condition, department)
@@ -197,12 +199,14 @@ def content_section(view: LibraryView) -> None:
         format_func=lambda k: (
             t("app.all", lang) if k is None else label_of("content_type", k, lang)
         ),
+        placeholder=t("app.all", lang),
         key=view.lk("lib_content_type"),
     )
     channel = right.selectbox(
         t("content.field.channels", lang),
         [None, *view.channel_choices],
         format_func=lambda c: t("app.all", lang) if c is None else label_of("channel", c, lang),
+        placeholder=t("app.all", lang),
         key=view.lk("lib_channel"),
     )
     pieces = pieces_of(
@@ -326,6 +330,7 @@ def piece_form(view: LibraryView, kind: str, prefix: str, piece=None, department
                 CONTENT_TYPES,
                 index=index_of(CONTENT_TYPES, p.content_type if p else None),
                 format_func=lambda k: "—" if k is None else label_of("content_type", k, lang),
+                placeholder="—",
                 key=view.lk(f"{prefix}_type"),
             )
         extra["department_id"] = right.selectbox(
@@ -333,6 +338,7 @@ def piece_form(view: LibraryView, kind: str, prefix: str, piece=None, department
             dept_ids,
             index=index_of(dept_ids, p.department_id if p else None),
             format_func=lambda i: dept_labels[i],
+            placeholder=dept_labels[None],
             key=f"{prefix}_department",
         )
         if not script:

@@ -292,3 +292,64 @@ def test_every_empty_picker_prompts_in_the_users_language():
             if node.func.attr == "multiselect" or (node.func.attr == "selectbox" and starts_empty):
                 missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert missing == []
+
+
+def _options_with_none(function: ast.AST) -> set[str]:
+    """Names in `function` bound to option lists that start with None: a literal `[None,
+    ...]`, the ids of `options_with_none(...)` or of a view's `owners()` / `staff` /
+    `campaigns` (which call it), and comprehensions over those."""
+    names: set[str] = set()
+
+    def has_none(value: ast.AST) -> bool:
+        if isinstance(value, ast.List) and value.elts:
+            first = value.elts[0]
+            return isinstance(first, ast.Constant) and first.value is None
+        if isinstance(value, ast.ListComp):
+            return any(
+                isinstance(g.iter, ast.Name) and g.iter.id in names for g in value.generators
+            )
+        source = ast.unparse(value)
+        return (
+            "options_with_none(" in source
+            or re.search(r"\.(owners\(\)|staff|campaigns)$", source) is not None
+        )
+
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and has_none(node.value):
+            target = node.targets[0]
+            if isinstance(target, ast.Tuple) and target.elts:
+                target = target.elts[0]
+            if isinstance(target, ast.Name):
+                names.add(target.id)
+    return names
+
+
+def test_every_picker_with_a_none_choice_names_it_when_empty():
+    """Streamlit sends a select box's None value to the browser as "nothing chosen", so a
+    choice list that starts with None ("All", "—") can show Streamlit's English "Choose an
+    option" instead of its label, on Chinese screens too (seen on Campaigns → Owner after a
+    rerun). Each such select box passes a placeholder from the catalogue."""
+    paths = [*(ROOT / "core" / "ui").rglob("*.py"), *(ROOT / "pages").glob("*.py")]
+    missing = []
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for function in [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))]:
+            with_none = _options_with_none(function)
+            for node in ast.walk(function):
+                if not (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "selectbox"
+                    and len(node.args) > 1
+                ):
+                    continue
+                keywords = {k.arg for k in node.keywords}
+                if "placeholder" in keywords or None in keywords:
+                    continue
+                options = node.args[1]
+                literal = isinstance(options, ast.List) and _options_with_none(
+                    ast.parse(f"x = {ast.unparse(options)}")
+                )
+                if literal or (isinstance(options, ast.Name) and options.id in with_none):
+                    missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert sorted(set(missing)) == []

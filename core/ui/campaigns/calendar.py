@@ -214,6 +214,7 @@ def calendar_tab(view: CampaignsView) -> None:
         t("campaigns.field.owner", lang),
         owner_ids,
         format_func=lambda i: owner_labels[i],
+        placeholder=t("app.all", lang),  # the browser may show "All" (None) as no choice
         key=view.lk("cal_owner"),
     )
     statuses = cols[1].multiselect(

@@ -59,6 +59,7 @@ def campaigns_tab(view: CampaignsView) -> None:
         t("campaigns.field.owner", lang),
         owner_ids,
         format_func=lambda i: owner_labels[i],
+        placeholder=t("app.all", lang),  # the browser may show "All" (None) as no choice
         key=view.lk("camp_owner"),
     )
     statuses = middle.multiselect(
@@ -187,6 +188,7 @@ def campaign_form(view: CampaignsView, prefix: str, campaign=None) -> dict | Non
             staff_ids,
             index=index_of(staff_ids, c.owner_staff_id if c else None),
             format_func=lambda i: staff_label[i],
+            placeholder=staff_label[None],
             key=f"{prefix}_owner",
         )
         budget = middle.number_input(
@@ -218,6 +220,7 @@ def campaign_form(view: CampaignsView, prefix: str, campaign=None) -> dict | Non
             linked_options,
             index=index_of(linked_options, c.linked_campaign_id if c else None),
             format_func=lambda i: campaign_label[i],
+            placeholder=campaign_label[None],
             key=f"{prefix}_linked",
         )
         pdca = {}
@@ -277,6 +280,7 @@ def template_form(view: CampaignsView) -> None:
             t("campaigns.field.owner", lang),
             staff_ids,
             format_func=lambda i: staff_label[i],
+            placeholder=staff_label[None],
             key="tpl_owner",
         )
         options = {}

@@ -135,6 +135,7 @@ def task_form(
             staff_ids,
             index=index_of(staff_ids, value("responsible_staff_id")),
             format_func=lambda i: staff_label[i],
+            placeholder=staff_label[None],
             key=f"{prefix}_person",
         )
         due_on = right.date_input(

@@ -61,6 +61,7 @@ def member_list(view: MembersView) -> None:
         t("metric.tier", lang),
         [None, *view.tier_levels],
         format_func=lambda level: t("app.all", lang) if level is None else view.tier_name(level),
+        placeholder=t("app.all", lang),
         key=view.lk("members_tier"),
         on_change=_first_page,
     )

@@ -78,18 +78,21 @@ def roster_tab(view: StaffView) -> None:
         t("staff.filter.department", lang),
         [None, *department_names],
         format_func=lambda i: t("app.all", lang) if i is None else department_names[i],
+        placeholder=t("app.all", lang),
         key=view.lk("staff_department"),
     )
     title = right.selectbox(
         t("staff.filter.title", lang),
         [None, *titles(get_settings().database_url, actor)],
         format_func=lambda v: t("app.all", lang) if v is None else v,
+        placeholder=t("app.all", lang),
         key=view.lk("staff_title"),
     )
     status = last.selectbox(
         t("staff.filter.card_status", lang),
         [None, *staff_service.CARD_STATUSES],
         format_func=lambda s: t("app.all", lang) if s is None else t(f"card.{s}", lang),
+        placeholder=t("app.all", lang),
         key=view.lk("staff_card_status"),
     )
     first, second, third = st.columns([1.2, 1.2, 2.8])
@@ -97,12 +100,14 @@ def roster_tab(view: StaffView) -> None:
         t("staff.filter.using", lang),
         [None, True, False],
         format_func=lambda v: yes_no(v, lang),
+        placeholder=yes_no(None, lang),
         key=view.lk("staff_using"),
     )
     active = second.selectbox(
         t("staff.filter.active", lang, n=view.threshold),
         [None, True, False],
         format_func=lambda v: yes_no(v, lang),
+        placeholder=yes_no(None, lang),
         key=view.lk("staff_active"),
     )
     third.write("")
