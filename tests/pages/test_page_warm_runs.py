@@ -320,3 +320,41 @@ def test_the_roster_shows_a_colleague_added_by_another_process_on_the_next_run(d
     at.run()
     assert not at.exception
     assert f"{count + 1:,} people" in texts(at)
+
+
+MEMBERS = "pages/4_Members.py"
+
+
+def test_a_rerun_of_members_reads_no_member_list_again(demo_app, monkeypatch):
+    """The marketer opens Members; a click that changes nothing reads no page of the member
+    list again, and the list is the same."""
+    from core.services import members as member_service
+
+    at = open_page(MEMBERS, username="marketer")
+    assert not at.exception
+    shown = at.dataframe[0].value.to_dict("records")
+    calls = _count_calls(monkeypatch, member_service, "list_members")
+    at.run()
+    assert not at.exception
+    assert calls == []
+    assert at.dataframe[0].value.to_dict("records") == shown
+
+
+def test_the_member_list_shows_a_rename_by_another_process_on_the_next_run(demo_app):
+    """A member on the list's first page is renamed through another app process; the
+    marketer's next click shows the new name, not the cached one."""
+    from core.models import Member
+
+    at = open_page(MEMBERS, username="marketer")
+    first = at.dataframe[0].value.iloc[0]
+    member_no = str(first.iloc[0])
+
+    def rename(session) -> None:
+        member = session.exec(select(Member).where(Member.member_no == member_no)).one()
+        member.name = "Warm Renamed"
+        session.add(member)
+
+    _another_process_writes(demo_app, ("members",), rename)
+    at.run()
+    assert not at.exception
+    assert "Warm Renamed" in at.dataframe[0].value.astype(str).to_numpy().ravel().tolist()

@@ -3,16 +3,21 @@ adjust, and making a lead a member."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import streamlit as st
 
+from core.config import get_settings
 from core.db import read_session
 from core.errors import AppError
 from core.i18n import t
+from core.permissions import Actor
 from core.services import members as svc
 from core.services import referrals as referral_service
 from core.ui import referrals
 from core.ui.actions import show_flash
+from core.ui.cache import cached
 from core.ui.members.common import (
     MembersView,
     date_text,
@@ -50,6 +55,37 @@ def _first_page() -> None:
 # --- The list -----------------------------------------------------------------------------
 
 
+@cached("members", "leads", "staff")
+def member_page(
+    database_url: str,
+    actor: Actor,
+    *,
+    search: str | None,
+    tier: int | None,
+    joined_from: dt.date | None,
+    joined_to: dt.date | None,
+    at_risk: bool,
+    as_of: dt.date,
+    offset: int,
+) -> svc.MemberPage:
+    """One page of the member list (`list_members`), read again only after a write to
+    members, their leads or owners. (The database is part of the key: copies of one
+    hospital hold the same data versions.)"""
+    del database_url
+    with read_session() as session:
+        return svc.list_members(
+            session,
+            actor=actor,
+            search=search,
+            tier=tier,
+            joined_from=joined_from,
+            joined_to=joined_to,
+            at_risk=at_risk,
+            as_of=as_of,
+            offset=offset,
+        )
+
+
 def member_list(view: MembersView) -> None:
     """Filters, one page of members, and the detail of the member picked."""
     lang = view.lang
@@ -80,18 +116,17 @@ def member_list(view: MembersView) -> None:
             help=t("members.at_risk_help", lang, days=svc.AT_RISK_DAYS),
         )
     page_number = int(state("members_page_no", 1) or 1)
-    with read_session() as session:
-        page = svc.list_members(
-            session,
-            actor=view.actor,
-            search=search,
-            tier=tier,
-            joined_from=joined_from,
-            joined_to=joined_to,
-            at_risk=at_risk,
-            as_of=view.as_of,
-            offset=(page_number - 1) * svc.PAGE_SIZE,
-        )
+    page = member_page(
+        get_settings().database_url,
+        view.actor,
+        search=search,
+        tier=tier,
+        joined_from=joined_from,
+        joined_to=joined_to,
+        at_risk=at_risk,
+        as_of=view.as_of,
+        offset=(page_number - 1) * svc.PAGE_SIZE,
+    )
     if page_number > page.pages:  # the filters shrank the list: back to its first page
         st.session_state["members_page_no"] = 1
         st.rerun()
