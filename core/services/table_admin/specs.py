@@ -18,6 +18,7 @@ Rows of other tables are named by labels ("D03 · 内三科": a unique key and a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -215,6 +216,14 @@ def _model_for(table: Table) -> type[SQLModel] | None:
 
 
 def _tables() -> dict[str, Table]:
+    """Every model's table by name, in dependency order (built again only when a model is
+    added: sorting the metadata was most of a warm run of the Admin page)."""
+    return _tables_of(tuple(SQLModel.metadata.tables), len(SQLModel._sa_registry.mappers))
+
+
+@cache
+def _tables_of(names: tuple[str, ...], mappers: int) -> dict[str, Table]:
+    del names, mappers  # the cache key: the tables and models there are
     return {
         table.name: table
         for table in SQLModel.metadata.sorted_tables
