@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import event
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,3 +45,23 @@ def texts(at: AppTest) -> str:
         parts.extend(str(element.value) for element in getattr(at, kind))
     parts.extend(f"{m.label} {m.value}" for m in at.metric)
     return "\n".join(parts)
+
+
+def statements_of_a_rerun(at: AppTest) -> list[str]:
+    """The SQL statements the app's engine ran during one more run of `at` (which must not
+    raise)."""
+    from core.db import get_engine
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        at.run()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert not at.exception
+    return statements

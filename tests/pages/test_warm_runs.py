@@ -5,33 +5,16 @@ the next run."""
 
 from __future__ import annotations
 
-from sqlalchemy import event
 from sqlmodel import Session
 
 from core import data_version
-from core.db import get_engine, make_engine, write_session
+from core.db import make_engine, write_session
 from tests.factories import make_lead
-from tests.pages.apptest import open_page
+from tests.pages.apptest import open_page, statements_of_a_rerun
 
 
 def _figure(at, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
-
-
-def _statements_of_a_rerun(at) -> list[str]:
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    engine = get_engine()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        at.run()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert not at.exception
-    return statements
 
 
 def test_a_rerun_of_home_reads_no_figures_again(demo_app):
@@ -41,7 +24,7 @@ def test_a_rerun_of_home_reads_no_figures_again(demo_app):
     at = open_page(username="executive")
     assert not at.exception
     shown = _figure(at, "Cumulative leads")
-    statements = _statements_of_a_rerun(at)
+    statements = statements_of_a_rerun(at)
     assert _figure(at, "Cumulative leads") == shown
     selects = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
     assert not [s for s in selects if " lead" in s or "orders" in s], selects
