@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -104,9 +105,10 @@ def _demo_template(tmp_path_factory) -> str:
     return url
 
 
-@pytest.fixture
-def demo_database_url(_demo_template, tmp_path) -> str:
-    """A private copy of the demo hospital for this test."""
+@contextmanager
+def _demo_copy(template: str, directory: Path) -> Iterator[str]:
+    """A private copy of the demo hospital (a file in `directory`, or a PostgreSQL database
+    made from the template), removed afterwards."""
     if POSTGRES_URL:
         name = f"trustpool_demo_{uuid.uuid4().hex[:10]}"
         admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
@@ -122,9 +124,24 @@ def demo_database_url(_demo_template, tmp_path) -> str:
             connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
         return
-    path = tmp_path / "demo.db"
-    shutil.copyfile(make_engine(_demo_template).url.database, path)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "demo.db"
+    shutil.copyfile(make_engine(template).url.database, path)
     yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def demo_database_url(_demo_template, tmp_path) -> Iterator[str]:
+    """A private copy of the demo hospital for this test."""
+    with _demo_copy(_demo_template, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def other_demo_database_url(_demo_template, tmp_path) -> Iterator[str]:
+    """A second private copy of the demo hospital (the same data versions as the first)."""
+    with _demo_copy(_demo_template, tmp_path / "other") as url:
+        yield url
 
 
 @pytest.fixture

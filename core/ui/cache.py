@@ -17,7 +17,8 @@ subjects' versions in the database (`core.data_version`, in the write's transact
 reader's cache key holds the current versions of its subjects (and of "settings"): a process
 that cached an answer before another process's write misses its cache on the next run and
 reads the database again. The versions are read with one query per script run, the first time
-a cached reader is called (`run_versions`), never once per call.
+a cached reader is called (`run_versions`), never once per call. The key also holds the
+database's URL, so two databases with the same versions never share an answer.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import data_version
+from core.config import get_settings
 from core.db import read_session
 
 SUBJECTS = data_version.SUBJECTS
@@ -52,7 +54,7 @@ def cached(*subjects: str, ttl: int = 300) -> Callable:
         ):
             raise ValueError(f"cached(): {function.__qualname__} must take named arguments")
 
-        def versioned(data_versions: tuple[int, ...], **arguments):
+        def versioned(database: str, data_versions: tuple[int, ...], **arguments):
             return function(**arguments)
 
         # Its own cache, named as the reader (st.cache_data keys on module and name); the
@@ -66,7 +68,13 @@ def cached(*subjects: str, ttl: int = 300) -> Callable:
             arguments = signature.bind(*args, **kwargs)
             arguments.apply_defaults()
             versions = run_versions()
-            return inner(tuple(versions.get(s, 0) for s in keyed_on), **arguments.arguments)
+            # The database is part of the key: two databases can hold the same versions
+            # (copies of one hospital, as tests make; a restored backup on a second server).
+            return inner(
+                get_settings().database_url,
+                tuple(versions.get(s, 0) for s in keyed_on),
+                **arguments.arguments,
+            )
 
         reader.__module__ = function.__module__
         reader.__name__ = function.__name__

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from core import data_version
 from core.db import get_engine, make_engine, read_session, write_session
 from core.services import followups, users
-from tests.pages.apptest import open_page
+from tests.pages.apptest import open_page, statements_of_a_rerun
 
 PAGE = "pages/0_My_day.py"
 
@@ -57,22 +57,6 @@ def test_a_follow_up_saved_by_another_process_shows_on_the_next_run(demo_app):
     assert f"myday_rec_overdue_{lead_id}" not in [b.key for b in at.button]
 
 
-def _statements_of_a_rerun(at) -> list[str]:
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    engine = get_engine()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        at.run()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert not at.exception
-    return statements
-
-
 def test_a_follow_up_leaves_the_board_and_kpis_cached(demo_app):
     """The morning is full of follow-ups, and a follow-up changes no lead, board or KPI
     figure (it is not scored). So a follow-up saved by someone else leaves the executive's
@@ -87,16 +71,16 @@ def test_a_follow_up_leaves_the_board_and_kpis_cached(demo_app):
 
     at = open_page("pages/6_KPIs.py", username="executive")
     assert not at.exception
-    quiet = _statements_of_a_rerun(at)
+    quiet = statements_of_a_rerun(at)
     _save_in_another_process(demo_app, "staff", leads.pop())
-    after_follow_up = _statements_of_a_rerun(at)
+    after_follow_up = statements_of_a_rerun(at)
     assert len(after_follow_up) == len(quiet), after_follow_up[len(quiet) :]
 
     at = open_page("pages/3_Lead_board.py", username="marketer")
     assert not at.exception
-    assert not [s for s in _statements_of_a_rerun(at) if "FROM lead" in s]  # warm: cached
+    assert not [s for s in statements_of_a_rerun(at) if "FROM lead" in s]  # warm: cached
     _save_in_another_process(demo_app, "staff", leads.pop())
-    after_follow_up = [s for s in _statements_of_a_rerun(at) if "FROM lead" in s]
+    after_follow_up = [s for s in statements_of_a_rerun(at) if "FROM lead" in s]
     assert after_follow_up and all("lead.lead_ref" not in s for s in after_follow_up), (
         after_follow_up
     )
@@ -124,3 +108,34 @@ def test_the_versions_cost_one_query_per_run(demo_app):
     assert len(first) == 1, first
     assert len(again) == 1, again
     assert "FROM data_version" in again[0]
+
+
+def test_two_copies_of_one_hospital_never_share_a_cached_answer(
+    demo_app, other_demo_database_url, monkeypatch
+):
+    """Two databases can hold the same data versions (copies of one hospital; a backup
+    restored on a second server). A lead added to the second copy shows in its own board's
+    count, not the first copy's cached one: every cached reader's key holds the database."""
+    from core.config import get_settings
+    from core.db import dispose_engines
+    from core.services.leads import BoardFilters
+    from core.ui.lead_board.columns import cached_columns
+    from tests.factories import make_lead
+
+    with read_session() as session:
+        marketer = users.actor_of(users.get_by_username(session, "marketer"))
+
+    def distrust_count() -> int:
+        return cached_columns(marketer, BoardFilters(), "score", {"distrust": 1})["distrust"].count
+
+    first = distrust_count()
+    monkeypatch.setenv("DATABASE_URL", other_demo_database_url)
+    get_settings.cache_clear()
+    dispose_engines()
+    engine = make_engine(other_demo_database_url)
+    try:
+        with write_session(engine) as session:  # no version bumped: a copy's own history
+            make_lead(session, lead_ref="COPY-2", name="Second copy", stage="distrust")
+    finally:
+        engine.dispose()
+    assert distrust_count() == first + 1

@@ -9,7 +9,6 @@ import hashlib
 import streamlit as st
 from streamlit_sortables import sort_items
 
-from core.config import get_settings
 from core.db import read_session
 from core.i18n import label_of, t
 from core.permissions import Actor
@@ -38,12 +37,10 @@ DRAG_STYLE = """
 
 @cached("leads", "staff", "campaigns")
 def cached_columns(
-    database_url: str, actor: Actor, filters: BoardFilters, order_by: str, limits: dict[str, int]
+    actor: Actor, filters: BoardFilters, order_by: str, limits: dict[str, int]
 ) -> dict:
     """The board's columns (`board_columns`): read again only after a write to what a card
-    shows, not on every click or the fragment's own reruns. (The database is part of the key:
-    two databases can hold the same data versions, as tests' copies of one hospital do.)"""
-    del database_url
+    shows, not on every click or the fragment's own reruns."""
     with read_session() as session:
         return lead_service.board_columns(
             session, actor=actor, filters=filters, order_by=order_by, limit_per_stage=limits
@@ -51,12 +48,9 @@ def cached_columns(
 
 
 @cached("leads", "followups")
-def cached_protection(
-    database_url: str, lead_ids: tuple[int, ...], on: dt.date
-) -> dict[int, dt.date]:
+def cached_protection(lead_ids: tuple[int, ...], on: dt.date) -> dict[int, dt.date]:
     """Until when each card's lead is protected for its owner (a follow-up is a touch that
     extends it: keyed on "followups" too)."""
-    del database_url
     with read_session() as session:
         return ownership.protected_until_of(session, lead_ids, on)
 
@@ -83,10 +77,9 @@ def board(view: BoardView, filters: BoardFilters, order: str, drag: bool, one_st
     lang, actor = view.lang, view.actor
     limits = {stage: PAGE_LIMIT for stage in ui.STAGES} | st.session_state.get(LIMITS, {})
     as_of = ui.cached_options(actor)["as_of"]
-    database_url = get_settings().database_url
-    columns = cached_columns(database_url, actor, filters, order, limits)
+    columns = cached_columns(actor, filters, order, limits)
     shown = tuple(int(i) for stage in ui.STAGES for i in columns[stage].cards["id"])
-    protected = cached_protection(database_url, shown, as_of)
+    protected = cached_protection(shown, as_of)
     drawn, names = {}, {}
     for stage in ui.STAGES:
         for card in columns[stage].cards.itertuples():

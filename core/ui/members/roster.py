@@ -8,7 +8,6 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from core.config import get_settings
 from core.db import read_session
 from core.errors import AppError
 from core.i18n import t
@@ -57,7 +56,6 @@ def _first_page() -> None:
 
 @cached("members", "leads", "staff")
 def member_page(
-    database_url: str,
     actor: Actor,
     *,
     search: str | None,
@@ -69,9 +67,7 @@ def member_page(
     offset: int,
 ) -> svc.MemberPage:
     """One page of the member list (`list_members`), read again only after a write to
-    members, their leads or owners. (The database is part of the key: copies of one
-    hospital hold the same data versions.)"""
-    del database_url
+    members, their leads or owners."""
     with read_session() as session:
         return svc.list_members(
             session,
@@ -117,7 +113,6 @@ def member_list(view: MembersView) -> None:
         )
     page_number = int(state("members_page_no", 1) or 1)
     page = member_page(
-        get_settings().database_url,
         view.actor,
         search=search,
         tier=tier,
