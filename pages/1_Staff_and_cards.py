@@ -23,8 +23,12 @@ if user.role == Role.staff:
     st.stop()
 
 sections = staff_ui.sections(view)
-for tab, (_, draw) in zip(
-    st.tabs([t(f"staff.tab.{name}", user.lang) for name, _ in sections]), sections, strict=True
-):
-    with tab:
-        draw(view)
+tabs = st.tabs(
+    [t(f"staff.tab.{name}", user.lang) for name, _ in sections],
+    key=view.lk("staff_tab"),
+    on_change="rerun",
+)
+for tab, (_, draw) in zip(tabs, sections, strict=True):
+    if tab.open:  # only the open tab runs (the others' reads wait until they are opened)
+        with tab:
+            draw(view)

@@ -22,11 +22,18 @@ view = campaigns_view(user)
 if user.role in plans.READERS:
     TABS = ("list", "sheet", "calendar", "results", "library")
     drawn = (campaigns_tab, sheet_tab, calendar_tab, results_tab)
-    *plan_tabs, library = st.tabs([t(f"campaigns.tab.{name}", user.lang) for name in TABS])
+    # Only the open tab runs (the others' reads wait until they are opened).
+    *plan_tabs, library = st.tabs(
+        [t(f"campaigns.tab.{name}", user.lang) for name in TABS],
+        key=view.lk("campaigns_tab"),
+        on_change="rerun",
+    )
     for tab, draw in zip(plan_tabs, drawn, strict=True):
-        with tab:
-            draw(view)
-    with library:
-        library_tab(user, view.channel_choices)
+        if tab.open:
+            with tab:
+                draw(view)
+    if library.open:
+        with library:
+            library_tab(user, view.channel_choices)
 else:  # consultants and staff: the library only
     library_tab(user)

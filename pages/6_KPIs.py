@@ -24,28 +24,42 @@ if not months:
 with st.columns([1, 3])[0]:
     month = month_picker(months, key="kpi_month", lang=lang, default=latest)
 figures = kpis.month_figures(kpis.database_url(), user.actor, month, months[0])
-drawn = kpis.month_charts(kpis.database_url(), user.actor, month, months[0], lang)
 if user.department_id is not None:
     names = ", ".join(plain(name) for name in figures.departments["department"])
     st.caption(t("kpi.scope_department", lang, department=names))
 
+
+def drawn() -> dict[str, dict]:
+    """The month's charts (cached): read only by the open tab that draws them."""
+    return kpis.month_charts(kpis.database_url(), user.actor, month, months[0], lang)
+
+
 TABS = ("overview", "trends", "departments", "leaderboards", "pareto")
+# Only the open tab runs (the others' reads and charts wait until they are opened).
 overview, trends, compare, boards, pareto, returns = st.tabs(
-    [t(f"kpi.tab.{name}", lang) for name in TABS] + [t("referrals.tab", lang)], key="kpi_tabs"
+    [t(f"kpi.tab.{name}", lang) for name in TABS] + [t("referrals.tab", lang)],
+    key=f"kpi_tabs_{lang}",  # one per language: the tabs keep the labels first drawn
+    on_change="rerun",
 )
-with overview:
-    kpis.overview_tab(figures, month, lang, drawn)
-    kpis.glance_export(user, figures, month)
-with trends:
-    kpis.trends_tab(user, figures, months[0], month, drawn)
-with compare:
-    if head_view.is_head(user):  # their department against the hospital, others unnamed
-        head_view.departments_tab(user, month)
-    else:
-        kpis.departments_tab(user, figures, month, drawn)
-with boards:
-    kpis.leaderboards_tab(user, months, month)
-with pareto:
-    (head_view.pareto_tab if head_view.is_head(user) else kpis.pareto_tab)(user, months, month)
-with returns:
-    referrals.kpi_tab(user, month, months[0])
+if overview.open:
+    with overview:
+        kpis.overview_tab(figures, month, lang, drawn())
+        kpis.glance_export(user, figures, month)
+if trends.open:
+    with trends:
+        kpis.trends_tab(user, figures, months[0], month, drawn())
+if compare.open:
+    with compare:
+        if head_view.is_head(user):  # their department against the hospital, others unnamed
+            head_view.departments_tab(user, month)
+        else:
+            kpis.departments_tab(user, figures, month, drawn())
+if boards.open:
+    with boards:
+        kpis.leaderboards_tab(user, months, month)
+if pareto.open:
+    with pareto:
+        (head_view.pareto_tab if head_view.is_head(user) else kpis.pareto_tab)(user, months, month)
+if returns.open:
+    with returns:
+        referrals.kpi_tab(user, month, months[0])
