@@ -28,6 +28,13 @@ def open_page(
     return at.run()
 
 
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Click the tab `label` of the tab group keyed `key` (e.g. "members_tab_en": a page's
+    lazy tabs run only the open tab's content, so a test opens the tab it reads)."""
+    at.session_state[key] = label
+    return at.run()
+
+
 def texts(at: AppTest) -> str:
     """Everything a user reads on the page, as one string (for 'is X shown' checks)."""
     parts = []

@@ -8,12 +8,20 @@ import pytest
 from sqlmodel import select
 
 from core.db import read_session
+from core.i18n import t
 from core.models import Campaign, CampaignTask, ContentPiece, StaffActivity
 from core.services.settings import hospital_today
-from tests.pages.apptest import open_page, texts
+from tests.pages.apptest import open_page, open_tab, texts
 
 PAGE = "pages/5_Campaigns.py"
 PLAN_TABS_EN = ["Campaigns", "Responsibility sheet", "Calendar", "Results", "Content library"]
+TABS = ("list", "sheet", "calendar", "results", "library")
+
+
+def _tab(name: str, lang: str = "en") -> tuple[str, str]:
+    """The page's tab group key and the label of its tab `name`, for `open_tab` (only the
+    open tab's content runs)."""
+    return f"campaigns_tab_{lang}", t(f"campaigns.tab.{name}", lang)
 
 
 def _tab_labels(at) -> list[str]:
@@ -105,7 +113,7 @@ def test_marketer_sees_overdue_tasks_and_closes_one(demo_app):
             .order_by(CampaignTask.id)
         ).all()
     assert late, "the demo has overdue tasks"
-    at = open_page(PAGE, username="marketer")
+    at = open_tab(open_page(PAGE, username="marketer"), *_tab("sheet"))
     assert f"Overdue tasks on 2019-08-31 {len(late)}" in texts(at)
     task = late[0]
     at.selectbox(key="sheet_campaign").set_value(task.campaign_id).run()
@@ -123,13 +131,18 @@ def test_marketer_sees_overdue_tasks_and_closes_one(demo_app):
 def test_marketer_sees_results_and_the_calendar(demo_app):
     """The results table compares the campaigns; the calendar draws the timeline and the
     channel load of the demo's months."""
-    at = open_page(PAGE, username="marketer")
+    at = open_tab(open_page(PAGE, username="marketer"), *_tab("calendar"))
+    assert not at.exception
+    charts = _chart_keys(at)
+    open_tab(at, *_tab("results"))
+    assert not at.exception
+    charts |= _chart_keys(at)
     results = _table(at, "Valid revenue (¥)").set_index("Code")
     assert {"C1903", "C1910", "C1913"} <= set(results.index)
     assert "C1908" not in results.index  # cancelled campaigns are filtered out by default
     assert results.loc["C1917", "Leads"] == 0  # planned, nothing sourced yet
     assert results["Valid revenue (¥)"].sum() > 0
-    assert {"cal_chart", "cal_channels", "res_ladder", "res_return"} <= _chart_keys(at)
+    assert {"cal_chart", "cal_channels", "res_ladder", "res_return"} <= charts
     # "Of target" is drawn in percentage points with the app's one-decimal format (it mixed
     # "82%" with "206.33%"): leads ÷ target × 100.
     row = results.loc["C1903"]
@@ -150,16 +163,24 @@ def test_executive_reads_everything_but_gets_no_edit_controls(demo_app):
         assert len(at.tabs) >= 5
         owner, revenue = columns[lang]
         assert _table(at, owner).shape[0] == count
-        assert _table(at, revenue).shape[0] >= 1
-        assert {"cal_chart", "res_ladder"} <= _chart_keys(at)
+        charts, buttons, form_fields = set(), set(), []
+        for name in TABS:  # each tab in turn (only the open tab's content runs)
+            open_tab(at, *_tab(name, lang))
+            assert not at.exception, name
+            if name == "results":
+                assert _table(at, revenue).shape[0] >= 1
+            charts |= _chart_keys(at)
+            buttons |= _button_keys(at)
+            form_fields += [w.key for w in at.text_input] + [w.key for w in at.text_area]
+        assert {"cal_chart", "res_ladder"} <= charts
         assert not any(
             key.endswith(("_submit", "_save", "_delete")) or key.startswith("share_")
-            for key in _button_keys(at)
-        ), _button_keys(at)
-        form_fields = [w.key for w in at.text_input] + [w.key for w in at.text_area]
+            for key in buttons
+        ), buttons
         assert form_fields == ["lib_query"]  # only the script search box
     with read_session() as session:
         campaign = session.exec(select(Campaign).where(Campaign.code == "C1903")).one()
+    open_tab(at, *_tab("list", "zh"))
     at.selectbox(key="camp_detail").set_value(campaign.id).run()
     assert not at.exception
     assert "登记 236 人，其中高血压 97 人；名片添加率 61%。" in texts(at)
@@ -211,7 +232,7 @@ def test_consultant_searches_the_script_library(demo_app):
 
 def test_marketer_adds_a_script_that_consultants_can_find(demo_app):
     """The marketer files a new approved answer under 高血压; searching for it finds it."""
-    at = open_page(PAGE, username="marketer")
+    at = open_tab(open_page(PAGE, username="marketer"), *_tab("library"))
     at.text_input(key="piece_script_new_title").set_value("血压计怎么选?")
     at.text_area(key="piece_script_new_body").set_value("推荐上臂式电子血压计,每年校准一次。")
     at.text_input(key="piece_script_new_condition").set_value("高血压")

@@ -19,7 +19,7 @@ from core.services.commission import publish_commission
 from core.services.settings import metric_rules
 from core.ui import format as fmt
 from tests.factories import actor_for
-from tests.pages.apptest import open_page, texts
+from tests.pages.apptest import open_page, open_tab, texts
 
 ACTIVATION = "pages/2_Card_activation.py"
 KPIS = "pages/6_KPIs.py"
@@ -36,6 +36,9 @@ def actor(username: str):
 
 
 def tab(at, label: str):
+    """The KPI page's tab `label`, opened (only the open tab's content runs)."""
+    open_tab(at, "kpi_tabs_en", label)
+    assert not at.exception
     return next(block for block in at.tabs if block.label == label)
 
 

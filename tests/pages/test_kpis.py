@@ -14,7 +14,7 @@ from core.i18n import t
 from core.models import AppUser, AuditLog
 from core.services.settings import metric_rules
 from tests.factories import actor_for
-from tests.pages.apptest import open_page
+from tests.pages.apptest import open_page, open_tab
 
 PAGE = "pages/6_KPIs.py"
 TILES = {
@@ -41,7 +41,11 @@ def board(at, by: str):
     return at.get_by_key(f"kpi_board_{by}").dataframe[0].value
 
 
-def tab(at, label: str):
+def tab(at, name: str, lang: str = "en"):
+    """The page's tab `name` (kpi.tab.<name>), opened: only the open tab's content runs."""
+    label = t(f"kpi.tab.{name}", lang)
+    open_tab(at, f"kpi_tabs_{lang}", label)
+    assert not at.exception
     return next(block for block in at.tabs if block.label == label)
 
 
@@ -89,7 +93,7 @@ def test_an_executive_reads_july_2019_as_the_case_study_published_it(demo_app):
     assert shown["Orders"][0] == "170" and shown["Valid orders"][0] == "117"
     assert now["cumulative_leads"] == 15_026
     # The trend table runs month by month up to the chosen month.
-    trend = tab(at, "Trends").dataframe[0].value
+    trend = tab(at, "trends").dataframe[0].value
     assert trend["Month"].tolist()[-1] == "2019-07"
     assert trend["Cumulative leads"].tolist()[-2:] == [7_174, 15_026]
 
@@ -104,10 +108,11 @@ def test_a_department_head_sees_the_same_page_for_their_department_only(demo_app
     assert 0 < now["cumulative_leads"] < 15_026
     assert "Figures of your department only: 内三科." in [c.value for c in at.caption]
     # Departments: 内三科 against the hospital, no other department named (issue 19).
-    departments = tab(at, "Departments").dataframe[0].value
+    departments = tab(at, "departments").dataframe[0].value
     assert "Department" not in departments.columns
     row = departments[departments["Measure"] == "New leads per card"].iloc[0]
     assert row["Your department"] == f"{now['new_leads'] / now['cards_issued']:,.2f}"
+    tab(at, "leaderboards")
     assert at.selectbox(key="kpi_board_department").options == ["内三科"]
     at.radio(key="kpi_board_period").set_value("ytd").run()
     for by in metrics.LEADERBOARD_MEASURES:
@@ -120,6 +125,7 @@ def test_the_case_study_staff_top_the_leaderboards(demo_app):
     """The office opens the leaderboards: 陈伟 (内三科, S0066) leads valid appointments in July
     and in August 2019; choosing "Year to date" shows the 妇产科 nurse with 774 leads on top."""
     at = open_page(PAGE, username="admin")
+    tab(at, "leaderboards")
     top = board(at, "valid_appointments").iloc[0]
     assert (top["Staff no."], top["Name"], top["Department"]) == ("S0066", "陈伟", "内三科")
     assert top["Valid appointments"] == 18  # August 2019
@@ -128,6 +134,7 @@ def test_the_case_study_staff_top_the_leaderboards(demo_app):
     assert board(at, "valid_appointments").iloc[0]["Valid appointments"] == 16
 
     at = open_page(PAGE, username="admin")
+    tab(at, "leaderboards")
     at.radio(key="kpi_board_period").set_value("ytd").run()  # the second click
     assert not at.exception
     leads = board(at, "leads").iloc[0]
@@ -155,6 +162,7 @@ def test_leaderboards_for_a_range_of_months_and_one_department(demo_app):
     """The office picks July to August and 妇产科: every board lists 妇产科 staff only, over
     both months."""
     at = open_page(PAGE, username="executive")
+    tab(at, "leaderboards")
     at.radio(key="kpi_board_period").set_value("range").run()
     at.selectbox(key="kpi_board_from").set_value("2019-07").run()
     at.selectbox(key="kpi_board_to").set_value("2019-08").run()
@@ -185,13 +193,14 @@ def test_the_20_80_chart_lists_revenue_by_member(demo_app):
     """The office opens 20/80 for the year to date: members ranked by revenue, with their
     share and the cumulative share, as core.metrics computes them."""
     at = open_page(PAGE, username="admin")
+    tab(at, "pareto")
     at.radio(key="kpi_pareto_period").set_value("ytd").run()
     assert not at.exception
     with read_session() as session:
         expected = metrics.revenue_by_member(
             session, actor=actor("admin"), first_month="2019-01", last_month="2019-08"
         )
-    table = tab(at, "20/80").dataframe[0].value
+    table = tab(at, "pareto").dataframe[0].value
     assert table["Member no."].tolist() == expected["member_no"].tolist()
     assert table["Cumulative share of revenue"].tolist() == expected["cumulative_share"].tolist()
     top = -(-len(expected) // 5)  # the top 20% of members: ceil(20% of them)
@@ -219,7 +228,7 @@ def test_the_page_in_chinese_and_its_audited_downloads(demo_app, username):
     ]
     assert tiles(at)["累计线索"][0] == "25,055"
     assert tiles(at)["累计线索"][1] == t("app.vs_previous", "zh", delta=10_029)
-    departments = tab(at, "科室对比").dataframe[0].value
+    departments = tab(at, "departments", "zh").dataframe[0].value
     assert departments.columns.tolist()[:6] == [
         "科室",
         "新增线索",

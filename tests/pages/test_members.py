@@ -13,7 +13,7 @@ from core.i18n import t
 from core.models import Lead, Member, PointsEntry, Reward, Tier
 from core.permissions import Actor
 from core.services.settings import metric_rules
-from tests.pages.apptest import open_page, texts
+from tests.pages.apptest import open_page, open_tab, texts
 
 PAGE = "pages/4_Members.py"
 
@@ -25,10 +25,10 @@ def db(demo_app):
     engine.dispose()
 
 
-def open_tab(at, name: str, lang: str = "en"):
-    """Click a tab of the page (only the open tab's content runs)."""
-    at.session_state[f"members_tab_{lang}"] = t(f"members.tab.{name}", lang)
-    return at.run()
+def _tab(name: str, lang: str = "en") -> tuple[str, str]:
+    """The page's tab group key and the label of its tab `name`, for `open_tab` (only the
+    open tab's content runs)."""
+    return f"members_tab_{lang}", t(f"members.tab.{name}", lang)
 
 
 def keys(at) -> set[str]:
@@ -205,7 +205,7 @@ def test_executive_reads_everything_but_sees_no_forms(demo_app):
     }
     assert not writes & keys(at)
     for tab in ("rewards", "care", "charts", "tiers"):
-        open_tab(at, tab)
+        open_tab(at, *_tab(tab))
         assert not at.exception, tab
         assert not writes & keys(at), tab
     assert frame(at, "Lifetime points from", "Free items")["Tier"].tolist() == [
@@ -219,7 +219,7 @@ def test_executive_reads_everything_but_sees_no_forms(demo_app):
 
 def test_marketer_manages_the_rewards_catalogue(demo_app, db):
     """A marketer adds a reward and restocks it."""
-    at = open_tab(open_page(PAGE, username="marketer"), "rewards")
+    at = open_tab(open_page(PAGE, username="marketer"), *_tab("rewards"))
     at.text_input(key="members_reward_name").set_value("健康体检卡")
     at.text_input(key="members_reward_name_en").set_value("Health check card")
     at.number_input(key="members_reward_cost").set_value(1200)
@@ -240,11 +240,11 @@ def test_marketer_manages_the_rewards_catalogue(demo_app, db):
 
 def test_care_lists_and_charts(demo_app):
     """Birthdays this week and this month as of the demo's last day; the three charts."""
-    at = open_tab(open_page(PAGE, username="marketer"), "care")
+    at = open_tab(open_page(PAGE, username="marketer"), *_tab("care"))
     assert not at.exception
     assert "Birthdays this week (2019-08-26 – 2019-09-01)" in texts(at)
     assert len(frame(at, "Birthday", "Days quiet")) > 0
-    open_tab(at, "charts")
+    open_tab(at, *_tab("charts"))
     assert not at.exception
     assert len(at.get("plotly_chart")) == 3
     assert "Share of the top" in texts(at)
@@ -259,7 +259,7 @@ def test_admin_previews_tier_changes_before_saving(demo_app, db):
             .query("1000 <= lifetime_points < 1500")
             .shape[0]
         )
-    at = open_tab(open_page(PAGE, username="admin"), "tiers")
+    at = open_tab(open_page(PAGE, username="admin"), *_tab("tiers"))
     assert not at.exception
     at.number_input(key="members_tier_threshold_2").set_value(1500).run()
     preview = frame(at, "Members now", "Moving down").set_index("Tier")
@@ -274,7 +274,7 @@ def test_admin_previews_tier_changes_before_saving(demo_app, db):
 
 
 def test_marketer_cannot_edit_tiers(demo_app):
-    at = open_tab(open_page(PAGE, username="marketer"), "tiers")
+    at = open_tab(open_page(PAGE, username="marketer"), *_tab("tiers"))
     assert not at.exception
     assert "members_save_tiers" not in keys(at)
     assert "members_expiry_settings_save" not in keys(at)
@@ -284,7 +284,7 @@ def test_marketer_cannot_edit_tiers(demo_app):
 def test_admin_switches_expiry_on_and_runs_it_once(demo_app, db):
     """With 12-month expiry, as of 2020-06-30 the points earned by 2019-06-30 and unused
     expire; a second run finds nothing."""
-    at = open_tab(open_page(PAGE, username="admin"), "tiers")
+    at = open_tab(open_page(PAGE, username="admin"), *_tab("tiers"))
     at.number_input(key="members_expiry_months").set_value(12)
     at.button(key="members_expiry_settings_save").click().run()
     assert "Settings saved." in texts(at)
@@ -315,6 +315,6 @@ def test_the_page_in_chinese(demo_app):
         ("charts", "前 20% 会员贡献的营收"),
         ("tiers", "等级设置"),
     ):
-        open_tab(at, tab, "zh")
+        open_tab(at, *_tab(tab, "zh"))
         assert not at.exception, tab
         assert label in texts(at), tab

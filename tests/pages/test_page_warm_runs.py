@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from core import data_version, metrics
 from core.db import make_engine, read_session, write_session
+from core.i18n import t
 from core.models import Campaign, ContentPiece, Staff
 from core.services import campaigns as plans
 from core.services import content as library
@@ -25,12 +26,29 @@ from core.ui.campaigns import calendar as calendar_ui
 from core.ui.campaigns import results as results_ui
 from core.ui.text import chart_spec
 from tests.factories import make_lead
-from tests.pages.apptest import open_page, texts
+from tests.pages.apptest import open_page, open_tab, texts
 
 KPIS = "pages/6_KPIs.py"
 CAMPAIGNS = "pages/5_Campaigns.py"
 ACTIVATION = "pages/2_Card_activation.py"
 STAFF = "pages/1_Staff_and_cards.py"
+# Each page's tab group: its key and its tabs' labels (only the open tab's content runs).
+KPI_TABS = (
+    "kpi_tabs_en",
+    [t(f"kpi.tab.{name}", "en") for name in ("overview", "trends", "departments")]
+    + [t(f"kpi.tab.{name}", "en") for name in ("leaderboards", "pareto")]
+    + [t("referrals.tab", "en")],
+)
+CAMPAIGN_TABS = (
+    "campaigns_tab_en",
+    [t(f"campaigns.tab.{name}", "en") for name in ("list", "sheet", "calendar", "results")]
+    + [t("campaigns.tab.library", "en")],
+)
+STAFF_TABS = (
+    "staff_tab_en",
+    [t(f"staff.tab.{name}", "en") for name in ("roster", "follow_up", "cards", "edit")]
+    + [t(f"staff.tab.{name}", "en") for name in ("onboarding", "offboarding", "reassign")],
+)
 
 
 def _charts(at) -> dict[str, dict]:
@@ -39,6 +57,17 @@ def _charts(at) -> dict[str, dict]:
         chart.proto.id.rsplit("-", 1)[-1]: json.loads(chart.proto.spec)
         for chart in at.get("plotly_chart")
     }
+
+
+def _every_tab(at, tabs: tuple[str, list[str]]) -> dict[str, dict]:
+    """Open each of the page's tabs in turn: {chart key: its figure as drawn} of all of them."""
+    key, labels = tabs
+    drawn: dict[str, dict] = {}
+    for label in labels:
+        open_tab(at, key, label)
+        assert not at.exception, label
+        drawn |= _charts(at)
+    return drawn
 
 
 def _count_calls(monkeypatch, module, *names: str) -> list[str]:
@@ -83,7 +112,7 @@ def test_a_rerun_of_the_kpi_page_builds_none_of_its_charts_again(demo_app, monke
     share — without building a single figure again."""
     at = open_page(KPIS, username="executive")
     assert not at.exception
-    drawn = _charts(at)
+    drawn = _every_tab(at, KPI_TABS)
     assert {"kpi_ladder_chart", "kpi_trend_leads_chart", "kpi_departments_chart"} <= set(drawn)
     assert {"kpi_pareto_chart", "referrals_trend", "referrals_share"} <= set(drawn)
     calls = _count_calls(
@@ -92,15 +121,15 @@ def test_a_rerun_of_the_kpi_page_builds_none_of_its_charts_again(demo_app, monke
     calls += _count_calls(monkeypatch, referrals, "trend_figure", "share_figure")
     at.run()
     assert not at.exception
+    assert _every_tab(at, KPI_TABS) == drawn
     assert calls == []
-    assert _charts(at) == drawn
 
 
 def test_the_kpi_trend_shows_a_lead_added_by_another_process_on_the_next_run(demo_app):
     """A lead created in the latest month is added through another app process; the
     executive's next click on KPIs draws one new lead more in that month's bar of the
     leads trend, not the cached chart."""
-    at = open_page(KPIS, username="executive")
+    at = open_tab(open_page(KPIS, username="executive"), KPI_TABS[0], t("kpi.tab.trends", "en"))
     month = _latest_month()
 
     def new_leads() -> int:
@@ -123,7 +152,7 @@ def test_the_kpi_trend_shows_a_lead_added_by_another_process_on_the_next_run(dem
 def test_a_chart_drawn_from_its_cache_is_the_chart_built(demo_app):
     """The 20/80 chart the executive sees on a rerun (drawn from its cached spec) is the
     figure the page builds, escaped and localised: trace for trace, axis for axis."""
-    at = open_page(KPIS, username="executive")
+    at = open_tab(open_page(KPIS, username="executive"), KPI_TABS[0], t("kpi.tab.pareto", "en"))
     at.run()
     assert not at.exception
     month = at.selectbox(key="kpi_month").value
@@ -144,13 +173,13 @@ def test_a_rerun_of_a_heads_kpi_page_builds_none_of_their_charts_again(demo_app,
     patients' 20/80): a rerun builds none of their charts again."""
     at = open_page(KPIS, username="head")
     assert not at.exception
-    drawn = _charts(at)
+    drawn = _every_tab(at, KPI_TABS)
     assert {"kpi_compare_chart", "kpi_pareto_chart"} <= set(drawn)
     calls = _count_calls(monkeypatch, head_view, "spread_strips", "pareto_figure")
     at.run()
     assert not at.exception
+    assert _every_tab(at, KPI_TABS) == drawn
     assert calls == []
-    assert _charts(at) == drawn
 
 
 # --- Campaigns -----------------------------------------------------------------------------
@@ -162,7 +191,7 @@ def test_a_rerun_of_campaigns_reads_and_builds_nothing_again(demo_app, monkeypat
     results or library again, or building a chart."""
     at = open_page(CAMPAIGNS, username="marketer")
     assert not at.exception
-    drawn = _charts(at)
+    drawn = _every_tab(at, CAMPAIGN_TABS)
     assert {"cal_chart", "cal_channels", "res_ladder", "res_return"} <= set(drawn)
     calls = _count_calls(monkeypatch, results_ui, "stage_ladder", "return_bars")
     calls += _count_calls(monkeypatch, calendar_ui, "timeline", "load_heatmap")
@@ -178,14 +207,16 @@ def test_a_rerun_of_campaigns_reads_and_builds_nothing_again(demo_app, monkeypat
     calls += _count_calls(monkeypatch, library, "list_pieces", "script_conditions")
     at.run()
     assert not at.exception
+    assert _every_tab(at, CAMPAIGN_TABS) == drawn
     assert calls == []
-    assert _charts(at) == drawn
 
 
 def test_campaigns_show_a_campaign_added_by_another_process_on_the_next_run(demo_app):
     """A campaign starting on the page's day is added through another app process; the
     marketer's next click on Campaigns lists it, and draws it in the results' chart."""
     at = open_page(CAMPAIGNS, username="marketer")
+    _every_tab(at, CAMPAIGN_TABS)  # every tab read and cached once
+    open_tab(at, CAMPAIGN_TABS[0], t("campaigns.tab.list", "en"))
     with read_session() as session:
         as_of = plans.default_as_of(session)
     _another_process_writes(
@@ -205,6 +236,8 @@ def test_campaigns_show_a_campaign_added_by_another_process_on_the_next_run(demo
     assert not at.exception
     listed = next(f.value for f in at.dataframe if "Owner" in f.value.columns)
     assert "WARM-C1" in set(listed["Code"])
+    open_tab(at, CAMPAIGN_TABS[0], t("campaigns.tab.results", "en"))
+    assert not at.exception
     rows = {y for trace in _charts(at)["res_ladder"]["data"] for y in trace["y"]}
     assert any(str(row).startswith("WARM-C1") for row in rows), rows
 
@@ -212,7 +245,11 @@ def test_campaigns_show_a_campaign_added_by_another_process_on_the_next_run(demo
 def test_the_script_library_shows_a_script_added_by_another_process_on_the_next_run(demo_app):
     """A script is added to the library through another app process; the marketer's next
     click on Campaigns counts one script more and lists it."""
-    at = open_page(CAMPAIGNS, username="marketer")
+    at = open_tab(
+        open_page(CAMPAIGNS, username="marketer"),
+        CAMPAIGN_TABS[0],
+        t("campaigns.tab.library", "en"),
+    )
     found = next(c.value for c in at.caption if "scripts found" in str(c.value))
     count = int(found.split()[0])
     _another_process_writes(
@@ -285,7 +322,8 @@ def test_a_rerun_of_staff_and_cards_reads_no_roster_again(demo_app, monkeypatch)
     choice of people again."""
     at = open_page(STAFF, username="admin")
     assert not at.exception
-    shown = texts(at)
+    key, labels = STAFF_TABS
+    shown = {label: texts(open_tab(at, key, label)) for label in labels}
     calls = _count_calls(
         monkeypatch,
         staff_service,
@@ -298,8 +336,8 @@ def test_a_rerun_of_staff_and_cards_reads_no_roster_again(demo_app, monkeypatch)
     )
     at.run()
     assert not at.exception
+    assert {label: texts(open_tab(at, key, label)) for label in labels} == shown
     assert calls == []
-    assert texts(at) == shown
 
 
 def test_the_roster_shows_a_colleague_added_by_another_process_on_the_next_run(demo_app):

@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 
 from core.db import read_session, write_session
 from core.domain import Role
+from core.i18n import t
 from core.models import AppUser, AppUserCreate, Department, Lead, Staff
 from core.permissions import Actor
 from core.services import staff as staff_service
 from core.services import users
-from tests.pages.apptest import open_page, texts
+from tests.pages.apptest import open_page, open_tab, texts
 
 PAGE = "pages/1_Staff_and_cards.py"
 ADMIN_PAGE = "pages/8_Admin.py"
@@ -23,6 +24,12 @@ HEAD_DEPARTMENT = "内三科"
 def _department_id(name: str) -> int:
     with read_session() as session:
         return session.exec(select(Department.id).where(Department.name == name)).scalar_one()
+
+
+def _tab(name: str, lang: str = "en") -> tuple[str, str]:
+    """The page's tab group key and the label of its tab `name`, for `open_tab` (only the
+    open tab's content runs)."""
+    return f"staff_tab_{lang}", t(f"staff.tab.{name}", lang)
 
 
 def _table(at, index: int = 0) -> pd.DataFrame:
@@ -104,12 +111,14 @@ def test_a_department_head_sees_only_their_department(demo_app):
     ward = _ward_staff_nos()
     assert len(team) > 0 and set(team["Staff no."]) <= ward
     assert {"Rank (leads)", "Rank (valid orders)", "New leads"} <= set(team.columns)
-    follow_up = at.dataframe[1:]  # the follow-up list, one table per department
+    tiles = {m.label for m in at.metric}
+    assert "Cards issued" in tiles
+    open_tab(at, *_tab("follow_up"))
+    assert not at.exception
+    follow_up = at.dataframe  # the follow-up list, one table per department
     assert len(follow_up) >= 1 and all(len(frame.value) for frame in follow_up)
     for frame in follow_up:
         assert set(frame.value["Staff no."]) <= ward
-    tiles = {m.label for m in at.metric}
-    assert "Cards issued" in tiles
 
 
 def test_another_departments_head_sees_none_of_them(demo_app):
@@ -156,7 +165,7 @@ def test_the_office_issues_a_card_to_a_selection(demo_app):
             session, actor=Actor.system(), month="2019-08", card_status="not_issued"
         )
     picked = roster["staff_id"].head(2).tolist()
-    at = open_page(PAGE, username="marketer")
+    at = open_tab(open_page(PAGE, username="marketer"), *_tab("cards"))
     at.radio(key="cards_action_en").set_value("issue").run()
     at.multiselect(key="cards_people_issue").set_value(picked).run()
     at.button(key="cards_apply").click().run()
@@ -174,7 +183,7 @@ def test_a_refused_card_action_explains_itself_and_saves_nothing(demo_app):
             session, actor=Actor.system(), month="2019-08", card_status="profile_complete"
         )
     person = int(roster["staff_id"].iloc[0])
-    at = open_page(PAGE, username="admin", lang="zh")
+    at = open_tab(open_page(PAGE, username="admin", lang="zh"), *_tab("cards", "zh"))
     at.radio(key="cards_action_zh").set_value("revoke").run()
     at.multiselect(key="cards_people_revoke").set_value([person]).run()
     at.button(key="cards_apply").click().run()
@@ -198,7 +207,7 @@ def test_a_head_offboards_a_nurse_after_seeing_the_preview(demo_app):
             .order_by(func.count().desc())
         ).all()
     (leaver, count), (successor, _) = owners[0], owners[1]
-    at = open_page(PAGE, username="head")
+    at = open_tab(open_page(PAGE, username="head"), *_tab("offboarding"))
     at.selectbox(key="offboard_leaver").set_value(leaver).run()
     at.multiselect(key="offboard_successors").set_value([successor]).run()
     at.text_input(key="offboard_reason").set_value("合同到期").run()
@@ -285,7 +294,7 @@ def test_an_activity_file_is_imported(demo_app):
 def test_an_admin_onboards_a_newcomer_who_then_waits_in_the_heads_follow_up_list(demo_app):
     """The administrator adds a nurse to 内三科 with a card issued today and a login; the
     head of 内三科 then finds her in the follow-up list as a card not yet activated."""
-    at = open_page(PAGE, username="admin")
+    at = open_tab(open_page(PAGE, username="admin"), *_tab("onboarding"))
     at.text_input(key="onboard_no").set_value("N2030")
     at.text_input(key="onboard_name").set_value("新来的护士")
     at.selectbox(key="onboard_department").set_value(_department_id(HEAD_DEPARTMENT))
@@ -298,11 +307,11 @@ def test_an_admin_onboards_a_newcomer_who_then_waits_in_the_heads_follow_up_list
     with read_session() as session:
         login = users.get_by_username(session, "nurse2030")
         assert login is not None and login.role == "staff"
-    head = open_page(PAGE, username="head")
+    head = open_tab(open_page(PAGE, username="head"), *_tab("follow_up"))
     picker = head.selectbox(key="staff_month_follow_up")  # the follow-up list's own month
     picker.set_value(picker.options[-1])
     head.run()
-    listed = pd.concat([f.value for f in head.dataframe[1:]], ignore_index=True)
+    listed = pd.concat([f.value for f in head.dataframe], ignore_index=True)
     row = listed[listed["Staff no."] == "N2030"]
     assert row["Why"].tolist() == ["Card not activated"]
 
@@ -325,7 +334,7 @@ def test_a_head_reassigns_two_leads_after_the_preview(demo_app):
             .scalars()
             .all()
         )
-    at = open_page(PAGE, username="head")
+    at = open_tab(open_page(PAGE, username="head"), *_tab("reassign"))
     at.selectbox(key="reassign_from").set_value(owner).run()
     at.selectbox(key="reassign_to").set_value(receiver).run()
     at.multiselect(key=f"reassign_leads_{owner}").set_value(leads).run()

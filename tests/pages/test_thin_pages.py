@@ -22,7 +22,7 @@ from core.i18n import t
 from core.services import settings as settings_service
 from core.ui import admin as admin_ui
 from tests.factories import make_department, make_lead, make_staff, make_user
-from tests.pages.apptest import open_page, texts
+from tests.pages.apptest import open_page, open_tab, texts
 
 KPIS = "pages/6_KPIs.py"
 MEMBERS = "pages/4_Members.py"
@@ -82,6 +82,9 @@ def test_a_member_made_on_the_members_page_counts_at_once_on_the_kpi_leaderboard
     at = open_page(KPIS, username="office")
     assert not at.exception
     assert at.selectbox(key="kpi_month").value == MONTH
+    open_tab(at, "kpi_tabs_en", t("kpi.tab.leaderboards", "en"))
+    assert not at.exception
+    assert at.get_by_key("kpi_board_members_converted")  # the board is drawn, empty
     assert _converted_board(at) == {}
 
     at.switch_page(MEMBERS).run()
@@ -94,6 +97,8 @@ def test_a_member_made_on_the_members_page_counts_at_once_on_the_kpi_leaderboard
     assert f"{LEAD_REF} is now member" in texts(at)
 
     at.switch_page(KPIS).run()
+    assert not at.exception
+    open_tab(at, "kpi_tabs_en", t("kpi.tab.leaderboards", "en"))
     assert not at.exception
     assert _converted_board(at) == {"S-AUG": 1}
 
@@ -109,13 +114,11 @@ def test_points_awarded_on_the_members_page_show_at_once_in_its_charts(august):
     assert not at.exception
     member_no = at.selectbox(key="members_open").value
 
-    at.session_state["members_tab_en"] = t("members.tab.charts", "en")
-    at.run()
+    open_tab(at, "members_tab_en", t("members.tab.charts", "en"))
     assert not at.exception
     before = _earned_in(at, MONTH)
 
-    at.session_state["members_tab_en"] = t("members.tab.list", "en")
-    at.run()
+    open_tab(at, "members_tab_en", t("members.tab.list", "en"))
     assert at.selectbox(key="members_open").value == member_no
     at.selectbox(key="members_award_kind_en").set_value("event")
     at.number_input(key="members_award_points").set_value(200)
@@ -124,8 +127,7 @@ def test_points_awarded_on_the_members_page_show_at_once_in_its_charts(august):
     assert not at.exception
     assert "200 points awarded." in texts(at)
 
-    at.session_state["members_tab_en"] = t("members.tab.charts", "en")
-    at.run()
+    open_tab(at, "members_tab_en", t("members.tab.charts", "en"))
     assert not at.exception
     assert _earned_in(at, MONTH) == before + 200
 
