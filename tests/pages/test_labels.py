@@ -16,7 +16,7 @@ import pytest
 from core.domain import Role
 from core.i18n import CATALOGUE
 from core.ui.navigation import PAGES
-from tests.pages.apptest import open_page
+from tests.pages.apptest import open_page, open_tab
 
 DEMO_LOGIN = {
     Role.admin: "admin",
@@ -38,8 +38,15 @@ CHECKED_PAGES = (
     "pages/7_Commission.py",
     "pages/8_Admin.py",
 )
-# Pages whose tabs draw lazily (only the open one runs): each tab is opened in turn.
-TABBED_PAGES = {"pages/8_Admin.py": "admin_tab"}
+# Pages whose tabs draw lazily (only the open one runs): each tab is opened in turn. The
+# tabs' key, per language where their labels follow it.
+TABBED_PAGES = {
+    "pages/1_Staff_and_cards.py": "staff_tab_{lang}",
+    "pages/3_Lead_board.py": "board_view_{lang}",
+    "pages/5_Campaigns.py": "campaigns_tab_{lang}",
+    "pages/6_KPIs.py": "kpi_tabs_{lang}",
+    "pages/8_Admin.py": "admin_tab",
+}
 AREAS = {key.split(".", 1)[0] for key in CATALOGUE}
 KEY_LIKE = re.compile(r"^([a-z_]+)(\.[a-z0-9_]+)+$")
 FIELD_LIKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
@@ -135,8 +142,7 @@ def _labels_of_every_tab(at, path: str) -> list[tuple[str, str]]:
     if state_key is None:
         return found
     for label in [tab.label for tab in at.tabs][1:]:
-        at.session_state[state_key] = label
-        at.run()
+        open_tab(at, state_key.format(lang=at.session_state["lang"]), label)
         assert not at.exception, label
         found.extend((f"{label}: {where}", text) for where, text in visible_labels(at))
     return found

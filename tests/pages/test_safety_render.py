@@ -267,10 +267,21 @@ def _members(at, role, hostile, where, seen) -> None:
     _tab_runs(at, "members_tab_en", labels, where, seen)
 
 
+def _other_tabs(key: str):
+    """Open every tab after the first of a page whose tabs draw lazily (key: per language)."""
+
+    def runs(at, role, hostile, where, seen) -> None:
+        labels = [tab.label for tab in at.tabs][1:]
+        _tab_runs(at, key, labels, where, seen)
+
+    return runs
+
+
 def _campaigns(at, role, hostile, where, seen) -> None:
     if role in (Role.admin, Role.executive, Role.marketer):
         at.selectbox(key="camp_detail").set_value(hostile["campaign"]).run()
         _check(at, f"{where} · campaign", seen)
+        _other_tabs("campaigns_tab_en")(at, role, hostile, where, seen)
 
 
 def _admin(at, role, hostile, where, seen) -> None:
@@ -287,9 +298,11 @@ def _admin(at, role, hostile, where, seen) -> None:
 
 DRAWN_AS_CHARTS_ONLY = {"pages/2_Card_activation.py"}  # department names on chart axes
 MORE = {
+    "pages/1_Staff_and_cards.py": _other_tabs("staff_tab_en"),
     "pages/3_Lead_board.py": _board,
     "pages/4_Members.py": _members,
     "pages/5_Campaigns.py": _campaigns,
+    "pages/6_KPIs.py": _other_tabs("kpi_tabs_en"),
     "pages/8_Admin.py": _admin,
 }
 
