@@ -129,7 +129,7 @@ def test_a_chart_drawn_from_its_cache_is_the_chart_built(demo_app):
     month = at.selectbox(key="kpi_month").value
     with read_session() as session:
         actor = users.actor_of(users.get_by_username(session, "executive"))
-    frame = kpi_ui.revenue_by_member(demo_app, actor, month, month)
+    frame = kpi_ui.revenue_by_member(actor, month, month)
     labels = [f"{no} {name}" for no, name in zip(frame["member_no"], frame["name"], strict=True)]
     built = chart_spec(kpi_ui.pareto_figure(frame, labels, "en"), "en")
     for trace in built["data"]:
