@@ -23,7 +23,7 @@ if not months:
 
 with st.columns([1, 3])[0]:
     month = month_picker(months, key="kpi_month", lang=lang, default=latest)
-figures = kpis.month_figures(kpis.database_url(), user.actor, month, months[0])
+figures = kpis.month_figures(user.actor, month, months[0])
 if user.department_id is not None:
     names = ", ".join(plain(name) for name in figures.departments["department"])
     st.caption(t("kpi.scope_department", lang, department=names))
@@ -31,7 +31,7 @@ if user.department_id is not None:
 
 def drawn() -> dict[str, dict]:
     """The month's charts (cached): read only by the open tab that draws them."""
-    return kpis.month_charts(kpis.database_url(), user.actor, month, months[0], lang)
+    return kpis.month_charts(user.actor, month, months[0], lang)
 
 
 TABS = ("overview", "trends", "departments", "leaderboards", "pareto")
