@@ -14,6 +14,7 @@ from sqlmodel import Session
 from core.db import make_engine, read_session
 from core.domain import Role
 from core.errors import InvalidInput
+from core.i18n import t
 from core.inputs import validated
 from core.models import (
     AuditLog,
@@ -31,7 +32,7 @@ from core.services import leads as lead_service
 from core.services import settings as settings_service
 from core.services import staff as staff_service
 from tests.factories import make_actor, make_department, make_lead, make_staff, make_user
-from tests.pages.apptest import open_page, texts
+from tests.pages.apptest import open_page, open_tab, texts
 
 D = dt.date
 
@@ -239,6 +240,7 @@ def test_adding_staff_without_a_department_names_the_field_in_chinese(two_wards)
     """The office fills in a newcomer's number and name but picks no department: the page
     says, in Chinese, that the department is required, and no one is added."""
     at = open_page("pages/1_Staff_and_cards.py", username="office", lang="zh")
+    open_tab(at, "staff_tab_zh", t("staff.tab.edit", "zh"))
     at.text_input(key="staff_add_no").set_value("N060")
     at.text_input(key="staff_add_name").set_value("新同事")
     at.button(key="staff_add_submit").click().run()
@@ -254,6 +256,7 @@ def test_editing_a_nurses_phone_on_the_page_keeps_everything_else(two_wards):
     with read_session() as session:
         nurse = session.exec(select(Staff).where(Staff.staff_no == "N050")).scalar_one()
     at = open_page("pages/1_Staff_and_cards.py", username="office")
+    open_tab(at, "staff_tab_en", t("staff.tab.edit", "en"))
     at.selectbox(key="staff_edit_pick").set_value(nurse.id).run()
     at.text_input(key=f"edit_phone_{nurse.id}").set_value("13900000050")
     at.button(key=f"edit_submit_{nurse.id}").click().run()

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from tests.pages.apptest import open_page, texts
+from core.i18n import t
+from tests.pages.apptest import open_page, open_tab, texts
 
 STAFF = "pages/1_Staff_and_cards.py"
 MONTH = {"en": "Month", "zh": "月份"}
@@ -23,6 +24,13 @@ def _tabs(at) -> dict:
     return {tab.label: tab for tab in at.tabs}
 
 
+def _staff_tab(at, name: str, lang: str = "en"):
+    """Open the Staff & cards tab `name` (only the open tab's content runs)."""
+    open_tab(at, f"staff_tab_{lang}", t(f"staff.tab.{name}", lang))
+    assert not at.exception
+    return at
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_month_picker_is_only_in_the_tabs_it_drives(demo_app, lang):
     """The administrator opens Staff & cards: the Roster and the Follow-up list each have a
@@ -30,12 +38,18 @@ def test_the_month_picker_is_only_in_the_tabs_it_drives(demo_app, lang):
     ignore the month, have none, and no picker stands above the tabs."""
     at = open_page(STAFF, username="admin", lang=lang)
     assert not at.exception
-    tabs = _tabs(at)
-    assert len(tabs) == 7
-    with_picker = {label for label, tab in tabs.items() if _month_pickers(tab, lang)}
+    labels = list(_tabs(at))
+    assert len(labels) == 7
+    with_picker = set()
+    for label in labels:  # each tab in turn: only the open tab's content runs
+        open_tab(at, f"staff_tab_{lang}", label)
+        assert not at.exception, label
+        in_tab = _month_pickers(_tabs(at)[label], lang)
+        assert len(_month_pickers(at, lang)) == len(in_tab) <= 1, "no picker outside the tab"
+        if in_tab:
+            with_picker.add(label)
     roster, follow_up = (("Roster", "Follow-up list"), ("员工名册", "跟进名单"))[lang == "zh"]
     assert with_picker == {roster, follow_up}
-    assert len(_month_pickers(at, lang)) == 2, "no picker outside the two tabs"
 
 
 def test_a_month_picked_in_one_tab_is_the_month_of_the_others(demo_app):
@@ -46,8 +60,10 @@ def test_a_month_picked_in_one_tab_is_the_month_of_the_others(demo_app):
     assert team.value == "2019-08", "opens on the latest month with data"
     team.set_value("2019-07").run()
     assert not at.exception
-    assert at.selectbox(key="staff_month_follow_up").value == "2019-07"
     assert "Figures for 2019-07" in texts(at)
+    _staff_tab(at, "follow_up")
+    assert at.selectbox(key="staff_month_follow_up").value == "2019-07"
+    assert "as of 2019-07-31" in texts(at)  # the follow-up list is July's too
 
 
 def test_staff_and_cards_has_no_second_import_screen(demo_app):
@@ -56,6 +72,7 @@ def test_staff_and_cards_has_no_second_import_screen(demo_app):
     lands on the Admin page with its Import tab open. The marketing office sees neither."""
     at = open_page(STAFF, username="admin")
     assert not at.exception
+    _staff_tab(at, "edit")
     assert not at.get("file_uploader")
     assert "Import" not in _tabs(at)
     assert "Admin → Import" in texts(at)
@@ -65,8 +82,8 @@ def test_staff_and_cards_has_no_second_import_screen(demo_app):
     assert at.file_uploader(key="imp_file"), "Admin's import, open on its Import tab"
     # The marketing office adds staff one by one but may not import staff files: no upload
     # and no pointer to a screen they cannot open.
-    office = open_page(STAFF, username="marketer")
-    assert not office.exception and not office.get("file_uploader")
+    office = _staff_tab(open_page(STAFF, username="marketer"), "edit")
+    assert "Add / edit staff" in _tabs(office) and not office.get("file_uploader")
     assert not [b for b in office.button if b.key == "staff_open_import"]
 
 
@@ -101,16 +118,23 @@ def _legends(at) -> list[tuple[str, dict]]:
 
 
 @pytest.mark.parametrize(
-    ("page", "username"),
-    [("pages/5_Campaigns.py", "marketer"), ("pages/6_KPIs.py", "admin")],
+    ("page", "username", "key"),
+    [
+        ("pages/5_Campaigns.py", "marketer", "campaigns_tab_en"),
+        ("pages/6_KPIs.py", "admin", "kpi_tabs_en"),
+    ],
     ids=["campaigns", "kpis"],
 )
-def test_every_chart_legend_sits_at_the_foot_of_its_chart(demo_app, page, username):
+def test_every_chart_legend_sits_at_the_foot_of_its_chart(demo_app, page, username, key):
     """Campaigns (charts with titles) and KPIs: every legend is one row at the chart's foot,
     never above the plot where it covered the chart's title and sat under its toolbar."""
     at = open_page(page, username=username)
     assert not at.exception
-    legends = _legends(at)
+    legends = []
+    for label in [tab.label for tab in at.tabs]:  # each tab in turn (only the open one runs)
+        open_tab(at, key, label)
+        assert not at.exception, label
+        legends += _legends(at)
     assert legends, "the page draws charts with legends"
     for title, layout in legends:
         legend = layout.get("legend", {})

@@ -31,7 +31,7 @@ from core.ui import admin as admin_ui
 from core.ui import board as board_ui
 from core.ui.navigation import PAGES
 from core.ui.text import plain
-from tests.pages.apptest import open_page
+from tests.pages.apptest import open_page, open_tab
 
 IMAGE = "![t](http://198.51.100.1/x.png)"
 LINK = "[Click to verify](http://198.51.100.1/)"
@@ -357,6 +357,7 @@ def test_finding_9_a_refused_staff_name_keeps_the_form(hostile):
     """An administrator adds a staff member whose name hides a right-to-left override: the
     page refuses it with the importer's words and keeps every field as typed."""
     at = open_page("pages/1_Staff_and_cards.py", username="admin")
+    open_tab(at, "staff_tab_en", t("staff.tab.edit", "en"))  # only the open tab runs
     name = "Li\u202eLei"
     at.text_input(key="staff_add_no").set_value("S-RTL")
     at.text_input(key="staff_add_name").set_value(name)
