@@ -9,9 +9,9 @@ member their own card and figures. Each tab is drawn by `core.ui.staff`.
 import streamlit as st
 
 from core.domain import Role
-from core.i18n import t
 from core.ui import staff as staff_ui
 from core.ui.layout import page_setup
+from core.ui.widgets import lazy_tabs
 
 user = page_setup("page.staff_cards")
 view = staff_ui.staff_view(user)
@@ -23,11 +23,7 @@ if user.role == Role.staff:
     st.stop()
 
 sections = staff_ui.sections(view)
-tabs = st.tabs(
-    [t(f"staff.tab.{name}", user.lang) for name, _ in sections],
-    key=view.lk("staff_tab"),
-    on_change="rerun",
-)
+tabs = lazy_tabs([f"staff.tab.{name}" for name, _ in sections], key="staff_tab", lang=user.lang)
 for tab, (_, draw) in zip(tabs, sections, strict=True):
     if tab.open:  # only the open tab runs (the others' reads wait until they are opened)
         with tab:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import streamlit as st
-
-from core.i18n import t
 from core.services import campaigns as plans
 from core.ui.actions import show_flash
 from core.ui.campaigns.calendar import calendar_tab
@@ -14,6 +11,7 @@ from core.ui.campaigns.results import results_tab
 from core.ui.campaigns.sheet import sheet_tab
 from core.ui.content_library import library_tab
 from core.ui.layout import page_setup
+from core.ui.widgets import lazy_tabs
 
 user = page_setup("page.campaigns")
 show_flash()
@@ -23,10 +21,8 @@ if user.role in plans.READERS:
     TABS = ("list", "sheet", "calendar", "results", "library")
     drawn = (campaigns_tab, sheet_tab, calendar_tab, results_tab)
     # Only the open tab runs (the others' reads wait until they are opened).
-    *plan_tabs, library = st.tabs(
-        [t(f"campaigns.tab.{name}", user.lang) for name in TABS],
-        key=view.lk("campaigns_tab"),
-        on_change="rerun",
+    *plan_tabs, library = lazy_tabs(
+        [f"campaigns.tab.{name}" for name in TABS], key="campaigns_tab", lang=user.lang
     )
     for tab, draw in zip(plan_tabs, drawn, strict=True):
         if tab.open:

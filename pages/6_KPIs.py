@@ -11,7 +11,7 @@ from core.i18n import t
 from core.ui import head_view, kpis, referrals
 from core.ui.layout import page_setup
 from core.ui.text import plain
-from core.ui.widgets import month_picker
+from core.ui.widgets import lazy_tabs, month_picker
 
 user = page_setup("page.kpis")
 lang = user.lang
@@ -36,10 +36,8 @@ def drawn() -> dict[str, dict]:
 
 TABS = ("overview", "trends", "departments", "leaderboards", "pareto")
 # Only the open tab runs (the others' reads and charts wait until they are opened).
-overview, trends, compare, boards, pareto, returns = st.tabs(
-    [t(f"kpi.tab.{name}", lang) for name in TABS] + [t("referrals.tab", lang)],
-    key=f"kpi_tabs_{lang}",  # one per language: the tabs keep the labels first drawn
-    on_change="rerun",
+overview, trends, compare, boards, pareto, returns = lazy_tabs(
+    [f"kpi.tab.{name}" for name in TABS] + ["referrals.tab"], key="kpi_tabs", lang=lang
 )
 if overview.open:
     with overview:

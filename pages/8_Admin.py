@@ -1,7 +1,5 @@
 """Admin — tables, settings, users, imports, the audit log and backups (administrators only)."""
 
-import streamlit as st
-
 from core.domain import Role
 from core.permissions import require_role
 from core.ui import admin
@@ -11,8 +9,7 @@ from core.ui.layout import page_setup
 user = page_setup("page.admin")
 require_role(user.actor, Role.admin)
 show_flash()
-tabs = st.tabs(admin.tab_labels(user.lang), key=admin.TAB_KEY, on_change="rerun")
-for name, tab in zip(admin.TABS, tabs, strict=True):
+for name, tab in zip(admin.TABS, admin.tabs(user.lang), strict=True):
     if tab.open:  # only the open tab runs
         with tab:
             admin.DRAW[name](user)

@@ -1,4 +1,4 @@
-"""Shared widgets: figure tiles, month picker, table downloads."""
+"""Shared widgets: lazy tabs, figure tiles, month picker, table downloads."""
 
 from __future__ import annotations
 
@@ -26,6 +26,24 @@ REASONS = {
     "metrics.usage_rate": "why.no_cards",
     "metrics.active_rate": "why.no_cards",
 }
+
+
+def lazy_tabs(label_keys: Sequence[str], *, key: str, lang: str) -> list:
+    """`st.tabs` labelled by the catalogue keys `label_keys` in `lang`, of which only the open
+    tab runs (draw a tab's content under `if tab.open:`; a click on another tab reruns the
+    page). One `key` for both languages: after a language switch the open tab stays open,
+    under its new label, with what was typed in it."""
+    labels = [t(label_key, lang) for label_key in label_keys]
+    current = st.session_state.get(key)
+    if current is not None and current not in labels:
+        for other in ("en", "zh"):
+            before = [t(label_key, other) for label_key in label_keys]
+            if current in before:
+                st.session_state[key] = labels[before.index(current)]
+                break
+        else:
+            del st.session_state[key]
+    return st.tabs(labels, key=key, on_change="rerun")
 
 
 def figure_help(figure, lang: str) -> str | None:

@@ -81,7 +81,7 @@ def test_kpi_and_members_pages_name_the_same_top_twenty_percent(seven_payers):
     kpis = open_page("pages/6_KPIs.py", username="office")
     assert not kpis.exception
     assert kpis.selectbox(key="kpi_month").value == MONTH
-    open_tab(kpis, "kpi_tabs_en", t("kpi.tab.pareto", "en"))
+    open_tab(kpis, "kpi_tabs", t("kpi.tab.pareto", "en"))
     kpi_top, kpi_share = _kpi_top_twenty(kpis)
 
     members = open_page("pages/4_Members.py", username="office")

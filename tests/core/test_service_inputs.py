@@ -240,7 +240,7 @@ def test_adding_staff_without_a_department_names_the_field_in_chinese(two_wards)
     """The office fills in a newcomer's number and name but picks no department: the page
     says, in Chinese, that the department is required, and no one is added."""
     at = open_page("pages/1_Staff_and_cards.py", username="office", lang="zh")
-    open_tab(at, "staff_tab_zh", t("staff.tab.edit", "zh"))
+    open_tab(at, "staff_tab", t("staff.tab.edit", "zh"))
     at.text_input(key="staff_add_no").set_value("N060")
     at.text_input(key="staff_add_name").set_value("新同事")
     at.button(key="staff_add_submit").click().run()
@@ -256,7 +256,7 @@ def test_editing_a_nurses_phone_on_the_page_keeps_everything_else(two_wards):
     with read_session() as session:
         nurse = session.exec(select(Staff).where(Staff.staff_no == "N050")).scalar_one()
     at = open_page("pages/1_Staff_and_cards.py", username="office")
-    open_tab(at, "staff_tab_en", t("staff.tab.edit", "en"))
+    open_tab(at, "staff_tab", t("staff.tab.edit", "en"))
     at.selectbox(key="staff_edit_pick").set_value(nurse.id).run()
     at.text_input(key=f"edit_phone_{nurse.id}").set_value("13900000050")
     at.button(key=f"edit_submit_{nurse.id}").click().run()

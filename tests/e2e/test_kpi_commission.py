@@ -7,6 +7,7 @@ and options, and never publish or correct a sheet (the AppTests do that on priva
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from core.i18n import t
 from tests.e2e.conftest import sign_in, wait_for_app
@@ -62,7 +63,7 @@ def test_kpi_page_reads_in_both_languages(sized_page, app_server, artifacts_dir)
     sign_in(page, app_server.url, "executive", path="KPIs")
     tiles = page.locator("[data-testid='stMetric']")
     tiles.first.wait_for()
-    assert tiles.count() == 16  # SPEC §3's twelve figures and §10's four
+    assert tiles.count() == 12  # SPEC §3's twelve figures (§10's four: Return & referral)
     first = tiles.first.inner_text()
     assert "Cumulative leads" in first and "25,055" in first
     assert t("app.vs_previous", "en", delta=10_029) in first
@@ -73,6 +74,10 @@ def test_kpi_page_reads_in_both_languages(sized_page, app_server, artifacts_dir)
     page.get_by_role("tab", name="Trends").click()
     page.locator("[data-testid='stPlotlyChart']").nth(1).wait_for()
     _shoot(page, artifacts_dir, f"kpi-trends-en-{size}.png")
+
+    page.get_by_role("tab", name="Return & referral").click()  # only the open tab is drawn
+    wait_for_app(page)
+    expect(page.locator("[data-testid='stMetric']")).to_have_count(4)  # SPEC §10's four
 
     _to_chinese(page)
     page.get_by_role("tab", name="本月概览").click()

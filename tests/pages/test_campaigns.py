@@ -21,7 +21,7 @@ TABS = ("list", "sheet", "calendar", "results", "library")
 def _tab(name: str, lang: str = "en") -> tuple[str, str]:
     """The page's tab group key and the label of its tab `name`, for `open_tab` (only the
     open tab's content runs)."""
-    return f"campaigns_tab_{lang}", t(f"campaigns.tab.{name}", lang)
+    return "campaigns_tab", t(f"campaigns.tab.{name}", lang)
 
 
 def _tab_labels(at) -> list[str]:

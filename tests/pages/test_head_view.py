@@ -37,7 +37,7 @@ def actor(username: str):
 
 def tab(at, label: str):
     """The KPI page's tab `label`, opened (only the open tab's content runs)."""
-    open_tab(at, "kpi_tabs_en", label)
+    open_tab(at, "kpi_tabs", label)
     assert not at.exception
     return next(block for block in at.tabs if block.label == label)
 

@@ -41,10 +41,10 @@ CHECKED_PAGES = (
 # Pages whose tabs draw lazily (only the open one runs): each tab is opened in turn. The
 # tabs' key, per language where their labels follow it.
 TABBED_PAGES = {
-    "pages/1_Staff_and_cards.py": "staff_tab_{lang}",
+    "pages/1_Staff_and_cards.py": "staff_tab",
     "pages/3_Lead_board.py": "board_view_{lang}",
-    "pages/5_Campaigns.py": "campaigns_tab_{lang}",
-    "pages/6_KPIs.py": "kpi_tabs_{lang}",
+    "pages/5_Campaigns.py": "campaigns_tab",
+    "pages/6_KPIs.py": "kpi_tabs",
     "pages/8_Admin.py": "admin_tab",
 }
 AREAS = {key.split(".", 1)[0] for key in CATALOGUE}

@@ -57,7 +57,7 @@ def test_staff_and_cards_draws_card_actions_only_when_opened(cold, monkeypatch):
     assert not {"cards_action_en", "cards_apply", "onboard_submit"} & shown
     assert calls == []
 
-    open_tab(at, "staff_tab_en", t("staff.tab.cards", "en"))
+    open_tab(at, "staff_tab", t("staff.tab.cards", "en"))
     assert not at.exception
     shown = _keys(at)
     assert {"cards_action_en", "cards_apply"} <= shown
@@ -77,7 +77,7 @@ def test_campaigns_reads_the_library_only_when_it_is_opened(cold, monkeypatch):
     assert not {"lib_query", "piece_script_new_save"} & shown
     assert calls == []
 
-    open_tab(at, "campaigns_tab_en", t("campaigns.tab.library", "en"))
+    open_tab(at, "campaigns_tab", t("campaigns.tab.library", "en"))
     assert not at.exception
     shown = _keys(at)
     assert {"lib_query", "piece_script_new_save"} <= shown
@@ -97,7 +97,7 @@ def test_kpis_read_the_leaderboards_and_build_charts_only_for_the_open_tab(cold,
     assert not {"kpi_board_department", "kpi_board_leads", "kpi_departments_xlsx"} & shown
     assert boards == []
 
-    open_tab(at, "kpi_tabs_en", t("kpi.tab.leaderboards", "en"))
+    open_tab(at, "kpi_tabs", t("kpi.tab.leaderboards", "en"))
     assert not at.exception
     shown = _keys(at)
     assert {"kpi_board_department", "kpi_board_leads"} <= shown
@@ -108,7 +108,7 @@ def test_kpis_read_the_leaderboards_and_build_charts_only_for_the_open_tab(cold,
     at.run()  # a click on the leaderboards
     assert not at.exception
     assert charts == []
-    open_tab(at, "kpi_tabs_en", t("kpi.tab.trends", "en"))
+    open_tab(at, "kpi_tabs", t("kpi.tab.trends", "en"))
     assert not at.exception
     assert charts == ["month_charts"]
     assert "kpi_trend_leads_chart" in {
@@ -146,20 +146,18 @@ def test_kpis_read_the_leaderboards_and_build_charts_only_for_the_open_tab(cold,
     ],
     ids=["staff", "campaigns", "kpis"],
 )
-def test_switching_language_on_a_later_tab_opens_the_first_one_in_chinese(
+def test_switching_language_keeps_the_open_tab_open(
     demo_app, page, username, key, label_key, first, later
 ):
     """A user on a later tab switches to Chinese: the page redraws, without an error, with its
-    tabs in Chinese and its first tab open (that tab's content only); the later tab opens in
-    Chinese at a click."""
-    at = open_tab(open_page(page, username=username), f"{key}_en", t(label_key, "en"))
-    assert not at.exception and later in _keys(at)
+    tabs in Chinese and the same tab open (its content only, not the first tab's)."""
+    at = open_tab(open_page(page, username=username), key, t(label_key, "en"))
+    assert not at.exception
+    shown = _keys(at)
+    assert later in shown and first not in shown
     at.radio(key="language_picker").set_value("zh").run()
     assert not at.exception
+    assert at.session_state[key] == t(label_key, "zh")
     assert t(label_key, "zh") in [tab.label for tab in at.tabs]
-    shown = _keys(at)
-    assert first in shown and later not in shown
-    open_tab(at, f"{key}_zh", t(label_key, "zh"))
-    assert not at.exception
     shown = _keys(at)
     assert later in shown and first not in shown

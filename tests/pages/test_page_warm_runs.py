@@ -35,18 +35,18 @@ ACTIVATION = "pages/2_Card_activation.py"
 STAFF = "pages/1_Staff_and_cards.py"
 # Each page's tab group: its key and its tabs' labels (only the open tab's content runs).
 KPI_TABS = (
-    "kpi_tabs_en",
+    "kpi_tabs",
     [t(f"kpi.tab.{name}", "en") for name in ("overview", "trends", "departments")]
     + [t(f"kpi.tab.{name}", "en") for name in ("leaderboards", "pareto")]
     + [t("referrals.tab", "en")],
 )
 CAMPAIGN_TABS = (
-    "campaigns_tab_en",
+    "campaigns_tab",
     [t(f"campaigns.tab.{name}", "en") for name in ("list", "sheet", "calendar", "results")]
     + [t("campaigns.tab.library", "en")],
 )
 STAFF_TABS = (
-    "staff_tab_en",
+    "staff_tab",
     [t(f"staff.tab.{name}", "en") for name in ("roster", "follow_up", "cards", "edit")]
     + [t(f"staff.tab.{name}", "en") for name in ("onboarding", "offboarding", "reassign")],
 )

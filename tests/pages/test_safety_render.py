@@ -281,7 +281,7 @@ def _campaigns(at, role, hostile, where, seen) -> None:
     if role in (Role.admin, Role.executive, Role.marketer):
         at.selectbox(key="camp_detail").set_value(hostile["campaign"]).run()
         _check(at, f"{where} · campaign", seen)
-        _other_tabs("campaigns_tab_en")(at, role, hostile, where, seen)
+        _other_tabs("campaigns_tab")(at, role, hostile, where, seen)
 
 
 def _admin(at, role, hostile, where, seen) -> None:
@@ -298,11 +298,11 @@ def _admin(at, role, hostile, where, seen) -> None:
 
 DRAWN_AS_CHARTS_ONLY = {"pages/2_Card_activation.py"}  # department names on chart axes
 MORE = {
-    "pages/1_Staff_and_cards.py": _other_tabs("staff_tab_en"),
+    "pages/1_Staff_and_cards.py": _other_tabs("staff_tab"),
     "pages/3_Lead_board.py": _board,
     "pages/4_Members.py": _members,
     "pages/5_Campaigns.py": _campaigns,
-    "pages/6_KPIs.py": _other_tabs("kpi_tabs_en"),
+    "pages/6_KPIs.py": _other_tabs("kpi_tabs"),
     "pages/8_Admin.py": _admin,
 }
 
@@ -357,7 +357,7 @@ def test_finding_9_a_refused_staff_name_keeps_the_form(hostile):
     """An administrator adds a staff member whose name hides a right-to-left override: the
     page refuses it with the importer's words and keeps every field as typed."""
     at = open_page("pages/1_Staff_and_cards.py", username="admin")
-    open_tab(at, "staff_tab_en", t("staff.tab.edit", "en"))  # only the open tab runs
+    open_tab(at, "staff_tab", t("staff.tab.edit", "en"))  # only the open tab runs
     name = "Li\u202eLei"
     at.text_input(key="staff_add_no").set_value("S-RTL")
     at.text_input(key="staff_add_name").set_value(name)

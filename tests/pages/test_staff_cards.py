@@ -29,7 +29,7 @@ def _department_id(name: str) -> int:
 def _tab(name: str, lang: str = "en") -> tuple[str, str]:
     """The page's tab group key and the label of its tab `name`, for `open_tab` (only the
     open tab's content runs)."""
-    return f"staff_tab_{lang}", t(f"staff.tab.{name}", lang)
+    return "staff_tab", t(f"staff.tab.{name}", lang)
 
 
 def _table(at, index: int = 0) -> pd.DataFrame:

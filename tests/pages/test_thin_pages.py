@@ -82,7 +82,7 @@ def test_a_member_made_on_the_members_page_counts_at_once_on_the_kpi_leaderboard
     at = open_page(KPIS, username="office")
     assert not at.exception
     assert at.selectbox(key="kpi_month").value == MONTH
-    open_tab(at, "kpi_tabs_en", t("kpi.tab.leaderboards", "en"))
+    open_tab(at, "kpi_tabs", t("kpi.tab.leaderboards", "en"))
     assert not at.exception
     assert at.get_by_key("kpi_board_members_converted")  # the board is drawn, empty
     assert _converted_board(at) == {}
@@ -98,7 +98,7 @@ def test_a_member_made_on_the_members_page_counts_at_once_on_the_kpi_leaderboard
 
     at.switch_page(KPIS).run()
     assert not at.exception
-    open_tab(at, "kpi_tabs_en", t("kpi.tab.leaderboards", "en"))
+    open_tab(at, "kpi_tabs", t("kpi.tab.leaderboards", "en"))
     assert not at.exception
     assert _converted_board(at) == {"S-AUG": 1}
 

@@ -3,8 +3,7 @@ tabs use), settings, users, import, audit log and backup; `shared` holds what th
 
 Everything reads and writes through services (`core.services.table_admin`, `audit_log`,
 `settings`, `users`, `core.importing`, `core.backup`); nothing here builds SQL.
-pages/8_Admin.py draws the tabs: `st.tabs(tab_labels(lang))`, then `DRAW[name](user)` for
-the open one.
+pages/8_Admin.py draws the tabs: `tabs(lang)`, then `DRAW[name](user)` for the open one.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from core.ui.admin.settings import SETTINGS_SECTIONS
 from core.ui.admin.tables import changes_from_editor
 from core.ui.auth import CurrentUser
 from core.ui.navigation import PAGE_BY_KEY
+from core.ui.widgets import lazy_tabs
 
 TAB_KEY = "admin_tab"
 TABS = ("tables", "settings", "users", "import", "audit", "backup")
@@ -42,20 +42,10 @@ __all__ = [
 ]
 
 
-def tab_labels(lang: str) -> list[str]:
-    """The tabs' labels in `lang`. After a language switch the open tab stays open under
-    its new label."""
-    labels = [t(f"admin.tab_{name}", lang) for name in TABS]
-    current = st.session_state.get(TAB_KEY)
-    if current is not None and current not in labels:
-        for other in ("en", "zh"):
-            before = [t(f"admin.tab_{name}", other) for name in TABS]
-            if current in before:
-                st.session_state[TAB_KEY] = labels[before.index(current)]
-                break
-        else:
-            del st.session_state[TAB_KEY]
-    return labels
+def tabs(lang: str) -> list:
+    """The page's tabs in `lang`, only the open one running (`widgets.lazy_tabs`): after a
+    language switch the open tab stays open under its new label."""
+    return lazy_tabs([f"admin.tab_{name}" for name in TABS], key=TAB_KEY, lang=lang)
 
 
 def import_pointer(lang: str, *, key: str) -> None:
