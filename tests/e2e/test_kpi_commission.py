@@ -81,6 +81,8 @@ def test_kpi_page_reads_in_both_languages(sized_page, app_server, artifacts_dir)
 
     _to_chinese(page)
     page.get_by_role("tab", name="本月概览").click()
+    wait_for_app(page)
+    expect(page.locator("[data-testid='stMetric']")).to_have_count(12)  # the month's tiles
     first = page.locator("[data-testid='stMetric']").first.inner_text()
     assert "累计线索" in first and "25,055" in first
     assert t("app.vs_previous", "zh", delta=10_029) in first
