@@ -372,7 +372,7 @@ def fetch_in(
     expanding=True))` (CHUNK values per query), with `params` for its other parameters.
 
     The statement is compiled once and the IN list written here (SQLite: one `?` per value;
-    PostgreSQL: `= ANY(%(chunk)s)`, the values as one array) instead of by SQLAlchemy, which
+    PostgreSQL: `= ANY(%(chunk)s)`, ANY_CHUNK values as one array) instead of by SQLAlchemy, which
     renders a parameter of its own for each value: for 10,000s of ids that costs more than
     the query. Values must be ints or strings, as the driver takes them."""
     connection = session.connection()
@@ -386,8 +386,11 @@ def fetch_in(
     given = {**compiled.params, **(params or {})}
     found: list[tuple] = []
     cursor = connection.connection.cursor()
+    # One array parameter on PostgreSQL, however long (its IN list would be a parameter per
+    # value: at most 65,535).
+    size = CHUNK if compiled.positional else ANY_CHUNK
     try:
-        for chunk in chunks(sorted(set(values)), CHUNK):
+        for chunk in chunks(sorted(set(values)), size):
             if compiled.positional:  # qmark (SQLite)
                 text = sql.replace(_EXPANDED, f" IN ({', '.join(['?'] * len(chunk))})")
                 parameters: Any = []
@@ -424,6 +427,7 @@ def as_date(value: Any) -> dt.date | None:
 # Values per IN (...) list, everywhere: well below SQLite's and PostgreSQL's limits on bound
 # parameters (32,766 and 65,535).
 CHUNK = 5_000
+ANY_CHUNK = 100_000  # values per `= ANY(%(chunk)s)` array (`fetch_in`, PostgreSQL)
 
 
 def chunks(values: list, size: int = CHUNK) -> Iterator[list]:
