@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from core.config import get_settings
 from core.i18n import t
 from core.ui.landing import home_figures
 from core.ui.layout import page_setup
@@ -14,7 +13,7 @@ user = page_setup("page.home")
 lang = user.lang
 st.subheader(t("home.welcome", lang, name=plain(user.name)))
 
-month, figures = home_figures(get_settings().database_url, user.actor)
+month, figures = home_figures(user.actor)
 
 if month:
     st.caption(t("home.figures_for", lang, month=month))

@@ -8,7 +8,6 @@ The reader and the figures are core/ui/activation.py's; this page lays them out.
 import streamlit as st
 
 from core import metrics
-from core.config import get_settings
 from core.i18n import t
 from core.services.landing import Figure
 from core.ui import activation, head_view
@@ -19,7 +18,7 @@ from core.ui.widgets import download_buttons, figure_tiles, month_picker
 user = page_setup("page.card_activation")
 lang = user.lang
 
-months, latest = activation.activation_months(get_settings().database_url)
+months, latest = activation.activation_months()
 
 if not months:
     st.info(t("activation.no_months", lang))
@@ -27,14 +26,12 @@ if not months:
 
 month = month_picker(months, key="activation_month", lang=lang, default=latest)
 threshold, now, before, _, departments, _, _ = activation.activation_figures(
-    get_settings().database_url, user.actor, month, tuple(months)
+    user.actor, month, tuple(months)
 )
 
 # --- The month's funnel (a head's on the department's own scale) ---------------------------
 keys = activation.funnel_keys(user.role)
-drawn = activation.activation_charts(
-    get_settings().database_url, user.actor, month, tuple(months), keys, lang
-)
+drawn = activation.activation_charts(user.actor, month, tuple(months), keys, lang)
 st.subheader(t("activation.funnel", lang, month=month))
 figure_tiles(
     [

@@ -23,8 +23,8 @@ if not months:
 
 with st.columns([1, 3])[0]:
     month = month_picker(months, key="kpi_month", lang=lang, default=latest)
-figures = kpis.month_figures(kpis.database_url(), user.actor, month, months[0])
-drawn = kpis.month_charts(kpis.database_url(), user.actor, month, months[0], lang)
+figures = kpis.month_figures(user.actor, month, months[0])
+drawn = kpis.month_charts(user.actor, month, months[0], lang)
 if user.department_id is not None:
     names = ", ".join(plain(name) for name in figures.departments["department"])
     st.caption(t("kpi.scope_department", lang, department=names))

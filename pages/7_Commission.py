@@ -15,10 +15,10 @@ from core.db import read_session
 from core.domain import Role
 from core.i18n import t
 from core.services import commission as commission_service
-from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services.landing import Figure
 from core.ui import charts, commission_staff
+from core.ui import commission as commission_ui
 from core.ui.actions import save, show_flash
 from core.ui.layout import page_setup
 from core.ui.text import plain
@@ -47,11 +47,7 @@ with picker:
 with read_session() as session:
     rules = commission_service.commission_rules(session, actor=actor)
     status = commission_service.sheet_status(session, actor=actor, month=month)
-    sheet = metrics.commission_table(
-        session, actor=actor, month=month, rules=settings_service.metric_rules(session)
-    )
-    adjustments = commission_service.commission_adjustments(session, actor=actor, month=month)
-    totals = commission_service.commission_totals(session, actor=actor, month=month)
+sheet, adjustments, totals = commission_ui.month_sheet(actor, month)
 
 with rules_column:
     st.markdown(f"**{t('commission.rules', lang)}**")

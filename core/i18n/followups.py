@@ -66,6 +66,8 @@ LABELS = {
     "myday.section.handoffs": ("Hand-offs waiting for a consultant", "等待咨询师接收的转介"),
     "myday.section.members": ("Members: birthdays and care today", "会员：今日生日与关怀"),
     "myday.section.lapsing": ("Protection lapsing within 7 days", "7 天内保护期到期"),
+    "myday.sections": ("Your lists today", "今日清单"),
+    "myday.section_empty": ("Nothing in this list today.", "今天这个清单是空的。"),
     "myday.more": ("… and {count:,} more", "……另有 {count:,} 条"),
     "myday.show_more": (
         "Show {count:,} more ({left:,} not shown)",

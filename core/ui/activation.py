@@ -57,7 +57,7 @@ MARGIN = {"l": 10, "r": 10, "t": 10, "b": 10}
 
 
 @cached("staff", "leads", "members")
-def activation_months(database_url: str) -> tuple[list[str], str | None]:
+def activation_months() -> tuple[list[str], str | None]:
     """The months the page offers and the one it opens on (cached per database): read once
     per data version, not on every run of the page."""
     with read_session() as session:
@@ -65,7 +65,7 @@ def activation_months(database_url: str) -> tuple[list[str], str | None]:
 
 
 @cached("staff", "leads")
-def activation_figures(database_url: str, actor: Actor, month: str, months: tuple[str, ...]):
+def activation_figures(actor: Actor, month: str, months: tuple[str, ...]):
     """The page's numbers in one read (cached per database, user and month): the active-staff
     threshold, this month's and last month's funnel, the trend, the departments, the usage
     heatmap of the last twelve months and the cohorts issued in them."""
@@ -89,7 +89,6 @@ def activation_figures(database_url: str, actor: Actor, month: str, months: tupl
 
 @cached("staff", "leads")
 def activation_charts(
-    database_url: str,
     actor: Actor,
     month: str,
     months: tuple[str, ...],
@@ -99,9 +98,7 @@ def activation_charts(
     """The page's charts in `lang` as `chart_spec`s ("funnel", "trend", and "usage" and
     "cohorts" when there is something to draw): built once per data version, so a rerun only
     draws them."""
-    threshold, now, _, trend, _, heatmap, cohorts = activation_figures(
-        database_url, actor, month, months
-    )
+    threshold, now, _, trend, _, heatmap, cohorts = activation_figures(actor, month, months)
     built = {
         "funnel": funnel_bars(now, lang, threshold, keys),
         "trend": trend_lines(trend, lang, threshold, keys),

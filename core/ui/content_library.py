@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core.config import get_settings
 from core.db import read_session
 from core.domain import ContentKind, Role
 from core.i18n import label_of, t
@@ -75,9 +74,8 @@ class LibraryView:
 
 
 @cached("content")
-def script_filters(database_url: str, actor: Actor) -> tuple[list[str], list[tuple[int, str]]]:
+def script_filters(actor: Actor) -> tuple[list[str], list[tuple[int, str]]]:
     """The scripts' conditions and the departments to file them under."""
-    del database_url  # part of the cache key only
     with read_session() as session:
         return (
             library.script_conditions(session, actor=actor),
@@ -86,21 +84,18 @@ def script_filters(database_url: str, actor: Actor) -> tuple[list[str], list[tup
 
 
 @cached("content")
-def departments_of_library(database_url: str, actor: Actor) -> list[tuple[int, str]]:
-    del database_url  # part of the cache key only
+def departments_of_library(actor: Actor) -> list[tuple[int, str]]:
     with read_session() as session:
         return library.library_departments(session, actor=actor)
 
 
 @cached("content")
 def scripts_found(
-    database_url: str,
     actor: Actor,
     query: str | None,
     condition: str | None,
     department_id: int | None,
 ) -> pd.DataFrame:
-    del database_url  # part of the cache key only
     with read_session() as session:
         return library.search_scripts(
             session, actor=actor, query=query, condition=condition, department_id=department_id
@@ -109,13 +104,11 @@ def scripts_found(
 
 @cached("content")
 def pieces_of(
-    database_url: str,
     actor: Actor,
     kind: str,
     content_type: str | None = None,
     channel: str | None = None,
 ) -> pd.DataFrame:
-    del database_url  # part of the cache key only
     with read_session() as session:
         return library.list_pieces(
             session, actor=actor, kind=kind, content_type=content_type, channel=channel
@@ -156,7 +149,7 @@ def library_tab(user: CurrentUser, channel_choices: Sequence[str] = ()) -> None:
 
 def scripts_section(view: LibraryView) -> None:
     lang = view.lang
-    conditions, departments = script_filters(get_settings().database_url, view.actor)
+    conditions, departments = script_filters(view.actor)
     dept_ids, dept_labels = options_with_none(departments)
     dept_labels[None] = t("app.all", lang)
     left, middle, right = st.columns([3, 2, 2])
@@ -177,7 +170,7 @@ def scripts_section(view: LibraryView) -> None:
         placeholder=dept_labels[None],
         key=view.lk("lib_department"),
     )
-    scripts = scripts_found(get_settings().database_url, view.actor, query, condition, department)
+    scripts = scripts_found(view.actor, query, condition, department)
     st.caption(t("content.found", lang, count=len(scripts)))
     for row in scripts.itertuples():
         meta = " · ".join(
@@ -209,12 +202,8 @@ def content_section(view: LibraryView) -> None:
         placeholder=t("app.all", lang),
         key=view.lk("lib_channel"),
     )
-    pieces = pieces_of(
-        get_settings().database_url, view.actor, ContentKind.content, content_type, channel
-    )
-    departments = (
-        departments_of_library(get_settings().database_url, view.actor) if view.can_write else []
-    )
+    pieces = pieces_of(view.actor, ContentKind.content, content_type, channel)
+    departments = departments_of_library(view.actor) if view.can_write else []
     st.dataframe(
         pd.DataFrame(
             {
@@ -236,7 +225,7 @@ def content_section(view: LibraryView) -> None:
 
 def briefcase_section(view: LibraryView) -> None:
     lang = view.lang
-    items = pieces_of(get_settings().database_url, view.actor, ContentKind.briefcase)
+    items = pieces_of(view.actor, ContentKind.briefcase)
     with read_session() as session:
         today = hospital_today(session)
         shared = library.shares_by(  # this month so far
@@ -271,7 +260,7 @@ def briefcase_section(view: LibraryView) -> None:
                     title=row.title,
                 )
     if view.can_write:
-        departments = departments_of_library(get_settings().database_url, view.actor)
+        departments = departments_of_library(view.actor)
         st.divider()
         piece_editor(view, ContentKind.briefcase, items, departments)
 

@@ -3,8 +3,9 @@
 - `followup_form(user, lead_id=…, name=…, stage=…, on=…, key=…)`: the reusable form that
   records a follow-up with the next date prefilled from the stage cadence. The lead dialog
   and the board card can call it as is.
-- `my_day_page(user)`: the page itself — counts, the sections of the day, one-tap actions
-  (call, record, open), and for heads and marketers the team views with the weekly trend.
+- `my_day_page(user, extra)`: the page itself — the counts of the day's lists (a tap opens
+  one), the chosen list with one-tap actions (call, record, open), and for heads and
+  marketers the team views with the weekly trend.
 - `cadence_settings(user)`: the admin's cadence editor with its preview, for the settings tab.
 
 Rows are drawn in bordered containers with the actions in a horizontal container, so a
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -36,15 +39,11 @@ FORM_OPEN = "myday_form_open"  # "section:lead_id" of the row whose form is open
 ROWS_SHOWN = 20
 LEAD_OPEN = "myday_lead_open"  # lead id of the open lead dialog
 LEAD_SECTIONS = ("overdue", "due_today", "first_contacts")
+SECTIONS = (*LEAD_SECTIONS, "handoffs", "members", "lapsing")  # in the order they open
+SECTION_KEY = "myday_section"  # the list shown (its name)
 TEAM_ROLES = (Role.admin, Role.marketer, Role.dept_head)
 CSS = """
 <style>
-.st-key-myday_counts [data-testid="stMetric"] {padding: 0.1rem 0.4rem;}
-.st-key-myday_counts [data-testid="stMetricValue"] {font-size: 1.6rem;}
-@media (max-width: 640px) {
-  .st-key-myday_counts [data-testid="stMetricValue"] {font-size: 1.3rem;}
-  .st-key-myday_counts [data-testid="stMetricLabel"] p {font-size: 0.8rem;}
-}
 [class*="st-key-myday_acts_"] button, [class*="st-key-myday_acts_"] a {min-height: 44px;}
 [class*="st-key-myday_row_"] p {margin-bottom: 0.15rem;}
 </style>
@@ -277,11 +276,33 @@ def _lead_dialog(user, row, on: dt.date) -> None:
     )(body)()
 
 
-def _counts(day: service.MyDay, lang: str) -> None:
-    names = ("overdue", "due_today", "first_contacts", "handoffs", "members", "lapsing")
-    with st.container(horizontal=True, key="myday_counts", gap="small"):
-        for name in names:
-            st.metric(t(f"myday.count.{name}", lang), f"{day.counts[name]:,}", width="content")
+class ExtraSection(NamedTuple):
+    """A list another part of the app adds to My day (the recall list, SPEC §10): its
+    label in the user's language, its count, and how to draw it."""
+
+    label: str
+    count: int
+    draw: Callable[[], None]
+
+
+def _chosen_section(day: service.MyDay, extra: Mapping[str, ExtraSection], lang: str) -> str:
+    """The counts at the top, one per list, each a tap that opens its list. The page opens
+    on the first list with something in it; only the chosen list is drawn (a phone scrolls
+    through one list, and a run draws twenty rows, not a hundred and forty)."""
+    counts = {**day.counts, **{name: section.count for name, section in extra.items()}}
+    labels = {name: t(f"myday.count.{name}", lang) for name in SECTIONS}
+    labels |= {name: section.label for name, section in extra.items()}
+    names = [*SECTIONS, *extra]
+    chosen = st.segmented_control(
+        t("myday.sections", lang),
+        names,
+        default=next((name for name in names if counts[name]), names[0]),
+        required=True,
+        format_func=lambda name: f"{labels[name]} · {counts[name]:,}",
+        key=SECTION_KEY,
+        label_visibility="collapsed",
+    )
+    return chosen or names[0]
 
 
 def _show_more(name: str) -> None:
@@ -290,10 +311,11 @@ def _show_more(name: str) -> None:
 
 
 def _section(user, name: str, frame: pd.DataFrame, total: int, on: dt.date) -> None:
-    if not total:
-        return
     lang = user.lang
     st.subheader(f"{t(f'myday.section.{name}', lang)} ({total:,})")
+    if not total:
+        st.caption(t("myday.section_empty", lang))
+        return
     shown = frame.head(st.session_state.get(f"myday_shown_{name}", ROWS_SHOWN))
     for row in shown.to_dict("records"):
         if name == "members":
@@ -373,20 +395,24 @@ def trend_figure(trend: pd.DataFrame, lang: str) -> go.Figure:
     return figure
 
 
-def my_day_page(user) -> None:
-    """The whole page: what the signed-in person has to do today, then their team's."""
+def my_day_page(user, extra: Mapping[str, ExtraSection] | None = None) -> None:
+    """The whole page: what the signed-in person has to do today, list by list, then their
+    team's. `extra` adds lists drawn by other parts of the app (the recall list)."""
     lang = user.lang
+    extra = extra or {}
     st.markdown(CSS, unsafe_allow_html=True)
     show_flash()
     day = cached_day(user.actor)
     st.caption(t("myday.as_of", lang, day=day.on))
     if user.staff_id is None and user.role != Role.consultant:
         st.caption(t("myday.no_staff", lang))
-    _counts(day, lang)
     if not any(day.counts.values()):
         st.success(t("myday.empty", lang), icon=":material/sentiment_satisfied:")
-    for name in (*LEAD_SECTIONS, "handoffs", "members", "lapsing"):
-        _section(user, name, getattr(day, name), day.counts[name], day.on)
+    chosen = _chosen_section(day, extra, lang)
+    if chosen in extra:
+        extra[chosen].draw()
+    else:
+        _section(user, chosen, getattr(day, chosen), day.counts[chosen], day.on)
     opened = st.session_state.get(LEAD_OPEN)
     if opened is not None:
         row = _all_rows(day).get(int(opened))

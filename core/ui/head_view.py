@@ -49,30 +49,27 @@ def is_head(user: CurrentUser) -> bool:
 
 
 @cached("staff", "leads", "settings")
-def _benchmark(database_url: str, actor: Actor, month: str, measures: tuple[str, ...]):
-    del database_url  # part of the cache key only
+def _benchmark(actor: Actor, month: str, measures: tuple[str, ...]):
     with read_session() as session:
         return benchmark.department_benchmark(session, actor=actor, month=month, measures=measures)
 
 
 @cached("staff")
-def _usage_by_person(database_url: str, actor: Actor, months: tuple[str, ...]) -> pd.DataFrame:
-    del database_url
+def _usage_by_person(actor: Actor, months: tuple[str, ...]) -> pd.DataFrame:
     with read_session() as session:
         return staff_service.usage_by_person(session, actor=actor, months=list(months))
 
 
 @cached("leads", "members")
-def _revenue_by_patient(database_url: str, actor: Actor, first: str, last: str) -> pd.DataFrame:
-    del database_url
+def _revenue_by_patient(actor: Actor, first: str, last: str) -> pd.DataFrame:
     with read_session() as session:
         return metrics.revenue_by_patient(session, actor=actor, first_month=first, last_month=last)
 
 
 @cached("leads", "members")
-def _pareto_chart(database_url: str, actor: Actor, first: str, last: str, lang: str) -> dict:
+def _pareto_chart(actor: Actor, first: str, last: str, lang: str) -> dict:
     """The 20/80 chart of the department's revenue by patient, as a `chart_spec`."""
-    frame = _revenue_by_patient(database_url, actor, first, last)
+    frame = _revenue_by_patient(actor, first, last)
     labels = [
         f"{ref} {name}" for ref, name in zip(frame["patient_ref"], frame["name"], strict=True)
     ]
@@ -80,26 +77,16 @@ def _pareto_chart(database_url: str, actor: Actor, first: str, last: str, lang: 
 
 
 @cached("staff", "leads", "settings")
-def _comparison_chart(
-    database_url: str, actor: Actor, month: str, measures: tuple[str, ...], lang: str
-) -> dict:
+def _comparison_chart(actor: Actor, month: str, measures: tuple[str, ...], lang: str) -> dict:
     """The spread strips of `comparison`, as a `chart_spec`."""
-    result = _benchmark(database_url, actor, month, measures)
+    result = _benchmark(actor, month, measures)
     return chart_spec(spread_strips(result, lang), lang)
 
 
 @cached("staff")
-def _usage_chart(database_url: str, actor: Actor, months: tuple[str, ...], lang: str) -> dict:
+def _usage_chart(actor: Actor, months: tuple[str, ...], lang: str) -> dict:
     """The people × months heatmap of `usage_grid`, as a `chart_spec`."""
-    return chart_spec(
-        usage_figure(_usage_by_person(database_url, actor, months), months, lang), lang
-    )
-
-
-def _database_url() -> str:
-    from core.config import get_settings
-
-    return get_settings().database_url
+    return chart_spec(usage_figure(_usage_by_person(actor, months), months, lang), lang)
 
 
 # --- The department against the hospital --------------------------------------------------
@@ -220,7 +207,7 @@ def spread_strips(result: benchmark.Benchmark, lang: str) -> go.Figure:
 def comparison(user: CurrentUser, month: str, measures: tuple[str, ...], *, key: str) -> None:
     """The department against the hospital and the other departments (heads only)."""
     lang = user.lang
-    result = _benchmark(_database_url(), user.actor, month, tuple(measures))
+    result = _benchmark(user.actor, month, tuple(measures))
     others = int(result.summary["others"].max()) if len(result.summary) else 0
     st.caption(t("head.comparison_caption", lang, n=others))
     st.dataframe(
@@ -230,7 +217,7 @@ def comparison(user: CurrentUser, month: str, measures: tuple[str, ...], *, key:
         key=f"{key}_table",
         placeholder="—",
     )
-    chart = _comparison_chart(_database_url(), user.actor, month, tuple(measures), lang)
+    chart = _comparison_chart(user.actor, month, tuple(measures), lang)
     show_chart(chart, key=f"{key}_chart", width="stretch")
 
 
@@ -257,12 +244,12 @@ def usage_grid(user: CurrentUser, months: list[str], month: str) -> None:
     """The department's people × the last twelve months: days with card activity."""
     lang = user.lang
     shown = tuple(m for m in months if m <= month)[-12:]
-    grid = _usage_by_person(_database_url(), user.actor, shown)
+    grid = _usage_by_person(user.actor, shown)
     st.caption(t("head.usage_caption", lang, month=month))
     if grid.empty:
         st.info(t("app.no_data", lang))
         return
-    chart = _usage_chart(_database_url(), user.actor, shown, lang)
+    chart = _usage_chart(user.actor, shown, lang)
     show_chart(chart, key="activation_person_heatmap_chart", width="stretch")
 
 
@@ -301,7 +288,7 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
     lang = user.lang
     st.subheader(t("head.pareto.heading", lang))
     first, last = period_picker("kpi_pareto", months, month, lang)
-    frame = _revenue_by_patient(_database_url(), user.actor, first, last)
+    frame = _revenue_by_patient(user.actor, first, last)
     if frame.empty:
         st.info(t("app.no_data", lang))
         return
@@ -319,7 +306,7 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
     pareto_section(
         user,
         frame,
-        chart=_pareto_chart(_database_url(), user.actor, first, last, lang),
+        chart=_pareto_chart(user.actor, first, last, lang),
         columns=PATIENT_COLUMNS,
         shares=("share", "cumulative_share", "patient_share"),
         name=f"revenue-by-patient-{first}-{last}",

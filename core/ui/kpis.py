@@ -11,7 +11,6 @@ import pandas as pd
 import streamlit as st
 
 from core import metrics
-from core.config import get_settings
 from core.db import read_session
 from core.domain import STAGE_ORDER
 from core.i18n import t
@@ -75,10 +74,9 @@ class MonthFigures:
 
 
 @cached("leads", "members", "staff", "settings")
-def month_figures(database_url: str, actor: Actor, month: str, first_month: str) -> MonthFigures:
+def month_figures(actor: Actor, month: str, first_month: str) -> MonthFigures:
     """The month and the one before it, the trend since `first_month`, and the departments:
     leads, orders, cards and staff activity, under the rules in force."""
-    del database_url  # part of the cache key only
     with read_session() as session:
         rules = settings_service.metric_rules(session)
         now, before = metrics.with_previous_month(
@@ -95,10 +93,9 @@ def month_figures(database_url: str, actor: Actor, month: str, first_month: str)
 
 @cached("leads", "members", "staff")
 def boards(
-    database_url: str, actor: Actor, first: str, last: str, department_id: int | None, limit: int
+    actor: Actor, first: str, last: str, department_id: int | None, limit: int
 ) -> dict[str, pd.DataFrame]:
     """Every leaderboard: leads, valid appointments, valid revenue, members converted."""
-    del database_url
     with read_session() as session:
         return {
             by: metrics.leaderboard(
@@ -115,35 +112,31 @@ def boards(
 
 
 @cached("leads", "members")
-def revenue_by_member(database_url: str, actor: Actor, first: str, last: str) -> pd.DataFrame:
-    del database_url
+def revenue_by_member(actor: Actor, first: str, last: str) -> pd.DataFrame:
     with read_session() as session:
         return metrics.revenue_by_member(session, actor=actor, first_month=first, last_month=last)
 
 
 @cached("staff")
-def departments(database_url: str, actor: Actor) -> pd.DataFrame:
-    del database_url
+def departments(actor: Actor) -> pd.DataFrame:
     with read_session() as session:
         return staff_service.departments(session, actor=actor)
 
 
 @cached("leads", "members", "staff", "settings")
-def month_charts(
-    database_url: str, actor: Actor, month: str, first_month: str, lang: str
-) -> dict[str, dict]:
+def month_charts(actor: Actor, month: str, first_month: str, lang: str) -> dict[str, dict]:
     """The charts of `month_figures` in `lang` (the ladder, the four trends, the departments)
     as `chart_spec`s: built once per data version and language, so a rerun only draws them."""
-    figures = month_figures(database_url, actor, month, first_month)
+    figures = month_figures(actor, month, first_month)
     built = {"ladder": ladder_chart(figures, lang), **trend_charts(figures, lang)}
     built["departments"] = department_chart(figures.departments, lang)
     return {name: chart_spec(figure, lang) for name, figure in built.items()}
 
 
 @cached("leads", "members")
-def pareto_chart(database_url: str, actor: Actor, first: str, last: str, lang: str) -> dict:
+def pareto_chart(actor: Actor, first: str, last: str, lang: str) -> dict:
     """The 20/80 chart of revenue by member from `first` to `last`, as a `chart_spec`."""
-    frame = revenue_by_member(database_url, actor, first, last)
+    frame = revenue_by_member(actor, first, last)
     labels = [f"{no} {name}" for no, name in zip(frame["member_no"], frame["name"], strict=True)]
     return chart_spec(pareto_figure(frame, labels, lang), lang)
 
@@ -151,12 +144,8 @@ def pareto_chart(database_url: str, actor: Actor, first: str, last: str, lang: s
 def data_months() -> tuple[list[str], str | None]:
     """From the first month with cards or activity to the latest month with data (SPEC §7),
     and that latest month."""
-    months, latest = activation_months(database_url())
+    months, latest = activation_months()
     return [month for month in months if month <= (latest or "")], latest
-
-
-def database_url() -> str:
-    return get_settings().database_url
 
 
 # --- Widgets ------------------------------------------------------------------------------
@@ -407,7 +396,7 @@ def departments_tab(
 def leaderboards_tab(user: CurrentUser, months: list[str], month: str) -> None:
     lang = user.lang
     st.subheader(t("kpi.boards_heading", lang))
-    options = departments(database_url(), user.actor)
+    options = departments(user.actor)
     choices = ([ALL] if user.department_id is None else []) + options["id"].tolist()
     names = dict(zip(options["id"], options["name"], strict=True))
     controls, filters = st.columns([3, 1])
@@ -426,7 +415,7 @@ def leaderboards_tab(user: CurrentUser, months: list[str], month: str) -> None:
     )
     span = first if first == last else f"{first} – {last}"
     st.caption(t("kpi.boards_caption", lang, span=span, n=BOARD_ROWS))
-    tables = boards(database_url(), user.actor, first, last, department_id, BOARD_ROWS)
+    tables = boards(user.actor, first, last, department_id, BOARD_ROWS)
     measures = metrics.LEADERBOARD_MEASURES
     for pair in (measures[:2], measures[2:]):  # two boards a row, rows aligned
         for column, by in zip(st.columns(2), pair, strict=True):
@@ -465,7 +454,7 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
     lang = user.lang
     st.subheader(t("metrics.pareto", lang))
     first, last = period_picker("kpi_pareto", months, month, lang)
-    frame = revenue_by_member(database_url(), user.actor, first, last)
+    frame = revenue_by_member(user.actor, first, last)
     if frame.empty:
         st.info(t("app.no_data", lang))
         return
@@ -482,7 +471,7 @@ def pareto_tab(user: CurrentUser, months: list[str], month: str) -> None:
     pareto_section(
         user,
         frame,
-        chart=pareto_chart(database_url(), user.actor, first, last, lang),
+        chart=pareto_chart(user.actor, first, last, lang),
         columns=PARETO_COLUMNS,
         shares=SHARES,
         name=f"revenue-by-member-{first}-{last}",

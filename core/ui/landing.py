@@ -12,7 +12,7 @@ from core.ui.cache import cached
 
 
 @cached("leads", "members", "staff", "commission")
-def home_figures(database_url: str, actor: Actor) -> tuple[str | None, list[Figure]]:
+def home_figures(actor: Actor) -> tuple[str | None, list[Figure]]:
     """(the latest month with data, `actor`'s figures for it); no month: no data yet.
     Cached per database and user; a write to leads, members, staff or commission (or the
     settings) shows on the next run."""

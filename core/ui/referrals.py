@@ -9,6 +9,7 @@ core.ui.followups' (it saves through run_write).
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -25,7 +26,7 @@ from core.services import settings as settings_service
 from core.ui import charts
 from core.ui import format as fmt
 from core.ui.cache import cached
-from core.ui.followups import followup_form
+from core.ui.followups import ExtraSection, followup_form
 from core.ui.text import chart_spec, plain, show_chart
 
 TREND_MONTHS = 12
@@ -279,11 +280,18 @@ def _toggle(state_key: str, lead_id: int) -> None:
     st.session_state[state_key] = None if current == lead_id else lead_id
 
 
+def due_back(user) -> dict[str, ExtraSection]:
+    """My day's "Due back" list (the recall list of the day), for its counts at the top."""
+    on = recall_day()
+    count = len(recall(user.actor, on)[0])
+    draw = partial(recall_section, user, key="myday", on=on, limit=20)
+    return {"due_back": ExtraSection(t("referrals.recall_tab", user.lang), count, draw)}
+
+
 def my_day_section(user) -> None:
-    """My day: what the signed-in staff member's patients brought, then the recall list."""
+    """My day, below the lists: what the signed-in staff member's patients brought."""
     if user.staff_id is not None:
         brought_section(user)
-    recall_section(user, key="myday", limit=20)
 
 
 def brought_section(user) -> None:

@@ -15,7 +15,9 @@ PAGE = "pages/0_My_day.py"
 
 
 def _overdue_metric(at) -> str:
-    return next(m.value for m in at.metric if m.label == "Overdue")
+    """The count on My day's "Overdue" list button ("Overdue · 4")."""
+    options = at.segmented_control(key="myday_section").options
+    return next(o.split(" · ")[1] for o in options if o.startswith("Overdue · "))
 
 
 def _save_in_another_process(database_url: str, username: str, lead_id: int) -> None:

@@ -23,7 +23,7 @@ def _day(username: str):
 
 
 def test_staff_records_a_call_and_the_lead_leaves_the_list_at_once(demo_app):
-    """The physician opens My day: counts at the top, his overdue leads first (oldest
+    """The physician opens My day: counts at the top, his overdue leads shown first (oldest
     first). He taps Record on the first one, keeps the prefilled next date and saves: the
     lead is gone from the list, the counts drop by one, and the follow-up is saved with the
     next date the stage cadence suggested."""
@@ -35,7 +35,9 @@ def test_staff_records_a_call_and_the_lead_leaves_the_list_at_once(demo_app):
     assert not at.exception
     shown = texts(at)
     assert "My day" in shown and f"Overdue ({day.counts['overdue']})" in shown
-    assert any(m.label == "Overdue" and m.value == str(day.counts["overdue"]) for m in at.metric)
+    lists = at.segmented_control(key="myday_section")
+    assert lists.value == "overdue"
+    assert f"Overdue · {day.counts['overdue']}" in lists.options
     lead_id = int(first["lead_id"])
     assert f"myday_rec_overdue_{lead_id}" in [b.key for b in at.button]
     at.button(key=f"myday_rec_overdue_{lead_id}").click().run()
@@ -46,6 +48,10 @@ def test_staff_records_a_call_and_the_lead_leaves_the_list_at_once(demo_app):
     assert f"myday_rec_overdue_{lead_id}" not in [b.key for b in at.button]
     shown = texts(at)
     assert f"Overdue ({day.counts['overdue'] - 1})" in shown
+    assert (
+        f"Overdue · {day.counts['overdue'] - 1}"
+        in at.segmented_control(key="myday_section").options
+    )
     assert "Follow-up with" in shown
     with read_session() as session:
         saved = session.execute(
@@ -57,10 +63,14 @@ def test_staff_records_a_call_and_the_lead_leaves_the_list_at_once(demo_app):
 
 def test_my_day_in_chinese(demo_app):
     """The same page in Chinese: the title, the counts and the sections."""
+    day = _day("staff")
     at = open_page(PAGE, username="staff", lang="zh")
     assert not at.exception
     shown = texts(at)
-    assert "我的今日" in shown and "已逾期" in shown and "今日到期" in shown
+    assert "我的今日" in shown and "已逾期" in shown
+    assert (
+        f"今日到期 · {day.counts['due_today']}" in at.segmented_control(key="myday_section").options
+    )
     assert any(button.label == "记录跟进" for button in at.button)
 
 
@@ -122,6 +132,8 @@ def test_a_long_section_draws_twenty_rows_and_shows_more_on_a_tap(demo_app):
     frame = getattr(day, name)
     at = open_page(PAGE, username="consultant")
     assert not at.exception
+    at.segmented_control(key="myday_section").set_value(name).run()
+    assert not at.exception
 
     def drawn() -> list[int]:
         prefix = f"myday_open_{name}_"
@@ -145,3 +157,31 @@ def test_a_department_head_linked_to_a_staff_record_opens_my_day_without_an_erro
         assert not at.exception
         assert not at.error, [e.value for e in at.error]
         assert at.container(key="referrals_brought") is not None
+
+
+def test_the_counts_open_one_list_at_a_time(demo_app):
+    """My day opens on the first list with something in it and draws only that list; a tap
+    on another count opens that list in its place, and a list with nothing in it says so."""
+    day = _day("staff")
+    first = next(name for name in ("overdue", "due_today", "first_contacts") if day.counts[name])
+    other = next(
+        n for n in ("due_today", "first_contacts", "handoffs") if n != first and day.counts[n]
+    )
+    empty = next(n for n in ("members", "lapsing", "handoffs") if not day.counts[n])
+    at = open_page(PAGE, username="staff")
+    assert not at.exception
+
+    def rows_of(name: str) -> list[int]:
+        prefix = f"myday_open_{name}_"
+        return [int(b.key.removeprefix(prefix)) for b in at.button if b.key.startswith(prefix)]
+
+    assert at.segmented_control(key="myday_section").value == first
+    assert rows_of(first) == [int(i) for i in getattr(day, first)["lead_id"].head(20)]
+    assert rows_of(other) == []
+    at.segmented_control(key="myday_section").set_value(other).run()
+    assert not at.exception
+    assert rows_of(other) == [int(i) for i in getattr(day, other)["lead_id"].head(20)]
+    assert rows_of(first) == []
+    at.segmented_control(key="myday_section").set_value(empty).run()
+    assert not at.exception
+    assert "Nothing in this list today." in texts(at)

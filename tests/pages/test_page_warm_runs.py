@@ -17,6 +17,7 @@ from core.db import make_engine, read_session, write_session
 from core.models import Campaign, ContentPiece, Staff
 from core.services import campaigns as plans
 from core.services import content as library
+from core.services import settings as settings_service
 from core.services import staff as staff_service
 from core.services import users
 from core.ui import activation, charts, head_view, referrals
@@ -129,7 +130,7 @@ def test_a_chart_drawn_from_its_cache_is_the_chart_built(demo_app):
     month = at.selectbox(key="kpi_month").value
     with read_session() as session:
         actor = users.actor_of(users.get_by_username(session, "executive"))
-    frame = kpi_ui.revenue_by_member(demo_app, actor, month, month)
+    frame = kpi_ui.revenue_by_member(actor, month, month)
     labels = [f"{no} {name}" for no, name in zip(frame["member_no"], frame["name"], strict=True)]
     built = chart_spec(kpi_ui.pareto_figure(frame, labels, "en"), "en")
     for trace in built["data"]:
@@ -326,18 +327,19 @@ MEMBERS = "pages/4_Members.py"
 
 
 def test_a_rerun_of_members_reads_no_member_list_again(demo_app, monkeypatch):
-    """The marketer opens Members; a click that changes nothing reads no page of the member
-    list again, and the list is the same."""
+    """The marketer opens Members; a click that changes nothing reads neither a page of the
+    member list nor the open member's detail again, and both are the same."""
     from core.services import members as member_service
 
     at = open_page(MEMBERS, username="marketer")
     assert not at.exception
-    shown = at.dataframe[0].value.to_dict("records")
-    calls = _count_calls(monkeypatch, member_service, "list_members")
+    shown = [frame.value.to_dict("records") for frame in at.dataframe]
+    assert len(shown) >= 2  # the list, and the open member's ledger
+    calls = _count_calls(monkeypatch, member_service, "list_members", "member_detail")
     at.run()
     assert not at.exception
     assert calls == []
-    assert at.dataframe[0].value.to_dict("records") == shown
+    assert [frame.value.to_dict("records") for frame in at.dataframe] == shown
 
 
 def test_the_member_list_shows_a_rename_by_another_process_on_the_next_run(demo_app):
@@ -358,3 +360,48 @@ def test_the_member_list_shows_a_rename_by_another_process_on_the_next_run(demo_
     at.run()
     assert not at.exception
     assert "Warm Renamed" in at.dataframe[0].value.astype(str).to_numpy().ravel().tolist()
+
+
+# --- Commission ----------------------------------------------------------------------------
+
+COMMISSION = "pages/7_Commission.py"
+
+
+def test_a_rerun_of_commission_computes_no_sheet_again(demo_app, monkeypatch):
+    """The administrator opens Commission; a click that changes nothing redraws the month's
+    sheet and totals without computing the sheet from the orders again."""
+    at = open_page(COMMISSION, username="admin")
+    assert not at.exception
+    sheet = at.dataframe[0].value
+    calls = _count_calls(monkeypatch, metrics, "commission_sheet")
+    at.run()
+    assert not at.exception
+    assert calls == []
+    assert at.dataframe[0].value.equals(sheet)
+
+
+def test_commission_shows_a_rule_changed_by_another_process_on_the_next_run(demo_app):
+    """The commission per valid appointment is raised by ¥5 through another app process; the
+    administrator's next click shows the month's commission up by ¥5 per valid appointment."""
+    at = open_page(COMMISSION, username="admin")
+    assert not at.exception
+
+    def tile(label: str) -> float:
+        value = next(m.value for m in at.metric if m.label == label)
+        return float(value.replace("¥", "").replace(",", ""))
+
+    appointments, commission = tile("Valid appointments"), tile("Commission (¥)")
+    assert appointments > 0
+    _another_process_writes(
+        demo_app,
+        ("settings",),
+        lambda session: settings_service.set_value(
+            session,
+            actor=users.actor_of(users.get_by_username(session, "admin")),
+            key="commission_per_appointment",
+            value="15",
+        ),  # fmt: skip
+    )
+    at.run()
+    assert not at.exception
+    assert tile("Commission (¥)") == round(commission + 5 * appointments, 2)

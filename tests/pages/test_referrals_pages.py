@@ -88,9 +88,14 @@ def test_a_member_s_detail_shows_whom_they_brought(demo_app):
 
 
 def test_my_day_has_the_recall_section(demo_app):
-    """The physician's My day ends with the patients due back and what their patients
-    brought."""
+    """The physician's My day counts the patients due back among its lists (a tap opens the
+    list) and ends with what their patients brought."""
     at = open_page("pages/0_My_day.py", username="staff")
+    assert not at.exception
+    assert any(
+        o.startswith("Due back · ") for o in at.segmented_control(key="myday_section").options
+    )
+    at.segmented_control(key="myday_section").set_value("due_back").run()
     assert not at.exception
     shown = texts(at)
     assert "Patients due back" in shown and "Your patients brought" in shown

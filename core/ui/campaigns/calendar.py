@@ -10,7 +10,6 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.config import get_settings
 from core.db import read_session
 from core.domain import CampaignStatus
 from core.i18n import label_of, t
@@ -153,7 +152,6 @@ def load_heatmap(grid: pd.DataFrame) -> go.Figure:
 
 @cached("campaigns", "staff")
 def calendar(
-    database_url: str,
     actor: Actor,
     as_of: dt.date,
     first_day: dt.date,
@@ -165,7 +163,6 @@ def calendar(
     """The window's charts in `lang` as `chart_spec`s ("timeline": none when no campaign
     falls in the window; "load": none when no channel is booked) and the channels booked
     twice, read and built once per data version."""
-    del database_url  # part of the cache key only
     window = {
         "first_day": first_day,
         "last_day": last_day,
@@ -233,7 +230,6 @@ def calendar_tab(view: CampaignsView) -> None:
     )
     last_day = window_end(first_day, int(months))
     drawn, overlaps = calendar(
-        get_settings().database_url,
         view.actor,
         view.as_of,
         first_day,

@@ -7,7 +7,6 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.config import get_settings
 from core.db import read_session
 from core.domain import CampaignStatus, CampaignType, Role
 from core.i18n import label_of, t
@@ -94,9 +93,8 @@ class CampaignsView:
 
 
 @cached("campaigns", "staff", "content")
-def choices(database_url: str, actor: Actor) -> tuple[tuple, tuple, tuple, tuple]:
+def choices(actor: Actor) -> tuple[tuple, tuple, tuple, tuple]:
     """The forms' choices: staff, owners, campaigns, channels."""
-    del database_url  # part of the cache key only
     with read_session() as session:
         return (
             tuple(plans.staff_choices(session, actor=actor)),
@@ -108,7 +106,6 @@ def choices(database_url: str, actor: Actor) -> tuple[tuple, tuple, tuple, tuple
 
 @cached("campaigns", "staff")
 def campaign_list(
-    database_url: str,
     actor: Actor,
     owner_staff_id: int | None,
     statuses: tuple[str, ...],
@@ -116,7 +113,6 @@ def campaign_list(
     as_of: dt.date,
 ):
     """The campaigns list (tasks overdue on `as_of` counted)."""
-    del database_url  # part of the cache key only
     with read_session() as session:
         return plans.list_campaigns(
             session,
@@ -129,11 +125,8 @@ def campaign_list(
 
 
 @cached("campaigns", "staff")
-def task_list(
-    database_url: str, actor: Actor, campaign_id: int | None, as_of: dt.date, overdue_only: bool
-):
+def task_list(actor: Actor, campaign_id: int | None, as_of: dt.date, overdue_only: bool):
     """Responsibility-sheet lines (one campaign's, or all), overdue as of `as_of`."""
-    del database_url  # part of the cache key only
     with read_session() as session:
         return plans.list_tasks(
             session, actor=actor, campaign_id=campaign_id, as_of=as_of, overdue_only=overdue_only
@@ -145,7 +138,7 @@ def campaigns_view(user: CurrentUser) -> CampaignsView:
         as_of = plans.default_as_of(session)
     if user.role not in plans.READERS:
         return CampaignsView(user=user, as_of=as_of)
-    staff, owners, campaigns, channels = choices(get_settings().database_url, user.actor)
+    staff, owners, campaigns, channels = choices(user.actor)
     return CampaignsView(
         user=user,
         as_of=as_of,

@@ -8,7 +8,6 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from core.config import get_settings
 from core.db import read_session
 from core.i18n import t
 from core.inputs import validated
@@ -76,9 +75,7 @@ def campaigns_tab(view: CampaignsView) -> None:
         placeholder=t("app.all", lang),
         key=view.lk("camp_type"),
     )
-    frame = campaign_list(
-        get_settings().database_url, view.actor, owner, tuple(statuses), tuple(types), view.as_of
-    )
+    frame = campaign_list(view.actor, owner, tuple(statuses), tuple(types), view.as_of)
     table = campaign_table(view, frame)
     st.dataframe(
         table,

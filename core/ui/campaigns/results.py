@@ -8,7 +8,6 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.config import get_settings
 from core.db import read_session
 from core.domain import STAGE_ORDER, CampaignStatus
 from core.i18n import label_of, t
@@ -107,11 +106,10 @@ def return_bars(chart: pd.DataFrame, lang: str, height: int) -> go.Figure:
 
 @cached("campaigns", "leads", "members")
 def campaign_results(
-    database_url: str, actor: Actor, types: tuple[str, ...], statuses: tuple[str, ...], lang: str
+    actor: Actor, types: tuple[str, ...], statuses: tuple[str, ...], lang: str
 ) -> tuple[pd.DataFrame, dict[str, dict]]:
     """The campaigns' results (of `types` and `statuses`; none: all) and their two charts in
     `lang` as `chart_spec`s, read and built once per data version."""
-    del database_url  # part of the cache key only
     with read_session() as session:
         results = plans.campaign_results(
             session, actor=actor, types=list(types) or None, statuses=list(statuses) or None
@@ -188,9 +186,7 @@ def results_tab(view: CampaignsView) -> None:
         placeholder=t("app.all", lang),
         key=view.lk("res_status"),
     )
-    results, drawn = campaign_results(
-        get_settings().database_url, view.actor, tuple(types), tuple(statuses), lang
-    )
+    results, drawn = campaign_results(view.actor, tuple(types), tuple(statuses), lang)
     if results.empty:
         st.info(t("app.no_data", lang))
         return

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.config import get_settings
 from core.i18n import t
 from core.services import campaigns as plans
 from core.ui.campaigns.common import CampaignsView, task_list
@@ -48,7 +47,7 @@ def sheet_tab(view: CampaignsView) -> None:
     lang = view.lang
     left, right = st.columns([1, 3])
     as_of = left.date_input(t("campaigns.as_of", lang), value=view.as_of, key="sheet_as_of")
-    late = task_list(get_settings().database_url, view.actor, None, as_of, overdue_only=True)
+    late = task_list(view.actor, None, as_of, overdue_only=True)
     with right:
         st.metric(t("campaigns.overdue_count", lang, day=as_of.isoformat()), len(late))
     if not late.empty:
@@ -71,7 +70,7 @@ def sheet_tab(view: CampaignsView) -> None:
     if chosen is None:
         st.info(t("app.no_data", lang))
         return
-    tasks = task_list(get_settings().database_url, view.actor, chosen, as_of, overdue_only=False)
+    tasks = task_list(view.actor, chosen, as_of, overdue_only=False)
     if tasks.empty:
         st.info(t("campaigns.no_tasks", lang))
     else:

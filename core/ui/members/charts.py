@@ -11,7 +11,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import metrics
-from core.config import get_settings
 from core.db import read_session
 from core.i18n import t
 from core.permissions import Actor
@@ -26,11 +25,10 @@ FLOWS = ("earned", "redeemed", "expired")
 
 
 @cached("members", "leads", "settings")
-def chart_data(database_url: str, actor: Actor, last_month: str):
+def chart_data(actor: Actor, last_month: str):
     """The charts' figures (whole-ledger aggregates): the months, members per tier, points
     per month and the top members' revenue share. Members' points and tiers, their orders
     and the tier thresholds feed them; a save of any clears them."""
-    del database_url  # part of the cache key only
     with read_session() as session:
         months = svc.chart_months(session, actor=actor, last_month=last_month)
         return (
@@ -109,9 +107,7 @@ def share_curve(frame: pd.DataFrame, *, name: str, x_title: str, y_title: str) -
 
 def charts_tab(view: MembersView) -> None:
     lang = view.lang
-    months, per_tier, points, share = chart_data(
-        get_settings().database_url, view.actor, view.latest_month
-    )
+    months, per_tier, points, share = chart_data(view.actor, view.latest_month)
     st.caption(t("members.charts_range", lang, first=months[0], last=months[-1]))
     left, right = st.columns(2)
     with left:

@@ -179,14 +179,22 @@ def _benefits_text(view: MembersView, benefits: dict) -> str:
     return " · ".join(items) or t("members.none", lang)
 
 
+@cached("members", "leads", "staff")
+def member_card(actor: Actor, member_no: str):
+    """One member's detail, the rewards on offer, the points each earning kind gives, and
+    who brought them: read again only after a write to members, their leads or owners."""
+    with read_session() as session:
+        member = svc.member_by_no(session, actor=actor, member_no=member_no)
+        detail = svc.member_detail(session, actor=actor, member_id=member.id)
+        rewards = svc.list_rewards(session, actor=actor, include_inactive=False)
+        rates = svc.earning_points(session)
+        referrer = referral_service.member_referrer(session, actor=actor, member_id=member.id)
+    return detail, rewards, rates, referrer
+
+
 def member_detail(view: MembersView, member_no: str) -> None:
     lang = view.lang
-    with read_session() as session:
-        member = svc.member_by_no(session, actor=view.actor, member_no=member_no)
-        detail = svc.member_detail(session, actor=view.actor, member_id=member.id)
-        rewards = svc.list_rewards(session, actor=view.actor, include_inactive=False)
-        rates = svc.earning_points(session)
-        referrer = referral_service.member_referrer(session, actor=view.actor, member_id=member.id)
+    detail, rewards, rates, referrer = member_card(view.actor, member_no)
     st.divider()
     st.subheader(f"{plain(detail.member.name)} · {plain(detail.member.member_no)}")
     facts = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import get_settings
 from core.i18n import t
 from core.services import staff as staff_service
 from core.ui.actions import save
@@ -21,7 +20,7 @@ def cards_tab(view: StaffView) -> None:
         horizontal=True,
         key=view.lk("cards_action"),
     )
-    eligible = card_candidates(get_settings().database_url, actor, action, view.months[-1])
+    eligible = card_candidates(actor, action, view.months[-1])
     labels = people_labels(eligible, "staff_id")
     people = st.multiselect(
         t("staff.cards.people", lang),

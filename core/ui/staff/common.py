@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core.config import get_settings
 from core.db import read_session
 from core.domain import Role
 from core.i18n import t
@@ -102,7 +101,6 @@ class StaffView(UserView):
 
 @cached("staff", "leads", "members")
 def roster(
-    database_url: str,
     actor: Actor,
     month: str,
     search: str | None = None,
@@ -114,7 +112,6 @@ def roster(
     include_left: bool = False,
 ) -> pd.DataFrame:
     """`staff_service.staff_roster`: one row per person as of the end of `month`."""
-    del database_url  # part of the cache key only
     with read_session() as session:
         return staff_service.staff_roster(
             session,
@@ -131,9 +128,8 @@ def roster(
 
 
 @cached("staff", "leads", "members")
-def card_candidates(database_url: str, actor: Actor, action: str, month: str) -> pd.DataFrame:
+def card_candidates(actor: Actor, action: str, month: str) -> pd.DataFrame:
     """The people a card action may be taken for."""
-    del database_url  # part of the cache key only
     with read_session() as session:
         return staff_service.card_action_candidates(
             session, actor=actor, action=action, month=month
@@ -141,11 +137,8 @@ def card_candidates(database_url: str, actor: Actor, action: str, month: str) ->
 
 
 @cached("staff")
-def follow_up(
-    database_url: str, actor: Actor, as_of: dt.date, include_not_due: bool
-) -> pd.DataFrame:
+def follow_up(actor: Actor, as_of: dt.date, include_not_due: bool) -> pd.DataFrame:
     """The follow-up list drawn up on `as_of`."""
-    del database_url  # part of the cache key only
     with read_session() as session:
         return staff_service.follow_up_list(
             session, actor=actor, as_of=as_of, include_not_due=include_not_due
@@ -153,22 +146,19 @@ def follow_up(
 
 
 @cached("staff")
-def departments(database_url: str, actor: Actor) -> pd.DataFrame:
-    del database_url  # part of the cache key only
+def departments(actor: Actor) -> pd.DataFrame:
     with read_session() as session:
         return staff_service.departments(session, actor=actor)
 
 
 @cached("staff")
-def titles(database_url: str, actor: Actor) -> list[str]:
-    del database_url  # part of the cache key only
+def titles(actor: Actor) -> list[str]:
     with read_session() as session:
         return staff_service.staff_titles(session, actor=actor)
 
 
 @cached("staff")
-def staff_choices(database_url: str, actor: Actor, employed_only: bool) -> pd.DataFrame:
-    del database_url  # part of the cache key only
+def staff_choices(actor: Actor, employed_only: bool) -> pd.DataFrame:
     with read_session() as session:
         return staff_service.staff_choices(session, actor=actor, employed_only=employed_only)
 
@@ -178,7 +168,7 @@ def staff_view(user: CurrentUser) -> StaffView | None:
     the hospital has no data yet. The month is the one the tabs that use it share (each draws
     its picker with `month_row`; the others have none, issue 19 item 9)."""
     lang = user.lang
-    months, latest = activation_months(get_settings().database_url)
+    months, latest = activation_months()
     with read_session() as session:
         today = settings_service.hospital_today(session)
         threshold = int(settings_service.get_value(session, "active_staff_lead_threshold"))
@@ -264,7 +254,7 @@ def person_picker(view: StaffView, place, label_key: str, labels: dict, key: str
 
 def choices(view: StaffView, employed_only: bool = True) -> pd.DataFrame:
     """The people the user may pick (those still employed unless told otherwise)."""
-    return staff_choices(get_settings().database_url, view.actor, employed_only)
+    return staff_choices(view.actor, employed_only)
 
 
 # --- Tables -------------------------------------------------------------------------------

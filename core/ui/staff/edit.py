@@ -8,7 +8,6 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from core.config import get_settings
 from core.domain import Role
 from core.i18n import t
 from core.inputs import validated
@@ -61,7 +60,7 @@ def _staff_form(
 
 def edit_tab(view: StaffView) -> None:
     lang, actor = view.lang, view.actor
-    offices = departments(get_settings().database_url, actor)
+    offices = departments(actor)
     add, edit = st.columns(2)
     with add:
         st.subheader(t("staff.edit.add", lang))
@@ -80,7 +79,7 @@ def edit_tab(view: StaffView) -> None:
             admin_ui.import_pointer(lang, key="staff_open_import")
     with edit:
         st.subheader(t("staff.edit.edit", lang))
-        people = roster(get_settings().database_url, actor, view.months[-1], include_left=True)
+        people = roster(actor, view.months[-1], include_left=True)
         labels = people_labels(people, "staff_id")
         picked = person_picker(view, st, "staff.edit.pick", labels, "staff_edit_pick")
         if picked is None:

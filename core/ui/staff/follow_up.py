@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import get_settings
 from core.i18n import t
 from core.ui.staff.common import (
     StaffView,
@@ -37,7 +36,7 @@ def follow_up_tab(view: StaffView) -> None:
     include = st.checkbox(
         t("staff.followup.include_not_due", lang), value=True, key="staff_followup_include_new"
     )
-    follow = follow_up(get_settings().database_url, view.actor, view.as_of, include)
+    follow = follow_up(view.actor, view.as_of, include)
     if follow.empty:
         st.info(t("staff.followup.none", lang))
         return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import get_settings
 from core.domain import Role
 from core.i18n import t
 from core.inputs import validated
@@ -18,7 +17,7 @@ from core.ui.text import plain
 def onboarding_tab(view: StaffView) -> None:
     lang, today = view.lang, view.today
     st.caption(t("staff.onboard.intro", lang))
-    offices = departments(get_settings().database_url, view.actor)
+    offices = departments(view.actor)
     with st.form("onboard_form"):
         left, right = st.columns(2)
         staff_no = left.text_input(t("staff.col.staff_no", lang), key="onboard_no")

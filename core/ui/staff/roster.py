@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core import metrics
-from core.config import get_settings
 from core.db import read_session
 from core.i18n import t
 from core.services import settings as settings_service
@@ -37,7 +36,7 @@ def my_card(view: StaffView) -> None:
     """A staff member's own card pipeline and figures (for the month picked above them)."""
     lang = view.lang
     month_row(view, "mine")
-    mine = roster(get_settings().database_url, view.actor, view.month, include_left=True)
+    mine = roster(view.actor, view.month, include_left=True)
     if mine.empty:
         st.info(t("staff.mine.none", lang))
         return
@@ -70,7 +69,7 @@ def roster_tab(view: StaffView) -> None:
     """The office's roster: the month, filters, the table and its downloads."""
     lang, actor = view.lang, view.actor
     month_row(view, "roster")
-    offices = departments(get_settings().database_url, actor)
+    offices = departments(actor)
     department_names = dict(zip(offices["id"], offices["name"], strict=True))
     left, middle, right, last = st.columns([2, 1.2, 1.2, 1.2])
     search = left.text_input(t("staff.search", lang), key="staff_search", max_chars=64)
@@ -83,7 +82,7 @@ def roster_tab(view: StaffView) -> None:
     )
     title = right.selectbox(
         t("staff.filter.title", lang),
-        [None, *titles(get_settings().database_url, actor)],
+        [None, *titles(actor)],
         format_func=lambda v: t("app.all", lang) if v is None else v,
         placeholder=t("app.all", lang),
         key=view.lk("staff_title"),
@@ -113,7 +112,6 @@ def roster_tab(view: StaffView) -> None:
     third.write("")
     include_left = third.checkbox(t("staff.filter.include_left", lang), key="staff_include_left")
     people = roster(
-        get_settings().database_url,
         actor,
         view.month,
         search=search,
