@@ -17,10 +17,10 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from core.db import as_date, execute_many, fetch_in
-from core.domain import DEFAULT_STAGE_THRESHOLDS, IDLE_DECAY_DAYS, STAGE_ORDER
+from core.domain import DEFAULT_STAGE_THRESHOLDS, STAGE_ORDER
 from core.models import Interaction, Lead, StageChange, utcnow
 from core.permissions import Actor
-from core.scoring import stage_bounds, suggested_rank
+from core.scoring import scan_days, stage_bounds
 from core.services import settings as settings_service
 
 PROMOTION_REASON = "automatic promotion"
@@ -139,33 +139,17 @@ def rescore_leads(
     }
     promoted: dict[str, list] = {**{name: [] for name in summaries}, "b_stage": []}
     moves: dict[str, list] = {"lead_id": [], "from_stage": [], "to_stage": [], "changed_on": []}
-    low = min(bounds, default=0)  # a lower score suggests no stage above the first
     for lead_id, (created, stage, current, start) in leads.items():
         if start is None:
             days = per_day[lead_id]
-            total = weeks = 0
-            previous = created
+            start = (0, 0, created)
         else:  # the stored summary, then the added days
-            total, weeks, previous = start
             days = sorted(new_days[lead_id].items())
-        best, best_on = current, None
         first = since.get(lead_id)
-        first_counted = None if first is None else first.toordinal()
-        promoting = auto_promotion and current < top
-        last = None
-        for day, points in days:
-            total += points
-            gap = day - previous
-            if gap >= IDLE_DECAY_DAYS:
-                weeks += gap // IDLE_DECAY_DAYS
-            previous = last = day
-            if promoting and (first_counted is None or day >= first_counted):
-                score = total - decay * weeks
-                if score >= low:
-                    rank = suggested_rank(score, bounds)
-                    if rank > best:
-                        best, best_on = rank, day
-                        promoting = best < top
+        total, weeks, last, best, best_on = scan_days(
+            days, start, decay=decay, bounds=bounds, rank=current,
+            promote=auto_promotion, since=None if first is None else first.toordinal(),
+        )  # fmt: skip
         # A promoted lead's summary and stage in one update; the others' summary only.
         written = summaries if best_on is None else promoted
         written["b_id"].append(lead_id)
