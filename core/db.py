@@ -360,6 +360,55 @@ def fetch_rows(session: Session, statement) -> list[tuple]:
         cursor.close()
 
 
+_EXPANDED = (
+    " IN (__[POSTCOMPILE_chunk])"  # how SQLAlchemy leaves `in_(bindparam("chunk", expanding=True))`
+)
+
+
+def fetch_in(
+    session: Session, statement, values: Iterable[Any], params: Mapping[str, Any] | None = None
+) -> list[tuple]:
+    """`fetch_rows` of `statement` for all `values` of its one `in_(bindparam("chunk",
+    expanding=True))` (CHUNK values per query), with `params` for its other parameters.
+
+    The statement is compiled once and the IN list written here (SQLite: one `?` per value;
+    PostgreSQL: `= ANY(%(chunk)s)`, ANY_CHUNK values as one array) instead of by SQLAlchemy, which
+    renders a parameter of its own for each value: for 10,000s of ids that costs more than
+    the query. Values must be ints or strings, as the driver takes them."""
+    connection = session.connection()
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect)
+    sql = compiled.string
+    if sql.count(_EXPANDED) != 1:
+        raise ValueError(
+            "fetch_in: the statement needs one in_(bindparam('chunk', expanding=True))"
+        )
+    given = {**compiled.params, **(params or {})}
+    found: list[tuple] = []
+    cursor = connection.connection.cursor()
+    # One array parameter on PostgreSQL, however long (its IN list would be a parameter per
+    # value: at most 65,535).
+    size = CHUNK if compiled.positional else ANY_CHUNK
+    try:
+        for chunk in chunks(sorted(set(values)), size):
+            if compiled.positional:  # qmark (SQLite)
+                text = sql.replace(_EXPANDED, f" IN ({', '.join(['?'] * len(chunk))})")
+                parameters: Any = []
+                for name in compiled.positiontup:
+                    if name == "chunk":
+                        parameters.extend(chunk)
+                    else:
+                        parameters.append(given[name])
+            else:  # pyformat (psycopg)
+                text = sql.replace(_EXPANDED, " = ANY(%(chunk)s)")
+                parameters = {**given, "chunk": chunk}
+            cursor.execute(text, parameters)
+            found.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return found
+
+
 def as_date(value: Any) -> dt.date | None:
     """A date read from the database, whatever the driver gave: SQLite's ISO text (of a DATE,
     or a max() of one), PostgreSQL's date, a timestamp (its date), or nothing (None, "",
@@ -378,6 +427,7 @@ def as_date(value: Any) -> dt.date | None:
 # Values per IN (...) list, everywhere: well below SQLite's and PostgreSQL's limits on bound
 # parameters (32,766 and 65,535).
 CHUNK = 5_000
+ANY_CHUNK = 100_000  # values per `= ANY(%(chunk)s)` array (`fetch_in`, PostgreSQL)
 
 
 def chunks(values: list, size: int = CHUNK) -> Iterator[list]:

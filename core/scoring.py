@@ -122,6 +122,43 @@ def suggested_rank(score: int, bounds: list[int]) -> int:
     return rank
 
 
+def scan_days(
+    days: Iterable[tuple[int, int]],
+    start: tuple[int, int, int],
+    *,
+    decay: int,
+    bounds: list[int],
+    rank: int,
+    promote: bool,
+    since: int | None = None,
+) -> tuple[int, int, int | None, int, int | None]:
+    """Rescoring's pass over a lead's days: `days` are (day number, points of that day) in
+    date order (day numbers: `date.toordinal`), `start` the summary before them (points, idle
+    weeks, the day number they run to: creation, or the last earlier interaction). Returns
+    (points, idle weeks, last day number or None, best rank, the day number it was reached
+    or None): when `promote`, the best of `rank` and the ranks the scores suggest on each day
+    (on or after `since`), the first day that suggested it; never above the top rank."""
+    total, weeks, previous = start
+    top = len(bounds)
+    best, best_on, last = rank, None, None
+    promote = promote and best < top
+    low = min(bounds, default=0)  # a lower score suggests no stage above the first
+    for day, points in days:
+        total += points
+        gap = day - previous
+        if gap >= IDLE_DECAY_DAYS:
+            weeks += gap // IDLE_DECAY_DAYS
+        previous = last = day
+        if promote and (since is None or day >= since):
+            score = total - decay * weeks
+            if score >= low:
+                suggested = suggested_rank(score, bounds)
+                if suggested > best:
+                    best, best_on = suggested, day
+                    promote = best < top
+    return total, weeks, last, best, best_on
+
+
 def higher_stage(a: str | Stage, b: str | Stage) -> Stage:
     a, b = Stage(a), Stage(b)
     return a if a.rank >= b.rank else b

@@ -21,13 +21,14 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Date, bindparam, select
 from sqlmodel import Session
 
 from core import text as text_rules
-from core.db import CHUNK, as_date, chunks, fetch_rows
+from core.db import CHUNK, as_date, chunks, fetch_in
 from core.importing.kinds import KINDS, Column
 from core.importing.outcome import RowError, row_error, show_cell
 from core.importing.reader import Table
@@ -167,7 +168,10 @@ class Checker:
     def raw(self, name: str) -> list[str]:
         """The column's cells ('' when empty); a missing required value is an error."""
         position = self.index.get(name)
-        cells = [""] * self.n if position is None else [row[position] for row in self.table.rows]
+        if position is None:
+            cells = [""] * self.n
+        else:
+            cells = list(map(itemgetter(position), self.table.rows))
         if self.columns[name].required and not all(cells):
             for i, value in enumerate(cells):
                 if not value:
@@ -345,13 +349,12 @@ def fetch_keys(session: Session, entity: str, values: Iterable[str]) -> dict[str
     found: dict[str, tuple] = {}
     # A NUL can be in no key (PostgreSQL text cannot hold it): such a cell is unknown.
     wanted = {value for value in values if value and "\x00" not in value}
-    for chunk in chunks(sorted(wanted), CHUNK):
-        for row in fetch_rows(session, query.params(chunk=chunk)):
-            if dates:
-                row = list(row)
-                for i in dates:
-                    row[i] = as_date(row[i])
-            found[row[0]] = tuple(row)
+    for row in fetch_in(session, query, wanted):
+        if dates:
+            row = list(row)
+            for i in dates:
+                row[i] = as_date(row[i])
+        found[row[0]] = tuple(row)
     if entity == "lead":
         found.update(ownership.alias_rows(session, wanted))
     return found

@@ -263,23 +263,28 @@ def _plan_interactions(ck: Checker, actor: Actor, now: dt.datetime) -> Plan:
     rules = ck.read(_active_rules)
     leads, kinds = ck.column("lead_ref"), ck.choice("kind", sorted(rules))
     dates, points = ck.column("occurred_on"), ck.integer("points", 0, MAX_INT)
-    bad = ck.bad
-    for i in range(ck.n):
-        if i in bad:
-            continue
-        lead, day = leads[i], dates[i]
-        if day < lead[2]:
-            ck.error(i, "occurred_on", "importer.before_created", value=day, created=lead[2])
-            continue
-        default, low, high = rules[kinds[i]]
-        given = points[i]
-        if given is None:
-            points[i] = default
-        elif given < low or given > high:
+    bad = set(ck.bad)  # rows bad in some cell: nothing more is checked on them
+    late = [
+        i
+        for i, lead, day in zip(range(ck.n), leads, dates, strict=True)
+        if lead is not None and day is not None and day < lead[2] and i not in bad
+    ]
+    for i in late:
+        ck.error(i, "occurred_on", "importer.before_created", value=dates[i], created=leads[i][2])
+    bad.update(late)
+    given = [i for i, value in enumerate(points) if value is not None and i not in bad]
+    for i in given:
+        _default, low, high = rules[kinds[i]]
+        if points[i] < low or points[i] > high:
             ck.error(
                 i, "points", "importer.points_range", kind=kinds[i], low=low, high=high,
-                value=given,
+                value=points[i],
             )  # fmt: skip
+    defaults = {kind: rule[0] for kind, rule in rules.items()}
+    points = [
+        defaults.get(kind) if value is None else value
+        for kind, value in zip(kinds, points, strict=True)
+    ]
     if ck.errors:
         return Plan()
     lead_ids = ids_of(leads)

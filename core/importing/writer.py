@@ -142,7 +142,9 @@ def write_checked(
         if plan.rescore:
             step(0.85, "importer.progress_rescoring")
             report.leads_rescored = len(plan.rescore)
-            report.leads_promoted = rescore_leads(session, lead_ids=plan.rescore, actor=actor)
+            report.leads_promoted = rescore_leads(
+                session, lead_ids=plan.rescore, actor=actor, added=_added(plan)
+            )
         _audit(session, actor, checked, batch.id)
         session.flush()
     except IntegrityError as error:
@@ -150,6 +152,17 @@ def write_checked(
         raise _conflict(error, lang) from None
     step(1.0, "importer.progress_done")
     return report
+
+
+def _added(plan: Plan):
+    """The interactions a plan wrote (`core.services.leads.rescoring.Added`): written in the
+    transaction that rescores their leads, they need not be read back."""
+    if plan.model is not Interaction:
+        return None
+    from core.services.leads.rescoring import Added
+
+    columns = plan.columns
+    return Added(columns["lead_id"], columns["occurred_on"], columns["points"])
 
 
 def _add_batch(

@@ -36,6 +36,7 @@ from core.permissions import Actor
 from core.services import settings as settings_service
 from core.services import users
 from core.ui.bootstrap import production_demo_logins
+from core.ui.cache import cached
 from core.ui.text import plain
 
 COOKIE_NAME = "trustpool_auth"
@@ -131,8 +132,10 @@ def served_over_https() -> bool:
     return isinstance(url, str) and url.lower().startswith("https://")
 
 
-def _session_limits() -> tuple[dt.timedelta, dt.timedelta]:
-    """The admin settings (idle, absolute) every session and re-login cookie obeys."""
+@cached("settings")
+def session_limits() -> tuple[dt.timedelta, dt.timedelta]:
+    """The admin settings (idle, absolute) every session and re-login cookie obeys (read
+    again only after a settings change, here or in another app process)."""
     with read_session() as session:
         values = settings_service.get_all(session)
     return (
@@ -234,8 +237,9 @@ def _sign_out(authenticator: stauth.Authenticate, *, end_all: bool) -> None:
         authenticator.logout(location="unrendered")
 
 
-def _deny(authenticator: stauth.Authenticate, lang: str) -> None:
+def _deny(lang: str) -> None:
     """The session is over (logged out elsewhere, reset, disabled, expired): sign in again."""
+    authenticator = _authenticator()
     _sign_out(authenticator, end_all=False)
     st.warning(t("login.prompt", lang))
     _login_form(authenticator, lang)
@@ -344,14 +348,18 @@ def _check_production(lang: str) -> None:
 
 
 def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUser:
-    """Return the signed-in user, or show the login form (and nothing else) and stop."""
+    """Return the signed-in user, or show the login form (and nothing else) and stop.
+
+    A signed-in run reads the user and their server-side session in one transaction, and
+    draws no cookie component: it is made only when a cookie is written or deleted (sign-in,
+    sign-out, an ended session), so a click costs no more than it must."""
     lang = current_language()
     _check_production(lang)
-    authenticator = _authenticator()
-    idle, absolute = _session_limits()
+    idle, absolute = session_limits()
     if not st.session_state.get("authentication_status"):
         _login_by_cookie(idle, absolute)
     if not st.session_state.get("authentication_status"):
+        authenticator = _authenticator()
         form_area = st.empty()
         with form_area.container():
             _login_form(authenticator, lang)
@@ -363,12 +371,18 @@ def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUse
         _write_cookie(authenticator, st.session_state[SESSION_ID_KEY], absolute)
 
     username = st.session_state.get("username")
+    session_id = st.session_state.get(SESSION_ID_KEY)
     with read_session() as session:
         user = users.get_by_username(session, username) if username else None
+        valid = (
+            user is not None
+            and not user.disabled
+            and session_id is not None
+            and users.session_is_valid(session, session_id=session_id, idle=idle, absolute=absolute)
+        )
     if user is None or user.disabled:
-        _deny(authenticator, lang)
+        _deny(lang)
 
-    session_id = st.session_state.get(SESSION_ID_KEY)
     now = utcnow()
     if session_id is None:
         # Signed in without either path above (only a test harness sets the session state
@@ -378,12 +392,8 @@ def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUse
             st.session_state[SESSION_ID_KEY] = login.id
         st.session_state[LAST_TOUCH_KEY] = now
     else:
-        with read_session() as session:
-            valid = users.session_is_valid(
-                session, session_id=session_id, idle=idle, absolute=absolute
-            )
         if not valid:
-            _deny(authenticator, lang)
+            _deny(lang)
         last = st.session_state.get(LAST_TOUCH_KEY)
         if last is None or now - last > TOUCH_EVERY:
             with write_session() as session:
@@ -399,14 +409,14 @@ def require_user(roles: set[Role] | frozenset[Role] | None = None) -> CurrentUse
         staff_id=user.staff_id,
         lang=lang,
     )
-    _sidebar(current, authenticator)
+    _sidebar(current)
     if roles is not None and current.role not in roles:
         st.error(t("app.not_allowed", lang))
         st.stop()
     return current
 
 
-def _sidebar(user: CurrentUser, authenticator: stauth.Authenticate) -> None:
+def _sidebar(user: CurrentUser) -> None:
     """Below st.navigation's menu: the language, who is signed in, and the way out."""
     with st.sidebar:
         _language_picker(st)
@@ -419,7 +429,7 @@ def _sidebar(user: CurrentUser, authenticator: stauth.Authenticate) -> None:
             )
         )
         if st.button(t("app.logout", user.lang), key="logout_button"):
-            _sign_out(authenticator, end_all=True)
+            _sign_out(_authenticator(), end_all=True)
             st.rerun()
 
 

@@ -127,9 +127,25 @@ def _refusal(lang: str) -> Callable[[], None]:
     return refused
 
 
+def _pages_of_this_session(name: str, build: Callable[[], list]) -> list:
+    """The `st.Page` list called `name`, built once per browser session: building one
+    resolves its file on disk (31 pages, two lists, on every run otherwise). Never shared
+    between sessions: `st.navigation` marks the page it returns for that run alone."""
+    key = f"trustpool_pages_{name}"
+    pages = st.session_state.get(key)
+    if pages is None:
+        pages = st.session_state[key] = build()
+    return pages
+
+
 def role_navigation(role: Role, lang: str) -> st.navigation:
     """`st.navigation` for `role`: its pages in the menu (titles in `lang`), every other
     page hidden and refused. Returns the page to run."""
+    pages = _pages_of_this_session(f"{role}_{lang}", lambda: _role_pages(role, lang))
+    return st.navigation(pages, position="sidebar", expanded=True)
+
+
+def _role_pages(role: Role, lang: str) -> list:
     landing = landing_page(role)
     pages = []
     for entry in PAGES:
@@ -154,7 +170,7 @@ def role_navigation(role: Role, lang: str) -> st.navigation:
                     visibility="hidden",
                 )
             )
-    return st.navigation(pages, position="sidebar", expanded=True)
+    return pages
 
 
 def address_navigation() -> st.navigation:
@@ -162,15 +178,18 @@ def address_navigation() -> st.navigation:
     address and none in a menu. The page an address names is picked before the login form or
     the sidebar is drawn, so their widgets keep one identity on every run of that page (a
     click is never lost), and a page opened by URL is still the one shown after sign-in."""
-    pages = [
-        st.Page(
-            str(ROOT / entry.path),
-            title=t(entry.title_key, "en"),
-            url_path=entry.url_path,
-            default=entry is HOME,
-        )
-        for entry in PAGES
-    ]
+    pages = _pages_of_this_session(
+        "address",
+        lambda: [
+            st.Page(
+                str(ROOT / entry.path),
+                title=t(entry.title_key, "en"),
+                url_path=entry.url_path,
+                default=entry is HOME,
+            )
+            for entry in PAGES
+        ],
+    )
     return st.navigation(pages, position="hidden")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
 from typing import Any
 
@@ -188,8 +189,13 @@ def chart_spec(figure, lang: str) -> dict:
     """`figure` as `show_chart` draws it in `lang` (texts escaped, axes' ticks in `lang`,
     legend at its foot), as a plain dict: what a cached reader returns, so a rerun draws the
     chart without building it again (building a Plotly figure costs tens of milliseconds,
-    drawing a ready one well under one)."""
-    return legend_below(localise_axes(plain_figure(figure), lang)).to_dict()
+    drawing a ready one well under one). The dict holds JSON types only (numbers, strings,
+    lists), so drawing it writes it as JSON in one pass: Plotly walks a figure's dict value
+    by value when it holds anything else (dates, numpy numbers)."""
+    import plotly.io
+
+    drawn = legend_below(localise_axes(plain_figure(figure), lang))
+    return json.loads(plotly.io.to_json(drawn, validate=False))
 
 
 _READY: list[type] = []  # the class of `_ready_figure`, made on first use (Plotly loads late)

@@ -12,6 +12,7 @@ from core.models import Followup, Handoff, Lead, Order
 from core.services import handoffs as handoff_service
 from core.services import leads as lead_service
 from core.services import users
+from core.ui.lead_board.common import PAGE_LIMIT
 from tests.pages.apptest import open_page, texts
 
 PAGE = "pages/3_Lead_board.py"
@@ -197,7 +198,7 @@ def test_staff_see_one_stage_at_a_time_with_counts(demo_app):
     at.run()
     assert not at.exception
     ids = _card_ids(at)
-    assert len(ids) == min(20, columns["distrust"].count)
+    assert len(ids) == min(PAGE_LIMIT, columns["distrust"].count)
     assert {_lead(lead_id).stage for lead_id in ids} == {"distrust"}
     at.toggle(key="board_one_stage").set_value(False).run()
     assert {_lead(lead_id).stage for lead_id in _card_ids(at)} == {

@@ -14,6 +14,7 @@ from core.models import Handoff, Interaction, Lead, Order, Staff, StageChange
 from core.services import handoffs as handoff_service
 from core.services import leads as lead_service
 from core.services import users
+from core.ui.lead_board.common import PAGE_LIMIT
 from tests.pages.apptest import open_page, texts
 
 PAGE = "pages/3_Lead_board.py"
@@ -42,7 +43,8 @@ def _first_card_in(at, stage: str) -> int:
 
 def test_marketer_sees_four_columns_with_exact_counts_and_total_scores(demo_app):
     """A marketer opens the board: each column header reads 'Stage · N leads · N points' over
-    every lead, the counts match the KPI page's leads by stage, and 20 cards each show."""
+    every lead, the counts match the KPI page's leads by stage, and PAGE_LIMIT (10) cards
+    each show; Show more adds as many."""
     at = open_page(PAGE, username="marketer")
     assert not at.exception
     actor = _actor("marketer")
@@ -60,10 +62,11 @@ def test_marketer_sees_four_columns_with_exact_counts_and_total_scores(demo_app)
         )
         assert header in shown
     assert "Scores as of 2019-08-31" in shown
-    assert len(_card_ids(at)) == 80
+    assert PAGE_LIMIT == 10
+    assert len(_card_ids(at)) == 4 * PAGE_LIMIT
     at.button(key="more_distrust").click().run()
     assert not at.exception
-    assert len(_card_ids(at)) == 100
+    assert len(_card_ids(at)) == 5 * PAGE_LIMIT
 
 
 def test_marketer_moves_a_lead_with_the_dialog(demo_app):

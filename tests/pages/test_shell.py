@@ -52,3 +52,23 @@ def test_opening_a_page_runs_the_login_guard_once(demo_app, monkeypatch):
     assert not at.exception
     assert "Staff & cards" in texts(at)
     assert len(calls) == 1
+
+
+def test_a_signed_in_click_reads_three_things_and_draws_no_cookie_component(demo_app):
+    """A signed-in executive clicks on Home (a rerun that changes nothing): the frame reads
+    the data versions, the user and their server-side session — one query each, the last two
+    in one transaction — and draws no cookie component (it is made only to write or delete
+    the cookie). Every click of every session pays for the frame."""
+    from tests.pages.apptest import statements_of_a_rerun
+
+    at = open_page(username="executive")
+    assert not at.exception
+    at.run()
+    statements = statements_of_a_rerun(at)
+    queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(queries) == 3, statements
+    tables = " ".join(statements)
+    assert "FROM data_version" in tables and "FROM app_user" in tables
+    assert "FROM login_session" in tables
+    assert statements.count("BEGIN") <= 2
+    assert at.get("component_instance") == []

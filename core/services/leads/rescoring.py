@@ -10,19 +10,30 @@ demotes. `expire_loaded` makes Lead objects a session already holds reload what 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
-from core.db import CHUNK, as_date, chunks, execute_many, fetch_rows
-from core.domain import DEFAULT_STAGE_THRESHOLDS, STAGE_ORDER, Stage
+from core.db import as_date, execute_many, fetch_in
+from core.domain import DEFAULT_STAGE_THRESHOLDS, STAGE_ORDER
 from core.models import Interaction, Lead, StageChange, utcnow
 from core.permissions import Actor
-from core.scoring import idle_weeks_between, stage_bounds, suggested_rank
+from core.scoring import scan_days, stage_bounds
 from core.services import settings as settings_service
 
 PROMOTION_REASON = "automatic promotion"
+
+
+@dataclass(frozen=True)
+class Added:
+    """Interactions the caller has just written in its transaction, one value per row in
+    each column (an import's checked columns)."""
+
+    lead_ids: Sequence[int]
+    days: Sequence[dt.date]
+    points: Sequence[int]
 
 
 def rescore_leads(
@@ -31,6 +42,7 @@ def rescore_leads(
     lead_ids: Iterable[int],
     actor: Actor | None = None,
     since: Mapping[int, dt.date] | None = None,
+    added: Added | None = None,
 ) -> int:
     """Rebuild the summaries of `lead_ids` and apply automatic promotion; returns the number
     of leads promoted.
@@ -41,6 +53,12 @@ def rescore_leads(
     gets one system stage_change row dated on the interaction that suggested its new stage,
     and its version is bumped. Two queries, two executemany updates (a lead is updated once)
     and one insert, whatever the count.
+
+    `added`: the interactions the caller wrote since the leads were last rescored (in this
+    transaction). A lead whose added interactions are all dated on or after its last one
+    keeps its summary exact without its history being read (`core.scoring`: the summary is
+    exact up to the last interaction), unless an earlier date could promote it: automatic
+    promotion on, the lead below the top stage and with older interactions. Same results.
     Runs in the caller's transaction; the caller checked the actor's rights.
     """
     ids = sorted(set(lead_ids))
@@ -54,31 +72,64 @@ def rescore_leads(
     bounds = stage_bounds(thresholds)
     auto_promotion = bool(settings_service.get_value(session, "auto_promotion"))
     since = since or {}
+    top = len(STAGE_ORDER) - 1
+    day_of = _Days()
 
     lead_table = Lead.__table__
-    leads: dict[int, tuple[dt.date, str]] = {}
-    per_day: dict[int, list[tuple[dt.date, int]]] = {lead_id: [] for lead_id in ids}
-    interactions = Interaction.__table__
-    in_chunk = bindparam("chunk", expanding=True)
-    lead_query = select(lead_table.c.id, lead_table.c.created_on, lead_table.c.stage).where(
-        lead_table.c.id.in_(in_chunk)
-    )
-    # Points per lead and day, in date order: several on one day count once for decay.
-    day_query = (
+    in_chunk = lead_table.c.id.in_(bindparam("chunk", expanding=True))
+    lead_query = (
         select(
-            interactions.c.lead_id,
-            interactions.c.occurred_on,
-            func.sum(interactions.c.points),
+            lead_table.c.id,
+            lead_table.c.created_on,
+            lead_table.c.stage,
+            lead_table.c.points_total,
+            lead_table.c.decay_weeks,
+            lead_table.c.last_interaction_on,
         )
-        .where(interactions.c.lead_id.in_(in_chunk))
-        .group_by(interactions.c.lead_id, interactions.c.occurred_on)
-        .order_by(interactions.c.lead_id, interactions.c.occurred_on)
+        .where(in_chunk)
+        .order_by(lead_table.c.id)
     )
-    for chunk in chunks(ids, CHUNK):
-        for lead_id, created_on, stage in fetch_rows(session, lead_query.params(chunk=chunk)):
-            leads[lead_id] = (as_date(created_on), stage)
-        for lead_id, day, points in fetch_rows(session, day_query.params(chunk=chunk)):
-            per_day[lead_id].append((as_date(day), int(points)))
+    ranks = {str(stage): stage.rank for stage in STAGE_ORDER}  # a stage outside: left alone
+    rows = fetch_in(session, lead_query, ids)
+    # Leads whose older interactions cannot promote them: no need to read those, when the
+    # added ones are all on or after the last (`added`).
+    quick = {
+        lead_id
+        for lead_id, _created, stage, _points, _weeks, last in rows
+        if not auto_promotion or ranks.get(stage, top + 1) >= top or last is None
+    }
+    new_days = _per_lead_and_day(added, day_of, quick) if added is not None and quick else {}
+    # {lead id: (created on, stage, its rank, the summary's start: (points, weeks, last))}
+    leads: dict[int, tuple[int, str, int, tuple[int, int, int] | None]] = {}
+    history: list[int] = []
+    for lead_id, created_on, stage, points_total, weeks, last in rows:
+        created = day_of(created_on)
+        start = None
+        days = new_days.get(lead_id)
+        if days:
+            last_day = created if last is None else day_of(last)
+            if min(days) >= last_day:
+                start = (int(points_total), int(weeks), last_day)
+        if start is None:
+            history.append(lead_id)
+        leads[lead_id] = (created, stage, ranks.get(stage, top + 1), start)
+
+    # Points per lead and day, in date order: several on one day count once for decay.
+    per_day: dict[int, list[tuple[int, int]]] = {lead_id: [] for lead_id in history}
+    if history:
+        interactions = Interaction.__table__
+        day_query = (
+            select(
+                interactions.c.lead_id,
+                interactions.c.occurred_on,
+                func.sum(interactions.c.points),
+            )
+            .where(interactions.c.lead_id.in_(bindparam("chunk", expanding=True)))
+            .group_by(interactions.c.lead_id, interactions.c.occurred_on)
+            .order_by(interactions.c.lead_id, interactions.c.occurred_on)
+        )
+        for lead_id, day, points in fetch_in(session, day_query, history):
+            per_day[lead_id].append((day_of(day), int(points)))
 
     summaries: dict[str, list] = {
         "b_id": [],
@@ -88,38 +139,30 @@ def rescore_leads(
     }
     promoted: dict[str, list] = {**{name: [] for name in summaries}, "b_stage": []}
     moves: dict[str, list] = {"lead_id": [], "from_stage": [], "to_stage": [], "changed_on": []}
-    top = len(STAGE_ORDER) - 1
-    for lead_id, (created_on, stage) in leads.items():
-        days = per_day[lead_id]
-        try:
-            current = Stage(stage).rank
-        except ValueError:  # a stage outside the vocabulary is left alone
-            current = len(STAGE_ORDER)
-        best, best_on = current, None
-        first_counted = since.get(lead_id)
-        total = weeks = 0
-        previous = created_on
-        for day, points in days:
-            total += points
-            weeks += idle_weeks_between(previous, day)
-            previous = day
-            if auto_promotion and best < top and (first_counted is None or day >= first_counted):
-                rank = suggested_rank(total - decay * weeks, bounds)
-                if rank > best:
-                    best, best_on = rank, day
+    for lead_id, (created, stage, current, start) in leads.items():
+        if start is None:
+            days = per_day[lead_id]
+            start = (0, 0, created)
+        else:  # the stored summary, then the added days
+            days = sorted(new_days[lead_id].items())
+        first = since.get(lead_id)
+        total, weeks, last, best, best_on = scan_days(
+            days, start, decay=decay, bounds=bounds, rank=current,
+            promote=auto_promotion, since=None if first is None else first.toordinal(),
+        )  # fmt: skip
         # A promoted lead's summary and stage in one update; the others' summary only.
         written = summaries if best_on is None else promoted
         written["b_id"].append(lead_id)
         written["b_points_total"].append(total)
         written["b_decay_weeks"].append(weeks)
-        written["b_last"].append(days[-1][0] if days else None)
+        written["b_last"].append(None if last is None else day_of.date(last))
         if best_on is not None:
             new_stage = str(STAGE_ORDER[best])
             promoted["b_stage"].append(new_stage)
             moves["lead_id"].append(lead_id)
             moves["from_stage"].append(stage)
             moves["to_stage"].append(new_stage)
-            moves["changed_on"].append(best_on)
+            moves["changed_on"].append(day_of.date(best_on))
 
     now = utcnow()
     user_id = actor.user_id if actor is not None else None
@@ -166,3 +209,38 @@ def expire_loaded(session: Session, lead_ids: set[int]) -> None:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Lead) and obj.id in lead_ids:
             session.expire(obj)
+
+
+class _Days(dict):
+    """Day numbers (`date.toordinal`) of dates as the driver or the caller gives them (each
+    distinct value converted once), and back (`date`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dates: dict[int, dt.date] = {}
+
+    def __missing__(self, value) -> int:
+        day = as_date(value)
+        number = self[value] = day.toordinal()
+        self.dates[number] = day
+        return number
+
+    def __call__(self, value) -> int:
+        return self[value]
+
+    def date(self, number: int) -> dt.date:
+        return self.dates[number]
+
+
+def _per_lead_and_day(added: Added, day_of: _Days, leads: set[int]) -> dict[int, dict[int, int]]:
+    """{lead id: {day number: points}} of the added interactions of `leads`."""
+    found: dict[int, dict[int, int]] = {}
+    for lead_id, day, points in zip(added.lead_ids, added.days, added.points, strict=True):
+        if lead_id not in leads:
+            continue
+        days = found.get(lead_id)
+        if days is None:
+            days = found[lead_id] = {}
+        number = day_of[day]
+        days[number] = days.get(number, 0) + points
+    return found

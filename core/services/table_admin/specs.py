@@ -271,6 +271,7 @@ def _unique_columns(table: Table) -> set[str]:
     return names
 
 
+@cache  # a table's spec is fixed with its model (frozen); the Admin page asks on every run
 def _build_spec(table: Table) -> TableSpec:
     model = _model_for(table)
     pk = next(iter(table.primary_key.columns))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from types import SimpleNamespace
+from typing import NamedTuple
 
 import streamlit as st
 from streamlit_sortables import sort_items
@@ -35,16 +37,34 @@ DRAG_STYLE = """
 """
 
 
+class DrawnColumn(NamedTuple):
+    """A column as the board draws it: its exact count and total score, and its top cards,
+    each a plain object with the card's fields as attributes (`board_columns`' DataFrame
+    rows: kept as objects, a cache hit unpickles no DataFrame and a run iterates no frame)."""
+
+    count: int
+    total_score: int
+    cards: tuple[SimpleNamespace, ...]
+
+
 @cached("leads", "staff", "campaigns")
 def cached_columns(
     actor: Actor, filters: BoardFilters, order_by: str, limits: dict[str, int]
-) -> dict:
+) -> dict[str, DrawnColumn]:
     """The board's columns (`board_columns`): read again only after a write to what a card
     shows, not on every click or the fragment's own reruns."""
     with read_session() as session:
-        return lead_service.board_columns(
+        columns = lead_service.board_columns(
             session, actor=actor, filters=filters, order_by=order_by, limit_per_stage=limits
         )
+    return {
+        stage: DrawnColumn(
+            column.count,
+            column.total_score,
+            tuple(SimpleNamespace(**card) for card in column.cards.to_dict("records")),
+        )
+        for stage, column in columns.items()
+    }
 
 
 @cached("leads", "followups")
@@ -78,11 +98,11 @@ def board(view: BoardView, filters: BoardFilters, order: str, drag: bool, one_st
     limits = {stage: PAGE_LIMIT for stage in ui.STAGES} | st.session_state.get(LIMITS, {})
     as_of = ui.cached_options(actor)["as_of"]
     columns = cached_columns(actor, filters, order, limits)
-    shown = tuple(int(i) for stage in ui.STAGES for i in columns[stage].cards["id"])
+    shown = tuple(int(card.id) for stage in ui.STAGES for card in columns[stage].cards)
     protected = cached_protection(shown, as_of)
     drawn, names = {}, {}
     for stage in ui.STAGES:
-        for card in columns[stage].cards.itertuples():
+        for card in columns[stage].cards:
             drawn[int(card.id)] = int(card.version)
             names[int(card.id)] = (
                 f"{card.name} ({card.lead_ref}) · {label_of('stage', stage, lang)}"
@@ -128,7 +148,7 @@ def _column(
         st.markdown(f"**{ui.column_header(stage, column, lang)}**")
     if column.count == 0:
         st.caption(t("board.empty_column", lang))
-    for card in column.cards.itertuples():
+    for card in column.cards:
         until = protected.get(int(card.id))
         ui.draw_card(
             card,
@@ -203,7 +223,7 @@ def draw_drag(view: BoardView, columns: dict) -> None:
     containers, where = [], {}
     for stage in ui.STAGES:
         items = []
-        for card in columns[stage].cards.itertuples():
+        for card in columns[stage].cards:
             text = ui.card_text(card, lang)
             where[text] = (stage, int(card.id), int(card.version), card.name)
             items.append(text)

@@ -12,7 +12,7 @@ from core.ui import board as ui
 from core.ui.auth import CurrentUser
 from core.ui.view import UserView
 
-PAGE_LIMIT = 20  # cards per column at first, and how many more "Show more" adds
+PAGE_LIMIT = 10  # cards per column at first, and how many more "Show more" adds
 LIMITS = "board_limits"
 
 
