@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import streamlit as st
-
-from core.i18n import t
 from core.ui import referrals
 from core.ui.actions import show_flash
 from core.ui.layout import page_setup
@@ -14,6 +11,7 @@ from core.ui.members.common import members_view
 from core.ui.members.rewards import rewards_tab
 from core.ui.members.roster import convert_form, member_list
 from core.ui.members.tiers import tiers_tab
+from core.ui.widgets import lazy_tabs
 
 user = page_setup("page.members")
 view = members_view(user)
@@ -21,10 +19,10 @@ view = members_view(user)
 show_flash()
 TABS = ("list", "rewards", "care", "charts", "tiers")
 # Only the open tab runs (the others' queries wait until they are opened).
-list_tab, rewards, care, charts, tiers, recall = st.tabs(
-    [t(f"members.tab.{name}", user.lang) for name in TABS] + [t("referrals.recall_tab", user.lang)],
-    key=view.lk("members_tab"),
-    on_change="rerun",
+list_tab, rewards, care, charts, tiers, recall = lazy_tabs(
+    [f"members.tab.{name}" for name in TABS] + ["referrals.recall_tab"],
+    key="members_tab",
+    lang=user.lang,
 )
 if list_tab.open:
     with list_tab:

@@ -40,7 +40,8 @@ LABELS = {
     "members.benefit.discount": ("{rate:.0%} discount", "消费 {rate:.0%} 折扣"),
     "members.benefit.free_items": ("free: {items}", "免费项目:{items}"),
     "members.benefit.checkup": ("personalised check-up package", "个性化体检套餐"),
-    "members.none": ("None", "无"),
+    "members.benefit.none": ("no benefits at this tier", "本等级暂无权益"),
+    "members.care.empty": ("Nobody on this list today.", "今天这个名单上没有会员。"),
     "members.ledger": ("Points ledger", "积分流水"),
     "members.ledger_help": (
         "The ledger is append-only: corrections are new adjustment entries.",

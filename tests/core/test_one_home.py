@@ -85,7 +85,7 @@ def test_kpi_and_members_pages_name_the_same_top_twenty_percent(seven_payers):
     kpi_top, kpi_share = _kpi_top_twenty(kpis)
 
     members = open_page("pages/4_Members.py", username="office")
-    open_tab(members, "members_tab_en", t("members.tab.charts", "en"))
+    open_tab(members, "members_tab", t("members.tab.charts", "en"))
     assert not members.exception
     assert t("members.chart.top_share", "en") in texts(members)
     members_top, members_share = _members_top_twenty(members)

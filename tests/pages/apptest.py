@@ -29,7 +29,7 @@ def open_page(
 
 
 def open_tab(at: AppTest, key: str, label: str) -> AppTest:
-    """Click the tab `label` of the tab group keyed `key` (e.g. "members_tab_en": a page's
+    """Click the tab `label` of the tab group keyed `key` (e.g. "members_tab": a page's
     lazy tabs run only the open tab's content, so a test opens the tab it reads)."""
     at.session_state[key] = label
     return at.run()

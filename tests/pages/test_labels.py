@@ -43,6 +43,7 @@ CHECKED_PAGES = (
 TABBED_PAGES = {
     "pages/1_Staff_and_cards.py": "staff_tab",
     "pages/3_Lead_board.py": "board_view_{lang}",
+    "pages/4_Members.py": "members_tab",
     "pages/5_Campaigns.py": "campaigns_tab",
     "pages/6_KPIs.py": "kpi_tabs",
     "pages/8_Admin.py": "admin_tab",

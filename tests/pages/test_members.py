@@ -28,7 +28,7 @@ def db(demo_app):
 def _tab(name: str, lang: str = "en") -> tuple[str, str]:
     """The page's tab group key and the label of its tab `name`, for `open_tab` (only the
     open tab's content runs)."""
-    return f"members_tab_{lang}", t(f"members.tab.{name}", lang)
+    return "members_tab", t(f"members.tab.{name}", lang)
 
 
 def keys(at) -> set[str]:

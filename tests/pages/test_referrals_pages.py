@@ -57,7 +57,7 @@ def test_the_members_page_lists_patients_due_back_and_records_a_follow_up(demo_a
     with read_session() as session:
         due = referrals.recall_list(session, actor=Actor.system(), on=recall_day())
     assert len(due) > 0
-    at = open_tab(at, "members_tab_en", "Due back")
+    at = open_tab(at, "members_tab", "Due back")
     first = due.iloc[0]
     assert first["name"] in texts(at)
     at.button(key="recall_members_0").click().run()

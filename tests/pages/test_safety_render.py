@@ -264,7 +264,7 @@ def _members(at, role, hostile, where, seen) -> None:
     at.text_input(key="members_search").set_value("M-MARKDOWN").run()
     _check(at, f"{where} · member", seen)
     labels = [t(f"members.tab.{name}", "en") for name in ("list", "rewards", "care", "tiers")]
-    _tab_runs(at, "members_tab_en", labels, where, seen)
+    _tab_runs(at, "members_tab", labels, where, seen)
 
 
 def _other_tabs(key: str):

@@ -114,11 +114,11 @@ def test_points_awarded_on_the_members_page_show_at_once_in_its_charts(august):
     assert not at.exception
     member_no = at.selectbox(key="members_open").value
 
-    open_tab(at, "members_tab_en", t("members.tab.charts", "en"))
+    open_tab(at, "members_tab", t("members.tab.charts", "en"))
     assert not at.exception
     before = _earned_in(at, MONTH)
 
-    open_tab(at, "members_tab_en", t("members.tab.list", "en"))
+    open_tab(at, "members_tab", t("members.tab.list", "en"))
     assert at.selectbox(key="members_open").value == member_no
     at.selectbox(key="members_award_kind_en").set_value("event")
     at.number_input(key="members_award_points").set_value(200)
@@ -127,7 +127,7 @@ def test_points_awarded_on_the_members_page_show_at_once_in_its_charts(august):
     assert not at.exception
     assert "200 points awarded." in texts(at)
 
-    open_tab(at, "members_tab_en", t("members.tab.charts", "en"))
+    open_tab(at, "members_tab", t("members.tab.charts", "en"))
     assert not at.exception
     assert _earned_in(at, MONTH) == before + 200
 

@@ -61,7 +61,7 @@ def care_tab(view: MembersView) -> None:
         frame = getattr(lists, name)
         with st.expander(f"{label} ({lists.totals[name]:,})", expanded=name == "birthdays_week"):
             if frame.empty:
-                st.caption(t("members.none", lang))
+                st.caption(t("members.care.empty", lang))
                 continue
             shown = frame.copy()
             shown["tier"] = shown["tier"].map(view.tier_name)

@@ -176,7 +176,7 @@ def _benefits_text(view: MembersView, benefits: dict) -> str:
         items.append(t("members.benefit.free_items", lang, items=free_items))
     if benefits["checkup_package"]:
         items.append(t("members.benefit.checkup", lang))
-    return " · ".join(items) or t("members.none", lang)
+    return " · ".join(items) or t("members.benefit.none", lang)
 
 
 @cached("members", "leads", "staff")
