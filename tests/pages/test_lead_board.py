@@ -153,6 +153,9 @@ def test_bulk_move_of_selected_cards(demo_app):
     """A marketer selects two distrust cards and moves both to weak trust at once."""
     at = open_page(PAGE, username="marketer")
     chosen = [lead_id for lead_id in _card_ids(at) if _lead(lead_id).stage == "distrust"][:2]
+    assert not [w for w in at.multiselect if w.key == "bulk_leads"]  # drawn once opened
+    at.session_state["board_bulk_box"] = True  # the user opens "Bulk actions"
+    at.run()
     picker = at.multiselect(key="bulk_leads")
     for lead_id in chosen:
         picker.select(lead_id)

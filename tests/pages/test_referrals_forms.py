@@ -15,7 +15,7 @@ from core.models import AppUser, Lead, Member
 from core.permissions import Actor
 from core.services import referrals
 from tests.factories import actor_for
-from tests.pages.apptest import open_page, texts
+from tests.pages.apptest import open_page, open_tab, texts
 
 BOARD = "pages/3_Lead_board.py"
 MEMBERS = "pages/4_Members.py"
@@ -126,6 +126,7 @@ def test_a_member_s_referrer_is_edited_and_a_cycle_refused(demo_app, db):
     at = open_page(MEMBERS, username="marketer")
     at.text_input(key="members_search").set_value(referrer_no).run()
     assert at.selectbox(key="members_open").value == referrer_no
+    open_tab(at, "members_form_tab", "Referred by")  # only the open form is drawn
     [field] = [w for w in at.text_input if (w.key or "").startswith("members_referrer_no_")]
     assert field.label == "Referred by (member no.)"
     field.set_value(brought_no)

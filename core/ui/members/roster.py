@@ -25,6 +25,7 @@ from core.ui.members.common import (
     table,
 )
 from core.ui.text import plain
+from core.ui.widgets import lazy_tabs
 
 LIST_COLUMNS = {
     "member_no": "members.member_no",
@@ -45,6 +46,7 @@ LEDGER_COLUMNS = {
     "by": "members.by",
 }
 FORMS = ("award", "redeem", "adjust", "referrer")
+FORM_TABS = "members_form_tab"  # the open one of the member's forms
 
 
 def _first_page() -> None:
@@ -249,12 +251,29 @@ def member_forms(
 ) -> None:
     lang = view.lang
     member_id = detail.member.id
-    labels = [t(f"members.{name}", lang) for name in FORMS[:-1]]
-    labels.append(t("referrals.member_form", lang))
-    # Stay on the form the user last sent (its message shows above the tabs).
-    last = FORMS.index(state("members_last_form")) if state("members_last_form") in FORMS else 0
-    award, redeem, adjust, referred = st.tabs(labels, default=labels[last])
-    with award, st.form("members_award_form"):
+    # Only the open form is drawn; it stays open after it is sent (its message shows above).
+    award, redeem, adjust, referred = lazy_tabs(
+        [f"members.{name}" for name in FORMS[:-1]] + ["referrals.member_form"],
+        key=FORM_TABS,
+        lang=lang,
+    )
+    if award.open:
+        _award_form(view, member_id, rates, award)
+    if redeem.open:
+        with redeem:
+            if rewards.empty:
+                st.info(t("members.no_rewards", lang))
+            else:
+                _redeem_form(view, detail, rewards)
+    if adjust.open:
+        _adjust_form(view, member_id, adjust)
+    if referred.open:
+        _referrer_form(view, detail, referrer, referred)
+
+
+def _award_form(view: MembersView, member_id: int, rates: dict[str, int], tab) -> None:
+    lang = view.lang
+    with tab, st.form("members_award_form"):
         st.selectbox(
             t("members.kind", lang),
             list(svc.EARNING_KINDS),
@@ -292,12 +311,11 @@ def member_forms(
             args=(view, member_id),
             type="primary",
         )
-    with redeem:
-        if rewards.empty:
-            st.info(t("members.no_rewards", lang))
-        else:
-            _redeem_form(view, detail, rewards)
-    with adjust, st.form("members_adjust_form"):
+
+
+def _adjust_form(view: MembersView, member_id: int, tab) -> None:
+    lang = view.lang
+    with tab, st.form("members_adjust_form"):
         st.number_input(
             t("members.adjust_points", lang),
             value=0,
@@ -313,7 +331,12 @@ def member_forms(
             key="members_adjust_submit",
             type="primary",
         )
-    with referred, st.form("members_referrer_form"):
+
+
+def _referrer_form(view: MembersView, detail, referrer, tab) -> None:
+    lang = view.lang
+    member_id = detail.member.id
+    with tab, st.form("members_referrer_form"):
         # SPEC §10: who brought this member, checked as the imports check it.
         st.text_input(
             t("referrals.field", lang),
@@ -369,7 +392,6 @@ def _redeem_form(view: MembersView, detail, rewards: pd.DataFrame) -> None:
 
 
 def _set_referrer(view: MembersView, member_id: int, member_no: str) -> None:
-    st.session_state["members_last_form"] = "referrer"
     number = (state(f"members_referrer_no_{member_id}") or "").strip()
 
     def action(session):
@@ -391,7 +413,6 @@ def _forget(*keys: str) -> None:
 
 
 def _award(view: MembersView, member_id: int) -> None:
-    st.session_state["members_last_form"] = "award"
     kind = st.session_state[view.lk("members_award_kind")]
     points = state("members_award_points")
     amount = state("members_award_amount")
@@ -414,7 +435,6 @@ def _award(view: MembersView, member_id: int) -> None:
 
 
 def _redeem(view: MembersView, member_id: int) -> None:
-    st.session_state["members_last_form"] = "redeem"
     reward_id = st.session_state[view.lk("members_redeem_reward")]
     quantity = int(state("members_redeem_quantity") or 1)
 
@@ -431,7 +451,6 @@ def _redeem(view: MembersView, member_id: int) -> None:
 
 
 def _adjust(view: MembersView, member_id: int) -> None:
-    st.session_state["members_last_form"] = "adjust"
     points = int(state("members_adjust_points") or 0)
     reason = state("members_adjust_reason") or ""
 
