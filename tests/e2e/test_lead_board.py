@@ -182,3 +182,40 @@ def test_board_screenshots_in_english_and_chinese(page, app_server, artifacts_di
     wait_for_app(page)
     assert page.locator(".js-plotly-plot").count() >= 4
     page.screenshot(path=str(artifacts_dir / "lead_board-analytics-zh.png"))
+
+
+def _card_ids(page) -> list[int]:
+    classes = page.locator("[class*='st-key-open_']").evaluate_all(
+        "elements => elements.map(e => e.className)"
+    )
+    return sorted(int(re.search(r"st-key-open_(\d+)", c)[1]) for c in classes)
+
+
+def test_a_filter_keeps_narrowing_the_board_with_its_expander_closed(page, app_server):
+    """The Filters expander draws its widgets only while open. A marketer ticks "Qualified
+    only", closes Filters and clicks on: the board stays narrowed to the same cards, and
+    Filters opens again with the tick where she left it (the browser's own session, where
+    Streamlit forgets a widget it no longer draws unless told to keep it)."""
+    sign_in(page, app_server.url, "marketer", path="Lead_board")
+    page.get_by_text("Filters", exact=True).first.wait_for()
+    wait_for_app(page)
+    everyone = _card_ids(page)
+    page.get_by_text("Filters", exact=True).first.click()
+    page.get_by_text("Qualified only").first.click()
+    page.wait_for_function(
+        "n => document.querySelectorAll(\"[class*='st-key-open_']\").length !== n",
+        arg=len(everyone),
+    )
+    wait_for_app(page)
+    narrowed = _card_ids(page)
+    assert narrowed and narrowed != everyone
+    page.get_by_text("Filters", exact=True).first.click()  # closed
+    wait_for_app(page)
+    expect(page.locator(".st-key-board_qualified")).to_have_count(0)
+    for _ in range(2):  # more reruns with Filters closed (the app's "r" shortcut)
+        page.keyboard.press("r")
+        page.wait_for_timeout(800)
+        wait_for_app(page)
+    assert _card_ids(page) == narrowed
+    page.get_by_text("Filters", exact=True).first.click()
+    expect(page.locator(".st-key-board_qualified input[type='checkbox']")).to_be_checked()

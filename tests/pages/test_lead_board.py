@@ -272,3 +272,39 @@ def test_board_in_chinese(demo_app):
     for stage in STAGE_ORDER:
         assert f"{label_of('stage', str(stage), 'zh')} · " in shown
     assert "评分截至 2019-08-31" in shown
+
+
+def test_a_filter_keeps_narrowing_the_board_after_its_expander_is_closed(demo_app):
+    """A marketer opens Filters and ticks "Qualified only": every card shown is qualified.
+    She closes Filters to see more of the board: the filter's widgets are no longer drawn,
+    the board stays narrowed, and opening Filters again shows the tick where she left it."""
+    at = open_page(PAGE, username="marketer")
+    before = _card_ids(at)
+    assert not [c for c in at.checkbox if c.key == "board_qualified"]  # drawn once opened
+    at.session_state["board_filters_box"] = True
+    at.run()
+    at.checkbox(key="board_qualified").check().run()
+    assert not at.exception
+    narrowed = _card_ids(at)
+    assert narrowed and narrowed != before
+    with read_session() as session:
+        actor = users.actor_of(users.get_by_username(session, "marketer"))
+        qualified = lead_service.board_columns(
+            session,
+            actor=actor,
+            filters=lead_service.BoardFilters(qualified_only=True),
+            limit_per_stage=PAGE_LIMIT,
+        )
+    expected = {int(i) for column in qualified.values() for i in column.cards["id"]}
+    assert set(narrowed) == expected
+    at.session_state["board_filters_box"] = False
+    at.run()
+    assert not at.exception
+    assert not [c for c in at.checkbox if c.key == "board_qualified"]
+    assert _card_ids(at) == narrowed
+    at.run()  # more clicks with Filters closed
+    at.run()
+    assert _card_ids(at) == narrowed
+    at.session_state["board_filters_box"] = True
+    at.run()
+    assert at.checkbox(key="board_qualified").value is True
