@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
@@ -54,21 +56,44 @@ def texts(at: AppTest) -> str:
     return "\n".join(parts)
 
 
-def statements_of_a_rerun(at: AppTest) -> list[str]:
-    """The SQL statements the app's engine ran during one more run of `at` (which must not
-    raise)."""
+@contextmanager
+def recorded_statements() -> Iterator[list[str]]:
+    """The SQL statements the app's engine runs inside the block, in a list that fills as
+    they run (clear it to count from a later point)."""
     from core.db import get_engine
 
     statements: list[str] = []
 
-    def count(_conn, _cursor, statement, *_args):
+    def record(_conn, _cursor, statement, *_args):
         statements.append(statement)
 
     engine = get_engine()
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "before_cursor_execute", record)
     try:
-        at.run()
+        yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def statements_of_a_rerun(at: AppTest) -> list[str]:
+    """The SQL statements the app's engine ran during one more run of `at` (which must not
+    raise)."""
+    with recorded_statements() as statements:
+        at.run()
     assert not at.exception
     return statements
+
+
+def count_calls(monkeypatch, module, *names: str) -> list[str]:
+    """Record every call of `module.<name>` for each of `names` (a read or a chart build a
+    page makes), in order; the functions still run."""
+    calls: list[str] = []
+    for name in names:
+        original = getattr(module, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    return calls

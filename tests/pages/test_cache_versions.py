@@ -4,12 +4,10 @@ for that costs one query per run, whatever the number of cached readers the page
 
 from __future__ import annotations
 
-from sqlalchemy import event
-
 from core import data_version
-from core.db import get_engine, make_engine, read_session, write_session
+from core.db import make_engine, read_session, write_session
 from core.services import followups, users
-from tests.pages.apptest import open_page, statements_of_a_rerun
+from tests.pages.apptest import open_page, recorded_statements, statements_of_a_rerun
 
 PAGE = "pages/0_My_day.py"
 
@@ -91,22 +89,13 @@ def test_a_follow_up_leaves_the_board_and_kpis_cached(demo_app):
 def test_the_versions_cost_one_query_per_run(demo_app):
     """A head's My day calls several cached readers (their day, the team, the cadence); each
     run reads the data versions once, cached or not."""
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    engine = get_engine()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements() as statements:
         at = open_page(PAGE, username="head")
         assert not at.exception
         first = [s for s in statements if "data_version" in s]
         statements.clear()
         at.run()  # every reader answers from the cache now
         again = [s for s in statements if "data_version" in s]
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert len(first) == 1, first
     assert len(again) == 1, again
     assert "FROM data_version" in again[0]

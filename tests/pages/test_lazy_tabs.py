@@ -12,7 +12,7 @@ from core.i18n import t
 from core.services import content as library
 from core.services import staff as staff_service
 from core.ui import kpis as kpi_ui
-from tests.pages.apptest import open_page, open_tab
+from tests.pages.apptest import count_calls, open_page, open_tab
 
 STAFF = "pages/1_Staff_and_cards.py"
 CAMPAIGNS = "pages/5_Campaigns.py"
@@ -22,19 +22,6 @@ KPIS = "pages/6_KPIs.py"
 def _keys(at) -> set[str]:
     """The keys of every keyed widget and element on the page."""
     return {node.key for node in at if getattr(node, "key", None)}
-
-
-def _count_calls(monkeypatch, module, name: str) -> list[str]:
-    """Record every call of `module.<name>` (a read the tab makes)."""
-    calls: list[str] = []
-    original = getattr(module, name)
-
-    def counted(*args, **kwargs):
-        calls.append(name)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, counted)
-    return calls
 
 
 @pytest.fixture
@@ -49,7 +36,7 @@ def test_staff_and_cards_draws_card_actions_only_when_opened(cold, monkeypatch):
     """The administrator opens Staff & cards on the Roster: the card actions' controls are not
     drawn and the people each action may take are not read; opening Card actions draws them
     (and the roster's download goes away with its tab)."""
-    calls = _count_calls(monkeypatch, staff_service, "card_action_candidates")
+    calls = count_calls(monkeypatch, staff_service, "card_action_candidates")
     at = open_page(STAFF, username="admin")
     assert not at.exception
     shown = _keys(at)
@@ -69,7 +56,7 @@ def test_campaigns_reads_the_library_only_when_it_is_opened(cold, monkeypatch):
     """The marketer opens Campaigns on the list: the content library's search box and new-
     script form are not drawn and no library item is read; opening Content library shows
     them, and the list's campaign picker is gone with its tab."""
-    calls = _count_calls(monkeypatch, library, "list_pieces")
+    calls = count_calls(monkeypatch, library, "list_pieces")
     at = open_page(CAMPAIGNS, username="marketer")
     assert not at.exception
     shown = _keys(at)
@@ -89,7 +76,7 @@ def test_kpis_read_the_leaderboards_and_build_charts_only_for_the_open_tab(cold,
     """The executive opens KPIs on the month at a glance: no leaderboard is drawn or read,
     and no department table is offered for download; opening Leaderboards draws the boards
     (and builds none of the other tabs' charts), opening Trends builds the month's charts."""
-    boards = _count_calls(monkeypatch, metrics, "leaderboard")
+    boards = count_calls(monkeypatch, metrics, "leaderboard")
     at = open_page(KPIS, username="executive")
     assert not at.exception
     shown = _keys(at)
@@ -104,7 +91,7 @@ def test_kpis_read_the_leaderboards_and_build_charts_only_for_the_open_tab(cold,
     assert "kpi_glance_xlsx" not in shown
     assert len(boards) == len(metrics.LEADERBOARD_MEASURES)
 
-    charts = _count_calls(monkeypatch, kpi_ui, "month_charts")
+    charts = count_calls(monkeypatch, kpi_ui, "month_charts")
     at.run()  # a click on the leaderboards
     assert not at.exception
     assert charts == []

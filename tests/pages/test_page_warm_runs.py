@@ -27,7 +27,7 @@ from core.ui.campaigns import calendar as calendar_ui
 from core.ui.campaigns import results as results_ui
 from core.ui.text import chart_spec
 from tests.factories import make_lead
-from tests.pages.apptest import open_page, open_tab, texts
+from tests.pages.apptest import count_calls, open_page, open_tab, texts
 
 KPIS = "pages/6_KPIs.py"
 CAMPAIGNS = "pages/5_Campaigns.py"
@@ -71,20 +71,6 @@ def _every_tab(at, tabs: tuple[str, list[str]]) -> dict[str, dict]:
     return drawn
 
 
-def _count_calls(monkeypatch, module, *names: str) -> list[str]:
-    """Record every call of `module.<name>` (the figure builders and service reads)."""
-    calls: list[str] = []
-    for name in names:
-        original = getattr(module, name)
-
-        def counted(*args, _name=name, _original=original, **kwargs):
-            calls.append(_name)
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(module, name, counted)
-    return calls
-
-
 def _another_process_writes(url: str, subjects: tuple[str, ...], write) -> None:
     """`write(session)` committed through an engine of its own, then `subjects` bumped: what
     another app process behind the load balancer does (this process's caches stay full)."""
@@ -116,10 +102,10 @@ def test_a_rerun_of_the_kpi_page_builds_none_of_its_charts_again(demo_app, monke
     drawn = _every_tab(at, KPI_TABS)
     assert {"kpi_ladder_chart", "kpi_trend_leads_chart", "kpi_departments_chart"} <= set(drawn)
     assert {"kpi_pareto_chart", "referrals_trend", "referrals_share"} <= set(drawn)
-    calls = _count_calls(
+    calls = count_calls(
         monkeypatch, charts, "bars_and_line", "lines", "stage_bars", "department_bars", "pareto"
     )
-    calls += _count_calls(monkeypatch, referrals, "trend_figure", "share_figure")
+    calls += count_calls(monkeypatch, referrals, "trend_figure", "share_figure")
     at.run()
     assert not at.exception
     assert _every_tab(at, KPI_TABS) == drawn
@@ -176,7 +162,7 @@ def test_a_rerun_of_a_heads_kpi_page_builds_none_of_their_charts_again(demo_app,
     assert not at.exception
     drawn = _every_tab(at, KPI_TABS)
     assert {"kpi_compare_chart", "kpi_pareto_chart"} <= set(drawn)
-    calls = _count_calls(monkeypatch, head_view, "spread_strips", "pareto_figure")
+    calls = count_calls(monkeypatch, head_view, "spread_strips", "pareto_figure")
     at.run()
     assert not at.exception
     assert _every_tab(at, KPI_TABS) == drawn
@@ -194,9 +180,9 @@ def test_a_rerun_of_campaigns_reads_and_builds_nothing_again(demo_app, monkeypat
     assert not at.exception
     drawn = _every_tab(at, CAMPAIGN_TABS)
     assert {"cal_chart", "cal_channels", "res_ladder", "res_return"} <= set(drawn)
-    calls = _count_calls(monkeypatch, results_ui, "stage_ladder", "return_bars")
-    calls += _count_calls(monkeypatch, calendar_ui, "timeline", "load_heatmap")
-    calls += _count_calls(
+    calls = count_calls(monkeypatch, results_ui, "stage_ladder", "return_bars")
+    calls += count_calls(monkeypatch, calendar_ui, "timeline", "load_heatmap")
+    calls += count_calls(
         monkeypatch,
         plans,
         "list_campaigns",
@@ -205,7 +191,7 @@ def test_a_rerun_of_campaigns_reads_and_builds_nothing_again(demo_app, monkeypat
         "calendar_items",
         "staff_choices",
     )
-    calls += _count_calls(monkeypatch, library, "list_pieces", "script_conditions")
+    calls += count_calls(monkeypatch, library, "list_pieces", "script_conditions")
     at.run()
     assert not at.exception
     assert _every_tab(at, CAMPAIGN_TABS) == drawn
@@ -276,7 +262,7 @@ def test_a_rerun_of_card_activation_builds_none_of_its_charts_again(demo_app, mo
     assert not at.exception
     drawn = _charts(at)
     assert len(drawn) == 4
-    calls = _count_calls(
+    calls = count_calls(
         monkeypatch, activation, "funnel_bars", "trend_lines", "usage_heatmap", "cohort_heatmap"
     )
     at.run()
@@ -325,7 +311,7 @@ def test_a_rerun_of_staff_and_cards_reads_no_roster_again(demo_app, monkeypatch)
     assert not at.exception
     key, labels = STAFF_TABS
     shown = {label: texts(open_tab(at, key, label)) for label in labels}
-    calls = _count_calls(
+    calls = count_calls(
         monkeypatch,
         staff_service,
         "staff_roster",
@@ -373,7 +359,7 @@ def test_a_rerun_of_members_reads_no_member_list_again(demo_app, monkeypatch):
     assert not at.exception
     shown = [frame.value.to_dict("records") for frame in at.dataframe]
     assert len(shown) >= 2  # the list, and the open member's ledger
-    calls = _count_calls(monkeypatch, member_service, "list_members", "member_detail")
+    calls = count_calls(monkeypatch, member_service, "list_members", "member_detail")
     at.run()
     assert not at.exception
     assert calls == []
@@ -411,7 +397,7 @@ def test_a_rerun_of_commission_computes_no_sheet_again(demo_app, monkeypatch):
     at = open_page(COMMISSION, username="admin")
     assert not at.exception
     sheet = at.dataframe[0].value
-    calls = _count_calls(monkeypatch, metrics, "commission_sheet")
+    calls = count_calls(monkeypatch, metrics, "commission_sheet")
     at.run()
     assert not at.exception
     assert calls == []
