@@ -14,12 +14,13 @@ ORDERS = list(lead_service.BOARD_ORDERS)
 
 
 FILTERS_BOX = "board_filters_box"  # whether the Filters expander is open
-# The filters' widget keys ({lang}: keyed per language) and their values when untouched.
+# The filters' widget keys and their values when untouched. The pickers' option labels
+# follow the language, so their keys do too (`view.lk`).
 FILTER_KEYS = {
-    "owner": ("board_owner_{lang}", None),
-    "department": ("board_department_{lang}", None),
-    "campaign": ("board_campaign_{lang}", None),
-    "tag": ("board_tag_{lang}", None),
+    "owner": ("board_owner", None),
+    "department": ("board_department", None),
+    "campaign": ("board_campaign", None),
+    "tag": ("board_tag", None),
     "score_min": ("board_min", None),
     "score_max": ("board_max", None),
     "created_from": ("board_from", None),
@@ -30,8 +31,12 @@ FILTER_KEYS = {
 KEPT = "page"  # a filter keeps its value while its expander is closed (on this page)
 
 
+PICKERS = ("owner", "department", "campaign", "tag")
+
+
 def _key(view: BoardView, name: str) -> str:
-    return FILTER_KEYS[name][0].format(lang=view.lang)
+    key = FILTER_KEYS[name][0]
+    return view.lk(key) if name in PICKERS else key
 
 
 def _choice(view: BoardView, label_key: str, choices: list[tuple], name: str, column):
