@@ -120,6 +120,10 @@ class Checker:
         # queries with their answers, and the rows each reference column refers to.
         self.reads: list[tuple[Callable[[Session], Any], Any]] = []
         self.refs: list[tuple[str, list[str], dict[str, tuple]]] = []
+        # By column: the rows a reference's cells name (`ref`), the values of the distinct
+        # cells of a converted column (`_mapped`).
+        self.found: dict[str, dict[str, tuple]] = {}
+        self.distinct: dict[str, dict[str, Any]] = {}
 
     def read(self, query: Callable[[Session], Any], *, verify: bool = True) -> Any:
         """`query(session)`, remembered (unless the database re-checks it by itself: a unique
@@ -167,24 +171,28 @@ class Checker:
 
     def raw(self, name: str) -> list[str]:
         """The column's cells ('' when empty); a missing required value is an error."""
+        return self._cells(name)[0]
+
+    def _cells(self, name: str) -> tuple[list[str], set[str]]:
+        """The column's cells and its distinct ones; a missing required value is an error."""
         position = self.index.get(name)
-        if position is None:
-            cells = [""] * self.n
-        else:
-            cells = list(map(itemgetter(position), self.table.rows))
-        if self.columns[name].required and not all(cells):
+        cells = [""] * self.n if position is None else self.table.column(position)
+        distinct = set(cells)
+        if self.columns[name].required and "" in distinct:
             for i, value in enumerate(cells):
                 if not value:
                     self.error(i, name, "importer.missing_value")
-        return cells
+        return cells, distinct
 
     def _mapped(self, name: str, convert: Callable[[str], Any]) -> list[Any]:
         """Convert each distinct cell once; `convert` returns the value or records nothing
-        and returns (_BAD, key, values) for a bad cell, reported on every row holding it."""
-        cells = self.raw(name)
+        and returns (_BAD, key, values) for a bad cell, reported on every row holding it.
+        The distinct cells' values (None for a bad one) are kept in `self.distinct`."""
+        cells, distinct = self._cells(name)
         converted: dict[str, Any] = {"": None}
+        self.distinct[name] = converted
         failures: dict[str, tuple[str, dict[str, Any]]] = {}
-        for value in set(cells):
+        for value in distinct:
             if value:
                 result = convert(value)
                 if isinstance(result, tuple) and result and result[0] is _BAD:
@@ -286,10 +294,11 @@ class Checker:
     def ref(self, name: str) -> list[tuple | None]:
         """The referenced rows (key, id, …) of a reference column, or None."""
         entity = self.columns[name].ref
-        cells = self.raw(name)
-        found = self._fetch(entity, cells)
+        cells, distinct = self._cells(name)
+        found = self._fetch(entity, distinct)
         self.refs.append((entity, cells, found))
-        missing = set(cells) - found.keys() - {""}
+        self.found[name] = found
+        missing = distinct - found.keys() - {""}
         if missing:
             for i, value in enumerate(cells):
                 if value in missing:
@@ -348,12 +357,16 @@ def fetch_keys(session: Session, entity: str, values: Iterable[str]) -> dict[str
     query = select(*columns).where(table.c[key].in_(bindparam("chunk", expanding=True)))
     found: dict[str, tuple] = {}
     # A NUL can be in no key (PostgreSQL text cannot hold it): such a cell is unknown.
-    wanted = {value for value in values if value and "\x00" not in value}
+    wanted = {value for value in set(values) if value and "\x00" not in value}
+    days: dict[Any, dt.date | None] = {}  # each distinct date read, converted once
     for row in fetch_in(session, query, wanted):
         if dates:
             row = list(row)
             for i in dates:
-                row[i] = as_date(row[i])
+                day = days.get(row[i])
+                if day is None:
+                    day = days[row[i]] = as_date(row[i])
+                row[i] = day
         found[row[0]] = tuple(row)
     if entity == "lead":
         found.update(ownership.alias_rows(session, wanted))
@@ -410,6 +423,8 @@ def _alias_targets(session: Session, refs: set[str]) -> dict[str, int]:
 
 def ids_of(rows: list[tuple | None]) -> list[int | None]:
     """The ids of a reference column's rows (`Checker.ref`), None where the cell is empty."""
+    if None not in rows:
+        return list(map(itemgetter(1), rows))
     return [None if row is None else row[1] for row in rows]
 
 

@@ -264,27 +264,22 @@ def _plan_interactions(ck: Checker, actor: Actor, now: dt.datetime) -> Plan:
     leads, kinds = ck.column("lead_ref"), ck.choice("kind", sorted(rules))
     dates, points = ck.column("occurred_on"), ck.integer("points", 0, MAX_INT)
     bad = set(ck.bad)  # rows bad in some cell: nothing more is checked on them
-    late = [
-        i
-        for i, lead, day in zip(range(ck.n), leads, dates, strict=True)
-        if lead is not None and day is not None and day < lead[2] and i not in bad
-    ]
+    late = _before_created(ck, leads, dates, bad)
     for i in late:
         ck.error(i, "occurred_on", "importer.before_created", value=dates[i], created=leads[i][2])
     bad.update(late)
-    given = [i for i, value in enumerate(points) if value is not None and i not in bad]
-    for i in given:
+    for i in _points_out_of_range(ck, rules, kinds, points, bad):
         _default, low, high = rules[kinds[i]]
-        if points[i] < low or points[i] > high:
-            ck.error(
-                i, "points", "importer.points_range", kind=kinds[i], low=low, high=high,
-                value=points[i],
-            )  # fmt: skip
-    defaults = {kind: rule[0] for kind, rule in rules.items()}
-    points = [
-        defaults.get(kind) if value is None else value
-        for kind, value in zip(kinds, points, strict=True)
-    ]
+        ck.error(
+            i, "points", "importer.points_range", kind=kinds[i], low=low, high=high,
+            value=points[i],
+        )  # fmt: skip
+    if None in points:
+        defaults = {kind: rule[0] for kind, rule in rules.items()}
+        points = [
+            defaults.get(kind) if value is None else value
+            for kind, value in zip(kinds, points, strict=True)
+        ]
     if ck.errors:
         return Plan()
     lead_ids = ids_of(leads)
@@ -292,6 +287,49 @@ def _plan_interactions(ck: Checker, actor: Actor, now: dt.datetime) -> Plan:
     constants = {"note": None, "created_by_user_id": actor.user_id, "created_at": now}
     columns = {"lead_id": lead_ids, "kind": kinds, "occurred_on": dates, "points": points}
     return Plan(Interaction, columns, constants, rescore=touched, leads_touched=len(touched))
+
+
+def _before_created(ck: Checker, leads: list, dates: list, bad: set[int]) -> list[int]:
+    """The good rows dated before their lead was created. None when the file's first date
+    is on or after the latest creation of the leads it names (an import of new
+    interactions): then no row is looked at."""
+    days = [day for day in ck.distinct["occurred_on"].values() if day is not None]
+    created = [row[2] for row in ck.found["lead_ref"].values()]
+    if not days or not created or min(days) >= max(created):
+        return []
+    return [
+        i
+        for i, lead, day in zip(range(ck.n), leads, dates, strict=True)
+        if lead is not None and day is not None and day < lead[2] and i not in bad
+    ]
+
+
+def _points_out_of_range(
+    ck: Checker, rules: dict[str, tuple[int, int, int]], kinds: list, points: list, bad: set[int]
+) -> list[int]:
+    """The good rows whose points are outside their kind's range. None when every value in
+    the file is within every range of the kinds it names; else each distinct (kind, points)
+    pair is checked once, and only the rows of a pair out of range are looked for."""
+    values = [value for value in ck.distinct["points"].values() if value is not None]
+    named = [rules[kind] for kind in ck.distinct["kind"].values() if kind is not None]
+    if not values or not named:
+        return []
+    if max(rule[1] for rule in named) <= min(values) and max(values) <= min(
+        rule[2] for rule in named
+    ):
+        return []
+    wrong = {
+        (kind, value)
+        for kind, value in set(zip(kinds, points, strict=True))
+        if kind is not None and value is not None and not rules[kind][1] <= value <= rules[kind][2]
+    }
+    if not wrong:
+        return []
+    return [
+        i
+        for i, pair in enumerate(zip(kinds, points, strict=True))
+        if pair in wrong and i not in bad
+    ]
 
 
 def _plan_followups(ck: Checker, actor: Actor, now: dt.datetime) -> Plan:

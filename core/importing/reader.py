@@ -13,12 +13,14 @@ their formula, never evaluated. Knows nothing of the kinds: the caller checks th
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlmodel import Session
@@ -48,6 +50,15 @@ class Table:
     check_control: bool
     errors: list[RowError]  # rows with more cells than the header
     bad: set[int]  # their indexes in `rows`
+    columns: dict[int, list[str]] = field(default_factory=dict)  # read so far, by position
+
+    def column(self, position: int) -> list[str]:
+        """The cells of the column at `position`, one per row (the same list every time:
+        not to be changed)."""
+        cells = self.columns.get(position)
+        if cells is None:
+            cells = self.columns[position] = list(map(itemgetter(position), self.rows))
+        return cells
 
 
 def _cell_text(value: Any) -> str:
@@ -124,7 +135,21 @@ def _padded(text: str) -> bool:
         return True
     return any(
         edge + space in text or space + edge in text for space in spaces for edge in _EDGES
-    ) or any(pair in text for pair in ('"\r', '"\n', '\r"', '\n"'))
+    ) or ('"' in text and any(pair in text for pair in ('"\r', '"\n', '\r"', '\n"')))
+
+
+# The ASCII characters the control-character rule lets through (derived from that rule).
+_ASCII_PLAIN = bytes(code for code in range(128) if not _CONTROL.match(chr(code)))
+
+
+def _has_control(text: str, content: bytes) -> bool:
+    """Whether the decoded `text` of `content` holds a control character (the one rule,
+    `core.text`). An ASCII text is scanned as bytes: deleting every plain character leaves
+    nothing unless one is there, many times faster than the rule's regex."""
+    if text.isascii():
+        raw = content[len(codecs.BOM_UTF8) :] if content.startswith(codecs.BOM_UTF8) else content
+        return bool(raw.translate(None, _ASCII_PLAIN))
+    return _CONTROL.search(text) is not None
 
 
 class _CsvRecords:
@@ -162,6 +187,45 @@ class _CsvRecords:
         return records, failure
 
 
+class _LineRecords(_CsvRecords):
+    """The records of a CSV text without a quote or a lone carriage return, read faster
+    than the csv module does: each line split at its commas. For such a text that is what
+    the csv module gives (a blank line aside: [''] here, [] there; both are a blank row),
+    the field size limit included (`_split_lines` checks the longest line)."""
+
+    def __init__(self, lines: list[str]):
+        self.lines, self.padded, self.number = lines, False, 0
+
+    def __next__(self) -> tuple[int, list[str]]:
+        if self.number >= len(self.lines):
+            raise StopIteration
+        self.number += 1
+        return self.number, self.lines[self.number - 1].split(",")
+
+    def bulk(self, count: int) -> tuple[list[list[str]], ImportFailed | None]:
+        lines = self.lines[self.number : self.number + count]
+        self.number += len(lines)
+        return list(map(str.split, lines, itertools.repeat(","))), None
+
+
+def _split_lines(text: str) -> list[str] | None:
+    """The lines of a CSV text the csv module would read as lines split at commas (no
+    quote, every carriage return part of a CRLF, no line longer than the csv module's field
+    size limit), or None."""
+    if '"' in text:
+        return None
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            return None
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":  # the text's last line break ends its last line
+        lines.pop()
+    if len(text) > csv.field_size_limit() and max(map(len, lines)) > csv.field_size_limit():
+        return None
+    return lines
+
+
 def _csv_records(content: bytes, limits: Limits) -> tuple[_CsvRecords, bool]:
     """The records of a UTF-8 CSV file (record i is the file's row i), cells stripped."""
     if len(content) > limits.bytes:
@@ -173,9 +237,13 @@ def _csv_records(content: bytes, limits: Limits) -> tuple[_CsvRecords, bool]:
         raise ImportFailed(
             "importer.not_utf8", byte=f"0x{content[error.start]:02X}", row=row
         ) from None
-    check_control = _CONTROL.search(text) is not None
+    check_control = _has_control(text, content)
+    padded = _padded(text)
+    lines = None if padded else _split_lines(text)
+    if lines is not None:
+        return _LineRecords(lines), check_control
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    return _CsvRecords(reader, _padded(text)), check_control
+    return _CsvRecords(reader, padded), check_control
 
 
 class _Counted(io.RawIOBase):
@@ -348,6 +416,45 @@ def read_header(content: bytes, filename: str, limits: Limits | None = None) -> 
     return []
 
 
+def _body(
+    body: list[list[str]], first: int, width: int, limits: Limits
+) -> tuple[list[list[str]], list[int], list[RowError], set[int], list[str]]:
+    """The rows of records `body` (the first is the file's row `first`) as `read_table`
+    keeps them: blank ones dropped, each cut or padded to the header's `width` (a row cut
+    is bad), with their row numbers, errors, bad rows and first column. Only the few records not exactly as wide as the header,
+    and those whose first cell is empty (a blank row has one), are looked at one by one."""
+    widths = list(map(len, body))
+    odd = (
+        [] if widths.count(width) == len(body) else [i for i, n in enumerate(widths) if n != width]
+    )
+    cut: list[int] = []  # rows with more cells than the header
+    for i in odd:
+        cells = _trimmed(first + i, body[i], limits)
+        if len(cells) > width:
+            cut.append(i)
+            cells = cells[:width]
+        elif len(cells) < width:
+            cells += [""] * (width - len(cells))  # a blank row: all empty, dropped below
+        body[i] = cells
+    firsts = list(map(itemgetter(0), body))
+    blank: list[int] = []
+    i = -1
+    for _ in range(firsts.count("")):
+        i = firsts.index("", i + 1)
+        if not any(body[i]):
+            blank.append(i)
+    numbers = list(range(first, first + len(body)))
+    if blank:
+        dropped = set(blank)
+        kept = [i for i in range(len(body)) if i not in dropped]
+        body, numbers = [body[i] for i in kept], [numbers[i] for i in kept]
+        firsts = [firsts[i] for i in kept]
+        position = {i: j for j, i in enumerate(kept)}
+        cut = [position[i] for i in cut]
+    errors = [row_error(numbers[i], None, "importer.extra_cells") for i in cut]
+    return body, numbers, errors, set(cut), firsts
+
+
 # (the header, its row number) -> what is wrong with it (core.importing.checks.check_header)
 HeaderCheck = Callable[[list[str], int], list[RowError]]
 
@@ -369,6 +476,7 @@ def read_table(
     numbers: list[int] = []
     errors: list[RowError] = []
     bad: set[int] = set()
+    known: dict[int, list[str]] = {}  # the columns read on the way
 
     def add(number: int, cells: list[str]) -> None:
         """A non-blank row, cut or padded to the header's width."""
@@ -394,14 +502,8 @@ def read_table(
         # exactly as wide as the header (or blank) looked at closely; same rows, same errors.
         first = records.number + 1
         body, failure = records.bulk(max(0, limits.rows + 1 - records.number))
-        for number, cells in enumerate(body, first):
-            if len(cells) == width and (cells[-1] or any(cells)):
-                data.append(cells)
-                numbers.append(number)
-            else:
-                cells = _trimmed(number, cells, limits)
-                if cells:
-                    add(number, cells)
+        data, numbers, errors, bad, firsts = _body(body, first, width, limits)
+        known[0] = firsts
         if failure is not None:
             raise failure
         for number, _cells in records:  # a record past the row limit
@@ -413,4 +515,4 @@ def read_table(
         raise ImportFailed("importer.empty")
     if not data:
         raise ImportFailed("importer.no_rows")
-    return Table(header, data, numbers, check_control, errors, bad)
+    return Table(header, data, numbers, check_control, errors, bad, known)
