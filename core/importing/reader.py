@@ -18,7 +18,7 @@ import csv
 import datetime as dt
 import io
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -45,7 +45,7 @@ class Table:
     header; a row with more cells than the header is cut to it and recorded as bad."""
 
     header: list[str]
-    rows: list[list[str]]
+    rows: Sequence[list[str]]
     numbers: list[int]  # the file's row number of each row (header = 1)
     check_control: bool
     errors: list[RowError]  # rows with more cells than the header
@@ -59,6 +59,22 @@ class Table:
         if cells is None:
             cells = self.columns[position] = list(map(itemgetter(position), self.rows))
         return cells
+
+
+class _Rows(Sequence):
+    """The rows of a table read column by column (`_LineRecords.columns`), each made when
+    asked for: only a bad row's cells are ever shown."""
+
+    def __init__(self, columns: list[list[str]]):
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return [column[index] for column in self.columns]
 
 
 def _cell_text(value: Any) -> str:
@@ -206,6 +222,20 @@ class _LineRecords(_CsvRecords):
         lines = self.lines[self.number : self.number + count]
         self.number += len(lines)
         return list(map(str.split, lines, itertools.repeat(","))), None
+
+    def columns(self, count: int, width: int) -> list[list[str]] | None:
+        """The next `count` records as `width` columns when each has exactly `width` cells
+        (one list of all their cells, cut in columns: no list per row); else None, and
+        nothing is read."""
+        lines = self.lines[self.number : self.number + count]
+        commas = list(map(str.count, lines, itertools.repeat(",")))
+        if commas.count(width - 1) != len(lines):
+            return None
+        self.number += len(lines)
+        if not lines:
+            return [[] for _ in range(width)]
+        cells = ",".join(lines).split(",")
+        return [cells[position::width] for position in range(width)]
 
 
 def _split_lines(text: str) -> list[str] | None:
@@ -437,12 +467,7 @@ def _body(
             cells += [""] * (width - len(cells))  # a blank row: all empty, dropped below
         body[i] = cells
     firsts = list(map(itemgetter(0), body))
-    blank: list[int] = []
-    i = -1
-    for _ in range(firsts.count("")):
-        i = firsts.index("", i + 1)
-        if not any(body[i]):
-            blank.append(i)
+    blank = [i for i in _blank(firsts, body.__getitem__) if i not in cut]  # a cut row stays
     numbers = list(range(first, first + len(body)))
     if blank:
         dropped = set(blank)
@@ -453,6 +478,31 @@ def _body(
         cut = [position[i] for i in cut]
     errors = [row_error(numbers[i], None, "importer.extra_cells") for i in cut]
     return body, numbers, errors, set(cut), firsts
+
+
+def _blank(firsts: list[str], row: Callable[[int], list[str]]) -> list[int]:
+    """The indexes of the blank rows (every cell empty) among rows of a table whose first
+    column is `firsts`: only a row whose first cell is empty is looked at (`row(i)`)."""
+    blank: list[int] = []
+    i = -1
+    for _ in range(firsts.count("")):
+        i = firsts.index("", i + 1)
+        if not any(row(i)):
+            blank.append(i)
+    return blank
+
+
+def _column_table(columns: list[list[str]], first: int) -> tuple[list[list[str]], list[int]]:
+    """Records read as columns (`_LineRecords.columns`, the first the file's row `first`),
+    blank rows dropped, and their row numbers."""
+    numbers = list(range(first, first + len(columns[0])))
+    blank = _blank(columns[0], lambda i: [column[i] for column in columns])
+    if blank:
+        dropped = set(blank)
+        kept = [i for i in range(len(numbers)) if i not in dropped]
+        columns = [[column[i] for i in kept] for column in columns]
+        numbers = [numbers[i] for i in kept]
+    return columns, numbers
 
 
 # (the header, its row number) -> what is wrong with it (core.importing.checks.check_header)
@@ -472,7 +522,7 @@ def read_table(
     records, check_control = _records(content, filename, limits)
     header: list[str] | None = None
     width = 0
-    data: list[list[str]] = []
+    data: Sequence[list[str]] = []
     numbers: list[int] = []
     errors: list[RowError] = []
     bad: set[int] = set()
@@ -497,11 +547,22 @@ def read_table(
             raise ImportRejected(header_errors)
         width = len(header)
         break
-    if header is not None and isinstance(records, _CsvRecords) and not records.padded:
+    columns = None
+    if header is not None and isinstance(records, _CsvRecords):
+        first, count = records.number + 1, max(0, limits.rows + 1 - records.number)
+        if isinstance(records, _LineRecords):
+            columns = records.columns(count, width)
+    if columns is not None:
+        # Every record as wide as the header: its cells column by column, blank rows dropped.
+        columns, numbers = _column_table(columns, first)
+        data = _Rows(columns)
+        known.update(enumerate(columns))
+        for number, _cells in records:  # a record past the row limit
+            raise _too_long(number, limits)
+    elif header is not None and isinstance(records, _CsvRecords) and not records.padded:
         # Nothing to strip: the rows after the header in one go, and only a row that is not
         # exactly as wide as the header (or blank) looked at closely; same rows, same errors.
-        first = records.number + 1
-        body, failure = records.bulk(max(0, limits.rows + 1 - records.number))
+        body, failure = records.bulk(count)
         data, numbers, errors, bad, firsts = _body(body, first, width, limits)
         known[0] = firsts
         if failure is not None:
