@@ -122,6 +122,17 @@ def suggested_rank(score: int, bounds: list[int]) -> int:
     return rank
 
 
+def peak_before(peak: int | None, *, has_interactions: bool, points_on_last_day: int) -> int | None:
+    """A lead's peak rank to carry into days added on or after its last interaction: 0 without
+    interactions; not known (None) stays not known, and so does one whose last day's score
+    falls (added points below 0 on that day: its score may have been the peak)."""
+    if not has_interactions:
+        return 0
+    if peak is None or points_on_last_day < 0:
+        return None
+    return peak
+
+
 def scan_days(
     days: Iterable[tuple[int, int]],
     start: tuple[int, int, int],
@@ -131,24 +142,34 @@ def scan_days(
     rank: int,
     promote: bool,
     since: int | None = None,
-) -> tuple[int, int, int | None, int, int | None]:
+    peak: int | None = 0,
+) -> tuple[int, int, int | None, int, int | None, int | None]:
     """Rescoring's pass over a lead's days: `days` are (day number, points of that day) in
     date order (day numbers: `date.toordinal`), `start` the summary before them (points, idle
     weeks, the day number they run to: creation, or the last earlier interaction). Returns
     (points, idle weeks, last day number or None, best rank, the day number it was reached
-    or None): when `promote`, the best of `rank` and the ranks the scores suggest on each day
-    (on or after `since`), the first day that suggested it; never above the top rank."""
+    or None, peak): when `promote`, the best of `rank` and the ranks the scores suggest on each
+    day (on or after `since`), the first day that suggested it; never above the top rank.
+    `peak` is the highest rank suggested on the days before these (0 from creation, None when
+    not known); the returned peak adds these days' (None stays None)."""
     total, weeks, previous = start
     top = len(bounds)
     best, best_on, last = rank, None, None
     promote = promote and best < top
     low = min(bounds, default=0)  # a lower score suggests no stage above the first
+    # A score below the next bound cannot raise the peak (bounds ascend with the rank).
+    peak_bound = None if peak is None or peak >= top else bounds[peak]
     for day, points in days:
         total += points
         gap = day - previous
         if gap >= IDLE_DECAY_DAYS:
             weeks += gap // IDLE_DECAY_DAYS
         previous = last = day
+        if peak_bound is not None:
+            score = total - decay * weeks
+            if score >= peak_bound:
+                peak = suggested_rank(score, bounds)
+                peak_bound = bounds[peak] if peak < top else None
         if promote and (since is None or day >= since):
             score = total - decay * weeks
             if score >= low:
@@ -156,7 +177,7 @@ def scan_days(
                 if suggested > best:
                     best, best_on = suggested, day
                     promote = best < top
-    return total, weeks, last, best, best_on
+    return total, weeks, last, best, best_on, peak
 
 
 def higher_stage(a: str | Stage, b: str | Stage) -> Stage:

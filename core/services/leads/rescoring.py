@@ -20,7 +20,7 @@ from core.db import as_date, execute_many, fetch_in
 from core.domain import DEFAULT_STAGE_THRESHOLDS, STAGE_ORDER
 from core.models import Interaction, Lead, StageChange, utcnow
 from core.permissions import Actor
-from core.scoring import scan_days, stage_bounds
+from core.scoring import peak_before, scan_days, stage_bounds
 from core.services import settings as settings_service
 
 PROMOTION_REASON = "automatic promotion"
@@ -58,7 +58,12 @@ def rescore_leads(
     transaction). A lead whose added interactions are all dated on or after its last one
     keeps its summary exact without its history being read (`core.scoring`: the summary is
     exact up to the last interaction), unless an earlier date could promote it: automatic
-    promotion on, the lead below the top stage and with older interactions. Same results.
+    promotion on, the lead below the top stage, with older interactions and a `peak_rank`
+    above its stage or not known. Same results.
+
+    Every lead's `peak_rank` is rewritten: the highest rank suggested on any of its dates,
+    from its history, or from the stored one and the added days (not known stays not known;
+    added points below 0 on its last day make it not known: that day's score fell).
     Runs in the caller's transaction; the caller checked the actor's rights.
     """
     ids = sorted(set(lead_ids))
@@ -85,6 +90,7 @@ def rescore_leads(
             lead_table.c.points_total,
             lead_table.c.decay_weeks,
             lead_table.c.last_interaction_on,
+            lead_table.c.peak_rank,
         )
         .where(in_chunk)
         .order_by(lead_table.c.id)
@@ -95,14 +101,18 @@ def rescore_leads(
     # added ones are all on or after the last (`added`).
     quick = {
         lead_id
-        for lead_id, _created, stage, _points, _weeks, last in rows
-        if not auto_promotion or ranks.get(stage, top + 1) >= top or last is None
+        for lead_id, _created, stage, _points, _weeks, last, peak in rows
+        if not auto_promotion
+        or ranks.get(stage, top + 1) >= top
+        or last is None
+        or (peak is not None and peak <= ranks[stage])
     }
     new_days = _per_lead_and_day(added, day_of, quick) if added is not None and quick else {}
-    # {lead id: (created on, stage, its rank, the summary's start: (points, weeks, last))}
-    leads: dict[int, tuple[int, str, int, tuple[int, int, int] | None]] = {}
+    # {lead id: (created on, stage, its rank, the summary's start: (points, weeks, last),
+    #  the peak before the added days)}
+    leads: dict[int, tuple[int, str, int, tuple[int, int, int] | None, int | None]] = {}
     history: list[int] = []
-    for lead_id, created_on, stage, points_total, weeks, last in rows:
+    for lead_id, created_on, stage, points_total, weeks, last, peak in rows:
         created = day_of(created_on)
         start = None
         days = new_days.get(lead_id)
@@ -110,9 +120,15 @@ def rescore_leads(
             last_day = created if last is None else day_of(last)
             if min(days) >= last_day:
                 start = (int(points_total), int(weeks), last_day)
+                peak = peak_before(
+                    peak,
+                    has_interactions=last is not None,
+                    points_on_last_day=days.get(last_day, 0),
+                )
         if start is None:
             history.append(lead_id)
-        leads[lead_id] = (created, stage, ranks.get(stage, top + 1), start)
+            peak = 0
+        leads[lead_id] = (created, stage, ranks.get(stage, top + 1), start, peak)
 
     # Points per lead and day, in date order: several on one day count once for decay.
     per_day: dict[int, list[tuple[int, int]]] = {lead_id: [] for lead_id in history}
@@ -136,19 +152,21 @@ def rescore_leads(
         "b_points_total": [],
         "b_decay_weeks": [],
         "b_last": [],
+        "b_peak": [],
     }
     promoted: dict[str, list] = {**{name: [] for name in summaries}, "b_stage": []}
     moves: dict[str, list] = {"lead_id": [], "from_stage": [], "to_stage": [], "changed_on": []}
-    for lead_id, (created, stage, current, start) in leads.items():
+    for lead_id, (created, stage, current, start, peak) in leads.items():
         if start is None:
             days = per_day[lead_id]
             start = (0, 0, created)
         else:  # the stored summary, then the added days
             days = sorted(new_days[lead_id].items())
         first = since.get(lead_id)
-        total, weeks, last, best, best_on = scan_days(
+        total, weeks, last, best, best_on, peak = scan_days(
             days, start, decay=decay, bounds=bounds, rank=current,
             promote=auto_promotion, since=None if first is None else first.toordinal(),
+            peak=peak,
         )  # fmt: skip
         # A promoted lead's summary and stage in one update; the others' summary only.
         written = summaries if best_on is None else promoted
@@ -156,6 +174,7 @@ def rescore_leads(
         written["b_points_total"].append(total)
         written["b_decay_weeks"].append(weeks)
         written["b_last"].append(None if last is None else day_of.date(last))
+        written["b_peak"].append(peak)
         if best_on is not None:
             new_stage = str(STAGE_ORDER[best])
             promoted["b_stage"].append(new_stage)
@@ -171,6 +190,7 @@ def rescore_leads(
         "points_total": bindparam("b_points_total"),
         "decay_weeks": bindparam("b_decay_weeks"),
         "last_interaction_on": bindparam("b_last"),
+        "peak_rank": bindparam("b_peak"),
     }
     if summaries["b_id"]:
         execute_many(session, update(lead_table).where(by_id).values(**summary), summaries)
