@@ -308,6 +308,11 @@ class Lead(LeadBase, table=True):
     points_total: int = 0
     decay_weeks: int = 0
     last_interaction_on: dt.date | None = Field(default=None, index=True)
+    # The highest stage rank (core.domain.Stage.rank) its score suggested as of any of its
+    # interaction dates, under the current thresholds and decay; None when not known (cleared
+    # when those settings change). Lets an import of later interactions apply automatic
+    # promotion without reading the lead's history (core.services.leads.rescoring).
+    peak_rank: int | None = None
     active: bool = True
     updated_at: dt.datetime = moment()
     updated_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Integer, case, func, literal
 from sqlalchemy.ext.compiler import compiles
@@ -122,41 +123,115 @@ def suggested_rank(score: int, bounds: list[int]) -> int:
     return rank
 
 
-def scan_days(
-    days: Iterable[tuple[int, int]],
-    start: tuple[int, int, int],
+def peak_before(peak: int | None, *, has_interactions: bool, points_on_last_day: int) -> int | None:
+    """A lead's peak rank to carry into days added on or after its last interaction: 0 without
+    interactions; not known (None) stays not known, and so does one whose last day's score
+    falls (added points below 0 on that day: its score may have been the peak)."""
+    if not has_interactions:
+        return 0
+    if peak is None or points_on_last_day < 0:
+        return None
+    return peak
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """`scan_leads`' result, one value per lead: points, idle weeks, the last day number (-1:
+    no interaction), the best rank, the day number it was first suggested (-1: not promoted),
+    the peak rank (-1: not known)."""
+
+    points: Any
+    weeks: Any
+    last: Any
+    best: Any
+    best_on: Any
+    peak: Any
+
+
+def scan_leads(
+    ends: Any,
+    days: Any,
+    points: Any,
+    start: tuple[Any, Any, Any],
     *,
     decay: int,
     bounds: list[int],
-    rank: int,
+    rank: Any,
     promote: bool,
-    since: int | None = None,
-) -> tuple[int, int, int | None, int, int | None]:
-    """Rescoring's pass over a lead's days: `days` are (day number, points of that day) in
-    date order (day numbers: `date.toordinal`), `start` the summary before them (points, idle
-    weeks, the day number they run to: creation, or the last earlier interaction). Returns
-    (points, idle weeks, last day number or None, best rank, the day number it was reached
-    or None): when `promote`, the best of `rank` and the ranks the scores suggest on each day
-    (on or after `since`), the first day that suggested it; never above the top rank."""
-    total, weeks, previous = start
-    top = len(bounds)
-    best, best_on, last = rank, None, None
-    promote = promote and best < top
-    low = min(bounds, default=0)  # a lower score suggests no stage above the first
-    for day, points in days:
-        total += points
-        gap = day - previous
-        if gap >= IDLE_DECAY_DAYS:
-            weeks += gap // IDLE_DECAY_DAYS
-        previous = last = day
-        if promote and (since is None or day >= since):
-            score = total - decay * weeks
-            if score >= low:
-                suggested = suggested_rank(score, bounds)
-                if suggested > best:
-                    best, best_on = suggested, day
-                    promote = best < top
-    return total, weeks, last, best, best_on
+    since: Any,
+    peak: Any,
+) -> Scanned:
+    """Rescoring's pass over many leads' days at once (numpy arrays; day numbers are
+    `date.toordinal`). Lead i's days are `days[ends[i-1]:ends[i]]` (its distinct days in date
+    order, `points` the points of each), `start` its summary before them (points, idle weeks,
+    the day number they run to: creation, or its last earlier interaction), `rank` its stage's
+    rank, `since` the first day number that may promote it, `peak` the highest rank suggested
+    before these days (0 from creation, -1 not known).
+
+    Per lead: the summary after its days; when `promote`, the best of its rank and the ranks
+    its scores suggest as of each day on or after `since` (never above the top: a rank at or
+    above it stays), and the first day that suggested the best; the peak, these days' ranks
+    added (not known stays not known). The score as of a day is the SPEC §3 score before the
+    clamp at 0, which suggests the same stage (every bound is at least 1)."""
+    import numpy as np
+
+    ends = np.asarray(ends, dtype=np.int64)
+    days = np.asarray(days, dtype=np.int64)
+    points = np.asarray(points, dtype=np.int64)
+    start_points, start_weeks, start_day = (np.asarray(a, dtype=np.int64) for a in start)
+    rank = np.asarray(rank, dtype=np.int64)
+    peak = np.asarray(peak, dtype=np.int64)
+    leads = len(ends)
+    counts = np.diff(ends, prepend=0)
+    lead_of = np.repeat(np.arange(leads), counts)
+    some = counts > 0
+    firsts = (ends - counts)[some]  # each lead with days: the index of its first
+
+    previous = np.empty_like(days)
+    previous[1:] = days[:-1]
+    previous[firsts] = start_day[some]
+    gap = days - previous
+    idle = np.where(gap >= IDLE_DECAY_DAYS, gap // IDLE_DECAY_DAYS, 0)
+
+    def running(values):  # each lead's running sum over its own days
+        total = np.cumsum(values)
+        before = np.zeros(leads, dtype=np.int64)
+        before[some] = np.where(firsts > 0, total[firsts - 1], 0)
+        return total - before[lead_of], total, before
+
+    points_so_far, points_sum, points_before = running(points)
+    weeks_so_far, weeks_sum, weeks_before = running(idle)
+    score = start_points[lead_of] + points_so_far - decay * (start_weeks[lead_of] + weeks_so_far)
+    suggested = np.zeros(len(days), dtype=np.int64)
+    for candidate, bound in enumerate(bounds, 1):  # as suggested_rank: the highest reached
+        suggested[score >= bound] = candidate
+
+    lasts = ends[some] - 1
+    total, weeks, last = start_points.copy(), start_weeks.copy(), np.full(leads, -1)
+    total[some] += points_sum[lasts] - points_before[some]
+    weeks[some] += weeks_sum[lasts] - weeks_before[some]
+    last[some] = days[lasts]
+
+    new_peak = peak.copy()
+    if len(firsts):
+        known = some & (peak >= 0)
+        highest = np.zeros(leads, dtype=np.int64)
+        highest[some] = np.maximum.reduceat(suggested, firsts)
+        new_peak[known] = np.maximum(peak[known], highest[known])
+
+    best, best_on = rank.copy(), np.full(leads, -1)
+    if promote and len(firsts):
+        candidate = np.where(days >= np.asarray(since, dtype=np.int64)[lead_of], suggested, -1)
+        reached = np.zeros(leads, dtype=np.int64)
+        reached[some] = np.maximum.reduceat(candidate, firsts)
+        best = np.maximum(rank, reached)
+        promoted = best > rank
+        first_hit = np.where((candidate == best[lead_of]) & promoted[lead_of],
+                             np.arange(len(days)), len(days))  # fmt: skip
+        hit = np.full(leads, len(days))
+        hit[some] = np.minimum.reduceat(first_hit, firsts)
+        best_on[promoted] = days[hit[promoted]]
+    return Scanned(total, weeks, last, best, best_on, new_peak)
 
 
 def higher_stage(a: str | Stage, b: str | Stage) -> Stage:

@@ -75,6 +75,7 @@ LABELS = {
     "field.phone": ("Phone", "电话"),
     "field.points": ("Points", "积分"),
     "field.points_cost": ("Points cost", "所需积分"),
+    "field.peak_rank": ("Highest suggested stage so far (0–3)", "历史最高建议阶段(0–3)"),
     "field.points_total": ("Score", "评分"),
     "field.profile_completed_on": ("Profile completed on", "资料完善日期"),
     "field.published_at": ("Published at", "发布时间"),

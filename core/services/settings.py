@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from core import audit, metrics
@@ -30,9 +31,12 @@ from core.domain import (
     InteractionKind,
     Role,
 )
-from core.models import CardLicence, ScoringRule, Setting, Tier
+from core.models import CardLicence, Lead, ScoringRule, Setting, Tier
 from core.permissions import Actor, require_role
 from core.text import clean_text
+
+# The settings a lead's peak_rank depends on (the stages its scores suggest).
+PEAK_SETTINGS = frozenset({"idle_decay_points", "stage_thresholds"})
 
 DEFAULTS: dict[str, Any] = {
     "idle_decay_points": DEFAULT_IDLE_DECAY_POINTS,
@@ -174,6 +178,10 @@ def set_value(session: Session, *, actor: Actor, key: str, value: Any) -> None:
     require_role(actor, Role.admin)
     clean_text(value, field=key)  # a text setting follows the rule of every typed text
     old = get_value(session, key)
+    if key in PEAK_SETTINGS and value != old:
+        # Each lead's peak_rank was suggested under the old ones: not known any more (the
+        # next rescore of a lead reads its history again).
+        session.execute(update(Lead).where(Lead.peak_rank.is_not(None)).values(peak_rank=None))
     row = session.get(Setting, key)
     encoded = json.dumps(value, ensure_ascii=False)
     if row is None:

@@ -28,6 +28,7 @@ from core.models import ImportBatch, Interaction, Lead, StageChange
 from core.permissions import Actor
 from core.services import settings as settings_service
 from core.services.leads import rescoring
+from tests.peaks import wrong_peaks
 
 SYSTEM = Actor.system()
 START = dt.date(2019, 1, 1)
@@ -103,10 +104,11 @@ def _day(rng: random.Random, low: dt.date, high: dt.date) -> dt.date:
     return low + dt.timedelta(days=rng.randint(0, max(0, (high - low).days)))
 
 
-def _scenario(session: Session, rng: random.Random) -> list[list[str]]:
+def _scenario(session: Session, rng: random.Random, *, settings_first: bool) -> list[list[str]]:
     """Leads (some at the top stage), a first interactions file, then changes an admin or
-    the board can make without rescoring (a stage moved down by hand, a setting changed);
-    returns the second file's rows (the one under test)."""
+    the board can make without rescoring (a stage moved down by hand, and the settings
+    changed: before the first file when `settings_first`, so the leads' stored peak ranks
+    stay known); returns the second file's rows (the one under test)."""
     leads, leads_rows = [], []
     for n in range(30):
         stage = rng.choice(["", "", "weak_trust", "strong_trust", "super_trust"])
@@ -116,6 +118,8 @@ def _scenario(session: Session, rng: random.Random) -> list[list[str]]:
             [f"R{n:03d}", f"Lead {n}", "", "S0001", created.isoformat(), "", "", "", stage]
         )
     _import(session, "leads", leads_rows, "leads.csv")
+    if settings_first:
+        _change_settings(session, rng)
     session.commit()
     first = []
     for ref, created in leads:
@@ -139,19 +143,8 @@ def _scenario(session: Session, rng: random.Random) -> list[list[str]]:
                 .where(Lead.lead_ref == ref)
                 .values(stage=rng.choice(["distrust", "weak_trust", "strong_trust", "super_trust"]))
             )
-    low = rng.choice([5, 20, 40])
-    steps = sorted(rng.sample(range(low, low + 200), 3))
-    if rng.random() < 0.2:
-        steps[1] = steps[0]  # two stages at one score
-    settings_service.set_value(session, actor=SYSTEM, key="stage_thresholds", value={
-        str(stage): bound for stage, bound in zip(STAGE_ORDER[1:], steps, strict=True)
-    })  # fmt: skip
-    settings_service.set_value(
-        session, actor=SYSTEM, key="idle_decay_points", value=rng.choice([0, 5, 10, 30])
-    )
-    settings_service.set_value(
-        session, actor=SYSTEM, key="auto_promotion", value=rng.random() < 0.75
-    )
+    if not settings_first:
+        _change_settings(session, rng)
     session.commit()
     last = {
         ref: last_on
@@ -181,6 +174,23 @@ def _scenario(session: Session, rng: random.Random) -> list[list[str]]:
     return second or [[leads[0][0], "download", leads[0][1].isoformat(), ""]]
 
 
+def _change_settings(session: Session, rng: random.Random) -> None:
+    """Thresholds, decay and automatic promotion as an admin may set them."""
+    low = rng.choice([5, 20, 40])
+    steps = sorted(rng.sample(range(low, low + 200), 3))
+    if rng.random() < 0.2:
+        steps[1] = steps[0]  # two stages at one score
+    settings_service.set_value(session, actor=SYSTEM, key="stage_thresholds", value={
+        str(stage): bound for stage, bound in zip(STAGE_ORDER[1:], steps, strict=True)
+    })  # fmt: skip
+    settings_service.set_value(
+        session, actor=SYSTEM, key="idle_decay_points", value=rng.choice([0, 5, 10, 30])
+    )
+    settings_service.set_value(
+        session, actor=SYSTEM, key="auto_promotion", value=rng.random() < 0.75
+    )
+
+
 def _without_added(session: Session, **kwargs) -> int:
     """The full rescore, as before the shortcut: every touched lead's history is read."""
     kwargs.pop("added", None)
@@ -199,13 +209,17 @@ def hospital(session):
     return session
 
 
+@pytest.mark.parametrize("settings_first", [False, True])
 @pytest.mark.parametrize("seed", range(24))
-def test_an_import_rescores_exactly_as_the_full_rescore(hospital, monkeypatch, seed):
+def test_an_import_rescores_exactly_as_the_full_rescore(
+    hospital, monkeypatch, seed, settings_first
+):
     """Same summaries, stages, versions and stage changes, and the same report, whether the
-    import rescores from the stored summaries or reads every touched lead's history; both
-    as core.scoring computes them."""
+    import rescores from the stored summaries (and peak ranks) or reads every touched lead's
+    history; both as core.scoring computes them, and every known peak rank true."""
     rng = random.Random(seed)
-    rows = _scenario(hospital, rng)
+    rows = _scenario(hospital, rng, settings_first=settings_first)
+    assert wrong_peaks(hospital) == {}
     before = dict(hospital.execute(select(Lead.lead_ref, Lead.stage)).all())
     touched = {row[0] for row in rows}
 
@@ -224,6 +238,7 @@ def test_an_import_rescores_exactly_as_the_full_rescore(hospital, monkeypatch, s
             report = _import(hospital, "interactions", rows, "second.csv")
             state = _state(hospital)
             expected = _expected(hospital, before, touched)
+            assert wrong_peaks(hospital) == {}, way
             savepoint.rollback()
             hospital.expire_all()
         results.append((report.leads_rescored, report.leads_promoted, state))
@@ -289,3 +304,92 @@ def test_a_lead_moved_down_by_hand_is_promoted_on_its_old_interactions(
         assert report.leads_promoted == 1
     else:
         assert lead.stage == down and new_moves == [] and report.leads_promoted == 0
+
+
+def _history_reads(monkeypatch) -> list[int]:
+    """The lead ids whose interactions the rescores read (its per-day query), as they run."""
+    read: list[int] = []
+    real = rescoring.fetch_in
+
+    def spy(session, query, ids, *args, **kwargs):
+        if "FROM interaction" in str(query):
+            read.extend(ids)
+        return real(session, query, ids, *args, **kwargs)
+
+    monkeypatch.setattr(rescoring, "fetch_in", spy)
+    return read
+
+
+def test_later_interactions_promote_from_the_stored_peak_without_reading_history(
+    hospital, monkeypatch
+):
+    """Leads whose peak rank is known and not above their stage take a month of later
+    interactions without their history being read, promoted as SPEC §3 says; a lead moved
+    down by hand below its peak is the only one read, and goes back up to its peak, dated on
+    the day its score first suggested it."""
+    leads = [["P1", "One", "", "S0001", "2019-01-01", "", "", "", ""],
+             ["P2", "Two", "", "S0001", "2019-01-01", "", "", "", ""],
+             ["P3", "Three", "", "S0001", "2019-01-01", "", "", "", ""]]  # fmt: skip
+    _import(hospital, "leads", leads, "p.csv")
+    _import(hospital, "interactions", [
+        ["P1", "download", "2019-01-05", "30"],  # weak trust
+        ["P2", "download", "2019-01-05", "70"],  # strong trust on 01-05
+        ["P3", "download", "2019-01-05", "5"],
+    ], "first.csv")  # fmt: skip
+    peaks = dict(hospital.execute(select(Lead.lead_ref, Lead.peak_rank)).all())
+    assert peaks == {"P1": 1, "P2": 2, "P3": 0}
+    hospital.execute(update(Lead).where(Lead.lead_ref == "P2").values(stage="distrust"))
+    hospital.commit()
+    read = _history_reads(monkeypatch)
+    report = _import(hospital, "interactions", [
+        ["P1", "download", "2019-01-08", "40"],  # 70 points: strong trust on 01-08
+        ["P2", "download", "2019-01-09", "0"],
+        ["P3", "download", "2019-01-10", "0"],
+    ], "later.csv")  # fmt: skip
+    ids = dict(hospital.execute(select(Lead.lead_ref, Lead.id)).all())
+    assert read == [ids["P2"]]
+    state = {ref: (stage, peak) for ref, stage, peak in hospital.execute(
+        select(Lead.lead_ref, Lead.stage, Lead.peak_rank).order_by(Lead.lead_ref))}  # fmt: skip
+    assert state == {"P1": ("strong_trust", 2), "P2": ("strong_trust", 2), "P3": ("distrust", 0)}
+    moves = hospital.execute(
+        select(Lead.lead_ref, StageChange.to_stage, StageChange.changed_on)
+        .join(Lead, Lead.id == StageChange.lead_id)
+        .where(StageChange.changed_on > dt.date(2019, 1, 5))
+        .order_by(Lead.lead_ref)
+    ).all()
+    assert [tuple(m) for m in moves] == [("P1", "strong_trust", dt.date(2019, 1, 8))]
+    assert report.leads_promoted == 2
+    p2_moves = hospital.execute(
+        select(StageChange.to_stage, StageChange.changed_on)
+        .where(StageChange.lead_id == ids["P2"])
+        .order_by(StageChange.id)
+    ).all()
+    assert tuple(p2_moves[-1]) == ("strong_trust", dt.date(2019, 1, 5))
+
+
+def test_changing_the_thresholds_or_decay_forgets_every_peak(hospital):
+    """Peak ranks were suggested under the old thresholds and decay: changing either makes
+    them not known (the next rescore reads each lead's history); setting the same value or
+    another setting keeps them."""
+    _import(hospital, "leads", [["K1", "K", "", "S0001", "2019-01-01", "", "", "", ""]], "k.csv")
+    _import(hospital, "interactions", [["K1", "download", "2019-01-05", "70"]], "k1.csv")
+
+    def peak():
+        return hospital.execute(select(Lead.peak_rank).where(Lead.lead_ref == "K1")).scalar_one()
+
+    assert peak() == 2
+    thresholds = settings_service.get_value(hospital, "stage_thresholds")
+    settings_service.set_value(hospital, actor=SYSTEM, key="stage_thresholds", value=thresholds)
+    settings_service.set_value(hospital, actor=SYSTEM, key="auto_promotion", value=False)
+    assert peak() == 2
+    settings_service.set_value(hospital, actor=SYSTEM, key="idle_decay_points", value=3)
+    assert peak() is None
+    _import(hospital, "interactions", [["K1", "download", "2019-02-05", "0"]], "k2.csv")
+    assert peak() is None  # automatic promotion off: the history was not read, still not known
+    settings_service.set_value(hospital, actor=SYSTEM, key="auto_promotion", value=True)
+    _import(hospital, "interactions", [["K1", "download", "2019-03-05", "0"]], "k3.csv")
+    assert peak() == 2
+    settings_service.set_value(
+        hospital, actor=SYSTEM, key="stage_thresholds", value={**thresholds, "strong_trust": 80}
+    )
+    assert peak() is None

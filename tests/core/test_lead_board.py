@@ -37,6 +37,7 @@ from tests.factories import (
     make_lead,
     make_staff,
 )
+from tests.peaks import wrong_peaks
 
 DAY = dt.date(2019, 6, 1)
 
@@ -143,6 +144,8 @@ def test_board_scores_equal_spec_scores_for_random_histories(session, world):
             assert stage == promoted_stage(Stage.distrust, histories[card.id], dated)
             seen += 1
     assert seen == 25
+    peaks = session.execute(select(Lead.peak_rank).where(Lead.last_interaction_on.is_not(None)))
+    assert None not in set(peaks.scalars()) and wrong_peaks(session) == {}
 
 
 def test_board_as_of_is_the_last_data_day_when_the_data_ended_in_the_past(session, world):

@@ -21,6 +21,7 @@ from core.permissions import Actor, require_role
 from core.scoring import (
     ScoreSummary,
     add_to_summary,
+    peak_before,
     score_as_of,
     score_from_summary,
     suggested_stage,
@@ -148,11 +149,17 @@ def record_interaction(
             session.refresh(lead)
         assert promoted or lead.stage == stage_before
     else:
+        score_then = score_from_summary(extended, lead.created_on, occurred_on, rules.decay)
+        suggested = suggested_stage(score_then, rules.thresholds)
+        peak = peak_before(
+            lead.peak_rank,
+            has_interactions=lead.last_interaction_on is not None,
+            points_on_last_day=points if occurred_on == lead.last_interaction_on else 0,
+        )
+        lead.peak_rank = None if peak is None else max(peak, suggested.rank)
         lead.points_total = extended.points_total
         lead.decay_weeks = extended.decay_weeks
         lead.last_interaction_on = extended.last_interaction_on
-        score_then = score_from_summary(extended, lead.created_on, occurred_on, rules.decay)
-        suggested = suggested_stage(score_then, rules.thresholds)
         try:
             current_rank = Stage(lead.stage).rank
         except ValueError:

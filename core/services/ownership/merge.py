@@ -135,8 +135,9 @@ def merge_leads(
         update(Lead)
         .where(Lead.id == merge.id)
         # Its interactions moved to the survivor, so its score summary is empty now.
-        .values(active=False, points_total=0, last_interaction_on=None,
-                version=Lead.version + 1, updated_at=utcnow(), updated_by_user_id=actor.user_id)
+        .values(active=False, points_total=0, decay_weeks=0, last_interaction_on=None,
+                peak_rank=None, version=Lead.version + 1, updated_at=utcnow(),
+                updated_by_user_id=actor.user_id)
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     session.expire_all()

@@ -86,6 +86,7 @@ DERIVED_COLUMNS: dict[tuple[str, str], str] = {
     ("lead", "points_total"): "score",
     ("lead", "decay_weeks"): "score",
     ("lead", "last_interaction_on"): "score",
+    ("lead", "peak_rank"): "score",
     ("lead", "owner_staff_id"): "credit",
     ("lead", "person_key"): "credit",
     ("app_user", "failed_logins"): "login",
