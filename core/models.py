@@ -307,7 +307,8 @@ class Lead(LeadBase, table=True):
     # D ≥ last_interaction_on is exact without reading the interactions (SPEC section 3).
     points_total: int = 0
     decay_weeks: int = 0
-    last_interaction_on: dt.date | None = Field(default=None, index=True)
+    # No index of its own: read only with the lead (ix_lead_board) or inside coalesce().
+    last_interaction_on: dt.date | None = None
     # The highest stage rank (core.domain.Stage.rank) its score suggested as of any of its
     # interaction dates, under the current thresholds and decay; None when not known (cleared
     # when those settings change). Lets an import of later interactions apply automatic
