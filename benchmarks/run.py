@@ -910,7 +910,7 @@ def _time_import_floor(args, results: Results, engine, dataset) -> None:
                     speed["import"], "rows/s", note=f"cpu {cpu_speed['import']:,.0f} rows/s; "
                     "parse, check, write, rescore, audit")  # fmt: skip
         for way in ways[1:]:
-            results.add("floor", f"{plain_names[way]} of the same rows ({where})", speed[way],
+            results.add("floor", f"{plain_names[way]} of the same rows ({what}) ({where})", speed[way],
                         "rows/s", note=f"cpu {cpu_speed[way]:,.0f} rows/s (server's not counted)")  # fmt: skip
             results.add(
                 "floor",
