@@ -168,13 +168,14 @@ def documents(draw):
         elif damage == "twin":
             position = draw(st.integers(0, len(header) - 1))
             header.append(header[position])
-            for row in rows:
-                row.append(row[position])
+            for row in rows:  # an "extra" row may be shorter than columns added since
+                row.append(row[position] if position < len(row) else "")
         elif damage == "drop" and len(header) > 1:
             position = draw(st.integers(0, len(header) - 1))
             del header[position]
             for row in rows:
-                del row[position]
+                if position < len(row):
+                    del row[position]
         elif damage == "extra":
             rows.append([*draw(good_rows(kind))[0], draw(junk)])
         elif damage == "case":
