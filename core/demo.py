@@ -862,6 +862,9 @@ class _Builder:
         lead["points_total"] = summary.points_total
         lead["decay_weeks"] = summary.decay_weeks
         lead["last_interaction_on"] = summary.last_interaction_on
+        lead["peak_rank"] = max(
+            (suggested_stage(score).rank for score in scores.values()), default=0
+        )
         # Automatic promotions, in date order (SPEC §3), each a system stage move.
         stage = Stage.distrust
         last_move = created

@@ -359,8 +359,8 @@ def test_leads_spread_over_all_four_stages(db):
 
 
 def test_lead_summaries_and_stages_follow_the_scoring_rules(db):
-    """For a sample of leads, the stored summary is core.scoring's, the stage is at least the
-    automatic promotion, and the stage history ends on the stage shown."""
+    """For a sample of leads, the stored summary and peak rank are core.scoring's, the stage
+    is at least the automatic promotion, and the stage history ends on the stage shown."""
     lead_ids = db.execute(select(Lead.id).where(Lead.id % 37 == 0)).scalars().all()
     assert len(lead_ids) > 500
     leads = {
@@ -391,6 +391,8 @@ def test_lead_summaries_and_stages_follow_the_scoring_rules(db):
         )
         automatic = promoted_stage(Stage.distrust, lead.created_on, rows)
         assert Stage(lead.stage).rank >= automatic.rank
+        # Its peak rank is known, so the first import of later rows reads no history.
+        assert lead.peak_rank == automatic.rank
         history = changes[lead_id]
         if not history:
             assert lead.stage == Stage.distrust
