@@ -24,11 +24,11 @@ from sqlmodel import Session
 from core import importing, scoring
 from core.domain import STAGE_ORDER, Stage
 from core.importing import import_file, writer
-from core.models import ImportBatch, Interaction, Lead, StageChange
+from core.models import ImportBatch, Lead, StageChange
 from core.permissions import Actor
 from core.services import settings as settings_service
 from core.services.leads import rescoring
-from tests.peaks import wrong_peaks
+from tests.peaks import history, wrong_peaks
 
 SYSTEM = Actor.system()
 START = dt.date(2019, 1, 1)
@@ -80,14 +80,7 @@ def _expected(session: Session, before: dict[str, str], touched: set[str]) -> di
     for lead in session.execute(select(Lead)).scalars():
         if lead.lead_ref not in touched:
             continue
-        rows = [
-            (day, points)
-            for day, points in session.execute(
-                select(Interaction.occurred_on, Interaction.points).where(
-                    Interaction.lead_id == lead.id
-                )
-            )
-        ]
+        rows = history(session, lead.id)
         summary = scoring.summarise(lead.created_on, rows)
         stage = before[lead.lead_ref]
         if auto and stage in {str(s) for s in STAGE_ORDER}:
@@ -258,15 +251,7 @@ def test_a_shortcut_lead_is_summed_from_its_stored_summary(hospital):
     rows = [["T1", "download", "2019-01-15", ""], ["T1", "livestream", "2019-03-20", ""]]
     _import(hospital, "interactions", rows, "b.csv")
     lead = hospital.execute(select(Lead).where(Lead.lead_ref == "T1")).scalar_one()
-    history = [
-        (day, points)
-        for day, points in hospital.execute(
-            select(Interaction.occurred_on, Interaction.points).where(
-                Interaction.lead_id == lead.id
-            )
-        )
-    ]
-    summary = scoring.summarise(lead.created_on, history)
+    summary = scoring.summarise(lead.created_on, history(hospital, lead.id))
     assert (lead.points_total, lead.decay_weeks, lead.last_interaction_on) == (
         summary.points_total, summary.decay_weeks, dt.date(2019, 3, 20),
     )  # fmt: skip
